@@ -1,0 +1,3 @@
+"""verenigingen: membership and dues administration for associations."""
+
+__version__ = "0.1.0"

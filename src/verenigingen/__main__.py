@@ -1,0 +1,3 @@
+from verenigingen.cli.app import main
+
+main()

@@ -1,0 +1,1 @@
+"""Platform: users, roles, API tokens and permission checks."""

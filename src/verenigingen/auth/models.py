@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+from sqlalchemy import ForeignKey, String, func
+from sqlalchemy.orm import Mapped, mapped_column
+
+from verenigingen.db.base import Base, BigIntKey, IdMixin
+
+
+class Role(enum.StrEnum):
+    ADMINISTRATOR = "Administrator"
+    TREASURER = "Treasurer"
+    MEMBERSHIP_SECRETARY = "Membership Secretary"
+    MEMBER = "Member"
+
+
+class User(IdMixin, Base):
+    __tablename__ = "user_account"
+
+    email: Mapped[str] = mapped_column(String(255), unique=True)
+    full_name: Mapped[str] = mapped_column(String(140), default="")
+    role: Mapped[str] = mapped_column(String(40))
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    """scrypt hash ``scrypt$n$r$p$salt$hash``; NULL for users who only use API tokens."""
+    enabled: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.current_timestamp())
+
+    @property
+    def is_administrator(self) -> bool:
+        return self.role == Role.ADMINISTRATOR
+
+
+class ApiToken(IdMixin, Base):
+    """A bearer token. Only its SHA-256 is stored; the token is shown once when issued."""
+
+    __tablename__ = "api_token"
+
+    user_id: Mapped[int] = mapped_column(BigIntKey, ForeignKey("user_account.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(12))
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.current_timestamp())
+    revoked_at: Mapped[dt.datetime | None]

@@ -1,0 +1,1 @@
+"""Invoices, payments and allocations: the ledger."""

@@ -1,0 +1,43 @@
+"""The one clock. Tests and the demo move time with :func:`frozen`."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from collections.abc import Iterator
+
+_frozen_today: dt.date | None = None
+
+
+def today() -> dt.date:
+    return _frozen_today if _frozen_today is not None else dt.date.today()
+
+
+def now() -> dt.datetime:
+    """Naive UTC timestamp, as stored in the database."""
+    current = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    if _frozen_today is not None:
+        return dt.datetime.combine(_frozen_today, current.time())
+    return current
+
+
+@contextlib.contextmanager
+def frozen(day: dt.date) -> Iterator[None]:
+    """Make :func:`today` return ``day`` inside the block (process-wide)."""
+    global _frozen_today
+    previous = _frozen_today
+    _frozen_today = day
+    try:
+        yield
+    finally:
+        _frozen_today = previous
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    """``day`` moved by whole months, clamped to the last day of the target month."""
+    month_index = day.month - 1 + months
+    year = day.year + month_index // 12
+    month = month_index % 12 + 1
+    next_month_first = dt.date(year + month // 12, month % 12 + 1, 1)
+    last_day = (next_month_first - dt.timedelta(days=1)).day
+    return dt.date(year, month, min(day.day, last_day))

@@ -1,0 +1,43 @@
+"""Start-up configuration, read once from the environment (prefix ``VERENIGINGEN_``)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="VERENIGINGEN_", extra="ignore")
+
+    data_dir: Path = Path("./var")
+    """Where the embedded shape keeps its SQLite database and job queue."""
+
+    database_url: str | None = None
+    """SQLAlchemy URL; default ``sqlite:///<data_dir>/verenigingen.db``."""
+
+    redis_url: str | None = None
+    """Redis for jobs and cache in the distributed shape; unset in the embedded shape."""
+
+    sqlite_busy_timeout_ms: int = 10_000
+    """How long a SQLite writer waits for the write lock before failing."""
+
+    db_pool_size: int = 10
+    """Connections per process for PostgreSQL and MariaDB."""
+
+    association_name: str = "Vereniging"
+    """Name shown in the API, the demo data and documents."""
+
+    member_id_prefix: str = "Assoc-Member"
+    """Member ids read ``<prefix>-YYYY-MM-####``."""
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'verenigingen.db').as_posix()}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""Platform: engines, sessions, the declarative base and migrations."""

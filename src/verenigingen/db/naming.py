@@ -1,0 +1,37 @@
+"""Naming series: gap-free document numbers (``ACC-SINV-2026-00042``) reserved under a row lock."""
+
+from __future__ import annotations
+
+from sqlalchemy import String, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from verenigingen.db.base import Base
+
+
+class NamingSeries(Base):
+    __tablename__ = "naming_series"
+
+    prefix: Mapped[str] = mapped_column(String(60), primary_key=True)
+    current: Mapped[int] = mapped_column(default=0)
+
+
+def reserve_numbers(session: Session, prefix: str, count: int = 1) -> range:
+    """Reserve ``count`` consecutive numbers of a series; the lock holds until the transaction ends."""
+    current = session.scalar(
+        select(NamingSeries.current).where(NamingSeries.prefix == prefix).with_for_update()
+    )
+    if current is None:
+        try:
+            with session.begin_nested():
+                session.add(NamingSeries(prefix=prefix, current=0))
+        except IntegrityError:
+            pass  # another transaction created the series first; lock its row below
+        current = session.scalar(
+            select(NamingSeries.current).where(NamingSeries.prefix == prefix).with_for_update()
+        )
+        assert current is not None
+    session.execute(
+        update(NamingSeries).where(NamingSeries.prefix == prefix).values(current=current + count)
+    )
+    return range(current + 1, current + count + 1)

@@ -1,0 +1,1 @@
+"""Dues schedules and the invoices they generate."""

@@ -1,0 +1,1 @@
+"""Members, customers, membership types and memberships."""

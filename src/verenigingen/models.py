@@ -1,0 +1,16 @@
+"""Every mapped table, imported once so that metadata (Alembic, tests) sees them all."""
+
+from verenigingen.auth.models import ApiToken, User
+from verenigingen.billing.models import AuditEvent, Invoice, InvoiceLine, Payment, PaymentAllocation
+from verenigingen.db.base import Base
+from verenigingen.db.idempotency import IdempotencyRecord
+from verenigingen.db.naming import NamingSeries
+from verenigingen.dues.models import DuesSchedule
+from verenigingen.members.models import Customer, Member, Membership, MembershipType
+from verenigingen.sepa.models import SepaMandate
+
+__all__ = [
+    "ApiToken", "AuditEvent", "Base", "Customer", "DuesSchedule", "IdempotencyRecord", "Invoice",
+    "InvoiceLine", "Member", "Membership", "MembershipType", "NamingSeries", "Payment",
+    "PaymentAllocation", "SepaMandate", "User",
+]

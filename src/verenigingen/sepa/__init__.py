@@ -1,0 +1,1 @@
+"""SEPA direct debit: mandates (the record; batches and returns build on it)."""

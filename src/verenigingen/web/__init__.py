@@ -1,0 +1,1 @@
+"""The HTTP face: FastAPI app, dependencies, error handling and routers per domain."""

@@ -1,0 +1,7 @@
+"""/api/v1/memberships"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/memberships", tags=["memberships"])

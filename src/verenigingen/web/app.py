@@ -1,0 +1,40 @@
+"""FastAPI application factory."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from verenigingen import __version__
+from verenigingen.db.engine import make_engine
+from verenigingen.db.session import make_session_factory
+from verenigingen.web.api import invoices, members, memberships, payments
+from verenigingen.web.errors import install_error_handlers
+
+API_PREFIX = "/api/v1"
+
+
+def create_app(
+    engine: Engine | None = None, *, session_factory: sessionmaker[Session] | None = None
+) -> FastAPI:
+    """Build the app on ``engine`` (default: the configured database) or a given session factory."""
+    if session_factory is None:
+        session_factory = make_session_factory(engine or make_engine())
+    app = FastAPI(
+        title="verenigingen",
+        version=__version__,
+        description="Members, memberships, dues, invoices and payments of an association.",
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+    )
+    app.state.session_factory = session_factory
+    install_error_handlers(app)
+    for module in (members, memberships, invoices, payments):
+        app.include_router(module.router, prefix=API_PREFIX)
+
+    @app.get("/health", tags=["health"])
+    def health() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    return app

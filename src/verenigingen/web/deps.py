@@ -1,0 +1,38 @@
+"""Request dependencies: the request's unit of work and the authenticated user."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session, sessionmaker
+
+from verenigingen.auth.models import User
+from verenigingen.auth.service import authenticate_token
+from verenigingen.errors import NotAuthenticated
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """The request's transaction: committed when the route returns, rolled back when it raises."""
+    factory: sessionmaker[Session] = request.app.state.session_factory
+    with factory() as session, session.begin():
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+_bearer = HTTPBearer(auto_error=False, description="API token from `verenigingen users token`")
+
+
+def current_user(
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> User:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise NotAuthenticated("send an API token as 'Authorization: Bearer <token>'")
+    return authenticate_token(session, credentials.credentials)
+
+
+CurrentUser = Annotated[User, Depends(current_user)]

@@ -1,0 +1,191 @@
+"""Per-dialect engines (one throw-away database per test session), rollback sessions, API clients.
+
+PostgreSQL and MariaDB tests read VERENIGINGEN_TEST_POSTGRES_URL / VERENIGINGEN_TEST_MARIADB_URL.
+When one is unset the tests that need it skip with the reason, unless
+VERENIGINGEN_REQUIRE_SERVICES=1 (set by .ci/run): then a missing service fails the run.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from verenigingen.auth.models import Role, User
+from verenigingen.auth.service import create_user, issue_token
+from verenigingen.db.engine import make_engine, normalise_url
+from verenigingen.db.migrate import upgrade
+from verenigingen.web.app import create_app
+
+REQUIRE_SERVICES = os.environ.get("VERENIGINGEN_REQUIRE_SERVICES") == "1"
+
+
+def service_url(variable: str) -> str:
+    """The URL of a real service for this test, or skip (fail when services are required)."""
+    url = os.environ.get(variable)
+    if not url:
+        message = f"{variable} is not set"
+        if REQUIRE_SERVICES:
+            pytest.fail(f"{message} and VERENIGINGEN_REQUIRE_SERVICES=1", pytrace=False)
+        pytest.skip(f"{message}; set it to run this test against the real server")
+    return url
+
+
+def _server_database(variable: str) -> Iterator[str]:
+    """Create a throw-away database on the server named by ``variable``; drop it afterwards."""
+    url = make_url(normalise_url(service_url(variable)))
+    name = f"vt_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    admin_url = url.set(database="postgres") if url.get_backend_name() == "postgresql" else url
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            suffix = " CHARACTER SET utf8mb4" if url.get_backend_name() == "mysql" else ""
+            connection.execute(text(f"CREATE DATABASE {name}{suffix}"))
+    except Exception as error:
+        admin.dispose()
+        if REQUIRE_SERVICES:
+            pytest.fail(f"cannot use the server at {variable}: {error}", pytrace=False)
+        pytest.skip(f"cannot use the server at {variable}: {error}")
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            if url.get_backend_name() == "postgresql":
+                connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            else:
+                connection.execute(text(f"DROP DATABASE IF EXISTS {name}"))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file that tests copy instead of migrating again."""
+    path = tmp_path_factory.mktemp("sqlite") / "template.db"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    engine.dispose()  # closing the last connection checkpoints the WAL into the file
+    return path
+
+
+@pytest.fixture(scope="session")
+def sqlite_engine(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    path = tmp_path_factory.mktemp("sqlite-session") / "verenigingen.db"
+    shutil.copy(sqlite_template, path)
+    engine = make_engine(f"sqlite:///{path}")
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def fresh_sqlite(sqlite_template: Path, tmp_path: Path) -> Iterator[Engine]:
+    """A migrated SQLite database of its own, for tests where commits are the point."""
+    path = tmp_path / "verenigingen.db"
+    shutil.copy(sqlite_template, path)
+    engine = make_engine(f"sqlite:///{path}")
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    yield from _server_database("VERENIGINGEN_TEST_POSTGRES_URL")
+
+
+@pytest.fixture(scope="session")
+def mariadb_url() -> Iterator[str]:
+    yield from _server_database("VERENIGINGEN_TEST_MARIADB_URL")
+
+
+@pytest.fixture(scope="session")
+def postgres_engine(postgres_url: str) -> Iterator[Engine]:
+    engine = make_engine(postgres_url)
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def mariadb_engine(mariadb_url: str) -> Iterator[Engine]:
+    engine = make_engine(mariadb_url)
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres", "mariadb"])
+def any_engine(request: pytest.FixtureRequest) -> Engine:
+    """The same test on each of the three engines."""
+    engine: Engine = request.getfixturevalue(f"{request.param}_engine")
+    return engine
+
+
+def _rollback_session(engine: Engine) -> Iterator[Session]:
+    connection = engine.connect()
+    transaction = connection.begin()
+    session = Session(bind=connection, join_transaction_mode="create_savepoint",
+                      expire_on_commit=False)
+    try:
+        yield session
+    finally:
+        session.close()
+        transaction.rollback()
+        connection.close()
+
+
+@pytest.fixture
+def session(sqlite_engine: Engine) -> Iterator[Session]:
+    """A SQLite session whose work is rolled back after the test."""
+    yield from _rollback_session(sqlite_engine)
+
+
+@pytest.fixture
+def any_session(any_engine: Engine) -> Iterator[Session]:
+    """A rolled-back session on each of the three engines."""
+    yield from _rollback_session(any_engine)
+
+
+@pytest.fixture
+def admin(session: Session) -> User:
+    return create_user(session, "admin@example.org", Role.ADMINISTRATOR, full_name="Admin")
+
+
+ClientFactory = Callable[[User | Role | str], TestClient]
+
+
+@pytest.fixture
+def api(session: Session) -> Iterator[ClientFactory]:
+    """``api(user_or_role)``: a TestClient authenticated as that user, sharing the test's transaction.
+
+    Each request runs in a savepoint of the test's connection, so the test can read what the API
+    wrote through ``session`` (call ``session.expire_all()`` first) and everything is rolled back.
+    """
+    connection = session.connection()
+    factory = sessionmaker(bind=connection, join_transaction_mode="create_savepoint",
+                           expire_on_commit=False)
+    app = create_app(session_factory=factory)
+    clients: list[TestClient] = []
+
+    def make(who: User | Role | str) -> TestClient:
+        if isinstance(who, User):
+            user = who
+        else:
+            role = Role(who)
+            email = f"{role.value.lower().replace(' ', '.')}.{uuid.uuid4().hex[:6]}@example.org"
+            user = create_user(session, email, role)
+        token = issue_token(session, user)
+        session.flush()
+        client = TestClient(app, headers={"Authorization": f"Bearer {token}"})
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.close()
