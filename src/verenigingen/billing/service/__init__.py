@@ -1,0 +1,1 @@
+"""Billing use cases: invoices, credit notes, payments and their allocations."""
