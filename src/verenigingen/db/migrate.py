@@ -53,7 +53,7 @@ def check_schema(engine: Engine) -> None:
     except OperationalError as error:
         raise DatabaseNotReady(
             f"cannot reach the database at {engine.url.render_as_string(hide_password=True)}: "
-            f"{error.orig}. Check VERENIGINGEN_DATABASE_URL."
+            f"{str(error.orig).splitlines()[0]}. Check VERENIGINGEN_DATABASE_URL."
         ) from None
     head = head_revision(engine)
     if current is None:

@@ -1,0 +1,49 @@
+# The two commands of the README, plus lint and bench. Every install step lives here.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+ADMIN_EMAIL ?= admin@example.org
+
+.PHONY: run test lint format bench install clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/verenigingen init --admin-email $(ADMIN_EMAIL)
+	$(BIN)/verenigingen demo --if-empty
+	@echo
+	@echo "Administrator: $(ADMIN_EMAIL)"
+	@echo "API token:     $$($(BIN)/verenigingen users token $(ADMIN_EMAIL))"
+	@echo "Try:           curl -H 'Authorization: Bearer <token>' http://$(HOST):$(PORT)/api/v1/members"
+	@echo
+	$(BIN)/verenigingen serve --host $(HOST) --port $(PORT)
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix src tests bench
+	$(BIN)/ruff format src tests bench
+
+test: lint
+	$(BIN)/pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python bench/demo_load.py
+	$(BIN)/python bench/dues_generation.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

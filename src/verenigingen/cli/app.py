@@ -1,0 +1,21 @@
+"""The ``verenigingen`` command."""
+
+from __future__ import annotations
+
+import typer
+
+from verenigingen.cli import serve, setup, users
+
+app = typer.Typer(
+    name="verenigingen",
+    help="Membership and dues administration for associations.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.command("init")(setup.init)
+app.command("serve")(serve.serve)
+app.add_typer(users.app, name="users")
+
+
+def main() -> None:
+    app()

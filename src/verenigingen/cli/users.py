@@ -1,0 +1,40 @@
+"""``verenigingen users``: logins and API tokens."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from verenigingen.auth.service import create_user, get_user_by_email, issue_token
+from verenigingen.cli.context import console, fail, ready_engine, transaction
+
+app = typer.Typer(help="Users, roles and API tokens.", no_args_is_help=True)
+
+
+@app.command("create")
+def create(
+    email: str,
+    role: str = typer.Option(..., help="Administrator, Treasurer, Membership Secretary or Member."),
+    full_name: str = typer.Option("", help="Name shown in the audit trail."),
+    password_stdin: bool = typer.Option(False, "--password-stdin", help="Read a password from stdin."),
+) -> None:
+    """Create a user with a role (and optionally a password read from stdin)."""
+    password = None
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise fail("--password-stdin given but stdin held no password")
+    engine = ready_engine()
+    with transaction(engine) as session:
+        user = create_user(session, email, role, password=password, full_name=full_name)
+        console.print(f"Created {user.role} {user.email} (id {user.id}).", highlight=False)
+
+
+@app.command("token")
+def token(email: str) -> None:
+    """Print a new API token for the user on stdout (only its hash is stored)."""
+    engine = ready_engine()
+    with transaction(engine) as session:
+        issued = issue_token(session, get_user_by_email(session, email))
+    typer.echo(issued)
