@@ -38,6 +38,13 @@ def require(user: User, permission: Permission) -> None:
         raise PermissionDenied(f"role {user.role} may not do {permission.value}")
 
 
+def require_any(user: User, *permissions: Permission) -> None:
+    """Pass when the user holds at least one of ``permissions`` (work two roles may both do)."""
+    if not user.enabled or not any(has_permission(user, p) for p in permissions):
+        wanted = " or ".join(p.value for p in permissions)
+        raise PermissionDenied(f"role {user.role} may not do {wanted}")
+
+
 def is_member_role(user: User) -> bool:
     """True when the user sees only its own records (the portal role)."""
     return user.role == Role.MEMBER
