@@ -76,7 +76,9 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def sqlite_engine(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+def sqlite_engine(
+    sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Engine]:
     path = tmp_path_factory.mktemp("sqlite-session") / "verenigingen.db"
     shutil.copy(sqlite_template, path)
     engine = make_engine(f"sqlite:///{path}")
@@ -130,8 +132,9 @@ def any_engine(request: pytest.FixtureRequest) -> Engine:
 def _rollback_session(engine: Engine) -> Iterator[Session]:
     connection = engine.connect()
     transaction = connection.begin()
-    session = Session(bind=connection, join_transaction_mode="create_savepoint",
-                      expire_on_commit=False)
+    session = Session(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
     try:
         yield session
     finally:
@@ -168,8 +171,9 @@ def api(session: Session) -> Iterator[ClientFactory]:
     wrote through ``session`` (call ``session.expire_all()`` first) and everything is rolled back.
     """
     connection = session.connection()
-    factory = sessionmaker(bind=connection, join_transaction_mode="create_savepoint",
-                           expire_on_commit=False)
+    factory = sessionmaker(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
     app = create_app(session_factory=factory)
     clients: list[TestClient] = []
 

@@ -10,7 +10,20 @@ from verenigingen.members.models import Customer, Member, Membership, Membership
 from verenigingen.sepa.models import SepaMandate
 
 __all__ = [
-    "ApiToken", "AuditEvent", "Base", "Customer", "DuesSchedule", "IdempotencyRecord", "Invoice",
-    "InvoiceLine", "Member", "Membership", "MembershipType", "NamingSeries", "Payment",
-    "PaymentAllocation", "SepaMandate", "User",
+    "ApiToken",
+    "AuditEvent",
+    "Base",
+    "Customer",
+    "DuesSchedule",
+    "IdempotencyRecord",
+    "Invoice",
+    "InvoiceLine",
+    "Member",
+    "Membership",
+    "MembershipType",
+    "NamingSeries",
+    "Payment",
+    "PaymentAllocation",
+    "SepaMandate",
+    "User",
 ]

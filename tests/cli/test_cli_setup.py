@@ -49,7 +49,8 @@ def test_command_on_empty_database_says_what_to_run(data_dir: Path) -> None:
 def test_users_create_and_token(data_dir: Path) -> None:
     runner.invoke(app, ["init"])
     created = runner.invoke(
-        app, ["users", "create", "Penning@Example.org", "--role", "Treasurer", "--password-stdin"],
+        app,
+        ["users", "create", "Penning@Example.org", "--role", "Treasurer", "--password-stdin"],
         input="correct horse\n",
     )
     assert created.exit_code == 0, created.output
@@ -69,8 +70,11 @@ def test_users_create_and_token(data_dir: Path) -> None:
         (["users", "create", "x@example.org", "--role", "Boss"], None, "unknown role 'Boss'"),
         (["users", "create", "not-an-email", "--role", "Member"], None, "not a valid email"),
         (["users", "create", "admin@example.org", "--role", "Member"], None, "already exists"),
-        (["users", "create", "y@example.org", "--role", "Member", "--password-stdin"], "short\n",
-         "at least 8 characters"),
+        (
+            ["users", "create", "y@example.org", "--role", "Member", "--password-stdin"],
+            "short\n",
+            "at least 8 characters",
+        ),
         (["users", "token", "nobody@example.org"], None, "no user with email"),
     ],
 )

@@ -28,7 +28,11 @@ def parse_role(value: str) -> Role:
 
 
 def create_user(
-    session: Session, email: str, role: Role | str, *, password: str | None = None,
+    session: Session,
+    email: str,
+    role: Role | str,
+    *,
+    password: str | None = None,
     full_name: str = "",
 ) -> User:
     """Create a login. The email is its name; a password is optional (token-only users)."""
@@ -41,7 +45,9 @@ def create_user(
     if session.scalar(select(User.id).where(User.email == email)) is not None:
         raise Conflict(f"a user with email {email} already exists")
     user = User(
-        email=email, role=role.value, full_name=full_name,
+        email=email,
+        role=role.value,
+        full_name=full_name,
         password_hash=hash_password(password) if password is not None else None,
     )
     session.add(user)

@@ -13,13 +13,24 @@ from verenigingen.billing.models import AuditEvent
 
 
 def record_money_event(
-    session: Session, user: User | None, event: str, entity: str, entity_id: int,
-    amount: Decimal | None = None, data: dict[str, Any] | None = None,
+    session: Session,
+    user: User | None,
+    event: str,
+    entity: str,
+    entity_id: int,
+    amount: Decimal | None = None,
+    data: dict[str, Any] | None = None,
 ) -> None:
-    session.add(AuditEvent(
-        user_id=user.id if user else None, event=event, entity=entity, entity_id=entity_id,
-        amount=amount, data=data,
-    ))
+    session.add(
+        AuditEvent(
+            user_id=user.id if user else None,
+            event=event,
+            entity=entity,
+            entity_id=entity_id,
+            amount=amount,
+            data=data,
+        )
+    )
 
 
 def record_money_events(session: Session, user: User | None, rows: list[dict[str, Any]]) -> None:

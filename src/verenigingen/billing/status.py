@@ -9,8 +9,14 @@ from verenigingen.billing.models import DocStatus, InvoiceStatus
 
 
 def invoice_status(
-    *, docstatus: int, is_return: bool, grand_total: Decimal, outstanding: Decimal,
-    due_date: dt.date, today: dt.date, has_credit_notes: bool = False,
+    *,
+    docstatus: int,
+    is_return: bool,
+    grand_total: Decimal,
+    outstanding: Decimal,
+    due_date: dt.date,
+    today: dt.date,
+    has_credit_notes: bool = False,
 ) -> InvoiceStatus:
     if docstatus == DocStatus.DRAFT:
         return InvoiceStatus.DRAFT

@@ -56,7 +56,9 @@ def transaction(engine: Engine) -> Iterator[Session]:
 def system_user(session: Session) -> User:
     """The first Administrator: command-line work is done in its name."""
     user = session.scalar(
-        select(User).where(User.role == Role.ADMINISTRATOR, User.enabled.is_(True)).order_by(User.id)
+        select(User)
+        .where(User.role == Role.ADMINISTRATOR, User.enabled.is_(True))
+        .order_by(User.id)
     )
     if user is None:
         raise fail("no administrator exists; run `verenigingen init` first")

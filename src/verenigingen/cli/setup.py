@@ -17,7 +17,9 @@ DEFAULT_ADMIN_EMAIL = "admin@example.org"
 
 
 def init(
-    admin_email: str = typer.Option(DEFAULT_ADMIN_EMAIL, help="Administrator created when none exists."),
+    admin_email: str = typer.Option(
+        DEFAULT_ADMIN_EMAIL, help="Administrator created when none exists."
+    ),
 ) -> None:
     """Create the database (or upgrade it to the current schema) and an administrator."""
     settings = get_settings()

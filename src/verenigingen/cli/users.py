@@ -17,7 +17,9 @@ def create(
     email: str,
     role: str = typer.Option(..., help="Administrator, Treasurer, Membership Secretary or Member."),
     full_name: str = typer.Option("", help="Name shown in the audit trail."),
-    password_stdin: bool = typer.Option(False, "--password-stdin", help="Read a password from stdin."),
+    password_stdin: bool = typer.Option(
+        False, "--password-stdin", help="Read a password from stdin."
+    ),
 ) -> None:
     """Create a user with a role (and optionally a password read from stdin)."""
     password = None

@@ -14,8 +14,11 @@ from verenigingen.config import Settings, get_settings
 def normalise_url(url: str) -> str:
     """Pick our drivers when a URL names only the database (``postgresql://``, ``mysql://``)."""
     parsed = make_url(url)
-    driver = {"postgresql": "postgresql+psycopg", "mysql": "mysql+pymysql",
-              "mariadb": "mariadb+pymysql"}.get(parsed.drivername)
+    driver = {
+        "postgresql": "postgresql+psycopg",
+        "mysql": "mysql+pymysql",
+        "mariadb": "mariadb+pymysql",
+    }.get(parsed.drivername)
     if driver:
         parsed = parsed.set(drivername=driver)
     if parsed.get_backend_name() in ("mysql", "mariadb") and "charset" not in parsed.query:
@@ -23,14 +26,19 @@ def normalise_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def make_engine(url: str | None = None, *, settings: Settings | None = None, **kwargs: Any) -> Engine:
+def make_engine(
+    url: str | None = None, *, settings: Settings | None = None, **kwargs: Any
+) -> Engine:
     settings = settings or get_settings()
     url = normalise_url(url or settings.resolved_database_url())
     backend = make_url(url).get_backend_name()
     if backend == "sqlite":
         return _sqlite_engine(url, settings, **kwargs)
-    options: dict[str, Any] = {"pool_pre_ping": True, "pool_size": settings.db_pool_size,
-                               "max_overflow": settings.db_pool_size}
+    options: dict[str, Any] = {
+        "pool_pre_ping": True,
+        "pool_size": settings.db_pool_size,
+        "max_overflow": settings.db_pool_size,
+    }
     if backend in ("mysql", "mariadb"):
         # READ COMMITTED like PostgreSQL: locking reads (FOR UPDATE) see the latest committed row
         # and plain reads do not hold gap locks that serialise unrelated inserts.

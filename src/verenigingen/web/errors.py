@@ -10,14 +10,20 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from verenigingen.errors import DomainError
 
-_HTTP_CODES = {400: "bad_request", 401: "not_authenticated", 403: "forbidden", 404: "not_found",
-               405: "method_not_allowed", 409: "conflict", 422: "validation_failed"}
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "not_authenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    422: "validation_failed",
+}
 
 
 def error_response(status_code: int, code: str, detail: str) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if status_code == 401 else None
-    return JSONResponse({"error": code, "detail": detail}, status_code=status_code,
-                        headers=headers)
+    return JSONResponse({"error": code, "detail": detail}, status_code=status_code, headers=headers)
 
 
 def _describe_validation(error: RequestValidationError) -> str:

@@ -26,8 +26,14 @@ def _request_hash(body: Any) -> str:
 
 
 def run_idempotent(
-    session: Session, user: User, scope: str, key: str | None, body: Any,
-    create: Callable[[], Any], *, status_code: int = 201,
+    session: Session,
+    user: User,
+    scope: str,
+    key: str | None,
+    body: Any,
+    create: Callable[[], Any],
+    *,
+    status_code: int = 201,
 ) -> JSONResponse:
     """Run ``create`` once per (user, scope, key); later calls with the key replay its response.
 
@@ -51,14 +57,21 @@ def run_idempotent(
         if previous.request_hash != request_hash:
             raise Conflict("this Idempotency-Key was used before with a different request body")
         return JSONResponse(
-            json.loads(previous.response_body), status_code=previous.response_status,
+            json.loads(previous.response_body),
+            status_code=previous.response_status,
             headers={"Idempotent-Replayed": "true"},
         )
     content = jsonable_encoder(create())
-    session.add(IdempotencyRecord(
-        user_id=user.id, scope=scope, key=key, request_hash=request_hash,
-        response_status=status_code, response_body=json.dumps(content),
-    ))
+    session.add(
+        IdempotencyRecord(
+            user_id=user.id,
+            scope=scope,
+            key=key,
+            request_hash=request_hash,
+            response_status=status_code,
+            response_body=json.dumps(content),
+        )
+    )
     try:
         session.flush()
     except IntegrityError:

@@ -190,6 +190,7 @@ def upgrade() -> None:
         sa.Column("user_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
         sa.Column("rejection_reason", sa.String(length=255), nullable=True),
         sa.Column("termination_date", sa.Date(), nullable=True),
+        sa.Column("termination_reason", sa.String(length=255), nullable=True),
         sa.Column(
             "id",
             sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
