@@ -24,7 +24,8 @@ def reserve_numbers(session: Session, prefix: str, count: int = 1) -> range:
     if current is None:
         try:
             with session.begin_nested():
-                session.add(NamingSeries(prefix=prefix, current=0))
+                session.add(NamingSeries(prefix=prefix, current=count))
+            return range(1, count + 1)
         except IntegrityError:
             pass  # another transaction created the series first; lock its row below
         current = session.scalar(

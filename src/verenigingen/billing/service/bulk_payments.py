@@ -144,11 +144,12 @@ def _record_batch(session: Session, user: User, batch: Sequence[ReceivedPayment]
                 "created_by_id": user.id,
             }
         )
-    payment_ids = list(
-        session.scalars(
-            insert(Payment).returning(Payment.id, sort_by_parameter_order=True), payment_rows
-        )
+    # RETURNING in parameter order would make SQLite insert row by row; the unique number
+    # maps each returned id back to its payment instead.
+    id_by_number = dict(
+        session.execute(insert(Payment).returning(Payment.number, Payment.id), payment_rows).all()
     )
+    payment_ids = [id_by_number[row["number"]] for row in payment_rows]
 
     allocation_rows: list[dict[str, Any]] = [
         {"payment_id": payment_id, "invoice_id": invoice_id, "allocated_amount": amount}
