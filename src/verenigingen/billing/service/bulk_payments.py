@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import exists, insert, select, update
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import insert
+from sqlalchemy.orm import Session
 
 from verenigingen import clock
 from verenigingen.auth.models import User
@@ -23,15 +23,19 @@ from verenigingen.auth.permissions import Permission, require
 from verenigingen.billing.audit import record_money_events
 from verenigingen.billing.models import (
     DocStatus,
-    Invoice,
     ModeOfPayment,
     Payment,
     PaymentAllocation,
     PaymentType,
 )
 from verenigingen.billing.numbering import next_payment_numbers
-from verenigingen.billing.status import invoice_status
-from verenigingen.errors import NotFound, ValidationFailed
+from verenigingen.billing.service.allocation import (
+    check_allocatable,
+    invoice_ids_with_credit_notes,
+    lock_invoices,
+    refresh_status,
+)
+from verenigingen.errors import DomainError, NotFound, ValidationFailed
 from verenigingen.money import ZERO, parse_amount
 
 BATCH_SIZE = 500
@@ -78,52 +82,27 @@ def _check_amounts(payment: ReceivedPayment) -> None:
 
 
 def _record_batch(session: Session, user: User, batch: Sequence[ReceivedPayment]) -> list[int]:
-    invoice_ids = sorted({invoice_id for p in batch for invoice_id, _ in p.allocations})
-    credit_note = aliased(Invoice)
-    has_credit_notes = exists().where(
-        credit_note.return_against_id == Invoice.id,
-        credit_note.docstatus == DocStatus.SUBMITTED,
-    )
-    # Locked in id order so that two batches touching the same invoices cannot deadlock.
-    locked = (
-        {
-            row.id: row
-            for row in session.execute(
-                select(
-                    Invoice.id,
-                    Invoice.customer_id,
-                    Invoice.docstatus,
-                    Invoice.is_return,
-                    Invoice.grand_total,
-                    Invoice.outstanding_amount,
-                    Invoice.due_date,
-                    has_credit_notes.label("has_credit_notes"),
-                )
-                .where(Invoice.id.in_(invoice_ids))
-                .order_by(Invoice.id)
-                .with_for_update()
-            )
-        }
-        if invoice_ids
-        else {}
-    )
-
-    outstanding = {invoice_id: row.outstanding_amount for invoice_id, row in locked.items()}
-    for payment in batch:
-        for invoice_id, amount in payment.allocations:
-            row = locked.get(invoice_id)
-            if row is None:
-                raise NotFound(f"invoice {invoice_id} does not exist")
-            if row.customer_id != payment.customer_id:
-                raise ValidationFailed(f"invoice {invoice_id} belongs to another customer")
-            if row.docstatus != DocStatus.SUBMITTED or row.is_return:
-                raise ValidationFailed(f"invoice {invoice_id} is not an open submitted invoice")
-            if amount > outstanding[invoice_id]:
-                raise ValidationFailed(
-                    f"allocation of {amount} exceeds the outstanding {outstanding[invoice_id]} "
-                    f"of invoice {invoice_id}"
-                )
-            outstanding[invoice_id] -= amount
+    invoices = lock_invoices(session, (i for p in batch for i, _ in p.allocations))
+    credited = invoice_ids_with_credit_notes(session, invoices)
+    touched: set[int] = set()
+    try:
+        for payment in batch:
+            for invoice_id, amount in payment.allocations:
+                invoice = invoices.get(invoice_id)
+                if invoice is None:
+                    raise NotFound(f"invoice {invoice_id} does not exist")
+                problem = check_allocatable(invoice, payment.customer_id, amount)
+                if problem is not None:
+                    raise ValidationFailed(problem)
+                # Only the in-memory copy changes until every check has passed.
+                invoice.outstanding_amount -= amount
+                touched.add(invoice_id)
+    except DomainError:
+        for invoice in invoices.values():
+            session.expire(invoice)  # forget the partial changes: nothing may be flushed
+        raise
+    for invoice_id in touched:
+        refresh_status(invoices[invoice_id], has_credit_notes=invoice_id in credited)
 
     numbers = iter(next_payment_numbers(session, clock.today(), len(batch)))
     payment_rows: list[dict[str, Any]] = []
@@ -158,27 +137,7 @@ def _record_batch(session: Session, user: User, batch: Sequence[ReceivedPayment]
     ]
     if allocation_rows:
         session.execute(insert(PaymentAllocation), allocation_rows)
-        today = clock.today()
-        session.execute(
-            update(Invoice),
-            [
-                {
-                    "id": invoice_id,
-                    "outstanding_amount": outstanding[invoice_id],
-                    "status": invoice_status(
-                        docstatus=row.docstatus,
-                        is_return=row.is_return,
-                        grand_total=row.grand_total,
-                        outstanding=outstanding[invoice_id],
-                        due_date=row.due_date,
-                        today=today,
-                        has_credit_notes=row.has_credit_notes,
-                    ),
-                }
-                for invoice_id, row in locked.items()
-                if outstanding[invoice_id] != row.outstanding_amount
-            ],
-        )
+    session.flush()  # the invoices' new outstanding amounts and statuses, one executemany
 
     per_payment: dict[int, list[dict[str, str]]] = defaultdict(list)
     for allocation in allocation_rows:
