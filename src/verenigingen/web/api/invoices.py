@@ -2,6 +2,73 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
 
-router = APIRouter(prefix="/invoices", tags=["invoices"])
+from fastapi import APIRouter, Query
+
+from verenigingen.billing import queries
+from verenigingen.billing.models import InvoiceStatus
+from verenigingen.billing.schemas import CreditNoteCreate, InvoiceCreate, InvoiceOut
+from verenigingen.billing.service import credit_notes, invoices
+from verenigingen.web.deps import CurrentUser, SessionDep
+from verenigingen.web.schemas import ErrorBody, Page
+
+router = APIRouter(
+    prefix="/invoices",
+    tags=["invoices"],
+    responses={code: {"model": ErrorBody} for code in (401, 403, 404, 409, 422)},
+)
+
+Limit = Annotated[int, Query(ge=1, le=queries.MAX_LIMIT)]
+Offset = Annotated[int, Query(ge=0)]
+
+
+@router.get("")
+def list_invoices(
+    session: SessionDep,
+    user: CurrentUser,
+    status: InvoiceStatus | None = None,
+    customer_id: int | None = None,
+    member_id: int | None = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> Page[InvoiceOut]:
+    items, total = queries.list_invoices(
+        session, user, status=status, customer_id=customer_id, member_id=member_id,
+        limit=limit, offset=offset,
+    )
+    return Page[InvoiceOut](
+        items=[InvoiceOut.model_validate(item) for item in items],
+        total=total, limit=limit, offset=offset,
+    )
+
+
+@router.get("/{invoice_id}")
+def get_invoice(session: SessionDep, user: CurrentUser, invoice_id: int) -> InvoiceOut:
+    return InvoiceOut.model_validate(queries.get_invoice(session, user, invoice_id))
+
+
+@router.post("", status_code=201)
+def create_invoice(session: SessionDep, user: CurrentUser, body: InvoiceCreate) -> InvoiceOut:
+    """Create a Draft invoice."""
+    return InvoiceOut.model_validate(invoices.create_invoice(session, user, body))
+
+
+@router.post("/{invoice_id}/submit")
+def submit_invoice(session: SessionDep, user: CurrentUser, invoice_id: int) -> InvoiceOut:
+    return InvoiceOut.model_validate(invoices.submit_invoice(session, user, invoice_id))
+
+
+@router.post("/{invoice_id}/cancel")
+def cancel_invoice(session: SessionDep, user: CurrentUser, invoice_id: int) -> InvoiceOut:
+    """Cancel an invoice or a credit note (409 while payments or credit notes settle it)."""
+    return InvoiceOut.model_validate(invoices.cancel_invoice(session, user, invoice_id))
+
+
+@router.post("/{invoice_id}/credit-notes", status_code=201)
+def create_credit_note(
+    session: SessionDep, user: CurrentUser, invoice_id: int, body: CreditNoteCreate
+) -> InvoiceOut:
+    """Credit part or all of what a submitted invoice still owes; returns the credit note."""
+    credit_note = credit_notes.create_credit_note(session, user, invoice_id, body)
+    return InvoiceOut.model_validate(credit_note)

@@ -2,6 +2,82 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated, Literal
 
-router = APIRouter(prefix="/payments", tags=["payments"])
+from fastapi import APIRouter, Header, Query
+from fastapi.responses import JSONResponse
+
+from verenigingen.billing import queries
+from verenigingen.billing.schemas import PaymentCreateRequest, PaymentOut
+from verenigingen.billing.service import payments
+from verenigingen.web.deps import CurrentUser, SessionDep
+from verenigingen.web.idempotency import run_idempotent
+from verenigingen.web.schemas import ErrorBody, Page
+
+router = APIRouter(
+    prefix="/payments",
+    tags=["payments"],
+    responses={code: {"model": ErrorBody} for code in (401, 403, 404, 409, 422)},
+)
+
+Limit = Annotated[int, Query(ge=1, le=queries.MAX_LIMIT)]
+Offset = Annotated[int, Query(ge=0)]
+PaymentStatus = Literal["Draft", "Submitted", "Cancelled"]
+
+
+@router.get("")
+def list_payments(
+    session: SessionDep,
+    user: CurrentUser,
+    status: PaymentStatus | None = None,
+    customer_id: int | None = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> Page[PaymentOut]:
+    items, total = queries.list_payments(
+        session, user, status=status, customer_id=customer_id, limit=limit, offset=offset
+    )
+    return Page[PaymentOut](
+        items=[PaymentOut.model_validate(item) for item in items],
+        total=total, limit=limit, offset=offset,
+    )
+
+
+@router.get("/{payment_id}")
+def get_payment(session: SessionDep, user: CurrentUser, payment_id: int) -> PaymentOut:
+    return PaymentOut.model_validate(queries.get_payment(session, user, payment_id))
+
+
+@router.post("", status_code=201, response_model=PaymentOut)
+def create_payment(
+    session: SessionDep,
+    user: CurrentUser,
+    body: PaymentCreateRequest,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+) -> JSONResponse:
+    """Create a Draft payment (``submit: true`` submits it too).
+
+    With an ``Idempotency-Key`` header a retry with the same body replays the first response and
+    writes nothing; the same key with another body is refused (409).
+    """
+
+    def create() -> PaymentOut:
+        payment = payments.create_payment(session, user, body)
+        if body.submit:
+            payment = payments.submit_payment(session, user, payment.id)
+        return PaymentOut.model_validate(payment)
+
+    return run_idempotent(
+        session, user, "payments.create", idempotency_key, body.model_dump(mode="json"), create
+    )
+
+
+@router.post("/{payment_id}/submit")
+def submit_payment(session: SessionDep, user: CurrentUser, payment_id: int) -> PaymentOut:
+    return PaymentOut.model_validate(payments.submit_payment(session, user, payment_id))
+
+
+@router.post("/{payment_id}/cancel")
+def cancel_payment(session: SessionDep, user: CurrentUser, payment_id: int) -> PaymentOut:
+    """Cancel a payment; a submitted one gives the invoices back what it settled."""
+    return PaymentOut.model_validate(payments.cancel_payment(session, user, payment_id))

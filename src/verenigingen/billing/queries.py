@@ -1,0 +1,151 @@
+"""What can be read from the ledger. A Member (portal) sees only its own customer's documents.
+
+Each list costs a fixed number of statements whatever its length: a count, the page, and one
+``selectinload`` query for the children of the whole page.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy.orm import Session, selectinload
+
+from verenigingen.auth.models import User
+from verenigingen.auth.permissions import Permission, is_member_role, require
+from verenigingen.billing.models import DocStatus, Invoice, InvoiceStatus, Payment
+from verenigingen.errors import NotFound, PermissionDenied, ValidationFailed
+from verenigingen.members.ownership import own_member_ids
+
+MAX_LIMIT = 500
+
+PAYMENT_DOCSTATUS_BY_STATUS: dict[str, DocStatus] = {
+    "Draft": DocStatus.DRAFT,
+    "Submitted": DocStatus.SUBMITTED,
+    "Cancelled": DocStatus.CANCELLED,
+}
+
+
+def _own_customer_id(session: Session, user: User) -> int | None:
+    """The customer a Member may read, or None for roles that read every customer."""
+    if not is_member_role(user):
+        return None
+    _member_id, customer_id = own_member_ids(session, user)
+    if customer_id is None:
+        raise PermissionDenied("this login is not linked to a member with a customer")
+    return customer_id
+
+
+def _narrow_customer(
+    session: Session, user: User, customer_id: int | None
+) -> int | None:
+    """The customer filter to apply: the Member's own, or what the caller asked for."""
+    own = _own_customer_id(session, user)
+    if own is None:
+        return customer_id
+    if customer_id is not None and customer_id != own:
+        raise PermissionDenied("a member may only read its own invoices and payments")
+    return own
+
+
+def _check_page(limit: int, offset: int) -> None:
+    if not 1 <= limit <= MAX_LIMIT:
+        raise ValidationFailed(f"limit must be between 1 and {MAX_LIMIT}")
+    if offset < 0:
+        raise ValidationFailed("offset must be zero or more")
+
+
+def _count(session: Session, statement: Select[Any]) -> int:
+    total = session.scalar(select(func.count()).select_from(statement.subquery()))
+    return int(total or 0)
+
+
+def list_invoices(
+    session: Session, user: User, *, status: InvoiceStatus | str | None = None,
+    customer_id: int | None = None, member_id: int | None = None, limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[Invoice], int]:
+    """A page of invoices (with lines), newest first, and how many match in total."""
+    require(user, Permission.BILLING_READ)
+    _check_page(limit, offset)
+    customer_id = _narrow_customer(session, user, customer_id)
+    conditions: list[ColumnElement[bool]] = []
+    if status is not None:
+        try:
+            conditions.append(Invoice.status == InvoiceStatus(status).value)
+        except ValueError:
+            raise ValidationFailed(f"unknown invoice status {status!r}") from None
+    if customer_id is not None:
+        conditions.append(Invoice.customer_id == customer_id)
+    if member_id is not None:
+        conditions.append(Invoice.member_id == member_id)
+    total = _count(session, select(Invoice.id).where(*conditions))
+    invoices = session.scalars(
+        select(Invoice)
+        .where(*conditions)
+        .options(selectinload(Invoice.lines))
+        .order_by(Invoice.posting_date.desc(), Invoice.id.desc())
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    return list(invoices), total
+
+
+def get_invoice(session: Session, user: User, invoice_id: int) -> Invoice:
+    """One invoice with its lines; 404 when unknown, 403 for another customer's to a Member."""
+    require(user, Permission.BILLING_READ)
+    invoice = session.scalar(
+        select(Invoice).where(Invoice.id == invoice_id).options(selectinload(Invoice.lines))
+    )
+    if invoice is None:
+        raise NotFound(f"invoice {invoice_id} does not exist")
+    own = _own_customer_id(session, user)
+    if own is not None and invoice.customer_id != own:
+        raise PermissionDenied("a member may only read its own invoices")
+    return invoice
+
+
+def list_payments(
+    session: Session, user: User, *, status: str | None = None, customer_id: int | None = None,
+    limit: int = 50, offset: int = 0,
+) -> tuple[list[Payment], int]:
+    """A page of payments (with allocations), newest first, and how many match in total.
+
+    ``status`` is Draft, Submitted or Cancelled, as a Payment Entry shows it.
+    """
+    require(user, Permission.BILLING_READ)
+    _check_page(limit, offset)
+    customer_id = _narrow_customer(session, user, customer_id)
+    conditions: list[ColumnElement[bool]] = []
+    if status is not None:
+        docstatus = PAYMENT_DOCSTATUS_BY_STATUS.get(status)
+        if docstatus is None:
+            valid = ", ".join(PAYMENT_DOCSTATUS_BY_STATUS)
+            raise ValidationFailed(f"unknown payment status {status!r}; choose one of: {valid}")
+        conditions.append(Payment.docstatus == docstatus)
+    if customer_id is not None:
+        conditions.append(Payment.customer_id == customer_id)
+    total = _count(session, select(Payment.id).where(*conditions))
+    payments = session.scalars(
+        select(Payment)
+        .where(*conditions)
+        .options(selectinload(Payment.allocations))
+        .order_by(Payment.posting_date.desc(), Payment.id.desc())
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    return list(payments), total
+
+
+def get_payment(session: Session, user: User, payment_id: int) -> Payment:
+    """One payment with its allocations; 404 when unknown, 403 for another's to a Member."""
+    require(user, Permission.BILLING_READ)
+    payment = session.scalar(
+        select(Payment).where(Payment.id == payment_id).options(selectinload(Payment.allocations))
+    )
+    if payment is None:
+        raise NotFound(f"payment {payment_id} does not exist")
+    own = _own_customer_id(session, user)
+    if own is not None and payment.customer_id != own:
+        raise PermissionDenied("a member may only read its own payments")
+    return payment

@@ -1,0 +1,148 @@
+"""Ledger mechanics shared by invoices, credit notes and payments.
+
+Locks, outstanding changes and the status rule live here once, so that every path that moves
+money (payment submit/cancel, credit note submit/cancel) updates an invoice the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from verenigingen import clock
+from verenigingen.billing.models import DocStatus, Invoice, InvoiceStatus
+from verenigingen.billing.status import invoice_status
+from verenigingen.errors import NotFound, ValidationFailed
+from verenigingen.money import ZERO
+
+
+def lock_invoices(session: Session, invoice_ids: Iterable[int]) -> dict[int, Invoice]:
+    """Lock the invoice rows (in id order, so two writers never wait on each other in a cycle).
+
+    ``populate_existing`` replaces what the session read earlier without a lock: the outstanding
+    amounts checked after this call are the committed ones, not a stale snapshot.
+    """
+    ids = sorted(set(invoice_ids))
+    if not ids:
+        return {}
+    invoices = session.scalars(
+        select(Invoice)
+        .where(Invoice.id.in_(ids))
+        .order_by(Invoice.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).all()
+    return {invoice.id: invoice for invoice in invoices}
+
+
+def lock_invoice(session: Session, invoice_id: int, *, with_lines: bool = False) -> Invoice:
+    """One invoice under a row lock, or :class:`NotFound`."""
+    statement = (
+        select(Invoice)
+        .where(Invoice.id == invoice_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if with_lines:
+        statement = statement.options(selectinload(Invoice.lines))
+    invoice = session.scalar(statement)
+    if invoice is None:
+        raise NotFound(f"invoice {invoice_id} does not exist")
+    return invoice
+
+
+def invoice_ids_with_credit_notes(session: Session, invoice_ids: Iterable[int]) -> set[int]:
+    """Which of these invoices have at least one submitted credit note against them."""
+    ids = sorted(set(invoice_ids))
+    if not ids:
+        return set()
+    rows = session.scalars(
+        select(Invoice.return_against_id)
+        .where(
+            Invoice.return_against_id.in_(ids),
+            Invoice.is_return.is_(True),
+            Invoice.docstatus == DocStatus.SUBMITTED,
+        )
+        .distinct()
+    )
+    return {invoice_id for invoice_id in rows if invoice_id is not None}
+
+
+def refresh_status(invoice: Invoice, *, has_credit_notes: bool) -> None:
+    """Set ``invoice.status`` from the one status rule."""
+    invoice.status = invoice_status(
+        docstatus=invoice.docstatus,
+        is_return=invoice.is_return,
+        grand_total=invoice.grand_total,
+        outstanding=invoice.outstanding_amount,
+        due_date=invoice.due_date,
+        today=clock.today(),
+        has_credit_notes=has_credit_notes,
+    )
+
+
+def describe(invoice: Invoice) -> str:
+    return f"invoice {invoice.number} (id {invoice.id})"
+
+
+def check_allocatable(invoice: Invoice, customer_id: int, amount: Decimal) -> str | None:
+    """Why ``amount`` of a payment of ``customer_id`` may not go to ``invoice``; None if it may."""
+    if invoice.customer_id != customer_id:
+        return f"{describe(invoice)} belongs to another customer"
+    if invoice.is_return:
+        return f"{describe(invoice)} is a credit note; payments settle invoices only"
+    if invoice.docstatus == DocStatus.DRAFT:
+        return f"{describe(invoice)} is a draft; submit it before allocating payments to it"
+    if invoice.docstatus == DocStatus.CANCELLED:
+        return f"{describe(invoice)} is cancelled"
+    if amount > invoice.outstanding_amount:
+        return (
+            f"allocating {amount} to {describe(invoice)} exceeds its outstanding amount "
+            f"{invoice.outstanding_amount}"
+        )
+    return None
+
+
+def load_open_invoices(session: Session, customer_id: int) -> Sequence[Invoice]:
+    """The customer's submitted invoices with something outstanding, oldest due first."""
+    return session.scalars(
+        select(Invoice)
+        .where(
+            Invoice.customer_id == customer_id,
+            Invoice.docstatus == DocStatus.SUBMITTED,
+            Invoice.is_return.is_(False),
+            Invoice.outstanding_amount > 0,
+        )
+        .order_by(Invoice.due_date, Invoice.posting_date, Invoice.id)
+    ).all()
+
+
+def allocate_oldest_first(
+    open_invoices: Sequence[Invoice], amount: Decimal
+) -> list[tuple[int, Decimal]]:
+    """Spread ``amount`` over ``open_invoices`` in the given order: ``[(invoice_id, amount)]``.
+
+    Each invoice receives at most its outstanding amount; what does not fit stays unallocated.
+    """
+    remaining = amount
+    plan: list[tuple[int, Decimal]] = []
+    for invoice in open_invoices:
+        if remaining <= ZERO:
+            break
+        share = min(remaining, invoice.outstanding_amount)
+        if share > ZERO:
+            plan.append((invoice.id, share))
+            remaining -= share
+    return plan
+
+
+def ensure_positive_total(total: Decimal, what: str) -> None:
+    if total <= ZERO:
+        raise ValidationFailed(f"{what} must be greater than zero")
+
+
+OPEN_STATUSES = (InvoiceStatus.UNPAID, InvoiceStatus.PARTLY_PAID)
+"""Statuses that turn Overdue when the due date passes."""
