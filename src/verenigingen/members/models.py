@@ -138,6 +138,7 @@ class Member(IdMixin, TimestampMixin, Base):
     """The portal login of this member (role Member), if any."""
     rejection_reason: Mapped[str | None] = mapped_column(String(255))
     termination_date: Mapped[dt.date | None]
+    termination_reason: Mapped[str | None] = mapped_column(String(255))
 
     customer: Mapped[Customer | None] = relationship(lazy="raise")
 

@@ -1,0 +1,38 @@
+"""Shapes in and out of the SEPA domain."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class MandateCreate(BaseModel):
+    """A signed mandate form, as recorded by the treasurer or the membership secretary."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mandate_reference: str = Field(max_length=100)
+    """Checked by the service (at most 35 characters of the SEPA set) for a clear message."""
+    iban: str = Field(max_length=50)
+    bic: str | None = Field(default=None, max_length=20)
+    account_holder: str | None = Field(default=None, max_length=140)
+    """The member's account holder (or name) when omitted."""
+    sign_date: dt.date
+    first_collection_date: dt.date | None = None
+    expiry_date: dt.date | None = None
+
+
+class MandateOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    mandate_reference: str
+    member_id: int
+    account_holder: str
+    iban: str
+    bic: str | None
+    sign_date: dt.date
+    first_collection_date: dt.date | None
+    expiry_date: dt.date | None
+    status: str
