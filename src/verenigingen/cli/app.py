@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from verenigingen.cli import serve, setup, users
+from verenigingen.cli import demo, dues, serve, setup, users
 
 app = typer.Typer(
     name="verenigingen",
@@ -14,7 +14,9 @@ app = typer.Typer(
 )
 app.command("init")(setup.init)
 app.command("serve")(serve.serve)
+app.command("demo")(demo.demo)
 app.add_typer(users.app, name="users")
+app.add_typer(dues.app, name="dues")
 
 
 def main() -> None:

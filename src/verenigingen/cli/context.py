@@ -43,7 +43,7 @@ def ready_engine() -> Engine:
 
 @contextlib.contextmanager
 def transaction(engine: Engine) -> Iterator[Session]:
-    """One command, one transaction; a domain error becomes a one-line CLI error, nothing written."""
+    """One command, one transaction; a domain error becomes a one-line error, nothing written."""
     try:
         with unit_of_work(make_session_factory(engine)) as session:
             yield session

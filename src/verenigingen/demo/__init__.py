@@ -1,0 +1,1 @@
+"""A deterministic demo association, built through the real services."""
