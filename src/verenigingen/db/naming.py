@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import String, select, update
+from sqlalchemy.dialects.mysql import insert as mysql_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -21,6 +22,18 @@ def reserve_numbers(session: Session, prefix: str, count: int = 1) -> range:
     current = session.scalar(
         select(NamingSeries.current).where(NamingSeries.prefix == prefix).with_for_update()
     )
+    if current is None and session.get_bind().dialect.name in ("mysql", "mariadb"):
+        # On InnoDB a plain INSERT that loses the creation race keeps a shared lock on the row,
+        # and two losers upgrading it to FOR UPDATE deadlock; the upsert locks it exclusively.
+        upsert = mysql_insert(NamingSeries).values(prefix=prefix, current=count)
+        created = session.connection().execute(
+            upsert.on_duplicate_key_update(current=NamingSeries.current + count)
+        )
+        if created.rowcount == 1:  # inserted; 2 means another transaction created it first
+            return range(1, count + 1)
+        current = session.scalar(select(NamingSeries.current).where(NamingSeries.prefix == prefix))
+        assert current is not None
+        return range(current - count + 1, current + 1)
     if current is None:
         try:
             with session.begin_nested():
