@@ -86,3 +86,28 @@ def test_bad_user_input_is_refused_and_writes_nothing(
     assert result.exit_code == 1
     assert message in result.output
     assert _users(data_dir) == [("admin@example.org", Role.ADMINISTRATOR)]
+
+
+def test_outdated_schema_says_what_to_run(data_dir: Path) -> None:
+    runner.invoke(app, ["init"])
+    engine = make_engine(f"sqlite:///{data_dir / 'verenigingen.db'}")
+    with engine.begin() as connection:
+        connection.exec_driver_sql("UPDATE alembic_version SET version_num = '0000'")
+    engine.dispose()
+    result = runner.invoke(app, ["users", "token", "admin@example.org"])
+    assert result.exit_code == 1
+    assert "run `verenigingen init` to upgrade it" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_unreachable_database_is_a_one_line_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VERENIGINGEN_DATABASE_URL", "postgresql://postgres@127.0.0.1:1/none")
+    get_settings.cache_clear()
+    try:
+        for command in (["users", "token", "a@example.org"], ["init"], ["dues", "generate"]):
+            result = runner.invoke(app, command)
+            assert result.exit_code == 1, command
+            assert "Check VERENIGINGEN_DATABASE_URL" in result.output
+            assert len(result.output.strip().splitlines()) == 1
+    finally:
+        get_settings.cache_clear()
