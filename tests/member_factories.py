@@ -28,14 +28,24 @@ _sequence = itertools.count(1)
 
 
 def make_type(
-    session: Session, *, period: str = BillingPeriod.MONTHLY, amount: str = "10.00",
-    minimum: str = "0.00", enforce: bool = True, default: bool = False,
-    custom_months: int | None = None, name: str | None = None,
+    session: Session,
+    *,
+    period: str = BillingPeriod.MONTHLY,
+    amount: str = "10.00",
+    minimum: str = "0.00",
+    enforce: bool = True,
+    default: bool = False,
+    custom_months: int | None = None,
+    name: str | None = None,
 ) -> MembershipType:
     membership_type = MembershipType(
-        name=name or f"{period} {next(_sequence)}", billing_period=period,
-        custom_period_months=custom_months, amount=Decimal(amount),
-        minimum_amount=Decimal(minimum), enforce_minimum_period=enforce, is_default=default,
+        name=name or f"{period} {next(_sequence)}",
+        billing_period=period,
+        custom_period_months=custom_months,
+        amount=Decimal(amount),
+        minimum_amount=Decimal(minimum),
+        enforce_minimum_period=enforce,
+        is_default=default,
     )
     session.add(membership_type)
     session.flush()
@@ -44,9 +54,13 @@ def make_type(
 
 def application(**overrides: Any) -> MemberApplication:
     fields: dict[str, Any] = {
-        "first_name": "Anna", "last_name": f"de Vries {next(_sequence)}",
-        "email": "anna@example.org", "birth_date": dt.date(1990, 5, 17),
-        "address_line": "Dorpsstraat 1", "postal_code": "1234 AB", "city": "Utrecht",
+        "first_name": "Anna",
+        "last_name": f"de Vries {next(_sequence)}",
+        "email": "anna@example.org",
+        "birth_date": dt.date(1990, 5, 17),
+        "address_line": "Dorpsstraat 1",
+        "postal_code": "1234 AB",
+        "city": "Utrecht",
     }
     fields.update(overrides)
     return MemberApplication(**fields)
@@ -57,14 +71,17 @@ def make_applicant(session: Session, user: User, **overrides: Any) -> Member:
 
 
 def make_active_member(
-    session: Session, user: User, membership_type: MembershipType, *,
-    start: dt.date | None = None, rate: str | None = None, **overrides: Any,
+    session: Session,
+    user: User,
+    membership_type: MembershipType,
+    *,
+    start: dt.date | None = None,
+    rate: str | None = None,
+    **overrides: Any,
 ) -> tuple[Member, Membership, DuesSchedule | None]:
     member = make_applicant(session, user, membership_type_id=membership_type.id, **overrides)
     approve_member(session, user, member.id, start_date=start, dues_rate=rate)
-    membership = session.scalars(
-        select(Membership).where(Membership.member_id == member.id)
-    ).one()
+    membership = session.scalars(select(Membership).where(Membership.member_id == member.id)).one()
     schedule = session.scalar(
         select(DuesSchedule).where(DuesSchedule.membership_id == membership.id)
     )
@@ -72,35 +89,75 @@ def make_active_member(
 
 
 def bulk_schedules(
-    session: Session, membership_type: MembershipType, count: int, *, start: dt.date,
+    session: Session,
+    membership_type: MembershipType,
+    count: int,
+    *,
+    start: dt.date,
     rate: Decimal = Decimal("10.00"),
 ) -> list[int]:
     """``count`` active members with a due schedule each, in four bulk inserts; schedule ids."""
     months = membership_type.period_months or 1
     tag = next(_sequence)
-    customer_ids = list(session.scalars(
-        insert(Customer).returning(Customer.id, sort_by_parameter_order=True),
-        [{"debtor_number": f"BULK-{tag}-{i}", "name": f"Lid {i}"} for i in range(count)],
-    ))
-    member_ids = list(session.scalars(
-        insert(Member).returning(Member.id, sort_by_parameter_order=True),
-        [{"member_id": f"BULK-{tag}-{i}", "first_name": "Lid", "last_name": str(i),
-          "email": f"lid{i}@example.org", "status": "Active", "application_status": "Approved",
-          "payment_method": "Bank Transfer", "customer_id": customer_id, "member_since": start}
-         for i, customer_id in enumerate(customer_ids)],
-    ))
-    membership_ids = list(session.scalars(
-        insert(Membership).returning(Membership.id, sort_by_parameter_order=True),
-        [{"member_id": member_id, "membership_type_id": membership_type.id,
-          "start_date": start, "renewal_date": None, "status": "Active"}
-         for member_id in member_ids],
-    ))
-    return list(session.scalars(
-        insert(DuesSchedule).returning(DuesSchedule.id, sort_by_parameter_order=True),
-        [{"membership_id": membership_id, "member_id": member_id, "customer_id": customer_id,
-          "billing_frequency": membership_type.billing_period, "billing_months": months,
-          "dues_rate": rate, "next_invoice_date": start, "invoice_days_before": 30,
-          "status": "Active", "auto_generate": True}
-         for membership_id, member_id, customer_id in zip(
-             membership_ids, member_ids, customer_ids, strict=True)],
-    ))
+    customer_ids = list(
+        session.scalars(
+            insert(Customer).returning(Customer.id, sort_by_parameter_order=True),
+            [{"debtor_number": f"BULK-{tag}-{i}", "name": f"Lid {i}"} for i in range(count)],
+        )
+    )
+    member_ids = list(
+        session.scalars(
+            insert(Member).returning(Member.id, sort_by_parameter_order=True),
+            [
+                {
+                    "member_id": f"BULK-{tag}-{i}",
+                    "first_name": "Lid",
+                    "last_name": str(i),
+                    "email": f"lid{i}@example.org",
+                    "status": "Active",
+                    "application_status": "Approved",
+                    "payment_method": "Bank Transfer",
+                    "customer_id": customer_id,
+                    "member_since": start,
+                }
+                for i, customer_id in enumerate(customer_ids)
+            ],
+        )
+    )
+    membership_ids = list(
+        session.scalars(
+            insert(Membership).returning(Membership.id, sort_by_parameter_order=True),
+            [
+                {
+                    "member_id": member_id,
+                    "membership_type_id": membership_type.id,
+                    "start_date": start,
+                    "renewal_date": None,
+                    "status": "Active",
+                }
+                for member_id in member_ids
+            ],
+        )
+    )
+    return list(
+        session.scalars(
+            insert(DuesSchedule).returning(DuesSchedule.id, sort_by_parameter_order=True),
+            [
+                {
+                    "membership_id": membership_id,
+                    "member_id": member_id,
+                    "customer_id": customer_id,
+                    "billing_frequency": membership_type.billing_period,
+                    "billing_months": months,
+                    "dues_rate": rate,
+                    "next_invoice_date": start,
+                    "invoice_days_before": 30,
+                    "status": "Active",
+                    "auto_generate": True,
+                }
+                for membership_id, member_id, customer_id in zip(
+                    membership_ids, member_ids, customer_ids, strict=True
+                )
+            ],
+        )
+    )

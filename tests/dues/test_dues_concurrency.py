@@ -12,11 +12,11 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from member_factories import bulk_schedules, make_type
 from sqlalchemy import Engine, create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
-from verenigingen.auth.models import Role
+from member_factories import bulk_schedules, make_type
+from verenigingen.auth.models import Role, User
 from verenigingen.auth.service import create_user
 from verenigingen.billing.models import Invoice
 from verenigingen.db.engine import make_engine, normalise_url
@@ -44,8 +44,9 @@ def committed_engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
     url = make_url(normalise_url(server))
     postgres = url.get_backend_name() == "postgresql"
     name = f"vt_dues_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(url.set(database="postgres") if postgres else url,
-                          isolation_level="AUTOCOMMIT")
+    admin = create_engine(
+        url.set(database="postgres") if postgres else url, isolation_level="AUTOCOMMIT"
+    )
     with admin.connect() as connection:
         suffix = "" if postgres else " CHARACTER SET utf8mb4"
         connection.execute(text(f"CREATE DATABASE {name}{suffix}"))
@@ -71,12 +72,12 @@ def run_concurrently(engine: Engine, threads: int, day: dt.date, user_id: int) -
     def run() -> None:
         try:
             with unit_of_work(factory) as session:
-                from verenigingen.auth.models import User
-
                 user = session.get(User, user_id)
                 assert user is not None
                 start.wait(timeout=30)
-                created.append(generate_dues(session, user, today=day, batch_size=16).invoices_created)
+                created.append(
+                    generate_dues(session, user, today=day, batch_size=16).invoices_created
+                )
         except BaseException as error:  # reported below, in the test's thread
             errors.append(error)
 
@@ -104,8 +105,9 @@ def test_concurrent_runs_bill_each_period_once(committed_engine, threads):
 
     with unit_of_work(factory) as session:
         per_period = session.execute(
-            select(Invoice.dues_schedule_id, Invoice.coverage_start, func.count())
-            .group_by(Invoice.dues_schedule_id, Invoice.coverage_start)
+            select(Invoice.dues_schedule_id, Invoice.coverage_start, func.count()).group_by(
+                Invoice.dues_schedule_id, Invoice.coverage_start
+            )
         ).all()
         assert len(per_period) == 2 * SCHEDULES
         assert {row[2] for row in per_period} == {1}

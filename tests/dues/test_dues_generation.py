@@ -7,11 +7,11 @@ from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
-from member_factories import bulk_schedules, make_active_member, make_type
-from querycount import count_queries
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from member_factories import bulk_schedules, make_active_member, make_type
+from querycount import count_queries
 from verenigingen import clock
 from verenigingen.auth.models import Role, User
 from verenigingen.auth.service import create_user
@@ -55,14 +55,22 @@ def test_run_bills_each_due_schedule_once(any_session, boss):
     assert result.total_amount == Decimal("90.50")
     first, second = all_invoices(session)
     assert (first.member_id, first.customer_id, first.dues_schedule_id) == (
-        member_a.id, member_a.customer_id, schedule_a.id,
+        member_a.id,
+        member_a.customer_id,
+        schedule_a.id,
     )
-    assert (first.coverage_start, first.coverage_end) == (dt.date(2026, 11, 1), dt.date(2026, 11, 30))
+    assert (first.coverage_start, first.coverage_end) == (
+        dt.date(2026, 11, 1),
+        dt.date(2026, 11, 30),
+    )
     assert first.posting_date == TODAY
     assert first.due_date == TODAY + dt.timedelta(days=14)  # period already started
     assert (first.docstatus, first.status) == (1, "Unpaid")
     assert first.grand_total == first.outstanding_amount == Decimal("10.00")
-    assert (second.coverage_start, second.coverage_end) == (dt.date(2026, 12, 10), dt.date(2027, 12, 9))
+    assert (second.coverage_start, second.coverage_end) == (
+        dt.date(2026, 12, 10),
+        dt.date(2027, 12, 9),
+    )
     assert second.due_date == dt.date(2026, 12, 10)  # not due before the period starts
     assert second.grand_total == Decimal("80.50")
     assert first.number != second.number
@@ -74,14 +82,18 @@ def test_run_bills_each_due_schedule_once(any_session, boss):
         "Contributie Jaarlid 10-12-2026 t/m 09-12-2027",
     ]
     assert [(line.quantity, line.amount) for line in lines] == [
-        (Decimal("1.00"), Decimal("10.00")), (Decimal("1.00"), Decimal("80.50")),
+        (Decimal("1.00"), Decimal("10.00")),
+        (Decimal("1.00"), Decimal("80.50")),
     ]
     events = list(session.scalars(select(AuditEvent).where(AuditEvent.event == "dues.generated")))
     assert sorted(e.entity_id for e in events) == sorted([first.id, second.id])
     assert {e.user_id for e in events} == {boss.id}
 
     schedule_a, schedule_b = (session.get(DuesSchedule, s.id) for s in (schedule_a, schedule_b))
-    assert (schedule_a.next_invoice_date, schedule_a.last_invoice_date) == (dt.date(2026, 12, 1), TODAY)
+    assert (schedule_a.next_invoice_date, schedule_a.last_invoice_date) == (
+        dt.date(2026, 12, 1),
+        TODAY,
+    )
     assert schedule_b.next_invoice_date == dt.date(2027, 12, 10)
     assert member_b.customer_id == second.customer_id
 
@@ -106,12 +118,15 @@ def test_what_is_not_due_is_not_billed(session, admin):
     _, _, paused = make_active_member(session, admin, monthly, start=TODAY)
     _, _, manual = make_active_member(session, admin, monthly, start=TODAY)
     _, _, ended = make_active_member(session, admin, monthly, start=TODAY)
-    session.execute(update(DuesSchedule).where(DuesSchedule.id == paused.id)
-                    .values(status=ScheduleStatus.PAUSED))
-    session.execute(update(DuesSchedule).where(DuesSchedule.id == manual.id)
-                    .values(auto_generate=False))
-    session.execute(update(DuesSchedule).where(DuesSchedule.id == ended.id)
-                    .values(end_date=TODAY))
+    session.execute(
+        update(DuesSchedule)
+        .where(DuesSchedule.id == paused.id)
+        .values(status=ScheduleStatus.PAUSED)
+    )
+    session.execute(
+        update(DuesSchedule).where(DuesSchedule.id == manual.id).values(auto_generate=False)
+    )
+    session.execute(update(DuesSchedule).where(DuesSchedule.id == ended.id).values(end_date=TODAY))
 
     result = generate_dues(session, admin)
 
@@ -133,7 +148,9 @@ def test_bill_schedule_until(session, admin):
     _, _, schedule = make_active_member(session, admin, quarterly, start=dt.date(2027, 1, 1))
     billed = bill_schedule_until(session, admin, schedule.id, dt.date(2027, 7, 2))
     assert [i.coverage_start for i in billed] == [
-        dt.date(2027, 1, 1), dt.date(2027, 4, 1), dt.date(2027, 7, 1),
+        dt.date(2027, 1, 1),
+        dt.date(2027, 4, 1),
+        dt.date(2027, 7, 1),
     ]
     assert [line.description for line in billed[0].lines] == [
         f"Contributie {quarterly.name} 01-01-2027 t/m 31-03-2027",
@@ -160,9 +177,7 @@ def statements_for(session: Session, user: User, schedules: int, batch_size: int
     with count_queries(engine) as log:
         result = generate_dues(session, user, batch_size=batch_size)
     assert result.invoices_created == schedules
-    billed = session.scalar(
-        select(func.count(func.distinct(Invoice.dues_schedule_id)))
-    )
+    billed = session.scalar(select(func.count(func.distinct(Invoice.dues_schedule_id))))
     assert billed == schedules
     return log.count
 

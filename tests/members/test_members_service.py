@@ -7,10 +7,10 @@ from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
-from member_factories import OTHER_IBAN, VALID_IBAN, application, make_active_member, make_type
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from member_factories import OTHER_IBAN, VALID_IBAN, application, make_active_member, make_type
 from verenigingen import clock
 from verenigingen.auth.models import Role, User
 from verenigingen.auth.service import create_user
@@ -20,7 +20,6 @@ from verenigingen.db.naming import NamingSeries
 from verenigingen.dues.models import DuesSchedule, ScheduleStatus
 from verenigingen.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from verenigingen.members.models import (
-    ApplicationStatus,
     BillingPeriod,
     Customer,
     Member,
@@ -53,10 +52,19 @@ def count(session: Session, model: type) -> int:
 
 def snapshot(session: Session) -> tuple[int, ...]:
     """Row counts of everything an application or approval may write."""
-    return tuple(count(session, model) for model in (
-        Member, Customer, Membership, DuesSchedule, Invoice, InvoiceLine, AuditEvent,
-        NamingSeries,
-    ))
+    return tuple(
+        count(session, model)
+        for model in (
+            Member,
+            Customer,
+            Membership,
+            DuesSchedule,
+            Invoice,
+            InvoiceLine,
+            AuditEvent,
+            NamingSeries,
+        )
+    )
 
 
 # --- applications ---------------------------------------------------------------------------
@@ -88,9 +96,14 @@ def test_application_uses_the_configured_prefix(session, admin):
 
 def test_sepa_application_normalises_iban_and_derives_bic(session, admin):
     make_type(session, default=True)
-    member = apply_for_membership(session, admin, application(
-        payment_method=PaymentMethod.SEPA_DIRECT_DEBIT, iban="nl91 abna 0417 1643 00",
-    ))
+    member = apply_for_membership(
+        session,
+        admin,
+        application(
+            payment_method=PaymentMethod.SEPA_DIRECT_DEBIT,
+            iban="nl91 abna 0417 1643 00",
+        ),
+    )
     assert member.iban == VALID_IBAN
     assert member.bic == "ABNANL2A"
     assert member.account_holder == member.full_name
@@ -183,8 +196,14 @@ def test_approval_with_custom_type_rate_and_start(session, admin):
     make_type(session, default=True)
     annual = make_type(session, period=BillingPeriod.ANNUAL, amount="60.00", minimum="30.00")
     member = apply_for_membership(session, admin, application())
-    approve_member(session, admin, member.id, membership_type_id=annual.id, dues_rate="30.00",
-                   start_date=dt.date(2027, 1, 1))
+    approve_member(
+        session,
+        admin,
+        member.id,
+        membership_type_id=annual.id,
+        dues_rate="30.00",
+        start_date=dt.date(2027, 1, 1),
+    )
     schedule = session.scalars(select(DuesSchedule)).one()
     membership = session.scalars(select(Membership)).one()
     assert membership.membership_type_id == annual.id
@@ -196,8 +215,12 @@ def test_approval_with_custom_type_rate_and_start(session, admin):
 
 @pytest.mark.parametrize(
     ("rate", "message"),
-    [("29.99", "below the minimum"), ("30.005", "two decimals"), ("-5", "greater than zero"),
-     ("abc", "number")],
+    [
+        ("29.99", "below the minimum"),
+        ("30.005", "two decimals"),
+        ("-5", "greater than zero"),
+        ("abc", "number"),
+    ],
 )
 def test_approval_with_bad_rate_is_refused_and_writes_nothing(session, admin, rate, message):
     make_type(session, amount="60.00", minimum="30.00", default=True)
@@ -303,9 +326,16 @@ def test_rejection_needs_a_reason(session, admin):
 def test_update_changes_only_the_fields_sent(session, admin):
     monthly = make_type(session, default=True)
     member, _, _ = make_active_member(session, admin, monthly)
-    update_member(session, admin, member.id, MemberUpdate(
-        city="Amsterdam", payment_method=PaymentMethod.SEPA_DIRECT_DEBIT, iban=OTHER_IBAN,
-    ))
+    update_member(
+        session,
+        admin,
+        member.id,
+        MemberUpdate(
+            city="Amsterdam",
+            payment_method=PaymentMethod.SEPA_DIRECT_DEBIT,
+            iban=OTHER_IBAN,
+        ),
+    )
     assert member.city == "Amsterdam"
     assert member.address_line == "Dorpsstraat 1"
     assert (member.iban, member.bic) == (OTHER_IBAN, "COBADEFFXXX")
@@ -334,14 +364,20 @@ def test_bad_update_changes_nothing(session, admin, data):
     reloaded = session.get(Member, member.id)
     assert reloaded is not None
     assert (reloaded.email, reloaded.iban, reloaded.payment_method) == (
-        "keep@example.org", None, "Bank Transfer",
+        "keep@example.org",
+        None,
+        "Bank Transfer",
     )
 
 
 def test_clearing_iban_of_sepa_payer_is_refused(session, admin):
     monthly = make_type(session, default=True)
     member, _, _ = make_active_member(
-        session, admin, monthly, payment_method=PaymentMethod.SEPA_DIRECT_DEBIT, iban=VALID_IBAN,
+        session,
+        admin,
+        monthly,
+        payment_method=PaymentMethod.SEPA_DIRECT_DEBIT,
+        iban=VALID_IBAN,
     )
     with pytest.raises(ValidationFailed, match="IBAN is required"):
         update_member(session, admin, member.id, MemberUpdate(iban=None))

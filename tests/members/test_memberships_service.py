@@ -7,10 +7,10 @@ from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
-from member_factories import make_active_member, make_type
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from member_factories import make_active_member, make_type
 from verenigingen import clock
 from verenigingen.auth.models import Role
 from verenigingen.auth.service import create_user
@@ -67,9 +67,7 @@ def test_custom_type_without_months_is_refused(session):
 
 def test_renewal_extends_by_twelve_months_and_bills_each_period(session, admin):
     monthly = make_type(session, amount="5.00", enforce=True)
-    _, membership, schedule = make_active_member(
-        session, admin, monthly, start=dt.date(2026, 1, 1)
-    )
+    _, membership, schedule = make_active_member(session, admin, monthly, start=dt.date(2026, 1, 1))
     renew_membership(session, admin, membership.id)
 
     assert membership.renewal_date == dt.date(2028, 1, 1)
@@ -90,7 +88,7 @@ def test_renewal_extends_by_twelve_months_and_bills_each_period(session, admin):
 def test_renewal_after_the_daily_run_never_bills_a_period_twice(session, admin):
     quarterly = make_type(session, period=BillingPeriod.QUARTERLY, enforce=False)
     _, membership, _ = make_active_member(session, admin, quarterly, start=dt.date(2026, 12, 1))
-    assert generate_dues(session, admin).invoices_created == 1  # Dec–Feb, 30 days ahead
+    assert generate_dues(session, admin).invoices_created == 1  # Dec to Feb, 30 days ahead
     renew_membership(session, admin, membership.id)
     assert membership.renewal_date == dt.date(2027, 6, 1)
     starts = [i.coverage_start for i in invoices(session)]

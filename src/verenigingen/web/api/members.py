@@ -2,6 +2,124 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
 
-router = APIRouter(prefix="/members", tags=["members"])
+from fastapi import APIRouter, Body, Query
+
+from verenigingen.members import queries
+from verenigingen.members.models import MemberStatus
+from verenigingen.members.schemas import (
+    ApprovalRequest,
+    MemberApplication,
+    MemberOut,
+    MemberUpdate,
+    RejectionRequest,
+    TerminationRequest,
+)
+from verenigingen.members.service import (
+    apply_for_membership,
+    approve_member,
+    reject_member,
+    terminate_member,
+    update_member,
+)
+from verenigingen.sepa.schemas import MandateCreate, MandateOut
+from verenigingen.sepa.service import create_mandate, list_mandates
+from verenigingen.web.deps import CurrentUser, SessionDep
+from verenigingen.web.schemas import ErrorBody, Page
+
+router = APIRouter(
+    prefix="/members",
+    tags=["members"],
+    responses={code: {"model": ErrorBody} for code in (401, 403, 404, 409, 422)},
+)
+
+Limit = Annotated[int, Query(ge=1, le=queries.MAX_PAGE)]
+Offset = Annotated[int, Query(ge=0)]
+
+
+@router.get("")
+def list_members(
+    session: SessionDep,
+    user: CurrentUser,
+    status: MemberStatus | None = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> Page[MemberOut]:
+    """Members by name; a portal member sees only itself."""
+    items, total = queries.list_members(session, user, status=status, limit=limit, offset=offset)
+    return Page[MemberOut](
+        items=[MemberOut.of(item) for item in items], total=total, limit=limit, offset=offset
+    )
+
+
+@router.get("/{member_id}")
+def get_member(session: SessionDep, user: CurrentUser, member_id: int) -> MemberOut:
+    return MemberOut.of(queries.get_member(session, user, member_id))
+
+
+@router.post("", status_code=201)
+def apply(session: SessionDep, user: CurrentUser, body: MemberApplication) -> MemberOut:
+    """Record an application; the member is Pending until approved."""
+    return MemberOut.of(apply_for_membership(session, user, body))
+
+
+@router.patch("/{member_id}")
+def update(session: SessionDep, user: CurrentUser, member_id: int, body: MemberUpdate) -> MemberOut:
+    """Change the fields sent; a portal member may change only its own contact details."""
+    return MemberOut.of(update_member(session, user, member_id, body))
+
+
+@router.post("/{member_id}/approve")
+def approve(
+    session: SessionDep,
+    user: CurrentUser,
+    member_id: int,
+    body: Annotated[ApprovalRequest | None, Body()] = None,
+) -> MemberOut:
+    """Approve a pending application: customer, membership and dues schedule."""
+    body = body or ApprovalRequest()
+    member = approve_member(
+        session,
+        user,
+        member_id,
+        membership_type_id=body.membership_type_id,
+        dues_rate=body.dues_rate,
+        start_date=body.start_date,
+    )
+    return MemberOut.of(member)
+
+
+@router.post("/{member_id}/reject")
+def reject(
+    session: SessionDep, user: CurrentUser, member_id: int, body: RejectionRequest
+) -> MemberOut:
+    return MemberOut.of(reject_member(session, user, member_id, body.reason))
+
+
+@router.post("/{member_id}/terminate")
+def terminate(
+    session: SessionDep,
+    user: CurrentUser,
+    member_id: int,
+    body: Annotated[TerminationRequest | None, Body()] = None,
+) -> MemberOut:
+    """Terminate: memberships cancelled immediately, dues schedules stopped."""
+    body = body or TerminationRequest()
+    member = terminate_member(
+        session, user, member_id, termination_date=body.termination_date, reason=body.reason
+    )
+    return MemberOut.of(member)
+
+
+@router.get("/{member_id}/mandates")
+def mandates(session: SessionDep, user: CurrentUser, member_id: int) -> list[MandateOut]:
+    return [MandateOut.model_validate(m) for m in list_mandates(session, user, member_id)]
+
+
+@router.post("/{member_id}/mandates", status_code=201)
+def add_mandate(
+    session: SessionDep, user: CurrentUser, member_id: int, body: MandateCreate
+) -> MandateOut:
+    """Record a signed SEPA mandate (Active)."""
+    return MandateOut.model_validate(create_mandate(session, user, member_id, body))

@@ -1,0 +1,277 @@
+"""/api/v1/members: applications, decisions, updates, termination and mandates over HTTP."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from member_factories import VALID_IBAN, make_active_member, make_applicant, make_type
+from verenigingen import clock
+from verenigingen.auth.models import Role, User
+from verenigingen.auth.service import create_user
+from verenigingen.dues.models import DuesSchedule
+from verenigingen.members.models import Member
+from verenigingen.sepa.models import SepaMandate
+
+TODAY = dt.date(2026, 11, 15)
+URL = "/api/v1/members"
+
+
+@pytest.fixture(autouse=True)
+def _today() -> Iterator[None]:
+    with clock.frozen(TODAY):
+        yield
+
+
+def count(session: Session, model: type) -> int:
+    session.expire_all()
+    return session.scalar(select(func.count()).select_from(model)) or 0
+
+
+def portal_login(session: Session, member: Member) -> User:
+    user = create_user(session, f"portal{member.id}@example.org", Role.MEMBER)
+    member.user_id = user.id
+    session.flush()
+    return user
+
+
+APPLICATION = {
+    "first_name": "Jan",
+    "last_name": "Jansen",
+    "email": "jan@example.org",
+    "birth_date": "1980-02-01",
+    "payment_method": "SEPA Direct Debit",
+    "iban": "NL91 ABNA 0417 1643 00",
+}
+
+
+def test_requests_without_token_are_401(api):
+    client = api(Role.ADMINISTRATOR)
+    client.headers.pop("Authorization")
+    for method, path in (
+        ("get", URL),
+        ("post", URL),
+        ("get", f"{URL}/1"),
+        ("post", f"{URL}/1/approve"),
+    ):
+        response = client.request(method.upper(), path)
+        assert response.status_code == 401
+        assert response.json()["error"] == "not_authenticated"
+
+
+def test_apply_then_read(api, session):
+    make_type(session, default=True)
+    client = api(Role.MEMBERSHIP_SECRETARY)
+    response = client.post(URL, json=APPLICATION)
+    assert response.status_code == 201
+    body = response.json()
+    assert body["member_id"] == "Assoc-Member-2026-11-0001"
+    assert (body["status"], body["application_status"]) == ("Pending", "Pending")
+    assert (body["iban"], body["bic"]) == (VALID_IBAN, "ABNANL2A")
+    fetched = client.get(f"{URL}/{body['id']}")
+    assert fetched.status_code == 200
+    assert fetched.json() == body
+    assert count(session, Member) == 1
+
+
+@pytest.mark.parametrize(
+    ("change", "fragment"),
+    [
+        ({"iban": "NL91ABNA0417164301"}, "IBAN"),
+        ({"email": "jan"}, "email"),
+        ({"birth_date": "2026-13-01"}, "birth_date"),
+        ({"birth_date": "2027-01-01"}, "future"),
+        ({"payment_method": "Cheque"}, "payment_method"),
+        ({"membership_type_id": "x"}, "membership_type_id"),
+        ({"shoe_size": 44}, "shoe_size"),
+    ],
+)
+def test_bad_application_is_422_and_writes_nothing(api, session, change, fragment):
+    make_type(session, default=True)
+    response = api(Role.ADMINISTRATOR).post(URL, json={**APPLICATION, **change})
+    assert response.status_code == 422
+    assert response.json()["error"] == "validation_failed"
+    assert fragment in response.json()["detail"]
+    assert count(session, Member) == 0
+
+
+def test_list_pages_and_filters_by_status(api, session, admin):
+    monthly = make_type(session, default=True)
+    for _ in range(3):
+        make_applicant(session, admin)
+    for _ in range(2):
+        make_active_member(session, admin, monthly)
+    client = api(Role.TREASURER)
+
+    page = client.get(URL, params={"limit": 2, "offset": 0}).json()
+    assert (page["total"], page["limit"], page["offset"], len(page["items"])) == (5, 2, 0, 2)
+    rest = client.get(URL, params={"limit": 2, "offset": 4}).json()
+    assert len(rest["items"]) == 1
+    seen = {m["id"] for m in page["items"]} | {m["id"] for m in rest["items"]}
+    assert len(seen) == 3
+    active = client.get(URL, params={"status": "Active"}).json()
+    assert active["total"] == 2
+    assert {m["status"] for m in active["items"]} == {"Active"}
+    for params in ({"limit": 0}, {"limit": 501}, {"offset": -1}, {"status": "Asleep"}):
+        assert client.get(URL, params=params).status_code == 422
+
+
+def test_member_sees_only_itself(api, session, admin):
+    monthly = make_type(session, default=True)
+    me, _, _ = make_active_member(session, admin, monthly)
+    other, _, _ = make_active_member(session, admin, monthly)
+    client = api(portal_login(session, me))
+
+    listing = client.get(URL).json()
+    assert (listing["total"], [m["id"] for m in listing["items"]]) == (1, [me.id])
+    assert client.get(f"{URL}/{me.id}").status_code == 200
+    response = client.get(f"{URL}/{other.id}")
+    assert response.status_code == 403
+    assert response.json()["error"] == "forbidden"
+
+
+def test_member_role_cannot_write(api, session, admin):
+    monthly = make_type(session, default=True)
+    me, _, _ = make_active_member(session, admin, monthly)
+    pending = make_applicant(session, admin)
+    client = api(portal_login(session, me))
+    assert client.post(URL, json=APPLICATION).status_code == 403
+    assert client.post(f"{URL}/{pending.id}/approve").status_code == 403
+    assert client.post(f"{URL}/{pending.id}/reject", json={"reason": "x"}).status_code == 403
+    assert client.post(f"{URL}/{me.id}/terminate").status_code == 403
+
+
+def test_patch(api, session, admin):
+    monthly = make_type(session, default=True)
+    me, _, _ = make_active_member(session, admin, monthly)
+    other, _, _ = make_active_member(session, admin, monthly)
+    secretary = api(Role.MEMBERSHIP_SECRETARY)
+
+    response = secretary.patch(f"{URL}/{me.id}", json={"last_name": "Bakker", "iban": VALID_IBAN})
+    assert response.status_code == 200
+    assert (response.json()["last_name"], response.json()["bic"]) == ("Bakker", "ABNANL2A")
+    assert secretary.patch(f"{URL}/{me.id}", json={"iban": "NL00"}).status_code == 422
+    assert secretary.patch(f"{URL}/{me.id}", json={"birth_date": "1990-02-30"}).status_code == 422
+    assert secretary.patch(f"{URL}/9999", json={"city": "Ede"}).status_code == 404
+
+    portal = api(portal_login(session, me))
+    own = portal.patch(f"{URL}/{me.id}", json={"city": "Ede", "email": "me@example.org"})
+    assert own.status_code == 200
+    assert own.json()["city"] == "Ede"
+    assert portal.patch(f"{URL}/{me.id}", json={"last_name": "X"}).status_code == 403
+    assert portal.patch(f"{URL}/{other.id}", json={"city": "Ede"}).status_code == 403
+    session.expire_all()
+    assert session.get(Member, other.id).city == "Utrecht"
+    assert session.get(Member, me.id).last_name == "Bakker"
+
+
+def test_approve(api, session, admin):
+    make_type(session, amount="20.00", minimum="15.00", default=True)
+    member = make_applicant(session, admin)
+    client = api(Role.MEMBERSHIP_SECRETARY)
+    url = f"{URL}/{member.id}/approve"
+
+    for body, fragment in (
+        ({"dues_rate": "12.345"}, "two decimals"),
+        ({"dues_rate": "14.99"}, "minimum"),
+        ({"dues_rate": 15.001}, "two decimals"),
+        ({"start_date": "2026-02-30"}, "start_date"),
+    ):
+        response = client.post(url, json=body)
+        assert response.status_code == 422, body
+        assert fragment in response.json()["detail"]
+    assert count(session, DuesSchedule) == 0
+    assert client.post(url, json={"membership_type_id": 999}).status_code == 404
+    assert client.post(f"{URL}/999/approve").status_code == 404
+
+    response = client.post(url, json={"dues_rate": "15.00", "start_date": "2026-12-01"})
+    assert response.status_code == 200
+    assert (response.json()["status"], response.json()["member_since"]) == ("Active", "2026-12-01")
+    again = client.post(url)
+    assert again.status_code == 409
+    assert again.json()["error"] == "conflict"
+    assert "already approved" in again.json()["detail"]
+
+
+def test_reject(api, session, admin):
+    monthly = make_type(session, default=True)
+    pending = make_applicant(session, admin)
+    approved, _, _ = make_active_member(session, admin, monthly)
+    client = api(Role.MEMBERSHIP_SECRETARY)
+    assert client.post(f"{URL}/{pending.id}/reject", json={}).status_code == 422
+    response = client.post(f"{URL}/{pending.id}/reject", json={"reason": "Geen referenties"})
+    assert response.status_code == 200
+    assert (response.json()["status"], response.json()["rejection_reason"]) == (
+        "Rejected",
+        "Geen referenties",
+    )
+    assert client.post(f"{URL}/{pending.id}/approve").status_code == 409
+    assert client.post(f"{URL}/{approved.id}/reject", json={"reason": "x"}).status_code == 409
+
+
+def test_terminate(api, session, admin):
+    monthly = make_type(session, default=True)
+    member, _, _ = make_active_member(session, admin, monthly)
+    client = api(Role.MEMBERSHIP_SECRETARY)
+    url = f"{URL}/{member.id}/terminate"
+    assert client.post(url, json={"termination_date": "2026-11-31"}).status_code == 422
+    response = client.post(url, json={"reason": "Verhuisd"})
+    assert response.status_code == 200
+    assert (response.json()["status"], response.json()["termination_date"]) == (
+        "Terminated",
+        "2026-11-15",
+    )
+    assert client.post(url).status_code == 409
+    assert client.post(f"{URL}/999/terminate").status_code == 404
+
+
+MANDATE = {
+    "mandate_reference": "MNDT-0001",
+    "iban": "nl91abna0417164300",
+    "sign_date": "2026-11-01",
+}
+
+
+def test_mandates(api, session, admin):
+    monthly = make_type(session, default=True)
+    member, _, _ = make_active_member(session, admin, monthly)
+    other, _, _ = make_active_member(session, admin, monthly)
+    treasurer = api(Role.TREASURER)
+    url = f"{URL}/{member.id}/mandates"
+
+    created = treasurer.post(url, json=MANDATE)
+    assert created.status_code == 201
+    assert {k: created.json()[k] for k in ("iban", "bic", "status", "account_holder")} == {
+        "iban": VALID_IBAN,
+        "bic": "ABNANL2A",
+        "status": "Active",
+        "account_holder": member.full_name,
+    }
+    assert [m["mandate_reference"] for m in treasurer.get(url).json()] == ["MNDT-0001"]
+
+    for change, status in (
+        ({}, 409),
+        ({"mandate_reference": "MNDT_2"}, 422),
+        ({"mandate_reference": "M" * 36}, 422),
+        ({"mandate_reference": "M-3", "iban": "NL91ABNA0417164301"}, 422),
+        ({"mandate_reference": "M-4", "sign_date": "2026-11-16"}, 422),
+        ({"mandate_reference": "M-5", "sign_date": "2026-02-30"}, 422),
+    ):
+        assert treasurer.post(url, json={**MANDATE, **change}).status_code == status, change
+    assert (
+        treasurer.post(
+            f"{URL}/999/mandates", json={**MANDATE, "mandate_reference": "M-6"}
+        ).status_code
+        == 404
+    )
+    assert treasurer.get(f"{URL}/999/mandates").status_code == 404
+    assert count(session, SepaMandate) == 1
+
+    portal = api(portal_login(session, member))
+    assert portal.get(url).status_code == 200
+    assert portal.get(f"{URL}/{other.id}/mandates").status_code == 403
+    assert portal.post(url, json={**MANDATE, "mandate_reference": "M-7"}).status_code == 403
