@@ -150,7 +150,9 @@ def generate_dues(
 
     Due means: Active, auto_generate, ``next_invoice_date - invoice_days_before <= today``, the
     period starts before ``end_date`` (if any), and not billed already today. Never commits;
-    the caller's transaction holds the row locks until it commits.
+    the caller's transaction holds the row locks until it commits. The schedules are updated
+    in bulk, so schedule objects already loaded in ``session`` keep their old dates until they
+    are refreshed.
     """
     require(user, Permission.BILLING_WRITE)
     if batch_size < 1:
