@@ -50,8 +50,11 @@ class LedgerFactory:
     def member(self, customer: Customer | None, user: User | None = None) -> Member:
         tag = f"{next(_sequence)}-{uuid.uuid4().hex[:6]}"
         member = Member(
-            member_id=f"Assoc-Member-2026-01-{tag}", first_name="Jan", last_name=f"Lid {tag}",
-            email=f"lid{tag}@example.org", customer_id=customer.id if customer else None,
+            member_id=f"Assoc-Member-2026-01-{tag}",
+            first_name="Jan",
+            last_name=f"Lid {tag}",
+            email=f"lid{tag}@example.org",
+            customer_id=customer.id if customer else None,
             user_id=user.id if user else None,
         )
         self.session.add(member)
@@ -59,32 +62,54 @@ class LedgerFactory:
         return member
 
     def invoice(
-        self, customer: Customer, amount: str | Decimal = "100.00", *, submit: bool = True,
-        member: Member | None = None, posting_date: dt.date | None = None,
+        self,
+        customer: Customer,
+        amount: str | Decimal = "100.00",
+        *,
+        submit: bool = True,
+        member: Member | None = None,
+        posting_date: dt.date | None = None,
         due_date: dt.date | None = None,
     ) -> Invoice:
-        invoice = create_invoice(self.session, self.user, InvoiceCreate(
-            customer_id=customer.id, member_id=member.id if member else None,
-            posting_date=posting_date, due_date=due_date,
-            lines=[InvoiceLineIn(description="Contributie", rate=Decimal(str(amount)))],
-        ))
+        invoice = create_invoice(
+            self.session,
+            self.user,
+            InvoiceCreate(
+                customer_id=customer.id,
+                member_id=member.id if member else None,
+                posting_date=posting_date,
+                due_date=due_date,
+                lines=[InvoiceLineIn(description="Contributie", rate=Decimal(str(amount)))],
+            ),
+        )
         if submit:
             invoice = submit_invoice(self.session, self.user, invoice.id)
         return invoice
 
     def payment(
-        self, customer: Customer, amount: str | Decimal,
-        allocations: list[tuple[Invoice, str | Decimal]] | None = None, *, submit: bool = True,
+        self,
+        customer: Customer,
+        amount: str | Decimal,
+        allocations: list[tuple[Invoice, str | Decimal]] | None = None,
+        *,
+        submit: bool = True,
         **fields: Any,
     ) -> Payment:
-        payment = create_payment(self.session, self.user, PaymentCreate(
-            customer_id=customer.id, paid_amount=Decimal(str(amount)),
-            allocations=None if allocations is None else [
-                AllocationIn(invoice_id=invoice.id, allocated_amount=Decimal(str(share)))
-                for invoice, share in allocations
-            ],
-            **fields,
-        ))
+        payment = create_payment(
+            self.session,
+            self.user,
+            PaymentCreate(
+                customer_id=customer.id,
+                paid_amount=Decimal(str(amount)),
+                allocations=None
+                if allocations is None
+                else [
+                    AllocationIn(invoice_id=invoice.id, allocated_amount=Decimal(str(share)))
+                    for invoice, share in allocations
+                ],
+                **fields,
+            ),
+        )
         if submit:
             payment = submit_payment(self.session, self.user, payment.id)
         return payment
@@ -92,24 +117,38 @@ class LedgerFactory:
     def credit_note(
         self, invoice: Invoice, amount: str | Decimal | None = None, reason: str = "Correctie"
     ) -> Invoice:
-        return create_credit_note(self.session, self.user, invoice.id, CreditNoteCreate(
-            amount=None if amount is None else Decimal(str(amount)), reason=reason,
-        ))
+        return create_credit_note(
+            self.session,
+            self.user,
+            invoice.id,
+            CreditNoteCreate(
+                amount=None if amount is None else Decimal(str(amount)),
+                reason=reason,
+            ),
+        )
 
 
 def ledger_snapshot(session: Session) -> dict[str, Any]:
     """Everything a failed operation must leave as it was."""
     return {
         "invoices": session.execute(
-            select(Invoice.id, Invoice.docstatus, Invoice.status, Invoice.outstanding_amount,
-                   Invoice.grand_total).order_by(Invoice.id)
+            select(
+                Invoice.id,
+                Invoice.docstatus,
+                Invoice.status,
+                Invoice.outstanding_amount,
+                Invoice.grand_total,
+            ).order_by(Invoice.id)
         ).all(),
         "payments": session.execute(
             select(Payment.id, Payment.docstatus, Payment.unallocated_amount).order_by(Payment.id)
         ).all(),
         "allocations": session.execute(
-            select(PaymentAllocation.payment_id, PaymentAllocation.invoice_id,
-                   PaymentAllocation.allocated_amount).order_by(PaymentAllocation.id)
+            select(
+                PaymentAllocation.payment_id,
+                PaymentAllocation.invoice_id,
+                PaymentAllocation.allocated_amount,
+            ).order_by(PaymentAllocation.id)
         ).all(),
         "audit_events": session.scalar(select(func.count()).select_from(AuditEvent)),
         "series": session.execute(

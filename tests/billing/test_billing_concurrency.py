@@ -30,7 +30,7 @@ from verenigingen.errors import Conflict, ValidationFailed
 THREADS = 20
 SHARE = D("15.00")
 TOTAL = D("100.00")
-WINNERS = 6  # 6 × 15.00 = 90.00 fits in 100.00; a seventh would not
+WINNERS = 6  # 6 times 15.00 = 90.00 fits in 100.00; a seventh would not
 
 
 def _setup(factory: sessionmaker[Session], drafts: int) -> tuple[User, int, int, list[int]]:
@@ -70,17 +70,17 @@ def _check_ledger(factory: sessionmaker[Session], invoice_id: int, outcomes: lis
     with factory() as session:
         invoice = session.get(Invoice, invoice_id)
         assert invoice is not None
-        allocated = session.scalar(
-            select(func.coalesce(func.sum(PaymentAllocation.allocated_amount), 0))
+        allocated: Decimal | None = session.scalar(
+            select(func.sum(PaymentAllocation.allocated_amount))
             .join(Payment, Payment.id == PaymentAllocation.payment_id)
             .where(
                 PaymentAllocation.invoice_id == invoice_id,
                 Payment.docstatus == DocStatus.SUBMITTED,
             )
         )
-        assert Decimal(allocated) == SHARE * WINNERS
+        assert allocated == SHARE * WINNERS
         assert invoice.outstanding_amount == TOTAL - SHARE * WINNERS
-        assert Decimal(allocated) == invoice.grand_total - invoice.outstanding_amount
+        assert allocated == invoice.grand_total - invoice.outstanding_amount
         assert 0 <= invoice.outstanding_amount <= invoice.grand_total
 
 
@@ -96,10 +96,15 @@ def test_racing_create_and_submit_never_over_allocate(server_engine: Engine) -> 
 
     def create_and_submit(_index: object) -> None:
         with factory() as session, session.begin():
-            payment = create_payment(session, user, PaymentCreate(
-                customer_id=customer_id, paid_amount=SHARE,
-                allocations=[AllocationIn(invoice_id=invoice_id, allocated_amount=SHARE)],
-            ))
+            payment = create_payment(
+                session,
+                user,
+                PaymentCreate(
+                    customer_id=customer_id,
+                    paid_amount=SHARE,
+                    allocations=[AllocationIn(invoice_id=invoice_id, allocated_amount=SHARE)],
+                ),
+            )
             submit_payment(session, user, payment.id)
 
     outcomes = _race(list(range(THREADS)), create_and_submit)

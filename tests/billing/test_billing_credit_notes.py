@@ -32,7 +32,10 @@ def test_full_credit_note_settles_the_original(session: Session, ledger: LedgerF
     assert credit_note.is_return
     assert credit_note.return_against_id == invoice.id
     assert (credit_note.grand_total, credit_note.outstanding_amount) == (D("-100.00"), D("0.00"))
-    assert (credit_note.docstatus, credit_note.status) == (DocStatus.SUBMITTED, InvoiceStatus.RETURN)
+    assert (credit_note.docstatus, credit_note.status) == (
+        DocStatus.SUBMITTED,
+        InvoiceStatus.RETURN,
+    )
     assert (credit_note.customer_id, credit_note.member_id) == (customer.id, member.id)
     assert credit_note.remarks == "Lid overleden"
     assert [(line.quantity, line.rate, line.amount) for line in credit_note.lines] == [
@@ -40,7 +43,8 @@ def test_full_credit_note_settles_the_original(session: Session, ledger: LedgerF
     ]
     original = _reload(session, invoice)
     assert (original.outstanding_amount, original.status) == (
-        D("0.00"), InvoiceStatus.CREDIT_NOTE_ISSUED,
+        D("0.00"),
+        InvoiceStatus.CREDIT_NOTE_ISSUED,
     )
     event = session.scalar(select(AuditEvent).where(AuditEvent.event == "credit_note.submitted"))
     assert event is not None
@@ -70,7 +74,7 @@ def test_credit_note_larger_than_outstanding_is_refused(
     invoice = ledger.invoice(customer, "100.00")
     ledger.payment(customer, "70.00", [(invoice, "70.00")])
     before = ledger_snapshot(session)
-    with pytest.raises(ValidationFailed, match="exceeds the outstanding amount 30.00"):
+    with pytest.raises(ValidationFailed, match=r"exceeds the outstanding amount 30\.00"):
         create_credit_note(
             session, treasurer, invoice.id, CreditNoteCreate(amount=D("30.01"), reason="x")
         )

@@ -34,13 +34,18 @@ def test_create_invoice_makes_a_draft_with_lines_and_totals(
 ) -> None:
     customer = ledger.customer()
     member = ledger.member(customer)
-    invoice = create_invoice(session, treasurer, InvoiceCreate(
-        customer_id=customer.id, member_id=member.id,
-        lines=[
-            InvoiceLineIn(description="Contributie", quantity=D(2), rate=D("12.50")),
-            InvoiceLineIn(description="Inschrijfgeld", rate=D("5")),
-        ],
-    ))
+    invoice = create_invoice(
+        session,
+        treasurer,
+        InvoiceCreate(
+            customer_id=customer.id,
+            member_id=member.id,
+            lines=[
+                InvoiceLineIn(description="Contributie", quantity=D(2), rate=D("12.50")),
+                InvoiceLineIn(description="Inschrijfgeld", rate=D("5")),
+            ],
+        ),
+    )
 
     assert invoice.number == f"ACC-SINV-{frozen_today.year}-00001"
     assert invoice.docstatus == DocStatus.DRAFT
@@ -91,21 +96,30 @@ def test_submit_twice_conflicts_and_changes_nothing(
         ({"member_id": 999_999}, NotFound, "member 999999"),
         ({"member_id": "other"}, ValidationFailed, "not billed to customer"),
         ({"due_date": dt.date(2026, 3, 1)}, ValidationFailed, "before posting_date"),
-        ({"coverage_start": dt.date(2026, 3, 1), "coverage_end": dt.date(2026, 2, 1)},
-         ValidationFailed, "coverage_end"),
+        (
+            {"coverage_start": dt.date(2026, 3, 1), "coverage_end": dt.date(2026, 2, 1)},
+            ValidationFailed,
+            "coverage_end",
+        ),
     ],
 )
 def test_create_invoice_refuses_bad_input_and_writes_nothing(
-    session: Session, treasurer: User, ledger: LedgerFactory,
-    change: dict[str, object], error: type[Exception], message: str,
+    session: Session,
+    treasurer: User,
+    ledger: LedgerFactory,
+    change: dict[str, object],
+    error: type[Exception],
+    message: str,
 ) -> None:
     customer = ledger.customer()
     if change.get("member_id") == "other":
         change = {"member_id": ledger.member(ledger.customer()).id}
     before = ledger_snapshot(session)
     fields: dict[str, object] = {
-        "customer_id": customer.id, "posting_date": dt.date(2026, 3, 2),
-        "lines": [InvoiceLineIn(description="Contributie", rate=D(10))], **change,
+        "customer_id": customer.id,
+        "posting_date": dt.date(2026, 3, 2),
+        "lines": [InvoiceLineIn(description="Contributie", rate=D(10))],
+        **change,
     }
     with pytest.raises(error, match=message):
         create_invoice(session, treasurer, InvoiceCreate.model_validate(fields))
@@ -148,9 +162,13 @@ def test_only_billing_writers_create_invoices(
     customer = ledger.customer()
     before = ledger_snapshot(session)
     with pytest.raises(PermissionDenied):
-        create_invoice(session, reader, InvoiceCreate(
-            customer_id=customer.id, lines=[InvoiceLineIn(description="x", rate=D(1))]
-        ))
+        create_invoice(
+            session,
+            reader,
+            InvoiceCreate(
+                customer_id=customer.id, lines=[InvoiceLineIn(description="x", rate=D(1))]
+            ),
+        )
     assert ledger_snapshot(session) == before
 
 

@@ -108,8 +108,10 @@ class LedgerMachine(RuleBasedStateMachine):
     def _allocation_refusal(self, invoice_id: int, customer: int, amount: Decimal) -> bool:
         invoice = self.invoices[invoice_id]
         return (
-            invoice.customer != customer or invoice.is_return
-            or invoice.docstatus != DocStatus.SUBMITTED or amount > invoice.outstanding
+            invoice.customer != customer
+            or invoice.is_return
+            or invoice.docstatus != DocStatus.SUBMITTED
+            or amount > invoice.outstanding
         )
 
     def _apply_submit(self, payment: ModelPayment) -> None:
@@ -119,14 +121,22 @@ class LedgerMachine(RuleBasedStateMachine):
 
     # -- rules ------------------------------------------------------------------------------
 
-    @rule(customer=st.sampled_from([0, 1]), amount=amounts, submit=st.booleans(),
-          posted_days_ago=st.integers(0, 3), term=st.integers(0, 4))
+    @rule(
+        customer=st.sampled_from([0, 1]),
+        amount=amounts,
+        submit=st.booleans(),
+        posted_days_ago=st.integers(0, 3),
+        term=st.integers(0, 4),
+    )
     def create_invoice(
         self, customer: int, amount: Decimal, submit: bool, posted_days_ago: int, term: int
     ) -> None:
         posting = clock.today() - dt.timedelta(days=posted_days_ago)
         invoice = self.ledger.invoice(
-            self.customers[customer], amount, submit=submit, posting_date=posting,
+            self.customers[customer],
+            amount,
+            submit=submit,
+            posting_date=posting,
             due_date=posting + dt.timedelta(term),
         )
         model = ModelInvoice(customer, amount, posting, posting + dt.timedelta(term))
@@ -152,8 +162,13 @@ class LedgerMachine(RuleBasedStateMachine):
             self._attempt(Conflict, lambda: submit_invoice(self.session, self.user, invoice_id))
 
     @precondition(lambda self: self.invoices)
-    @rule(customer=st.sampled_from([0, 1]), pick=picks, amount=amounts,
-          extra=st.integers(-500, 2_000), submit=st.booleans())
+    @rule(
+        customer=st.sampled_from([0, 1]),
+        pick=picks,
+        amount=amounts,
+        extra=st.integers(-500, 2_000),
+        submit=st.booleans(),
+    )
     def pay_explicitly(
         self, customer: int, pick: int, amount: Decimal, extra: int, submit: bool
     ) -> None:
@@ -161,7 +176,8 @@ class LedgerMachine(RuleBasedStateMachine):
         paid = max(amount + Decimal(extra).scaleb(-2), Decimal("0.01"))
         refused = self._allocation_refusal(invoice_id, customer, amount) or amount > paid
         data = PaymentCreate(
-            customer_id=self.customer_ids[customer], paid_amount=paid,
+            customer_id=self.customer_ids[customer],
+            paid_amount=paid,
             allocations=[AllocationIn(invoice_id=invoice_id, allocated_amount=amount)],
         )
         payment = self._attempt(
@@ -183,8 +199,10 @@ class LedgerMachine(RuleBasedStateMachine):
             (
                 (m.due, m.posting, invoice_id, m.outstanding)
                 for invoice_id, m in self.invoices.items()
-                if m.customer == customer and m.docstatus == DocStatus.SUBMITTED
-                and not m.is_return and m.outstanding > 0
+                if m.customer == customer
+                and m.docstatus == DocStatus.SUBMITTED
+                and not m.is_return
+                and m.outstanding > 0
             ),
         )
         expected: dict[int, Decimal] = {}
@@ -194,9 +212,14 @@ class LedgerMachine(RuleBasedStateMachine):
                 break
             expected[invoice_id] = min(remaining, outstanding)
             remaining -= expected[invoice_id]
-        payment = create_payment(self.session, self.user, PaymentCreate(
-            customer_id=self.customer_ids[customer], paid_amount=paid,
-        ))
+        payment = create_payment(
+            self.session,
+            self.user,
+            PaymentCreate(
+                customer_id=self.customer_ids[customer],
+                paid_amount=paid,
+            ),
+        )
         assert {a.invoice_id: a.allocated_amount for a in payment.allocations} == expected
         model = ModelPayment(customer, paid, allocations=expected)
         self.payments[payment.id] = model
@@ -257,8 +280,13 @@ class LedgerMachine(RuleBasedStateMachine):
         assert note.grand_total == -credited
         original.outstanding -= credited
         self.invoices[note.id] = ModelInvoice(
-            original.customer, -credited, clock.today(), clock.today(),
-            docstatus=DocStatus.SUBMITTED, is_return=True, against=invoice_id,
+            original.customer,
+            -credited,
+            clock.today(),
+            clock.today(),
+            docstatus=DocStatus.SUBMITTED,
+            is_return=True,
+            against=invoice_id,
         )
 
     @precondition(lambda self: self.invoices)
@@ -275,7 +303,8 @@ class LedgerMachine(RuleBasedStateMachine):
             for m in self.invoices.values()
         )
         refused = model.docstatus == DocStatus.CANCELLED or (
-            model.docstatus == DocStatus.SUBMITTED and not model.is_return
+            model.docstatus == DocStatus.SUBMITTED
+            and not model.is_return
             and (settled_by_payment or credited)
         )
         self._attempt(
@@ -305,16 +334,32 @@ class LedgerMachine(RuleBasedStateMachine):
 
     @invariant()
     def ledger_adds_up(self) -> None:
-        invoices = {i.id: i for i in self.session.execute(select(
-            Invoice.id, Invoice.grand_total, Invoice.outstanding_amount, Invoice.docstatus,
-            Invoice.status, Invoice.is_return, Invoice.return_against_id, Invoice.due_date,
-        ))}
-        payments = {p.id: p for p in self.session.execute(select(
-            Payment.id, Payment.paid_amount, Payment.unallocated_amount, Payment.docstatus
-        ))}
-        allocations = self.session.execute(select(
-            Allocation.payment_id, Allocation.invoice_id, Allocation.allocated_amount
-        )).all()
+        invoices = {
+            i.id: i
+            for i in self.session.execute(
+                select(
+                    Invoice.id,
+                    Invoice.grand_total,
+                    Invoice.outstanding_amount,
+                    Invoice.docstatus,
+                    Invoice.status,
+                    Invoice.is_return,
+                    Invoice.return_against_id,
+                    Invoice.due_date,
+                )
+            )
+        }
+        payments = {
+            p.id: p
+            for p in self.session.execute(
+                select(
+                    Payment.id, Payment.paid_amount, Payment.unallocated_amount, Payment.docstatus
+                )
+            )
+        }
+        allocations = self.session.execute(
+            select(Allocation.payment_id, Allocation.invoice_id, Allocation.allocated_amount)
+        ).all()
 
         for payment_id, payment in payments.items():
             allocated = sum(
@@ -327,18 +372,24 @@ class LedgerMachine(RuleBasedStateMachine):
         for invoice_id, invoice in invoices.items():
             model = self.invoices[invoice_id]
             assert (invoice.docstatus, invoice.outstanding_amount) == (
-                model.docstatus, model.outstanding
+                model.docstatus,
+                model.outstanding,
             )
             credit_notes = [
-                n for n in invoices.values()
+                n
+                for n in invoices.values()
                 if n.return_against_id == invoice_id and n.docstatus == DocStatus.SUBMITTED
             ]
             if invoice.docstatus == DocStatus.SUBMITTED and not invoice.is_return:
-                paid = sum((
-                    a.allocated_amount for a in allocations
-                    if a.invoice_id == invoice_id
-                    and payments[a.payment_id].docstatus == DocStatus.SUBMITTED
-                ), ZERO)
+                paid = sum(
+                    (
+                        a.allocated_amount
+                        for a in allocations
+                        if a.invoice_id == invoice_id
+                        and payments[a.payment_id].docstatus == DocStatus.SUBMITTED
+                    ),
+                    ZERO,
+                )
                 credited = sum((-n.grand_total for n in credit_notes), ZERO)
                 assert invoice.outstanding_amount == invoice.grand_total - paid - credited
                 assert ZERO <= invoice.outstanding_amount <= invoice.grand_total
@@ -346,13 +397,17 @@ class LedgerMachine(RuleBasedStateMachine):
                 assert invoice.grand_total < 0
                 assert invoice.outstanding_amount == ZERO
             assert invoice.status == invoice_status(
-                docstatus=invoice.docstatus, is_return=invoice.is_return,
-                grand_total=invoice.grand_total, outstanding=invoice.outstanding_amount,
-                due_date=invoice.due_date, today=clock.today(),
+                docstatus=invoice.docstatus,
+                is_return=invoice.is_return,
+                grand_total=invoice.grand_total,
+                outstanding=invoice.outstanding_amount,
+                due_date=invoice.due_date,
+                today=clock.today(),
                 has_credit_notes=bool(credit_notes),
             )
         submitted_payments_to_cancelled = [
-            a for a in allocations
+            a
+            for a in allocations
             if payments[a.payment_id].docstatus == DocStatus.SUBMITTED
             and invoices[a.invoice_id].docstatus != DocStatus.SUBMITTED
         ]
@@ -360,7 +415,9 @@ class LedgerMachine(RuleBasedStateMachine):
 
 
 LedgerMachine.TestCase.settings = settings(
-    max_examples=30, stateful_step_count=20, deadline=None,
+    max_examples=30,
+    stateful_step_count=20,
+    deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
 

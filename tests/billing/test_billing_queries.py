@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import pytest
 from billing_factories import LedgerFactory
@@ -11,49 +13,61 @@ from sqlalchemy.orm import Session
 from verenigingen.auth.models import Role, User
 from verenigingen.auth.service import create_user
 from verenigingen.billing import queries
-from verenigingen.billing.models import InvoiceStatus
+from verenigingen.billing.models import Invoice, InvoiceStatus, Payment
 from verenigingen.errors import NotFound, PermissionDenied, ValidationFailed
+from verenigingen.members.models import Customer, Member
+
+
+@dataclass
+class Scene:
+    mine: Customer
+    theirs: Customer
+    member: Member
+    paid: Invoice
+    unpaid: Invoice
+    draft: Invoice
+    foreign: Invoice
+    foreign_payment: Payment
 
 
 @pytest.fixture
-def two_customers(ledger: LedgerFactory) -> dict[str, object]:
+def scene(ledger: LedgerFactory) -> Scene:
     mine, theirs = ledger.customer("Familie de Vries"), ledger.customer("Familie Jansen")
     member = ledger.member(mine)
     paid = ledger.invoice(mine, "10.00", member=member, posting_date=dt.date(2026, 2, 1))
     ledger.payment(mine, "10.00", [(paid, "10.00")])
-    unpaid = ledger.invoice(mine, "20.00", posting_date=dt.date(2026, 3, 1))
-    draft = ledger.invoice(mine, "30.00", submit=False, posting_date=dt.date(2026, 3, 2))
-    foreign = ledger.invoice(theirs, "40.00")
-    foreign_payment = ledger.payment(theirs, "25.00")
-    return {
-        "mine": mine, "theirs": theirs, "member": member, "paid": paid, "unpaid": unpaid,
-        "draft": draft, "foreign": foreign, "foreign_payment": foreign_payment,
-    }
+    return Scene(
+        mine=mine,
+        theirs=theirs,
+        member=member,
+        paid=paid,
+        unpaid=ledger.invoice(mine, "20.00", posting_date=dt.date(2026, 3, 1)),
+        draft=ledger.invoice(mine, "30.00", submit=False, posting_date=dt.date(2026, 3, 2)),
+        foreign=ledger.invoice(theirs, "40.00"),
+        foreign_payment=ledger.payment(theirs, "25.00"),
+    )
 
 
-def _ids(items: list[object]) -> list[int]:
-    return [item.id for item in items]  # type: ignore[attr-defined]
+def _ids(items: Sequence[Invoice | Payment]) -> list[int]:
+    return [item.id for item in items]
 
 
-def test_list_invoices_filters_and_pages(
-    session: Session, treasurer: User, two_customers: dict[str, object]
-) -> None:
-    c = two_customers
-    mine = c["mine"].id  # type: ignore[attr-defined]
+def test_list_invoices_filters_and_pages(session: Session, treasurer: User, scene: Scene) -> None:
+    mine = scene.mine.id
 
     items, total = queries.list_invoices(session, treasurer, customer_id=mine)
     assert total == 3
-    assert _ids(items) == _ids([c["draft"], c["unpaid"], c["paid"]])  # newest first
+    assert _ids(items) == _ids([scene.draft, scene.unpaid, scene.paid])  # newest first
     assert [line.description for line in items[0].lines] == ["Contributie"]
 
     items, total = queries.list_invoices(session, treasurer, customer_id=mine, limit=1, offset=1)
-    assert (total, _ids(items)) == (3, _ids([c["unpaid"]]))
+    assert (total, _ids(items)) == (3, _ids([scene.unpaid]))
 
     items, total = queries.list_invoices(session, treasurer, status=InvoiceStatus.PAID)
-    assert (total, _ids(items)) == (1, _ids([c["paid"]]))
+    assert (total, _ids(items)) == (1, _ids([scene.paid]))
 
-    items, total = queries.list_invoices(session, treasurer, member_id=c["member"].id)  # type: ignore[attr-defined]
-    assert (total, _ids(items)) == (1, _ids([c["paid"]]))
+    items, total = queries.list_invoices(session, treasurer, member_id=scene.member.id)
+    assert (total, _ids(items)) == (1, _ids([scene.paid]))
 
     _, total = queries.list_invoices(session, treasurer)
     assert total == 4
@@ -61,8 +75,12 @@ def test_list_invoices_filters_and_pages(
 
 @pytest.mark.parametrize(
     ("arguments", "message"),
-    [({"status": "Paidd"}, "unknown invoice status"), ({"limit": 0}, "limit"),
-     ({"limit": 501}, "limit"), ({"offset": -1}, "offset")],
+    [
+        ({"status": "Paidd"}, "unknown invoice status"),
+        ({"limit": 0}, "limit"),
+        ({"limit": 501}, "limit"),
+        ({"offset": -1}, "offset"),
+    ],
 )
 def test_list_invoices_refuses_bad_arguments(
     session: Session, treasurer: User, arguments: dict[str, object], message: str
@@ -71,16 +89,16 @@ def test_list_invoices_refuses_bad_arguments(
         queries.list_invoices(session, treasurer, **arguments)  # type: ignore[arg-type]
 
 
-def test_list_payments_filters(
-    session: Session, treasurer: User, two_customers: dict[str, object]
-) -> None:
+def test_list_payments_filters(session: Session, treasurer: User, scene: Scene) -> None:
     items, total = queries.list_payments(session, treasurer, status="Submitted")
     assert total == 2
     assert all(item.docstatus == 1 for item in items)
     items, total = queries.list_payments(
-        session, treasurer, customer_id=two_customers["theirs"].id  # type: ignore[attr-defined]
+        session,
+        treasurer,
+        customer_id=scene.theirs.id,
     )
-    assert (total, _ids(items)) == (1, _ids([two_customers["foreign_payment"]]))
+    assert (total, _ids(items)) == (1, _ids([scene.foreign_payment]))
     assert [a.allocated_amount for a in items[0].allocations] == [25]
     with pytest.raises(ValidationFailed, match="unknown payment status"):
         queries.list_payments(session, treasurer, status="Paid")
@@ -94,40 +112,38 @@ def test_get_unknown_ids_are_not_found(session: Session, treasurer: User) -> Non
 
 
 def test_member_reads_only_its_own_customer(
-    session: Session, ledger: LedgerFactory, two_customers: dict[str, object]
+    session: Session, ledger: LedgerFactory, scene: Scene
 ) -> None:
-    c = two_customers
     portal = create_user(session, "lid@example.org", Role.MEMBER)
-    ledger.member(c["mine"], user=portal)  # type: ignore[arg-type]
+    ledger.member(scene.mine, user=portal)
 
     items, total = queries.list_invoices(session, portal)
-    assert (total, sorted(_ids(items))) == (3, sorted(_ids([c["paid"], c["unpaid"], c["draft"]])))
-    assert queries.get_invoice(session, portal, c["paid"].id).id == c["paid"].id  # type: ignore[attr-defined]
+    assert (total, sorted(_ids(items))) == (
+        3,
+        sorted(_ids([scene.paid, scene.unpaid, scene.draft])),
+    )
+    assert queries.get_invoice(session, portal, scene.paid.id).id == scene.paid.id
     payments, total = queries.list_payments(session, portal)
     assert total == 1
     assert queries.get_payment(session, portal, payments[0].id).id == payments[0].id
 
     with pytest.raises(PermissionDenied):
-        queries.get_invoice(session, portal, c["foreign"].id)  # type: ignore[attr-defined]
+        queries.get_invoice(session, portal, scene.foreign.id)
     with pytest.raises(PermissionDenied):
-        queries.get_payment(session, portal, c["foreign_payment"].id)  # type: ignore[attr-defined]
+        queries.get_payment(session, portal, scene.foreign_payment.id)
     with pytest.raises(PermissionDenied):
-        queries.list_invoices(session, portal, customer_id=c["theirs"].id)  # type: ignore[attr-defined]
+        queries.list_invoices(session, portal, customer_id=scene.theirs.id)
     with pytest.raises(PermissionDenied):
-        queries.list_payments(session, portal, customer_id=c["theirs"].id)  # type: ignore[attr-defined]
+        queries.list_payments(session, portal, customer_id=scene.theirs.id)
 
 
-def test_member_without_a_customer_reads_nothing(
-    session: Session, two_customers: dict[str, object]
-) -> None:
+def test_member_without_a_customer_reads_nothing(session: Session, scene: Scene) -> None:
     portal = create_user(session, "los@example.org", Role.MEMBER)
     with pytest.raises(PermissionDenied):
         queries.list_invoices(session, portal)
 
 
-def test_membership_secretary_reads_everything(
-    session: Session, two_customers: dict[str, object]
-) -> None:
+def test_membership_secretary_reads_everything(session: Session, scene: Scene) -> None:
     secretary = create_user(session, "secretaris@example.org", Role.MEMBERSHIP_SECRETARY)
     _, total = queries.list_invoices(session, secretary)
     assert total == 4

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from billing_factories import LedgerFactory
-from querycount import count_queries
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from querycount import count_queries
 from verenigingen.auth.models import User
 from verenigingen.billing import queries
 from verenigingen.billing.service.payments import submit_payment

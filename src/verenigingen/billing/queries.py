@@ -36,9 +36,7 @@ def _own_customer_id(session: Session, user: User) -> int | None:
     return customer_id
 
 
-def _narrow_customer(
-    session: Session, user: User, customer_id: int | None
-) -> int | None:
+def _narrow_customer(session: Session, user: User, customer_id: int | None) -> int | None:
     """The customer filter to apply: the Member's own, or what the caller asked for."""
     own = _own_customer_id(session, user)
     if own is None:
@@ -61,8 +59,13 @@ def _count(session: Session, statement: Select[Any]) -> int:
 
 
 def list_invoices(
-    session: Session, user: User, *, status: InvoiceStatus | str | None = None,
-    customer_id: int | None = None, member_id: int | None = None, limit: int = 50,
+    session: Session,
+    user: User,
+    *,
+    status: InvoiceStatus | str | None = None,
+    customer_id: int | None = None,
+    member_id: int | None = None,
+    limit: int = 50,
     offset: int = 0,
 ) -> tuple[list[Invoice], int]:
     """A page of invoices (with lines), newest first, and how many match in total."""
@@ -106,8 +109,13 @@ def get_invoice(session: Session, user: User, invoice_id: int) -> Invoice:
 
 
 def list_payments(
-    session: Session, user: User, *, status: str | None = None, customer_id: int | None = None,
-    limit: int = 50, offset: int = 0,
+    session: Session,
+    user: User,
+    *,
+    status: str | None = None,
+    customer_id: int | None = None,
+    limit: int = 50,
+    offset: int = 0,
 ) -> tuple[list[Payment], int]:
     """A page of payments (with allocations), newest first, and how many match in total.
 

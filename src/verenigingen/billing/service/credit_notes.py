@@ -67,17 +67,27 @@ def create_credit_note(
         return_against_id=original.id,
         remarks=data.reason,
         # ERPNext style: a returned quantity is negative, the rate stays positive.
-        lines=[InvoiceLine(
-            idx=1, description=f"Credit for {original.number}: {data.reason}"[:255],
-            quantity=Decimal("-1.00"), rate=amount, amount=-amount,
-        )],
+        lines=[
+            InvoiceLine(
+                idx=1,
+                description=f"Credit for {original.number}: {data.reason}"[:255],
+                quantity=Decimal("-1.00"),
+                rate=amount,
+                amount=-amount,
+            )
+        ],
     )
     session.add(credit_note)
     original.outstanding_amount -= amount
     refresh_status(original, has_credit_notes=True)
     session.flush()
     record_money_event(
-        session, user, "credit_note.submitted", "invoice", credit_note.id, credit_note.grand_total,
+        session,
+        user,
+        "credit_note.submitted",
+        "invoice",
+        credit_note.id,
+        credit_note.grand_total,
         {"number": credit_note.number, "return_against_id": original.id, "reason": data.reason},
     )
     session.flush()

@@ -113,7 +113,12 @@ def submit_invoice(session: Session, user: User, invoice_id: int) -> Invoice:
     invoice.outstanding_amount = invoice.grand_total
     refresh_status(invoice, has_credit_notes=False)
     record_money_event(
-        session, user, "invoice.submitted", "invoice", invoice.id, invoice.grand_total,
+        session,
+        user,
+        "invoice.submitted",
+        "invoice",
+        invoice.id,
+        invoice.grand_total,
         {"number": invoice.number, "customer_id": invoice.customer_id},
     )
     session.flush()
@@ -144,7 +149,12 @@ def cancel_invoice(session: Session, user: User, invoice_id: int) -> Invoice:
     refresh_status(invoice, has_credit_notes=False)
     event = "credit_note.cancelled" if invoice.is_return else "invoice.cancelled"
     record_money_event(
-        session, user, event, "invoice", invoice.id, invoice.grand_total,
+        session,
+        user,
+        event,
+        "invoice",
+        invoice.id,
+        invoice.grand_total,
         {"number": invoice.number, "was_submitted": was_submitted},
     )
     session.flush()

@@ -87,10 +87,14 @@ def _checked_plan(session: Session, data: PaymentCreate) -> list[tuple[int, Deci
     ids = [allocation.invoice_id for allocation in allocations]
     if len(set(ids)) != len(ids):
         raise ValidationFailed("each invoice may appear only once in allocations")
-    invoices = {
-        invoice.id: invoice
-        for invoice in session.scalars(select(Invoice).where(Invoice.id.in_(ids)))
-    } if ids else {}
+    invoices = (
+        {
+            invoice.id: invoice
+            for invoice in session.scalars(select(Invoice).where(Invoice.id.in_(ids)))
+        }
+        if ids
+        else {}
+    )
     missing = [invoice_id for invoice_id in ids if invoice_id not in invoices]
     if missing:
         raise NotFound(f"invoice {missing[0]} does not exist")
@@ -150,7 +154,12 @@ def submit_payment(session: Session, user: User, payment_id: int) -> Payment:
     payment.docstatus = DocStatus.SUBMITTED
     payment.unallocated_amount = payment.paid_amount - allocated
     record_money_event(
-        session, user, "payment.submitted", "payment", payment.id, payment.paid_amount,
+        session,
+        user,
+        "payment.submitted",
+        "payment",
+        payment.id,
+        payment.paid_amount,
         {"number": payment.number, "customer_id": payment.customer_id},
     )
     record_money_events(session, user, _allocation_events(payment, "allocation.applied"))
@@ -181,7 +190,12 @@ def cancel_payment(session: Session, user: User, payment_id: int) -> Payment:
         record_money_events(session, user, _allocation_events(payment, "allocation.reversed"))
     payment.docstatus = DocStatus.CANCELLED
     record_money_event(
-        session, user, "payment.cancelled", "payment", payment.id, payment.paid_amount,
+        session,
+        user,
+        "payment.cancelled",
+        "payment",
+        payment.id,
+        payment.paid_amount,
         {"number": payment.number, "was_submitted": was_submitted},
     )
     session.flush()

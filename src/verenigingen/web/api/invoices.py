@@ -34,12 +34,19 @@ def list_invoices(
     offset: Offset = 0,
 ) -> Page[InvoiceOut]:
     items, total = queries.list_invoices(
-        session, user, status=status, customer_id=customer_id, member_id=member_id,
-        limit=limit, offset=offset,
+        session,
+        user,
+        status=status,
+        customer_id=customer_id,
+        member_id=member_id,
+        limit=limit,
+        offset=offset,
     )
     return Page[InvoiceOut](
         items=[InvoiceOut.model_validate(item) for item in items],
-        total=total, limit=limit, offset=offset,
+        total=total,
+        limit=limit,
+        offset=offset,
     )
 
 

@@ -39,7 +39,9 @@ def list_payments(
     )
     return Page[PaymentOut](
         items=[PaymentOut.model_validate(item) for item in items],
-        total=total, limit=limit, offset=offset,
+        total=total,
+        limit=limit,
+        offset=offset,
     )
 
 
