@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, selectinload
 from verenigingen import clock
 from verenigingen.billing.models import DocStatus, Invoice, InvoiceStatus
 from verenigingen.billing.status import invoice_status
-from verenigingen.errors import NotFound, ValidationFailed
+from verenigingen.errors import NotFound
 from verenigingen.money import ZERO
 
 
@@ -137,11 +137,6 @@ def allocate_oldest_first(
             plan.append((invoice.id, share))
             remaining -= share
     return plan
-
-
-def ensure_positive_total(total: Decimal, what: str) -> None:
-    if total <= ZERO:
-        raise ValidationFailed(f"{what} must be greater than zero")
 
 
 OPEN_STATUSES = (InvoiceStatus.UNPAID, InvoiceStatus.PARTLY_PAID)
