@@ -28,3 +28,37 @@ def test_unknown_route_uses_the_error_shape(api) -> None:
     response = api(Role.ADMINISTRATOR).get("/api/v1/nothing-here")
     assert response.status_code == 404
     assert response.json() == {"error": "not_found", "detail": "Not Found"}
+
+
+def test_a_failing_commit_is_an_error_response_not_a_success(session, admin) -> None:
+    """Regression: the request's commit runs before the response is sent."""
+    from fastapi.testclient import TestClient
+    from sqlalchemy import func, select
+    from sqlalchemy.orm import sessionmaker
+
+    from verenigingen.auth.service import issue_token
+    from verenigingen.members.models import Customer
+    from verenigingen.web.app import create_app
+    from verenigingen.web.deps import CurrentUser, SessionDep
+
+    session.add(Customer(debtor_number="DUP-1", name="Existing"))
+    token = issue_token(session, admin)
+    session.flush()
+    factory = sessionmaker(
+        bind=session.connection(), join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
+    app = create_app(session_factory=factory)
+
+    @app.post("/probe")
+    def probe(db: SessionDep, _user: CurrentUser) -> dict[str, str]:
+        db.add(Customer(debtor_number="DUP-1", name="Duplicate"))  # fails only at commit
+        return {"status": "ok"}
+
+    with TestClient(app, headers={"Authorization": f"Bearer {token}"}) as client:
+        response = client.post("/probe")
+    assert response.status_code == 409
+    assert response.json()["error"] == "conflict"
+    assert (
+        session.scalar(select(func.count(Customer.id)).where(Customer.debtor_number == "DUP-1"))
+        == 1
+    )

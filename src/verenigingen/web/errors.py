@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from verenigingen.errors import DomainError
@@ -47,6 +47,12 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _http(_request: Request, error: StarletteHTTPException) -> JSONResponse:
         code = _HTTP_CODES.get(error.status_code, "http_error")
         return error_response(error.status_code, code, str(error.detail))
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(_request: Request, _error: IntegrityError) -> JSONResponse:
+        # A constraint the services did not foresee (a concurrent request won a race): nothing
+        # was written, and the client may retry.
+        return error_response(409, "conflict", "the change conflicts with a concurrent change")
 
     @app.exception_handler(OperationalError)
     async def _database(_request: Request, error: OperationalError) -> JSONResponse:
