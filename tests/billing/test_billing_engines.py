@@ -50,7 +50,10 @@ def test_ledger_flow(any_session: Session) -> None:
     assert _reload(session, first).status == InvoiceStatus.OVERDUE
     assert _reload(session, second).status == InvoiceStatus.UNPAID
     with clock.frozen(dt.date(2026, 3, 25)):
-        assert refresh_overdue(session) == 1
+        # The server databases live for the whole test session and hold invoices that other
+        # tests committed (the concurrency races), so only a lower bound holds here; the exact
+        # count is checked on SQLite in test_billing_invoices.
+        assert refresh_overdue(session) >= 1
     assert _reload(session, second).status == InvoiceStatus.OVERDUE
     assert _reload(session, first).outstanding_amount == D("75.00")
 
