@@ -25,6 +25,8 @@ from verenigingen.db.engine import make_engine, normalise_url
 from verenigingen.db.migrate import upgrade
 from verenigingen.web.app import create_app
 
+pytest_plugins = ["verenigingen.perf.pytest_plugin"]
+
 REQUIRE_SERVICES = os.environ.get("VERENIGINGEN_REQUIRE_SERVICES") == "1"
 
 

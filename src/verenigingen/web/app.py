@@ -11,6 +11,7 @@ from verenigingen.db.engine import make_engine
 from verenigingen.db.session import make_session_factory
 from verenigingen.web.api import invoices, members, memberships, payments
 from verenigingen.web.errors import install_error_handlers
+from verenigingen.web.timing import ServerTimingMiddleware
 
 API_PREFIX = "/api/v1"
 
@@ -30,6 +31,7 @@ def create_app(
     )
     app.state.session_factory = session_factory
     install_error_handlers(app)
+    app.add_middleware(ServerTimingMiddleware)
     for module in (members, memberships, invoices, payments):
         app.include_router(module.router, prefix=API_PREFIX)
 

@@ -1,0 +1,1 @@
+"""The performance toolkit: query capture, N+1 detection, workloads, profiler and the gate."""
