@@ -124,6 +124,25 @@ def mariadb_engine(mariadb_url: str) -> Iterator[Engine]:
     engine.dispose()
 
 
+@pytest.fixture(
+    params=["VERENIGINGEN_TEST_POSTGRES_URL", "VERENIGINGEN_TEST_MARIADB_URL"],
+    ids=["postgres", "mariadb"],
+)
+def committed_server_engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
+    """A migrated database of its own on PostgreSQL and on MariaDB, for tests that commit.
+
+    The shared per-session databases hold only rolled-back work; a test that commits (races
+    between threads, say) gets this one, so its rows never reach another test.
+    """
+    for url in _server_database(request.param):
+        engine = make_engine(url)
+        try:
+            upgrade(engine)
+            yield engine
+        finally:
+            engine.dispose()
+
+
 @pytest.fixture(params=["sqlite", "postgres", "mariadb"])
 def any_engine(request: pytest.FixtureRequest) -> Engine:
     """The same test on each of the three engines."""
@@ -167,7 +186,7 @@ ClientFactory = Callable[[User | Role | str], TestClient]
 
 @pytest.fixture
 def api(session: Session) -> Iterator[ClientFactory]:
-    """``api(user_or_role)``: a TestClient authenticated as that user, sharing the test's transaction.
+    """``api(user_or_role)``: a TestClient authenticated as that user, in the test's transaction.
 
     Each request runs in a savepoint of the test's connection, so the test can read what the API
     wrote through ``session`` (call ``session.expire_all()`` first) and everything is rolled back.

@@ -12,7 +12,6 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
-import pytest
 from billing_factories import D, LedgerFactory
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -84,14 +83,8 @@ def _check_ledger(factory: sessionmaker[Session], invoice_id: int, outcomes: lis
         assert 0 <= invoice.outstanding_amount <= invoice.grand_total
 
 
-@pytest.fixture(params=["postgres", "mariadb"])
-def server_engine(request: pytest.FixtureRequest) -> Engine:
-    engine: Engine = request.getfixturevalue(f"{request.param}_engine")
-    return engine
-
-
-def test_racing_create_and_submit_never_over_allocate(server_engine: Engine) -> None:
-    factory = make_session_factory(server_engine)
+def test_racing_create_and_submit_never_over_allocate(committed_server_engine: Engine) -> None:
+    factory = make_session_factory(committed_server_engine)
     user, customer_id, invoice_id, _ = _setup(factory, drafts=0)
 
     def create_and_submit(_index: object) -> None:
@@ -111,9 +104,9 @@ def test_racing_create_and_submit_never_over_allocate(server_engine: Engine) -> 
     _check_ledger(factory, invoice_id, outcomes)
 
 
-def test_racing_submits_of_drafts_never_over_allocate(server_engine: Engine) -> None:
+def test_racing_submits_of_drafts_never_over_allocate(committed_server_engine: Engine) -> None:
     # Drafts made beforehand: the racers share no naming-series lock, only the invoice row.
-    factory = make_session_factory(server_engine)
+    factory = make_session_factory(committed_server_engine)
     user, _customer_id, invoice_id, draft_ids = _setup(factory, drafts=THREADS)
 
     def submit(payment_id: object) -> None:

@@ -6,10 +6,10 @@ from billing_factories import LedgerFactory
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from querycount import count_queries
 from verenigingen.auth.models import User
 from verenigingen.billing import queries
 from verenigingen.billing.service.payments import submit_payment
+from verenigingen.perf.capture import capture
 
 
 def _as_in_a_new_request(session: Session, user: User) -> None:
@@ -25,7 +25,7 @@ def _submit_statements(session: Session, engine: Engine, ledger: LedgerFactory) 
     draft = ledger.payment(customer, "80.00", [(first, "40.00"), (second, "40.00")], submit=False)
     payment_id = draft.id
     _as_in_a_new_request(session, ledger.user)
-    with count_queries(engine) as log:
+    with capture() as log:
         submit_payment(session, ledger.user, payment_id)
     print(log)
     return log.count
@@ -48,7 +48,7 @@ def test_submit_payment_statements_do_not_grow_with_the_ledger(
 
 def _list_statements(session: Session, engine: Engine, user: User) -> int:
     _as_in_a_new_request(session, user)
-    with count_queries(engine) as log:
+    with capture() as log:
         items, total = queries.list_invoices(session, user, limit=500)
         lines = [line.amount for invoice in items for line in invoice.lines]
     print(log)

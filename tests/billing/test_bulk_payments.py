@@ -5,7 +5,6 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from querycount import count_queries
 from verenigingen.auth.models import Role, User
 from verenigingen.auth.service import create_user
 from verenigingen.billing.models import (
@@ -19,6 +18,7 @@ from verenigingen.billing.models import (
 from verenigingen.billing.service.bulk_payments import ReceivedPayment, record_payments
 from verenigingen.errors import NotFound, PermissionDenied, ValidationFailed
 from verenigingen.members.models import Customer
+from verenigingen.perf.capture import capture
 
 TODAY = dt.date(2026, 3, 1)
 
@@ -98,7 +98,7 @@ def test_batch_takes_the_same_statements_at_any_size(session: Session, treasurer
             )
             for inv in invoices
         ]
-        with count_queries(session.get_bind().engine) as log:
+        with capture() as log:
             record_payments(session, treasurer, payments)
         return log.count
 

@@ -1,3 +1,4 @@
+import pytest
 from alembic import command
 from sqlalchemy import Engine, inspect, text
 
@@ -21,37 +22,27 @@ def test_models_and_migrations_agree(any_engine: Engine) -> None:
 
 def test_empty_database_asks_for_init(tmp_path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'empty.db'}")
-    try:
+    with pytest.raises(DatabaseNotReady, match="run `verenigingen init` first"):
         check_schema(engine)
-    except DatabaseNotReady as error:
-        assert "run `verenigingen init`" in error.detail
-    else:
-        raise AssertionError("an empty database passed the schema check")
 
 
 def test_older_schema_asks_for_upgrade(fresh_sqlite: Engine) -> None:
     with fresh_sqlite.begin() as connection:
         connection.execute(text("UPDATE alembic_version SET version_num = '0000'"))
-    try:
+    with pytest.raises(DatabaseNotReady) as failure:
         check_schema(fresh_sqlite)
-    except DatabaseNotReady as error:
-        assert error.detail == (
-            f"the database schema is at 0000, this version needs {head_revision(fresh_sqlite)}; "
-            "run `verenigingen init` to upgrade it"
-        )
-    else:
-        raise AssertionError("an outdated schema passed the check")
+    assert failure.value.detail == (
+        f"the database schema is at 0000, this version needs {head_revision(fresh_sqlite)}; "
+        "run `verenigingen init` to upgrade it"
+    )
 
 
 def test_unreachable_database_is_one_line() -> None:
     engine = make_engine("postgresql://postgres@127.0.0.1:1/nowhere")
-    try:
+    with pytest.raises(DatabaseNotReady) as failure:
         check_schema(engine)
-    except DatabaseNotReady as error:
-        assert error.detail.startswith("cannot reach the database at postgresql+psycopg://")
-        assert "\n" not in error.detail
-    else:
-        raise AssertionError("an unreachable database passed the check")
+    assert failure.value.detail.startswith("cannot reach the database at postgresql+psycopg://")
+    assert "\n" not in failure.value.detail
 
 
 def test_sqlite_runs_in_wal_with_foreign_keys(fresh_sqlite: Engine) -> None:

@@ -6,60 +6,21 @@ Each run commits, so these tests get a database of their own (not the shared rol
 from __future__ import annotations
 
 import datetime as dt
-import os
 import threading
-import uuid
-from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import Engine, create_engine, func, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine, func, select
 
 from member_factories import bulk_schedules, make_type
 from verenigingen.auth.models import Role, User
 from verenigingen.auth.service import create_user
 from verenigingen.billing.models import Invoice
-from verenigingen.db.engine import make_engine, normalise_url
-from verenigingen.db.migrate import upgrade
 from verenigingen.db.session import make_session_factory, unit_of_work
 from verenigingen.dues.models import DuesSchedule
 from verenigingen.dues.service import generate_dues
 
 TODAY = dt.date(2026, 11, 15)
 SCHEDULES = 240
-
-
-@pytest.fixture(
-    params=["VERENIGINGEN_TEST_POSTGRES_URL", "VERENIGINGEN_TEST_MARIADB_URL"],
-    ids=["postgres", "mariadb"],
-)
-def committed_engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
-    """A migrated throw-away database on the server, dropped after the test."""
-    variable: str = request.param
-    server = os.environ.get(variable)
-    if not server:
-        if os.environ.get("VERENIGINGEN_REQUIRE_SERVICES") == "1":
-            pytest.fail(f"{variable} is not set and VERENIGINGEN_REQUIRE_SERVICES=1")
-        pytest.skip(f"{variable} is not set")
-    url = make_url(normalise_url(server))
-    postgres = url.get_backend_name() == "postgresql"
-    name = f"vt_dues_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(
-        url.set(database="postgres") if postgres else url, isolation_level="AUTOCOMMIT"
-    )
-    with admin.connect() as connection:
-        suffix = "" if postgres else " CHARACTER SET utf8mb4"
-        connection.execute(text(f"CREATE DATABASE {name}{suffix}"))
-    engine = make_engine(url.set(database=name).render_as_string(hide_password=False))
-    try:
-        upgrade(engine)
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.connect() as connection:
-            force = " WITH (FORCE)" if postgres else ""
-            connection.execute(text(f"DROP DATABASE IF EXISTS {name}{force}"))
-        admin.dispose()
 
 
 def run_concurrently(engine: Engine, threads: int, day: dt.date, user_id: int) -> list[int]:
@@ -91,8 +52,8 @@ def run_concurrently(engine: Engine, threads: int, day: dt.date, user_id: int) -
 
 
 @pytest.mark.parametrize("threads", [2, 4])
-def test_concurrent_runs_bill_each_period_once(committed_engine, threads):
-    factory = make_session_factory(committed_engine)
+def test_concurrent_runs_bill_each_period_once(committed_server_engine, threads):
+    factory = make_session_factory(committed_server_engine)
     with unit_of_work(factory) as session:
         user = create_user(session, "run@example.org", Role.TREASURER)
         monthly = make_type(session)
@@ -100,7 +61,7 @@ def test_concurrent_runs_bill_each_period_once(committed_engine, threads):
         user_id = user.id
 
     for day in (TODAY, TODAY + dt.timedelta(days=1)):
-        created = run_concurrently(committed_engine, threads, day, user_id)
+        created = run_concurrently(committed_server_engine, threads, day, user_id)
         assert sum(created) == SCHEDULES  # every due schedule billed by exactly one of the runs
 
     with unit_of_work(factory) as session:

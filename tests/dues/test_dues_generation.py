@@ -11,7 +11,6 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from member_factories import bulk_schedules, make_active_member, make_type
-from querycount import count_queries
 from verenigingen import clock
 from verenigingen.auth.models import Role, User
 from verenigingen.auth.service import create_user
@@ -20,6 +19,7 @@ from verenigingen.dues.models import DuesSchedule, ScheduleStatus
 from verenigingen.dues.service import bill_schedule_until, generate_dues
 from verenigingen.errors import NotFound, PermissionDenied, ValidationFailed
 from verenigingen.members.models import BillingPeriod
+from verenigingen.perf.capture import capture
 
 TODAY = dt.date(2026, 11, 15)
 
@@ -173,8 +173,7 @@ def statements_for(session: Session, user: User, schedules: int, batch_size: int
     monthly = make_type(session)
     bulk_schedules(session, monthly, schedules, start=TODAY)
     session.flush()
-    engine = session.get_bind().engine
-    with count_queries(engine) as log:
+    with capture() as log:
         result = generate_dues(session, user, batch_size=batch_size)
     assert result.invoices_created == schedules
     billed = session.scalar(select(func.count(func.distinct(Invoice.dues_schedule_id))))

@@ -1,4 +1,4 @@
-"""Who may do what. Services call :func:`require`; a Member's own-record rule lives in each domain."""
+"""Who may do what. Services call :func:`require`; the own-record rule lives in each domain."""
 
 from __future__ import annotations
 

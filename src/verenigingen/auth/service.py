@@ -14,7 +14,7 @@ from verenigingen.auth.models import ApiToken, Role, User
 from verenigingen.auth.passwords import hash_password, verify_password
 from verenigingen.errors import Conflict, NotAuthenticated, NotFound, ValidationFailed
 
-TOKEN_PREFIX = "vrg_"
+TOKEN_PREFIX = "vrg_"  # noqa: S105 (a public marker that makes tokens recognisable)
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MIN_PASSWORD_LENGTH = 8
 
@@ -67,7 +67,7 @@ def _token_hash(token: str) -> str:
 
 
 def issue_token(session: Session, user: User) -> str:
-    """A new bearer token for ``user``; only its hash is stored, so this is the one chance to see it."""
+    """A new bearer token for ``user``; only its hash is stored, so it is shown this once."""
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     session.add(ApiToken(user_id=user.id, token_hash=_token_hash(token), prefix=token[:12]))
     session.flush()

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Annotated
 
-from sqlalchemy import BigInteger, DateTime, Integer, MetaData, Numeric, String, func
+from sqlalchemy import BigInteger, DateTime, Integer, MetaData, Numeric, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING_CONVENTION = {
@@ -20,15 +19,11 @@ NAMING_CONVENTION = {
 # BIGINT keys on PostgreSQL and MariaDB; INTEGER on SQLite so that it stays the rowid alias.
 BigIntKey = BigInteger().with_variant(Integer(), "sqlite")
 
-Money = Annotated[Decimal, mapped_column(Numeric(12, 2))]
-"""Money column: Numeric(12, 2), read and written as Decimal (rule 3)."""
-
-Name = Annotated[str, mapped_column(String(140))]
-
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {
+    # Money: every Decimal column is Numeric(12, 2), read and written as Decimal (rule 3).
+    type_annotation_map = {  # noqa: RUF012 (read once by SQLAlchemy at class creation)
         Decimal: Numeric(12, 2),
         dt.datetime: DateTime(),
     }

@@ -1,4 +1,4 @@
-"""Engines per dialect: SQLite with WAL and foreign keys, PostgreSQL on psycopg 3, MariaDB on PyMySQL."""
+"""Engines: SQLite with WAL and foreign keys, PostgreSQL on psycopg 3, MariaDB on PyMySQL."""
 
 from __future__ import annotations
 

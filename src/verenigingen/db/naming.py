@@ -18,7 +18,7 @@ class NamingSeries(Base):
 
 
 def reserve_numbers(session: Session, prefix: str, count: int = 1) -> range:
-    """Reserve ``count`` consecutive numbers of a series; the lock holds until the transaction ends."""
+    """Reserve ``count`` consecutive numbers; the row lock holds until the transaction ends."""
     current = session.scalar(
         select(NamingSeries.current).where(NamingSeries.prefix == prefix).with_for_update()
     )
