@@ -69,12 +69,28 @@ class CapturedQuery:
         return self.duration_ns / 1e6
 
 
+@dataclass(frozen=True, slots=True)
+class LazyLoad:
+    """A relationship loaded lazily for one parent object; read by ``perf.nplusone``."""
+
+    relationship: str
+    """``Parent.attribute``, e.g. ``Invoice.lines``."""
+    parent: str
+    """The parent's identity (class and primary key), to count distinct parents."""
+    uselist: bool
+    """A collection (one-to-many) rather than a single object (many-to-one)."""
+    query_index: int
+    """Index in ``QueryLog.queries`` of the SELECT the load emits."""
+    call_site: tuple[Frame, ...]
+
+
 @dataclass
 class QueryLog:
     """What one capture saw."""
 
     count_rows: bool = False
     queries: list[CapturedQuery] = field(default_factory=list)
+    lazy_loads: list[LazyLoad] = field(default_factory=list)
     transactions: Counter[str] = field(default_factory=Counter)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -146,6 +162,8 @@ def install() -> None:
             "rollback_savepoint",
         ):
             event.listen(Engine, name, _transaction_listener(name))
+        # Before _count_orm_rows: a listener that returns a result ends the chain.
+        event.listen(Session, "do_orm_execute", _record_lazy_load)
         event.listen(Session, "do_orm_execute", _count_orm_rows)
         _installed = True
 
@@ -218,6 +236,30 @@ def _parameters_key(parameters: Any) -> int | None:
         return hash(tuple(repr(value) for value in parameters))
     except TypeError:
         return None
+
+
+def _record_lazy_load(state: ORMExecuteState) -> None:
+    logs = _active.get()
+    if not logs or not state.is_select:
+        return
+    parent = state.lazy_loaded_from
+    path = state.loader_strategy_path
+    prop = getattr(path, "prop", None)
+    if parent is None or prop is None:
+        return
+    identity = parent.key[1] if parent.key is not None else f"pending@{id(parent)}"
+    site = call_site()
+    for log in logs:
+        with log._lock:
+            log.lazy_loads.append(
+                LazyLoad(
+                    relationship=f"{prop.parent.class_.__name__}.{prop.key}",
+                    parent=f"{parent.class_.__name__}{identity}",
+                    uselist=bool(getattr(prop, "uselist", True)),
+                    query_index=len(log.queries),
+                    call_site=site,
+                )
+            )
 
 
 def _count_orm_rows(state: ORMExecuteState) -> Any:
