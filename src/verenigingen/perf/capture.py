@@ -77,6 +77,8 @@ class LazyLoad:
     """``Parent.attribute``, e.g. ``Invoice.lines``."""
     parent: str
     """The parent's identity (class and primary key), to count distinct parents."""
+    parent_table: str
+    """The parent's table, to find the query that loaded the parents."""
     uselist: bool
     """A collection (one-to-many) rather than a single object (many-to-one)."""
     query_index: int
@@ -255,6 +257,7 @@ def _record_lazy_load(state: ORMExecuteState) -> None:
                 LazyLoad(
                     relationship=f"{prop.parent.class_.__name__}.{prop.key}",
                     parent=f"{parent.class_.__name__}{identity}",
+                    parent_table=str(getattr(prop.parent.local_table, "name", "")),
                     uselist=bool(getattr(prop, "uselist", True)),
                     query_index=len(log.queries),
                     call_site=site,
