@@ -6,6 +6,7 @@ Each list costs a fixed number of statements whatever its length: a count, the p
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, func, select
@@ -15,6 +16,7 @@ from verenigingen.auth.models import User
 from verenigingen.auth.permissions import Permission, is_member_role, require
 from verenigingen.billing.models import DocStatus, Invoice, InvoiceStatus, Payment
 from verenigingen.errors import NotFound, PermissionDenied, ValidationFailed
+from verenigingen.members.models import Customer
 from verenigingen.members.ownership import own_member_ids
 
 MAX_LIMIT = 500
@@ -157,3 +159,42 @@ def get_payment(session: Session, user: User, payment_id: int) -> Payment:
     if own is not None and payment.customer_id != own:
         raise PermissionDenied("a member may only read its own payments")
     return payment
+
+
+@dataclass(frozen=True)
+class CustomerLedger:
+    """What one customer was billed and paid: the simple member payment history.
+
+    Every allocation of the payments settles an invoice of the same customer (the allocation rule
+    checks it), so the payments with their allocations are the whole story of the invoices.
+    """
+
+    customer_id: int
+    invoices: list[Invoice]
+    """Oldest first, credit notes included; without lines."""
+    payments: list[Payment]
+    """Oldest first, with their allocations loaded."""
+
+
+def customer_ledger(session: Session, user: User, customer_id: int) -> CustomerLedger:
+    """A customer's invoices and payments with their allocations, in three statements whatever
+    their number: the invoices, the payments, and one ``selectinload`` for the allocations.
+
+    An unknown customer is a 404 (one more statement, only when the ledger comes back empty).
+    """
+    require(user, Permission.BILLING_READ)
+    customer_id = _narrow_customer(session, user, customer_id) or customer_id
+    invoices = session.scalars(
+        select(Invoice)
+        .where(Invoice.customer_id == customer_id)
+        .order_by(Invoice.posting_date, Invoice.id)
+    ).all()
+    payments = session.scalars(
+        select(Payment)
+        .where(Payment.customer_id == customer_id)
+        .options(selectinload(Payment.allocations))
+        .order_by(Payment.posting_date, Payment.id)
+    ).all()
+    if not invoices and not payments and session.get(Customer, customer_id) is None:
+        raise NotFound(f"customer {customer_id} does not exist")
+    return CustomerLedger(customer_id, list(invoices), list(payments))

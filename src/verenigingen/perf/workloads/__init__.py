@@ -1,0 +1,45 @@
+"""Named workloads over the real services, on a seeded demo association.
+
+Importing this package registers the workloads of the built domains; a later issue registers
+its own (or refines one of these) with :func:`register` under the same name.
+"""
+
+from verenigingen.perf.workloads import billing, members
+from verenigingen.perf.workloads.registry import (
+    PendingWorkload,
+    UnknownWorkload,
+    Workload,
+    all_workloads,
+    get_workload,
+    pending_workloads,
+    register,
+    register_pending,
+    select_workloads,
+    workload_names,
+)
+
+register_pending(
+    "sepa_batch",
+    "a SEPA direct-debit batch: collect the due invoices of mandated members into pain.008",
+    "the SEPA direct-debit batch issue (not filed yet)",
+)
+register_pending(
+    "mixed_portal",
+    "90 % history reads and 10 % payments over 200 members, through the cache",
+    "issue 5 (payment pipeline and member payment history)",
+)
+
+__all__ = [
+    "PendingWorkload",
+    "UnknownWorkload",
+    "Workload",
+    "all_workloads",
+    "billing",
+    "get_workload",
+    "members",
+    "pending_workloads",
+    "register",
+    "register_pending",
+    "select_workloads",
+    "workload_names",
+]
