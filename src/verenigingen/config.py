@@ -32,6 +32,24 @@ class Settings(BaseSettings):
     member_id_prefix: str = "Assoc-Member"
     """Member ids read ``<prefix>-YYYY-MM-####``."""
 
+    jobs_namespace: str = "verenigingen"
+    """Prefix of the job queues in the engine; processes that share one serve the same jobs."""
+
+    job_lease_grace_seconds: float = 30.0
+    """How long past its timeout a Running job may go before the sweeper takes it back."""
+
+    job_relay_interval_seconds: float = 5.0
+    """How often each worker runs the relay and the lease sweeper."""
+
+    job_stale_after_seconds: float = 60.0
+    """A Queued job handed to the engine this long ago and not claimed is handed over again."""
+
+    job_retry_backoff_seconds: float = 10.0
+    """First retry delay; doubled for each further attempt, with jitter."""
+
+    job_task_modules: str = ""
+    """Extra task modules (comma-separated) for workers to load besides the built-in ones."""
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url

@@ -6,6 +6,7 @@ from verenigingen.db.base import Base
 from verenigingen.db.idempotency import IdempotencyRecord
 from verenigingen.db.naming import NamingSeries
 from verenigingen.dues.models import DuesSchedule
+from verenigingen.jobs.models import Job, Notification
 from verenigingen.members.models import Customer, Member, Membership, MembershipType
 from verenigingen.sepa.models import SepaMandate
 
@@ -18,10 +19,12 @@ __all__ = [
     "IdempotencyRecord",
     "Invoice",
     "InvoiceLine",
+    "Job",
     "Member",
     "Membership",
     "MembershipType",
     "NamingSeries",
+    "Notification",
     "Payment",
     "PaymentAllocation",
     "SepaMandate",

@@ -9,7 +9,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from verenigingen import __version__
 from verenigingen.db.engine import make_engine
 from verenigingen.db.session import make_session_factory
-from verenigingen.web.api import invoices, members, memberships, payments
+from verenigingen.tasks import load_all as load_task_modules
+from verenigingen.web.api import dues, invoices, jobs, members, memberships, notifications, payments
 from verenigingen.web.errors import install_error_handlers
 from verenigingen.web.timing import ServerTimingMiddleware
 
@@ -32,7 +33,8 @@ def create_app(
     app.state.session_factory = session_factory
     install_error_handlers(app)
     app.add_middleware(ServerTimingMiddleware)
-    for module in (members, memberships, invoices, payments):
+    load_task_modules()  # the job names the API may enqueue
+    for module in (members, memberships, invoices, payments, dues, jobs, notifications):
         app.include_router(module.router, prefix=API_PREFIX)
 
     @app.get("/health", tags=["health"])

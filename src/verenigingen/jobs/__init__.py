@@ -1,0 +1,10 @@
+"""Tracked background jobs: table, outbox, claim and lease, retries, Huey adapter, notifications.
+
+Domains enqueue work with :func:`enqueue` inside their transaction and register tasks with
+:func:`job`; everything else here is run by the worker and the faces.
+"""
+
+from verenigingen.jobs.outbox import enqueue
+from verenigingen.jobs.registry import job
+
+__all__ = ["enqueue", "job"]

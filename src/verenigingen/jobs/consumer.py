@@ -1,0 +1,155 @@
+"""The consumer: take job ids from the engine's queues and run them; relay and sweep meanwhile.
+
+``verenigingen worker`` runs :func:`consume` in the main thread of each worker process (so a
+job's timeout can be enforced with a signal); ``verenigingen serve`` in the embedded shape runs
+it in a thread of the API process (see :func:`start_in_thread`).
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Sequence
+from types import FrameType
+
+from verenigingen.config import Settings, get_settings
+from verenigingen.jobs import engine as job_engine
+from verenigingen.jobs.engine import JobEngine
+from verenigingen.jobs.models import Queue
+from verenigingen.jobs.relay import relay
+from verenigingen.jobs.sweeper import sweep
+from verenigingen.jobs.worker import Runtime, run_job
+
+log = logging.getLogger(__name__)
+
+MIN_IDLE_SLEEP = 0.005
+MAX_IDLE_SLEEP = 0.25
+
+
+def maintain(runtime: Runtime, engine: JobEngine) -> None:
+    """One round of sweeper and relay; a database or engine outage waits for the next round."""
+    try:
+        sweep(runtime.session_factory, runtime.settings)
+        relay(runtime.session_factory, engine, runtime.settings)
+    except Exception:
+        log.warning("job maintenance failed; retrying next round", exc_info=True)
+
+
+def consume(
+    runtime: Runtime,
+    engine: JobEngine,
+    queues: Sequence[Queue],
+    stop: threading.Event,
+) -> None:
+    """Run jobs from ``queues`` (earlier queues first) until ``stop`` is set."""
+    job_engine.install_handler(lambda job_id: _run(runtime, job_id))
+    maintain(runtime, engine)  # the relay at start: jobs lost while no worker ran go out now
+    interval = runtime.settings.job_relay_interval_seconds
+    next_round = time.monotonic() + interval
+    idle = MIN_IDLE_SLEEP
+    while not stop.is_set():
+        worked = False
+        for queue in queues:
+            try:
+                message = engine.take(queue)
+            except Exception:
+                log.warning("cannot read queue %s", queue.value, exc_info=True)
+                message = None
+            if message is not None:
+                engine.execute(queue, message)
+                worked = True
+                break
+        if time.monotonic() >= next_round:
+            maintain(runtime, engine)
+            next_round = time.monotonic() + interval
+        if worked:
+            idle = MIN_IDLE_SLEEP
+        else:
+            stop.wait(idle)
+            idle = min(idle * 2, MAX_IDLE_SLEEP)
+
+
+def _run(runtime: Runtime, job_id: int) -> None:
+    outcome = run_job(runtime, job_id)
+    log.info("job %s: %s", job_id, outcome)
+
+
+def start_in_thread(
+    queues: Sequence[Queue] = tuple(Queue), settings: Settings | None = None
+) -> Callable[[], None]:
+    """Run a consumer in a daemon thread of this process; returns the function that stops it."""
+    runtime = Runtime.from_settings(settings)
+    engine = JobEngine.from_settings(runtime.settings)
+    job_engine.set_engine(engine)
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=consume, args=(runtime, engine, queues, stop), name="job-consumer", daemon=True
+    )
+    thread.start()
+
+    def stop_consumer() -> None:
+        stop.set()
+        thread.join(timeout=30)
+
+    return stop_consumer
+
+
+def run_process(queues: Sequence[Queue]) -> None:
+    """One worker process: the consumer in the main thread until SIGTERM or SIGINT."""
+    settings = get_settings()
+    runtime = Runtime.from_settings(settings)
+    engine = JobEngine.from_settings(settings)
+    job_engine.set_engine(engine)
+    stop = threading.Event()
+
+    def _stop(_signum: int, _frame: FrameType | None) -> None:
+        # Graceful: the job in hand finishes, then the loop ends.
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    log.info("worker %s serving %s", runtime.worker_id, ",".join(q.value for q in queues))
+    try:
+        consume(runtime, engine, queues, stop)
+    finally:
+        engine.close()
+
+
+def run_workers(queues: Sequence[Queue], workers: int) -> None:
+    """``workers`` worker processes, restarted when one dies, until SIGTERM or SIGINT."""
+    if workers == 1:
+        run_process(queues)
+        return
+    # fork: children start from this parent, which has opened no connection yet.
+    context = multiprocessing.get_context("fork")
+    stopping = threading.Event()
+
+    def _stop(_signum: int, _frame: FrameType | None) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+
+    def spawn() -> multiprocessing.process.BaseProcess:
+        process = context.Process(target=run_process, args=(tuple(queues),), daemon=False)
+        process.start()
+        return process
+
+    processes = [spawn() for _ in range(workers)]
+    while not stopping.is_set():
+        stopping.wait(1.0)
+        for index, process in enumerate(processes):
+            if not process.is_alive() and not stopping.is_set():
+                log.warning(
+                    "worker process %s exited (%s); starting another", process.pid, process.exitcode
+                )
+                processes[index] = spawn()
+    for process in processes:
+        if process.pid is not None and process.is_alive():
+            os.kill(process.pid, signal.SIGTERM)
+    for process in processes:
+        process.join()

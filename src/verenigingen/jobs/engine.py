@@ -1,0 +1,145 @@
+"""Huey, behind one seam. The engine carries only ``run_tracked_job(job_id)``.
+
+Everything a job is (its status, attempts, retries, lease, result) lives in the ``job`` table;
+the engine only moves job ids from the process that committed them to a worker. So engine
+retries are off and a lost or duplicated message is harmless: the relay hands lost ones over
+again and the claim turns duplicates away.
+
+One Huey instance per queue (``short``, ``default``, ``long``), so a worker can serve a subset.
+Embedded shape: ``SqliteHuey`` in the data dir. Distributed shape (``VERENIGINGEN_REDIS_URL``):
+``RedisHuey``. Tests and benchmarks may use an in-memory engine.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from huey import Huey, MemoryHuey, RedisHuey, SqliteHuey
+
+from verenigingen.config import Settings, get_settings
+from verenigingen.jobs.models import Queue
+
+log = logging.getLogger(__name__)
+
+TASK_NAME = "run_tracked_job"
+
+JobHandler = Callable[[int], None]
+
+# The worker of this process installs its handler (see jobs.worker); the engine knows no more.
+_handler: JobHandler | None = None
+
+
+def install_handler(handler: JobHandler | None) -> None:
+    global _handler
+    _handler = handler
+
+
+def run_tracked_job(job_id: int) -> None:
+    """The one engine task: hand the job id to this process's worker."""
+    if _handler is None:
+        raise RuntimeError("no job worker runs in this process; start `verenigingen worker`")
+    _handler(job_id)
+
+
+class JobEngine:
+    """The queues of one namespace on one backend."""
+
+    def __init__(self, hueys: dict[Queue, Huey], backend: str) -> None:
+        self.backend = backend
+        self.hueys = hueys
+        self._tasks = {
+            queue: huey.task(retries=0, name=TASK_NAME)(run_tracked_job)
+            for queue, huey in hueys.items()
+        }
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None) -> JobEngine:
+        settings = settings or get_settings()
+        if settings.redis_url:
+            return cls.redis(settings.redis_url, settings.jobs_namespace)
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        return cls.sqlite(str(settings.data_dir / "jobs.db"), settings.jobs_namespace)
+
+    @classmethod
+    def sqlite(cls, filename: str, namespace: str) -> JobEngine:
+        return cls(
+            {
+                # results=False: the job row holds the result; nothing to store twice.
+                q: SqliteHuey(f"{namespace}.{q.value}", filename=filename, results=False)
+                for q in Queue
+            },
+            "sqlite",
+        )
+
+    @classmethod
+    def redis(cls, url: str, namespace: str) -> JobEngine:
+        # blocking=False: a worker polls several queues in turn, with its own backoff.
+        return cls(
+            {
+                q: RedisHuey(f"{namespace}_{q.value}", url=url, results=False, blocking=False)
+                for q in Queue
+            },
+            "redis",
+        )
+
+    @classmethod
+    def memory(cls, namespace: str = "memory") -> JobEngine:
+        return cls(
+            {q: MemoryHuey(f"{namespace}.{q.value}", results=False) for q in Queue}, "memory"
+        )
+
+    def dispatch(self, queue: Queue | str, job_id: int) -> None:
+        """Hand a job id to the engine (the caller has committed the job row)."""
+        self._tasks[Queue(queue)](job_id)
+
+    def take(self, queue: Queue) -> Any | None:
+        """The next message of ``queue``, or None when it is empty."""
+        return self.hueys[queue].dequeue()
+
+    def execute(self, queue: Queue, message: Any) -> None:
+        self.hueys[queue].execute(message)
+
+    def pending(self, queue: Queue) -> int:
+        return int(self.hueys[queue].pending_count())
+
+    def flush(self) -> None:
+        for huey in self.hueys.values():
+            huey.storage.flush_queue()
+
+    def close(self) -> None:
+        for huey in self.hueys.values():
+            close = getattr(huey.storage, "close", None)
+            if close is not None:
+                with contextlib.suppress(Exception):
+                    close()
+
+
+_current: JobEngine | None = None
+
+
+def current_engine() -> JobEngine:
+    """This process's engine, built from the settings on first use."""
+    global _current
+    if _current is None:
+        _current = JobEngine.from_settings()
+    return _current
+
+
+def set_engine(engine: JobEngine | None) -> None:
+    global _current
+    _current = engine
+
+
+@contextlib.contextmanager
+def using_engine(engine: JobEngine) -> Iterator[JobEngine]:
+    """Make ``engine`` this process's engine inside the block (tests, benchmarks)."""
+    global _current
+    previous = _current
+    _current = engine
+    try:
+        yield engine
+    finally:
+        _current = previous

@@ -1,0 +1,101 @@
+"""What exists: tracked jobs and the notifications their end leaves for users."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, func
+from sqlalchemy.orm import Mapped, mapped_column
+
+from verenigingen import clock
+from verenigingen.db.base import Base, BigIntKey, IdMixin
+
+
+class JobStatus(enum.StrEnum):
+    QUEUED = "Queued"
+    RUNNING = "Running"
+    COMPLETED = "Completed"
+    FAILED = "Failed"
+    CANCELLED = "Cancelled"
+
+
+ACTIVE_STATUSES = (JobStatus.QUEUED, JobStatus.RUNNING)
+
+
+class Queue(enum.StrEnum):
+    SHORT = "short"
+    DEFAULT = "default"
+    LONG = "long"
+
+
+DEFAULT_TIMEOUTS = {Queue.SHORT: 300, Queue.DEFAULT: 300, Queue.LONG: 1500}
+"""Seconds, as in the original system."""
+
+
+class Indicator(enum.StrEnum):
+    GREEN = "green"
+    RED = "red"
+
+
+class Job(IdMixin, Base):
+    """One unit of background work, tracked from enqueue to its end."""
+
+    __tablename__ = "job"
+    __table_args__ = (
+        # The relay and the sweeper look for Queued and Running rows only.
+        Index("ix_job_status_run_after", "status", "run_after"),
+        Index("ix_job_user_id_created_at", "user_id", "created_at"),
+    )
+
+    name: Mapped[str] = mapped_column(String(140))
+    """Dotted task name from the registry, e.g. ``dues.generate``."""
+    queue: Mapped[str] = mapped_column(String(20))
+    params: Mapped[dict[str, Any]] = mapped_column(JSON)
+    """Keyword arguments of the task: ids and plain values, never secrets."""
+    user_id: Mapped[int] = mapped_column(BigIntKey, ForeignKey("user_account.id"))
+    """Who started it: the task runs in this user's name and the notification goes to them."""
+    status: Mapped[str] = mapped_column(String(20), default=JobStatus.QUEUED.value)
+    attempts: Mapped[int] = mapped_column(default=0)
+    """Runs started so far (claims); a job may start ``max_retries + 1`` times."""
+    max_retries: Mapped[int] = mapped_column(default=3)
+    run_after: Mapped[dt.datetime | None]
+    """Not to start before this moment (a delayed job, or a retry's backoff)."""
+    lease_until: Mapped[dt.datetime | None]
+    """A Running job still Running after this moment lost its worker; the sweeper takes it back."""
+    dispatched_at: Mapped[dt.datetime | None]
+    """When the job was handed to the engine; NULL while the relay still has to hand it over."""
+    timeout: Mapped[int]
+    """Seconds one attempt may run before it is stopped and counted as failed."""
+    dedup_key: Mapped[str | None] = mapped_column(String(140))
+    active_dedup_key: Mapped[str | None] = mapped_column(String(140), unique=True)
+    """``dedup_key`` while Queued or Running, NULL after: a UNIQUE constraint on every engine
+    makes the key unique among active jobs only (no partial indexes needed)."""
+    worker: Mapped[str | None] = mapped_column(String(120))
+    """``host:pid`` of the process running (or that last ran) the job."""
+    result: Mapped[Any | None] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text)
+    # Set from the one clock, to the microsecond: "the 10 most recent" needs a strict order.
+    created_at: Mapped[dt.datetime] = mapped_column(
+        default=clock.now, server_default=func.current_timestamp()
+    )
+    started_at: Mapped[dt.datetime | None]
+    finished_at: Mapped[dt.datetime | None]
+
+
+class Notification(IdMixin, Base):
+    """A message for one user, shown in the portal until read."""
+
+    __tablename__ = "notification"
+    __table_args__ = (Index("ix_notification_user_id_created_at", "user_id", "created_at"),)
+
+    user_id: Mapped[int] = mapped_column(BigIntKey, ForeignKey("user_account.id"))
+    subject: Mapped[str] = mapped_column(String(200))
+    message: Mapped[str] = mapped_column(Text)
+    indicator: Mapped[str] = mapped_column(String(10))
+    job_id: Mapped[int | None] = mapped_column(BigIntKey, ForeignKey("job.id"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(
+        default=clock.now, server_default=func.current_timestamp()
+    )
+    read_at: Mapped[dt.datetime | None]

@@ -1,0 +1,106 @@
+"""Notifications: what a job's end tells its user, and the user's inbox."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from verenigingen import clock
+from verenigingen.auth.models import Role, User
+from verenigingen.errors import NotFound, PermissionDenied
+from verenigingen.jobs.models import Indicator, Notification
+
+MAX_LIST = 200
+
+
+def completed_message(job_name: str) -> str:
+    return f"Job '{job_name}' completed successfully"
+
+
+def failed_message(job_name: str) -> str:
+    return f"Job '{job_name}' failed. Administrator has been notified."
+
+
+def notify_job_completed(session: Session, *, job_id: int, job_name: str, user_id: int) -> None:
+    """The user's one notification of a completed job (in the job's final transaction)."""
+    session.add(
+        Notification(
+            user_id=user_id,
+            subject=f"Job completed: {job_name}",
+            message=completed_message(job_name),
+            indicator=Indicator.GREEN.value,
+            job_id=job_id,
+        )
+    )
+
+
+def notify_job_failed(
+    session: Session, *, job_id: int, job_name: str, user_id: int, error: str
+) -> None:
+    """The user's one notification of a failed job, and one for each other administrator."""
+    session.add(
+        Notification(
+            user_id=user_id,
+            subject=f"Job failed: {job_name}",
+            message=failed_message(job_name),
+            indicator=Indicator.RED.value,
+            job_id=job_id,
+        )
+    )
+    administrators = session.scalars(
+        select(User.id).where(
+            User.role == Role.ADMINISTRATOR, User.enabled.is_(True), User.id != user_id
+        )
+    ).all()
+    for administrator_id in administrators:
+        session.add(
+            Notification(
+                user_id=administrator_id,
+                subject=f"Job failed: {job_name}",
+                message=f"Job {job_id} '{job_name}' of user {user_id} failed: {error}",
+                indicator=Indicator.RED.value,
+                job_id=job_id,
+            )
+        )
+
+
+def list_notifications(
+    session: Session, user: User, *, unread_only: bool = False, limit: int = 50
+) -> tuple[list[Notification], int]:
+    """The user's notifications, newest first, and how many of them are unread."""
+    query = select(Notification).where(Notification.user_id == user.id)
+    if unread_only:
+        query = query.where(Notification.read_at.is_(None))
+    items = session.scalars(
+        query.order_by(Notification.created_at.desc(), Notification.id.desc()).limit(limit)
+    ).all()
+    unread = session.scalar(
+        select(func.count())
+        .select_from(Notification)
+        .where(Notification.user_id == user.id, Notification.read_at.is_(None))
+    )
+    return list(items), unread or 0
+
+
+def mark_read(session: Session, user: User, notification_id: int) -> Notification:
+    """Mark one of the user's own notifications read (reading it twice changes nothing)."""
+    notification = session.get(Notification, notification_id)
+    if notification is None:
+        raise NotFound(f"no notification {notification_id}")
+    if notification.user_id != user.id:
+        raise PermissionDenied(f"notification {notification_id} belongs to another user")
+    if notification.read_at is None:
+        notification.read_at = clock.now()
+        session.flush()
+    return notification
+
+
+def mark_all_read(session: Session, user: User) -> int:
+    """Mark every unread notification of the user read; returns how many."""
+    result = session.execute(
+        update(Notification)
+        .where(Notification.user_id == user.id, Notification.read_at.is_(None))
+        .values(read_at=clock.now())
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]

@@ -1,0 +1,160 @@
+"""``enqueue``: the job row is written in the caller's transaction; the engine hears of it after.
+
+Nothing reaches the engine before the caller commits (rule 4): the ids of the jobs a session
+enqueued wait in ``session.info`` and an ``after_commit`` listener, registered once per session,
+hands them over. A rollback drops them with the rows. If the process dies between the commit and
+the hand-over, the row is Queued with ``dispatched_at`` set and no message anywhere: the relay
+finds it once it is stale and hands it over then.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import re
+from typing import Any
+
+from sqlalchemy import event, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from verenigingen import clock
+from verenigingen.auth.models import User
+from verenigingen.errors import ValidationFailed
+from verenigingen.jobs import engine as job_engine
+from verenigingen.jobs.models import DEFAULT_TIMEOUTS, Job, JobStatus, Queue
+from verenigingen.jobs.registry import get_task, parse_queue
+
+log = logging.getLogger(__name__)
+
+_PENDING = "verenigingen.jobs.pending"
+_LISTENING = "verenigingen.jobs.listening"
+
+# Parameter names that would put a secret in the job table, which operators and users can read.
+_SECRET_NAME = re.compile(r"pass(word)?|secret|token|api_?key|credential", re.IGNORECASE)
+MAX_TIMEOUT = 24 * 3600
+MAX_RETRIES = 20
+
+
+def enqueue(
+    session: Session,
+    name: str,
+    *,
+    queue: Queue | str | None = None,
+    user: User,
+    timeout: int | None = None,
+    max_retries: int = 3,
+    run_after: dt.datetime | None = None,
+    dedup_key: str | None = None,
+    **params: Any,
+) -> Job:
+    """Add the job ``name`` in the caller's transaction; it is dispatched when that commits.
+
+    ``queue`` defaults to the task's own queue and ``timeout`` to the queue's (300 / 300 /
+    1500 s). With a ``dedup_key`` that a Queued or Running job already holds, that job is
+    returned and nothing is added. ``params`` must be JSON values and must not hold secrets.
+    """
+    spec = get_task(name)
+    resolved_queue = parse_queue(queue) if queue is not None else spec.queue
+    timeout = timeout if timeout is not None else spec.timeout or DEFAULT_TIMEOUTS[resolved_queue]
+    _check_limits(timeout, max_retries)
+    _check_params(params)
+    if dedup_key is not None:
+        existing = _active_with_key(session, dedup_key)
+        if existing is not None:
+            return existing
+    now = clock.now()
+    due_now = run_after is None or run_after <= now
+    job = Job(
+        name=name,
+        queue=resolved_queue.value,
+        params=params,
+        user_id=user.id,
+        status=JobStatus.QUEUED.value,
+        attempts=0,
+        max_retries=max_retries,
+        run_after=run_after,
+        # Set now for a job the commit hands over; NULL leaves a delayed job to the relay.
+        dispatched_at=now if due_now else None,
+        timeout=timeout,
+        dedup_key=dedup_key,
+        active_dedup_key=dedup_key,
+    )
+    if dedup_key is None:
+        session.add(job)
+        session.flush()
+    else:
+        try:
+            # A savepoint, so that losing the race to a concurrent enqueue keeps the caller's
+            # transaction usable and returns the winner's job.
+            with session.begin_nested():
+                session.add(job)
+            session.flush()
+        except IntegrityError:
+            existing = _active_with_key(session, dedup_key)
+            if existing is None:
+                raise
+            return existing
+    if due_now:
+        dispatch_after_commit(session, job)
+    return job
+
+
+def dispatch_after_commit(session: Session, job: Job) -> None:
+    """Hand ``job`` to the engine once ``session`` commits (also used by a manual retry)."""
+    pending: list[tuple[str, int]] = session.info.setdefault(_PENDING, [])
+    pending.append((job.queue, job.id))
+    if not session.info.get(_LISTENING):
+        event.listen(session, "after_commit", _dispatch_pending)
+        event.listen(session, "after_rollback", _forget_pending)
+        session.info[_LISTENING] = True
+
+
+def _dispatch_pending(session: Session) -> None:
+    if session.get_nested_transaction() is not None:
+        return  # a savepoint was released; the jobs wait for the real commit
+    pending: list[tuple[str, int]] = session.info.pop(_PENDING, [])
+    if not pending:
+        return
+    engine = job_engine.current_engine()
+    for queue, job_id in pending:
+        try:
+            engine.dispatch(queue, job_id)
+        except Exception:
+            # The commit stands and the row is Queued: the relay hands it over once stale.
+            log.warning("could not dispatch job %s; the relay will", job_id, exc_info=True)
+
+
+def _forget_pending(session: Session) -> None:
+    # A savepoint rollback also fires this; only a rollback of the whole transaction drops jobs.
+    # (A job enqueued inside a savepoint that rolls back is still dispatched; the claim finds
+    # no row and the message is dropped.)
+    if session.get_nested_transaction() is None:
+        session.info.pop(_PENDING, None)
+
+
+def _active_with_key(session: Session, dedup_key: str) -> Job | None:
+    return session.scalar(select(Job).where(Job.active_dedup_key == dedup_key))
+
+
+def _check_limits(timeout: int, max_retries: int) -> None:
+    if not 1 <= timeout <= MAX_TIMEOUT:
+        raise ValidationFailed(f"timeout must be 1 to {MAX_TIMEOUT} seconds, got {timeout}")
+    if not 0 <= max_retries <= MAX_RETRIES:
+        raise ValidationFailed(f"max_retries must be 0 to {MAX_RETRIES}, got {max_retries}")
+
+
+def _check_params(params: dict[str, Any]) -> None:
+    for key in params:
+        if _SECRET_NAME.search(key):
+            raise ValidationFailed(
+                f"job parameter {key!r} looks like a secret; jobs store their parameters "
+                "readably, so pass an id and let the task look the secret up"
+            )
+    try:
+        json.dumps(params)
+    except (TypeError, ValueError) as error:
+        raise ValidationFailed(
+            f"job parameters must be JSON values (ids, not objects): {error}"
+        ) from None

@@ -1,0 +1,90 @@
+"""The task registry: ``@job("history.refresh_member", queue="default")`` on plain functions.
+
+A task is a function ``(session, user, **params) -> result``: the runner opens the session
+(the job is the transaction boundary) and passes the user who started the job, so services
+check permissions as they do for a request. Params are ids and plain values; the result is
+JSON (a dict of counts, say) or None.
+
+The platform never imports a domain: each domain's ``tasks.py`` registers its tasks when it is
+imported, and the entry points import the modules listed in :mod:`verenigingen.tasks`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from verenigingen.auth.models import User
+from verenigingen.errors import ValidationFailed
+from verenigingen.jobs.models import Queue
+
+TaskFunction = Callable[..., Any]
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    name: str
+    queue: Queue
+    function: TaskFunction
+    timeout: int | None = None
+    """Seconds; None takes the queue's default."""
+
+    def run(self, session: Session, user: User, params: dict[str, Any]) -> Any:
+        return self.function(session, user, **params)
+
+
+_tasks: dict[str, TaskSpec] = {}
+
+
+def job(
+    name: str, *, queue: Queue | str = Queue.DEFAULT, timeout: int | None = None
+) -> Callable[[TaskFunction], TaskFunction]:
+    """Register ``function`` as the task ``name``; the function itself is returned unchanged."""
+    resolved = parse_queue(queue)
+
+    def register(function: TaskFunction) -> TaskFunction:
+        existing = _tasks.get(name)
+        if existing is not None and existing.function is not function:
+            # Re-importing a module re-registers its own functions; two different ones is a bug.
+            same_place = (existing.function.__module__, existing.function.__qualname__) == (
+                function.__module__,
+                function.__qualname__,
+            )
+            if not same_place:
+                raise ValueError(f"task {name!r} is already registered")
+        _tasks[name] = TaskSpec(name, resolved, function, timeout)
+        return function
+
+    return register
+
+
+def get_task(name: str) -> TaskSpec:
+    spec = _tasks.get(name)
+    if spec is None:
+        known = ", ".join(sorted(_tasks)) or "none loaded"
+        raise ValidationFailed(f"unknown task {name!r}; known tasks: {known}")
+    return spec
+
+
+def task_names() -> list[str]:
+    return sorted(_tasks)
+
+
+def parse_queue(value: Queue | str) -> Queue:
+    try:
+        return Queue(value)
+    except ValueError:
+        valid = ", ".join(q.value for q in Queue)
+        raise ValidationFailed(f"unknown queue {value!r}; choose one of: {valid}") from None
+
+
+def load_task_modules(modules: Iterable[str]) -> None:
+    """Import each task module, so that its ``@job`` functions register."""
+    for module in modules:
+        module = module.strip()
+        if module:
+            importlib.import_module(module)

@@ -1,0 +1,105 @@
+"""Shapes of jobs and notifications as the API shows them; IBANs masked."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from pydantic import BaseModel
+
+from verenigingen.jobs.masking import mask_ibans, mask_text
+from verenigingen.jobs.models import Job, Notification
+from verenigingen.jobs.queries import JobStatusSummary
+
+
+class JobOut(BaseModel):
+    id: int
+    name: str
+    queue: str
+    params: dict[str, Any]
+    user_id: int
+    status: str
+    attempts: int
+    max_retries: int
+    timeout: int
+    run_after: dt.datetime | None
+    dedup_key: str | None
+    result: Any | None
+    error: str | None
+    created_at: dt.datetime
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+
+    @classmethod
+    def of(cls, job: Job) -> JobOut:
+        return cls(
+            id=job.id,
+            name=job.name,
+            queue=job.queue,
+            params=mask_ibans(job.params or {}),
+            user_id=job.user_id,
+            status=job.status,
+            attempts=job.attempts,
+            max_retries=job.max_retries,
+            timeout=job.timeout,
+            run_after=job.run_after,
+            dedup_key=job.dedup_key,
+            result=mask_ibans(job.result),
+            error=mask_text(job.error) if job.error else None,
+            created_at=job.created_at,
+            started_at=job.started_at,
+            finished_at=job.finished_at,
+        )
+
+
+class JobStatusOut(BaseModel):
+    """A user's jobs of the last 7 days: counts per status, success rate, the 10 most recent."""
+
+    user_id: int
+    since: dt.datetime
+    counts: dict[str, int]
+    total: int
+    success_rate: float | None
+    recent: list[JobOut]
+
+    @classmethod
+    def of(cls, summary: JobStatusSummary) -> JobStatusOut:
+        return cls(
+            user_id=summary.user_id,
+            since=summary.since,
+            counts=summary.counts,
+            total=summary.total,
+            success_rate=summary.success_rate,
+            recent=[JobOut.of(job) for job in summary.recent],
+        )
+
+
+class NotificationOut(BaseModel):
+    id: int
+    subject: str
+    message: str
+    indicator: str
+    job_id: int | None
+    created_at: dt.datetime
+    read: bool
+
+    @classmethod
+    def of(cls, notification: Notification) -> NotificationOut:
+        return cls(
+            id=notification.id,
+            subject=notification.subject,
+            message=mask_text(notification.message),
+            indicator=notification.indicator,
+            job_id=notification.job_id,
+            created_at=notification.created_at,
+            read=notification.read_at is not None,
+        )
+
+
+class NotificationsOut(BaseModel):
+    items: list[NotificationOut]
+    unread: int
+
+
+class MarkedRead(BaseModel):
+    marked: int

@@ -1,0 +1,80 @@
+"""What may happen to a job after it was enqueued: a retry of a failed one, a cancel."""
+
+from __future__ import annotations
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from verenigingen import clock
+from verenigingen.auth.models import User
+from verenigingen.errors import Conflict
+from verenigingen.jobs.models import Job, JobStatus
+from verenigingen.jobs.outbox import dispatch_after_commit
+from verenigingen.jobs.queries import get_job
+
+
+def retry_job(session: Session, user: User, job_id: int) -> Job:
+    """Queue a Failed job again, now; owner or administrator.
+
+    A job fails for good after ``max_retries + 1`` attempts, or at once on a domain error (bad
+    input, no permission) that a retry with time to spare may get past once the data is fixed.
+    So a retry is allowed only while attempts remain: past them, start a new job.
+    """
+    job = get_job(session, user, job_id)
+    if job.status != JobStatus.FAILED:
+        raise Conflict(f"job {job_id} is {job.status}; only a Failed job can be retried")
+    if job.attempts > job.max_retries:
+        raise Conflict(
+            f"job {job_id} has used all {job.attempts} attempts (max_retries "
+            f"{job.max_retries}); start a new job instead"
+        )
+    if job.dedup_key is not None and session.scalar(
+        select(Job.id).where(Job.active_dedup_key == job.dedup_key)
+    ):
+        raise Conflict(f"another job with key {job.dedup_key!r} is already queued or running")
+    now = clock.now()
+    try:
+        with session.begin_nested():
+            changed = session.execute(
+                update(Job)
+                .where(Job.id == job_id, Job.status == JobStatus.FAILED.value)
+                .values(
+                    status=JobStatus.QUEUED.value,
+                    run_after=None,
+                    dispatched_at=now,
+                    finished_at=None,
+                    active_dedup_key=job.dedup_key,
+                )
+                .execution_options(synchronize_session=False)
+            )
+    except IntegrityError:
+        raise Conflict(
+            f"another job with key {job.dedup_key!r} is already queued or running"
+        ) from None
+    if changed.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict(f"job {job_id} changed meanwhile; look again")
+    session.refresh(job)
+    dispatch_after_commit(session, job)
+    return job
+
+
+def cancel_job(session: Session, user: User, job_id: int) -> Job:
+    """Cancel a Queued job; owner or administrator. A Running job cannot be stopped from here."""
+    job = get_job(session, user, job_id)
+    changed = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status == JobStatus.QUEUED.value)
+        .values(
+            status=JobStatus.CANCELLED.value,
+            finished_at=clock.now(),
+            active_dedup_key=None,
+            error=f"cancelled by {user.email}",
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if changed.rowcount != 1:  # type: ignore[attr-defined]
+        session.refresh(job)
+        raise Conflict(f"job {job_id} is {job.status}; only a Queued job can be cancelled")
+    session.refresh(job)
+    return job

@@ -1,0 +1,66 @@
+"""The lease sweeper: a Running job past ``lease_until`` lost its worker (killed, machine gone)
+or overran its timeout where no signal could stop it. Its attempt counts as failed: back to
+Queued with a backoff, or Failed (and its user notified) when out of retries."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from verenigingen import clock
+from verenigingen.config import Settings
+from verenigingen.db.session import unit_of_work
+from verenigingen.jobs.models import Job, JobStatus
+from verenigingen.jobs.worker import record_failed_attempt
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SweepResult:
+    requeued: int = 0
+    failed: int = 0
+
+
+def sweep(factory: sessionmaker[Session], settings: Settings) -> SweepResult:
+    """Take back every Running job whose lease has passed."""
+    now = clock.now()
+    result = SweepResult()
+    with unit_of_work(factory) as session:
+        rows = session.execute(
+            select(
+                Job.id,
+                Job.name,
+                Job.user_id,
+                Job.attempts,
+                Job.max_retries,
+                Job.worker,
+                Job.lease_until,
+            ).where(Job.status == JobStatus.RUNNING.value, Job.lease_until < now)
+        ).all()
+        for row in rows:
+            error = (
+                f"attempt {row.attempts} stopped: still running at the end of its lease "
+                f"({row.lease_until:%Y-%m-%d %H:%M:%S} UTC) on {row.worker}; "
+                "the worker died or the job overran its timeout"
+            )
+            outcome = record_failed_attempt(
+                session,
+                settings,
+                row.id,
+                row.name,
+                row.user_id,
+                row.attempts,
+                row.max_retries,
+                error,
+            )
+            if outcome == "retry":
+                result.requeued += 1
+            elif outcome == "failed":
+                result.failed += 1
+    if result.requeued or result.failed:
+        log.warning("sweeper took back %d job(s), failed %d", result.requeued, result.failed)
+    return result

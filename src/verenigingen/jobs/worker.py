@@ -1,0 +1,288 @@
+"""Claim and run one job: the job runner is a transaction boundary, so it commits.
+
+1. Claim: a conditional UPDATE from Queued to Running in its own transaction. Zero rows means
+   the job is not ours to run (a duplicate delivery, a cancelled job, one another worker has):
+   the message is dropped.
+2. Run: the task's work, its result, the status change and the user's notification are written
+   in one transaction. The final UPDATE is conditional on the claim (status Running and the
+   attempt number): if the sweeper took the job back meanwhile, nothing of this run is kept.
+3. A failed attempt is rolled back and recorded in a transaction of its own: back to Queued
+   after an exponential backoff with jitter, or Failed (and notified) when out of retries.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import logging
+import os
+import random
+import signal
+import socket
+import threading
+import traceback
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field, is_dataclass
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from verenigingen import clock
+from verenigingen.auth.models import User
+from verenigingen.config import Settings, get_settings
+from verenigingen.db.engine import make_engine
+from verenigingen.db.session import make_session_factory, unit_of_work
+from verenigingen.errors import DomainError
+from verenigingen.jobs.masking import mask_ibans, mask_text
+from verenigingen.jobs.models import Job, JobStatus
+from verenigingen.jobs.notifications import notify_job_completed, notify_job_failed
+from verenigingen.jobs.registry import get_task
+
+log = logging.getLogger(__name__)
+
+MAX_ERROR_LENGTH = 4000
+MAX_BACKOFF_SECONDS = 3600.0
+
+
+class JobTimeout(BaseException):
+    """Raised in a job past its timeout. A BaseException, so a task's ``except Exception``
+    cannot swallow it and run on."""
+
+
+class _LeaseLost(Exception):
+    """The job is no longer this run's (swept back or taken); its work must not be kept."""
+
+
+@dataclass
+class Runtime:
+    """What a worker needs: the database, the settings and its own name."""
+
+    session_factory: sessionmaker[Session]
+    settings: Settings
+    worker_id: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None) -> Runtime:
+        settings = settings or get_settings()
+        return cls(make_session_factory(make_engine(settings=settings)), settings)
+
+
+@dataclass(frozen=True)
+class _Claim:
+    id: int
+    name: str
+    params: dict[str, Any]
+    user_id: int
+    attempts: int
+    max_retries: int
+    timeout: int
+
+
+def run_job(runtime: Runtime, job_id: int) -> str:
+    """Run job ``job_id`` if it can be claimed; returns what happened (for logs and tests)."""
+    claim = _claim(runtime, job_id)
+    if claim is None:
+        log.info("job %s not claimable (duplicate delivery, cancelled or not due)", job_id)
+        return "skipped"
+    try:
+        with unit_of_work(runtime.session_factory) as session:
+            user = session.get(User, claim.user_id)
+            if user is None:
+                raise DomainError(f"user {claim.user_id} of job {claim.id} no longer exists")
+            spec = get_task(claim.name)
+            with _deadline(claim.timeout):
+                value = spec.run(session, user, dict(claim.params))
+            _finish_completed(session, claim, _as_json(value))
+        return "completed"
+    except _LeaseLost:
+        log.warning("job %s attempt %s lost its lease; its work was rolled back", *_ids(claim))
+        return "lost"
+    except JobTimeout:
+        _record_failure(runtime, claim, f"timed out after {claim.timeout} s", permanent=False)
+        return "timeout"
+    except Exception as error:
+        log.info("job %s attempt %s failed", *_ids(claim), exc_info=True)
+        # A domain error (bad input, no permission) fails the same way again: no retries.
+        permanent = isinstance(error, DomainError)
+        _record_failure(runtime, claim, _describe(error), permanent=permanent)
+        return "failed"
+
+
+def _ids(claim: _Claim) -> tuple[int, int]:
+    return claim.id, claim.attempts
+
+
+def _claim(runtime: Runtime, job_id: int) -> _Claim | None:
+    now = clock.now()
+    with unit_of_work(runtime.session_factory) as session:
+        timeout = session.scalar(select(Job.timeout).where(Job.id == job_id))
+        if timeout is None:
+            return None
+        lease = dt.timedelta(seconds=timeout + runtime.settings.job_lease_grace_seconds)
+        claimed = session.execute(
+            update(Job)
+            .where(
+                Job.id == job_id,
+                Job.status == JobStatus.QUEUED.value,
+                or_(Job.run_after.is_(None), Job.run_after <= now),
+            )
+            .values(
+                status=JobStatus.RUNNING.value,
+                attempts=Job.attempts + 1,
+                started_at=now,
+                lease_until=now + lease,
+                worker=runtime.worker_id,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if claimed.rowcount != 1:  # type: ignore[attr-defined]
+            return None
+        row = session.execute(
+            select(
+                Job.name, Job.params, Job.user_id, Job.attempts, Job.max_retries, Job.timeout
+            ).where(Job.id == job_id)
+        ).one()
+    return _Claim(job_id, row.name, row.params or {}, row.user_id, *row[3:])
+
+
+def _still_ours(claim: _Claim) -> Any:
+    return (
+        (Job.id == claim.id)
+        & (Job.status == JobStatus.RUNNING.value)
+        & (Job.attempts == claim.attempts)
+    )
+
+
+def _finish_completed(session: Session, claim: _Claim, result: Any) -> None:
+    finished = session.execute(
+        update(Job)
+        .where(_still_ours(claim))
+        .values(
+            status=JobStatus.COMPLETED.value,
+            result=mask_ibans(result),
+            error=None,
+            finished_at=clock.now(),
+            lease_until=None,
+            active_dedup_key=None,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if finished.rowcount != 1:  # type: ignore[attr-defined]
+        raise _LeaseLost
+    notify_job_completed(session, job_id=claim.id, job_name=claim.name, user_id=claim.user_id)
+
+
+def _record_failure(runtime: Runtime, claim: _Claim, error: str, *, permanent: bool) -> None:
+    error = mask_text(error)[:MAX_ERROR_LENGTH]
+    with unit_of_work(runtime.session_factory) as session:
+        record_failed_attempt(
+            session,
+            runtime.settings,
+            claim.id,
+            claim.name,
+            claim.user_id,
+            claim.attempts,
+            claim.max_retries,
+            error,
+            permanent=permanent,
+        )
+
+
+def record_failed_attempt(
+    session: Session,
+    settings: Settings,
+    job_id: int,
+    job_name: str,
+    user_id: int,
+    attempts: int,
+    max_retries: int,
+    error: str,
+    *,
+    permanent: bool = False,
+) -> str:
+    """Queue attempt ``attempts`` of a Running job again after a backoff, or fail it for good.
+
+    Conditional on the job still being Running at that attempt, so the worker and the sweeper
+    never both record it. Returns ``"retry"``, ``"failed"`` or ``"gone"``.
+    """
+    now = clock.now()
+    still_running = (
+        (Job.id == job_id) & (Job.status == JobStatus.RUNNING.value) & (Job.attempts == attempts)
+    )
+    if permanent or attempts > max_retries:
+        values: dict[str, Any] = {
+            "status": JobStatus.FAILED.value,
+            "finished_at": now,
+            "active_dedup_key": None,
+        }
+        outcome = "failed"
+    else:
+        delay = backoff_seconds(settings.job_retry_backoff_seconds, attempts)
+        values = {
+            "status": JobStatus.QUEUED.value,
+            "run_after": now + dt.timedelta(seconds=delay),
+            "dispatched_at": None,  # the relay hands it over once run_after has come
+        }
+        outcome = "retry"
+    changed = session.execute(
+        update(Job)
+        .where(still_running)
+        .values(error=error, lease_until=None, **values)
+        .execution_options(synchronize_session=False)
+    )
+    if changed.rowcount != 1:  # type: ignore[attr-defined]
+        return "gone"
+    if outcome == "failed":
+        notify_job_failed(session, job_id=job_id, job_name=job_name, user_id=user_id, error=error)
+    return outcome
+
+
+def backoff_seconds(base: float, attempts: int) -> float:
+    """``base * 2^(attempts-1)``, capped, times a jitter in [0.5, 1.5) so retries spread out."""
+    delay: float = min(base * 2.0 ** max(attempts - 1, 0), MAX_BACKOFF_SECONDS)
+    return delay * (0.5 + random.random())
+
+
+@contextlib.contextmanager
+def _deadline(seconds: int) -> Iterator[None]:
+    """Stop the job with :class:`JobTimeout` after ``seconds``, where a signal can do it.
+
+    Signals reach only the main thread: worker processes run jobs there. The in-process
+    consumer of ``serve`` runs them in threads, where the lease does the job: past
+    timeout + grace the sweeper counts the attempt as failed and the late result is refused.
+    """
+    if threading.current_thread() is not threading.main_thread() or not hasattr(
+        signal, "setitimer"
+    ):
+        yield
+        return
+
+    def _expired(_signum: int, _frame: Any) -> None:
+        raise JobTimeout
+
+    previous = signal.signal(signal.SIGALRM, _expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, DomainError):
+        return error.detail
+    last = traceback.extract_tb(error.__traceback__)[-1:] if error.__traceback__ else []
+    where = f" (at {last[0].filename}:{last[0].lineno})" if last else ""
+    return f"{type(error).__name__}: {error}{where}"
+
+
+def _as_json(value: Any) -> Any:
+    """The task's return value as JSON; dataclasses and decimals become plain values."""
+    if value is None:
+        return None
+    if is_dataclass(value) and not isinstance(value, type):
+        value = asdict(value)
+    return json.loads(json.dumps(value, default=str))

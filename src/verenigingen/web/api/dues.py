@@ -1,0 +1,49 @@
+"""/api/v1/dues: start the dues run as a tracked background job."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, Body
+from pydantic import BaseModel, ConfigDict, Field
+
+from verenigingen.auth.permissions import Permission, require
+from verenigingen.jobs import enqueue
+from verenigingen.jobs.schemas import JobOut
+from verenigingen.web.deps import CurrentUser, SessionDep
+from verenigingen.web.schemas import ErrorBody
+
+router = APIRouter(
+    prefix="/dues",
+    tags=["dues"],
+    responses={code: {"model": ErrorBody} for code in (401, 403, 422)},
+)
+
+
+class DuesRunRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    date: dt.date | None = None
+    """Bill as of this day; default: the day the job runs."""
+    batch_size: int = Field(500, ge=1, le=10_000)
+
+
+@router.post("/generate", status_code=202)
+def generate(
+    session: SessionDep,
+    user: CurrentUser,
+    body: Annotated[DuesRunRequest | None, Body()] = None,
+) -> JobOut:
+    """Queue the dues run; follow it at /api/v1/jobs/{id}. A run already queued is returned."""
+    require(user, Permission.BILLING_WRITE)
+    body = body or DuesRunRequest()
+    job = enqueue(
+        session,
+        "dues.generate",
+        user=user,
+        dedup_key="dues.generate",
+        day=body.date.isoformat() if body.date else None,
+        batch_size=body.batch_size,
+    )
+    return JobOut.of(job)
