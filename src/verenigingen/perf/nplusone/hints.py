@@ -160,7 +160,7 @@ def statement_hint(query: CapturedQuery, log: QueryLog, index: int) -> str:
         if origin is not None or relationship is not None:
             parent = _model_name(parent_table)
             if relationship is None:
-                relationship = f"{parent}.{key_table}_rows"
+                relationship = f"{parent}.{key_table}s"
                 mapping = f'map {relationship} = relationship({key_model}, lazy="raise") and add '
             else:
                 mapping = "add "
