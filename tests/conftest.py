@@ -1,6 +1,7 @@
 """Per-dialect engines (one throw-away database per test session), rollback sessions, API clients.
 
-PostgreSQL and MariaDB tests read VERENIGINGEN_TEST_POSTGRES_URL / VERENIGINGEN_TEST_MARIADB_URL.
+PostgreSQL, MariaDB and Redis tests read VERENIGINGEN_TEST_POSTGRES_URL /
+VERENIGINGEN_TEST_MARIADB_URL / VERENIGINGEN_TEST_REDIS_URL.
 When one is unset the tests that need it skip with the reason, unless
 VERENIGINGEN_REQUIRE_SERVICES=1 (set by .ci/run): then a missing service fails the run.
 """
@@ -96,6 +97,21 @@ def fresh_sqlite(sqlite_template: Path, tmp_path: Path) -> Iterator[Engine]:
     engine = make_engine(f"sqlite:///{path}")
     yield engine
     engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The test Redis (VERENIGINGEN_TEST_REDIS_URL); tests keep their keys under their own names."""
+    import redis
+
+    url = service_url("VERENIGINGEN_TEST_REDIS_URL")
+    try:
+        redis.Redis.from_url(url).ping()
+    except redis.RedisError as error:
+        if REQUIRE_SERVICES:
+            pytest.fail(f"cannot use the Redis at {url}: {error}", pytrace=False)
+        pytest.skip(f"cannot use the Redis at {url}: {error}")
+    return url
 
 
 @pytest.fixture(scope="session")

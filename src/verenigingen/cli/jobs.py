@@ -1,0 +1,108 @@
+"""``verenigingen jobs``: watch, retry and cancel tracked jobs; sweep expired leases."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+from rich.table import Table
+
+from verenigingen.auth.service import get_user_by_email
+from verenigingen.cli.context import console, fail, ready_engine, system_user, transaction
+from verenigingen.config import get_settings
+from verenigingen.db.session import make_session_factory
+from verenigingen.jobs import queries
+from verenigingen.jobs.engine import current_engine
+from verenigingen.jobs.models import JobStatus
+from verenigingen.jobs.relay import relay
+from verenigingen.jobs.schemas import JobOut
+from verenigingen.jobs.service import cancel_job, retry_job
+from verenigingen.jobs.sweeper import sweep
+from verenigingen.tasks import load_all
+
+app = typer.Typer(help="Background jobs: list, show, retry, cancel, sweep.", no_args_is_help=True)
+
+
+def _parse_status(value: str | None) -> JobStatus | None:
+    if value is None:
+        return None
+    try:
+        return JobStatus(value.capitalize())
+    except ValueError:
+        valid = ", ".join(s.value for s in JobStatus)
+        raise fail(f"unknown status {value!r}; choose one of: {valid}") from None
+
+
+@app.command("list")
+def list_jobs(
+    status: str | None = typer.Option(None, help="Queued, Running, Completed, Failed, Cancelled."),
+    user: str | None = typer.Option(None, help="Only this user's jobs (email)."),
+    name: str | None = typer.Option(None, help="Only this task, e.g. dues.generate."),
+    limit: int = typer.Option(50, min=1, max=queries.MAX_LIST),
+) -> None:
+    """Jobs, newest first."""
+    wanted = _parse_status(status)
+    engine = ready_engine()
+    with transaction(engine) as session:
+        user_id = get_user_by_email(session, user).id if user else None
+        jobs = queries.list_jobs(session, status=wanted, user_id=user_id, name=name, limit=limit)
+        shown = [JobOut.of(job) for job in jobs]
+    table = Table("id", "name", "queue", "status", "attempts", "user", "created", "error")
+    for job in shown:
+        table.add_row(
+            str(job.id),
+            job.name,
+            job.queue,
+            job.status,
+            f"{job.attempts}/{job.max_retries + 1}",
+            str(job.user_id),
+            f"{job.created_at:%Y-%m-%d %H:%M:%S}",
+            (job.error or "")[:60],
+        )
+    console.print(table)
+
+
+@app.command("show")
+def show(job_id: int) -> None:
+    """Everything about one job, as JSON (IBANs masked)."""
+    engine = ready_engine()
+    with transaction(engine) as session:
+        shown = JobOut.of(queries.get_job(session, system_user(session), job_id))
+    typer.echo(json.dumps(shown.model_dump(mode="json"), indent=2))
+
+
+@app.command("retry")
+def retry(job_id: int) -> None:
+    """Queue a Failed job again (while it has attempts left)."""
+    load_all()
+    engine = ready_engine()
+    with transaction(engine) as session:
+        job = retry_job(session, system_user(session), job_id)
+        shown = f"Job {job.id} '{job.name}' is {job.status} again."
+    current_engine().close()
+    console.print(shown, highlight=False)
+
+
+@app.command("cancel")
+def cancel(job_id: int) -> None:
+    """Cancel a Queued job."""
+    engine = ready_engine()
+    with transaction(engine) as session:
+        job = cancel_job(session, system_user(session), job_id)
+        shown = f"Job {job.id} '{job.name}' is {job.status}."
+    console.print(shown, highlight=False)
+
+
+@app.command("sweep")
+def sweep_now() -> None:
+    """Take back Running jobs past their lease and hand over lost Queued ones, once."""
+    engine = ready_engine()
+    factory = make_session_factory(engine)
+    settings = get_settings()
+    swept = sweep(factory, settings)
+    sent = relay(factory, current_engine(), settings)
+    console.print(
+        f"Requeued {swept.requeued} and failed {swept.failed} job(s) past their lease; "
+        f"dispatched {sent} queued job(s).",
+        highlight=False,
+    )

@@ -1,0 +1,239 @@
+"""Claim, run, retry, timeout, lease: one worker in-process, on the test's rolled-back SQLite."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from verenigingen import clock
+from verenigingen.auth.models import Role
+from verenigingen.auth.service import create_user
+from verenigingen.jobs import enqueue, registry
+from verenigingen.jobs.models import Job, JobStatus, Notification, Queue
+from verenigingen.jobs.relay import relay
+from verenigingen.jobs.sweeper import sweep
+from verenigingen.jobs.worker import backoff_seconds, run_job
+
+
+def reload(session: Session, job: Job) -> Job:
+    session.expire_all()
+    fresh = session.get(Job, job.id)
+    assert fresh is not None
+    return fresh
+
+
+def notes(session: Session, user_id: int) -> list[Notification]:
+    session.expire_all()
+    return list(
+        session.scalars(select(Notification).where(Notification.user_id == user_id)).all()
+    )
+
+
+def runs(marks: str, key: str) -> int:
+    path = Path(marks) / key
+    return len(path.read_text().splitlines()) if path.exists() else 0
+
+
+def retry_due(session, runtime, job_engine) -> int:
+    """What a worker's relay round does once a retry's backoff has passed."""
+    session.execute(update(Job).where(Job.run_after.is_not(None)).values(run_after=clock.now()))
+    session.commit()
+    return relay(runtime.session_factory, job_engine, runtime.settings)
+
+
+def test_completed_job_keeps_result_and_notifies_its_user_once(
+    session, treasurer, job_engine, marks, drain
+):
+    job = enqueue(session, "test.record", user=treasurer, marks=marks, key="a")
+    session.commit()
+    assert drain() == ["completed"]
+    done = reload(session, job)
+    assert (done.status, done.attempts, done.worker) == ("Completed", 1, "test:1")
+    assert done.result == {"runs": 1, "user": "treasurer@example.org"}
+    assert done.lease_until is None and done.finished_at is not None
+    [note] = notes(session, treasurer.id)
+    assert note.message == "Job 'test.record' completed successfully"
+    assert (note.indicator, note.job_id) == ("green", job.id)
+
+
+def test_same_job_delivered_twice_runs_once(session, treasurer, job_engine, marks, drain):
+    job = enqueue(session, "test.record", user=treasurer, marks=marks, key="a")
+    session.commit()
+    job_engine.dispatch(Queue.SHORT, job.id)
+    assert drain() == ["completed", "skipped"]
+    assert runs(marks, "a") == 1
+    assert reload(session, job).attempts == 1
+    assert len(notes(session, treasurer.id)) == 1
+
+
+def test_fails_twice_then_succeeds(session, treasurer, job_engine, runtime, marks, drain):
+    job = enqueue(session, "test.flaky", user=treasurer, marks=marks, key="f", failures=2)
+    session.commit()
+    assert drain() == ["failed"]
+    queued = reload(session, job)
+    assert (queued.status, queued.attempts, queued.dispatched_at) == ("Queued", 1, None)
+    assert "RuntimeError: failure 1 of 2" in queued.error
+    assert retry_due(session, runtime, job_engine) == 1
+    assert drain() == ["failed"]
+    assert retry_due(session, runtime, job_engine) == 1
+    assert drain() == ["completed"]
+    done = reload(session, job)
+    assert (done.status, done.attempts, done.result, done.error) == ("Completed", 3, 3, None)
+    assert [n.message for n in notes(session, treasurer.id)] == [
+        "Job 'test.flaky' completed successfully"
+    ]
+
+
+def test_always_failing_job_fails_after_its_retries_and_notifies_once(
+    session, treasurer, admin, job_engine, runtime, drain
+):
+    job = enqueue(
+        session, "test.always_fails", user=treasurer, max_retries=2, account="NL91ABNA0417164300"
+    )
+    session.commit()
+    outcomes = drain()
+    while retry_due(session, runtime, job_engine):
+        outcomes += drain()
+    assert outcomes == ["failed", "failed", "failed"]
+    failed = reload(session, job)
+    assert (failed.status, failed.attempts) == ("Failed", 3)
+    assert "NL91**********4300" in failed.error and "0417" not in failed.error
+    assert [n.message for n in notes(session, treasurer.id)] == [
+        "Job 'test.always_fails' failed. Administrator has been notified."
+    ]
+    [admin_note] = notes(session, admin.id)
+    assert admin_note.indicator == "red" and "0417" not in admin_note.message
+
+
+def test_domain_error_fails_at_once(session, treasurer, job_engine, drain):
+    job = enqueue(session, "test.domain_error", user=treasurer)
+    session.commit()
+    assert drain() == ["failed"]
+    failed = reload(session, job)
+    assert (failed.status, failed.attempts, failed.error) == (
+        "Failed",
+        1,
+        "member 42 has no IBAN",
+    )
+    assert len(notes(session, treasurer.id)) == 1
+
+
+def test_job_past_its_timeout_is_stopped_and_counts_as_failed(
+    session, treasurer, job_engine, drain
+):
+    job = enqueue(session, "test.sleep", user=treasurer, timeout=1, max_retries=0, seconds=5)
+    session.commit()
+    started = clock.now()
+    assert drain() == ["timeout"]
+    assert clock.now() - started < dt.timedelta(seconds=3)
+    failed = reload(session, job)
+    assert (failed.status, failed.attempts, failed.error) == ("Failed", 1, "timed out after 1 s")
+
+
+def test_sweeper_takes_back_an_expired_lease_then_fails_it(
+    session, treasurer, job_engine, runtime, marks
+):
+    job = enqueue(session, "test.record", user=treasurer, max_retries=1, marks=marks, key="a")
+    session.commit()
+    past = clock.now() - dt.timedelta(seconds=1)
+
+    def crash_mid_job() -> None:  # a claim whose worker then vanished
+        session.execute(
+            update(Job)
+            .where(Job.id == job.id)
+            .values(status="Running", attempts=Job.attempts + 1, lease_until=past, worker="gone:9")
+        )
+        session.commit()
+
+    crash_mid_job()
+    swept = sweep(runtime.session_factory, runtime.settings)
+    assert (swept.requeued, swept.failed) == (1, 0)
+    requeued = reload(session, job)
+    assert (requeued.status, requeued.attempts, requeued.lease_until) == ("Queued", 1, None)
+    assert "gone:9" in requeued.error
+    crash_mid_job()
+    swept = sweep(runtime.session_factory, runtime.settings)
+    assert (swept.requeued, swept.failed) == (0, 1)
+    assert reload(session, job).status == JobStatus.FAILED
+    assert len(notes(session, treasurer.id)) == 1
+    assert sweep(runtime.session_factory, runtime.settings).failed == 0
+
+
+def test_work_of_a_run_that_lost_its_lease_is_rolled_back(
+    session, treasurer, job_engine, runtime, monkeypatch
+):
+    job = enqueue(session, "test.write_note", user=treasurer, subject="side effect")
+    session.commit()
+    original = registry.get_task("test.write_note")
+
+    def swept_meanwhile(job_session: Session, user, **params):
+        original.function(job_session, user, **params)
+        # What the sweeper does from another process meanwhile (here: through the same
+        # connection, so the test sees only the run's outcome and its rolled-back writes).
+        job_session.execute(update(Job).where(Job.id == job.id).values(status="Queued"))
+
+    monkeypatch.setitem(
+        registry._tasks, "test.write_note", registry.TaskSpec("w", Queue.SHORT, swept_meanwhile)
+    )
+    assert run_job(runtime, job.id) == "lost"
+    assert notes(session, treasurer.id) == []  # neither the task's row nor a notification
+
+
+def test_relay_sends_lost_queued_jobs_only_when_the_queue_is_empty(
+    session, treasurer, job_engine, runtime, marks
+):
+    job = enqueue(session, "test.record", user=treasurer, marks=marks, key="a")
+    session.flush()
+    # As if the process died between commit and dispatch: the row is there, no message.
+    session.info.pop("verenigingen.jobs.pending")
+    session.commit()
+    assert relay(runtime.session_factory, job_engine, runtime.settings) == 0  # not stale yet
+    stale = clock.now() - dt.timedelta(seconds=5)
+    session.execute(update(Job).where(Job.id == job.id).values(dispatched_at=stale))
+    session.commit()
+    job_engine.dispatch(Queue.SHORT, 999_999)  # another message waits: maybe it is ours
+    assert relay(runtime.session_factory, job_engine, runtime.settings) == 0
+    job_engine.take(Queue.SHORT)
+    assert relay(runtime.session_factory, job_engine, runtime.settings) == 1
+    assert job_engine.take(Queue.SHORT).args == (job.id,)
+    assert relay(runtime.session_factory, job_engine, runtime.settings) == 0
+
+
+def test_claim_skips_unknown_cancelled_and_not_yet_due_jobs(
+    session, treasurer, job_engine, runtime, marks
+):
+    later = enqueue(
+        session,
+        "test.record",
+        user=treasurer,
+        run_after=clock.now() + dt.timedelta(hours=1),
+        marks=marks,
+        key="a",
+    )
+    cancelled = enqueue(session, "test.record", user=treasurer, marks=marks, key="b")
+    cancelled.status = "Cancelled"
+    session.commit()
+    assert [run_job(runtime, i) for i in (later.id, cancelled.id, 424242)] == ["skipped"] * 3
+    assert runs(marks, "a") == runs(marks, "b") == 0
+
+
+def test_backoff_doubles_with_jitter():
+    for attempt, base in ((1, 10), (2, 20), (3, 40)):
+        delays = [backoff_seconds(10, attempt) for _ in range(50)]
+        assert all(0.5 * base <= d < 1.5 * base for d in delays)
+        assert len(set(delays)) > 1
+    assert backoff_seconds(10, 40) < 3600 * 1.5
+
+
+def test_jobs_of_a_disabled_or_member_user_run_in_that_users_name(
+    session, job_engine, marks, drain
+):
+    member = create_user(session, "member@example.org", Role.MEMBER)
+    job = enqueue(session, "test.record", user=member, marks=marks, key="m")
+    session.commit()
+    assert drain() == ["completed"]
+    assert reload(session, job).result["user"] == "member@example.org"
+    assert session.scalar(select(func.count()).select_from(Notification)) == 1
