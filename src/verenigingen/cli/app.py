@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from verenigingen.cli import demo, dues, serve, setup, users
+from verenigingen.cli import demo, dues, jobs, serve, setup, users, worker
 
 app = typer.Typer(
     name="verenigingen",
@@ -15,8 +15,10 @@ app = typer.Typer(
 app.command("init")(setup.init)
 app.command("serve")(serve.serve)
 app.command("demo")(demo.demo)
+app.command("worker")(worker.worker)
 app.add_typer(users.app, name="users")
 app.add_typer(dues.app, name="dues")
+app.add_typer(jobs.app, name="jobs")
 
 
 def main() -> None:
