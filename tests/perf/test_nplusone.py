@@ -365,6 +365,63 @@ def test_lookup_by_primary_key_per_item_is_batched_with_in(session: Session) -> 
     )
 
 
+def test_in_lists_of_one_per_item_are_repeats_and_longer_lists_are_batches(
+    session: Session,
+) -> None:
+    ledger = seed(session, 10)
+    ids = ledger.customer_ids
+
+    def names(chunks: list[list[int]]) -> None:
+        for chunk in chunks:
+            session.scalars(select(Customer.name).where(Customer.id.in_(chunk))).all()
+
+    one_by_one = run(lambda: names([[customer_id] for customer_id in ids[:5]]))
+    in_pairs = run(lambda: names([ids[i : i + 2] for i in range(0, 10, 2)]))
+
+    finding = only(detect(one_by_one))
+    assert (finding.pattern, finding.count) == (REPEATED_QUERY, 5)
+    assert "IN (…id_1)" in finding.fingerprint
+    assert detect(in_pairs) == []  # five statements for ten customers: already batched
+
+
+def test_keyset_pages_of_the_dues_run_are_not_repeats(session: Session, boss: User) -> None:
+    bulk_schedules(session, make_type(session), 12, start=TODAY)
+
+    log = run(lambda: generate_dues(session, boss, batch_size=2))
+
+    pages = [query for query in log.queries if query.fingerprint.startswith("SELECT dues_schedule")]
+    assert len(pages) == 7  # twelve schedules, two per batch, and the empty page that ends it
+    assert detect(log) == []
+
+
+def test_a_per_item_loop_with_a_batch_per_item_is_left_to_the_scale_detector(
+    session: Session,
+) -> None:
+    small, large = seed(session, 5), seed(session, 20)
+
+    def lines_then_allocations(invoice_ids: list[int]) -> None:
+        for invoice_id in invoice_ids:
+            extra = {"description": "Extra", "quantity": 1, "rate": 1, "amount": 1}
+            session.execute(
+                insert(InvoiceLine),
+                [{"invoice_id": invoice_id, "idx": idx, **extra} for idx in (3, 4)],
+            )
+            session.scalars(
+                select(PaymentAllocation).where(PaymentAllocation.invoice_id == invoice_id)
+            ).all()
+
+    at_5 = run(lambda: lines_then_allocations(small.invoice_ids))
+    at_20 = run(lambda: lines_then_allocations(large.invoice_ids))
+
+    # A batched INSERT between each two SELECTs reads as a loop over batches: detect is silent.
+    assert detect(at_20) == []
+    grown = detect_scaling(at_5, at_20, 5, 20)
+    assert sorted((f.fingerprint.split()[0], f.count, f.slope) for f in grown) == [
+        ("INSERT", 20, 1.0),
+        ("SELECT", 20, 1.0),
+    ]
+
+
 def test_findings_are_ordered_most_precise_first_and_serialise(session: Session) -> None:
     ledger = seed(session, 6)
     session.add(MembershipType(name="NP jaarlid", billing_period="Annual", amount=Decimal(50)))

@@ -9,24 +9,31 @@ Three detectors, most precise first:
 3. scaling: a fingerprint whose count grows between two runs of a workload at sizes
    ``small_n < large_n``; the slope is the number of extra queries per item.
 
-Statements already batched (executemany, an expanding ``IN`` list, a multi-row INSERT) are one
-round trip for many items and never count as repeats. Each :class:`Finding` carries the call
-site and a hint naming the SQLAlchemy remedy for the statement's shape (see
-:mod:`verenigingen.perf.nplusone.hints`).
+Statements already batched (executemany, an ``IN`` list of several values, a multi-row INSERT,
+a keyset page ``WHERE id > ? … LIMIT ?``) are one round trip for many items and never count as
+repeats; nor does a statement with a batched one between each two of its executions, which
+is a statement per batch (a loop over pages reserving numbers, say). A per-item loop that
+itself sends a batched statement per item is then missed here; the scale detector sees it.
+
+Each :class:`Finding` carries the call site and a hint naming the SQLAlchemy remedy for the
+statement's shape (see :mod:`verenigingen.perf.nplusone.hints`).
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from verenigingen.perf.capture import CapturedQuery, Frame, LazyLoad, QueryLog
+from verenigingen.perf.capture import MAX_SQL_LENGTH, CapturedQuery, Frame, LazyLoad, QueryLog
 from verenigingen.perf.nplusone.hints import (
     identical_query_hint,
+    is_keyset_page,
     lazy_load_hint,
     originating_query,
+    placeholder_count,
     statement_hint,
 )
 
@@ -84,7 +91,9 @@ def detect(log: QueryLog, *, min_repeats: int = 5) -> list[Finding]:
 def detect_scaling(small: QueryLog, large: QueryLog, small_n: int, large_n: int) -> list[Finding]:
     """Fingerprints whose execution count grows from ``small_n`` items to ``large_n`` items.
 
-    ``slope`` is (count at large_n - count at small_n) / (large_n - small_n): k in k·N.
+    ``slope`` is (count at large_n - count at small_n) / (large_n - small_n): k in k·N. The
+    comparison is exact, so run both sizes warm: a first run that creates what later runs
+    update (a naming series, a cache) shows as a statement growing from 0 to 1.
     """
     if not 0 <= small_n < large_n:
         raise ValueError(f"need 0 <= small_n < large_n, got {small_n} and {large_n}")
@@ -140,13 +149,21 @@ def _lazy_load_findings(log: QueryLog) -> list[Finding]:
 
 def _repeat_findings(log: QueryLog, min_repeats: int) -> list[Finding]:
     groups: dict[tuple[str, tuple[Frame, ...]], list[int]] = defaultdict(list)
+    batches_before = [0]  # batched statements among the first i queries
     for index, query in enumerate(log.queries):
-        if not _batched(query):
+        batched = _batched(query)
+        batches_before.append(batches_before[-1] + batched)
+        if not batched:
             groups[query.fingerprint, query.call_site].append(index)
     findings = []
     for (fingerprint, site), indexes in groups.items():
         if len(indexes) < min_repeats:
             continue
+        if all(
+            batches_before[later] > batches_before[earlier + 1]
+            for earlier, later in itertools.pairwise(indexes)
+        ):
+            continue  # a batch in every gap: one statement per batch, not per item
         queries = [log.queries[index] for index in indexes]
         keys = [query.parameters_key for query in queries]
         identical = None not in keys and len(set(keys)) == 1
@@ -168,12 +185,18 @@ def _repeat_findings(log: QueryLog, min_repeats: int) -> list[Finding]:
 
 
 def _batched(query: CapturedQuery) -> bool:
-    """One round trip for many items: executemany, an expanding IN list, multi-row VALUES."""
-    return (
-        query.executemany > 1
-        or "(…" in query.fingerprint
-        or (query.sql[:6].upper() == "INSERT" and _MULTI_ROW_VALUES.search(query.sql) is not None)
-    )
+    """One round trip for many items: executemany, an IN list of more than one value, a
+    multi-row INSERT, or a keyset page (``WHERE id > ? … LIMIT ?``)."""
+    if query.executemany > 1:
+        return True
+    if "(…" in query.fingerprint:
+        # The SQL as sent has the lists expanded: more parameters than the shape means a list
+        # of two or more. Truncated SQL cannot tell; take it as a batch.
+        expanded = placeholder_count(query.sql) > placeholder_count(query.fingerprint)
+        return expanded or len(query.sql) >= MAX_SQL_LENGTH
+    if query.sql[:6].upper() == "INSERT":
+        return _MULTI_ROW_VALUES.search(query.sql) is not None
+    return query.sql[:6].upper() == "SELECT" and is_keyset_page(query)
 
 
 def _most_common(sites: Iterable[tuple[Frame, ...]]) -> tuple[Frame, ...]:

@@ -47,6 +47,10 @@ class StatementShape:
     """Aggregate functions in the statement, upper case: COUNT, SUM …"""
     filters: tuple[tuple[str, str], ...]
     """(table, column) pairs compared for equality with a parameter, in statement order."""
+    ranges: tuple[tuple[str, str], ...] = ()
+    """(table, column) pairs compared with ``>`` or ``>=`` a parameter (keyset pagination)."""
+    limited: bool = False
+    """The statement has a LIMIT."""
 
 
 @lru_cache(maxsize=2048)
@@ -68,18 +72,51 @@ def statement_shape(fingerprint: str, dialect: str) -> StatementShape:
     first_table = tree.find(exp.Table)
     table = first_table.name if first_table is not None else None
     aliases = {t.alias_or_name: t.name for t in tree.find_all(exp.Table)}
-    filters: list[tuple[str, str]] = []
-    where = tree.find(exp.Where)
-    for comparison in where.find_all(exp.EQ) if where is not None else ():
-        column, other = comparison.left, comparison.right
-        if isinstance(other, exp.Column):
-            column, other = other, column
-        if isinstance(column, exp.Column) and isinstance(other, exp.Placeholder):
-            owner = aliases.get(column.table, column.table) if column.table else table
-            if owner:
-                filters.append((owner, column.name))
+    # The statement's own WHERE, not one of a subquery in its select list; for a COUNT over a
+    # subquery (no WHERE of its own) the subquery's.
+    where = tree.args.get("where") or tree.find(exp.Where)
+
+    def compared(*operators: type[exp.Binary]) -> tuple[tuple[str, str], ...]:
+        pairs = []
+        for comparison in where.find_all(*operators) if where is not None else ():
+            column, other = comparison.left, comparison.right
+            if isinstance(other, exp.Column):
+                if not isinstance(comparison, exp.EQ):
+                    continue  # ``? < column`` reads the other way round; not worth the care
+                column, other = other, column
+            if isinstance(column, exp.Column) and isinstance(other, exp.Placeholder):
+                owner = aliases.get(column.table, column.table) if column.table else table
+                if owner:
+                    pairs.append((owner, column.name))
+        return tuple(pairs)
+
     aggregates = tuple(sorted({type(node).__name__.upper() for node in tree.find_all(exp.AggFunc)}))
-    return StatementShape(kind, table, aggregates, tuple(filters))
+    return StatementShape(
+        kind,
+        table,
+        aggregates,
+        compared(exp.EQ),
+        ranges=compared(exp.GT, exp.GTE),
+        limited=tree.args.get("limit") is not None,
+    )
+
+
+def is_keyset_page(query: CapturedQuery) -> bool:
+    """A page of a keyset walk (``WHERE id > ? … LIMIT ?``): one statement for many items."""
+    shape = statement_shape(query.fingerprint, query.dialect)
+    if not shape.limited:
+        return False
+    tables = _tables()
+    for table_name, column_name in shape.ranges:
+        table = tables.get(table_name)
+        if table is not None and column_name in table.c and table.c[column_name].primary_key:
+            return True
+    return False
+
+
+def placeholder_count(sql: str) -> int:
+    """Parameters in a statement; an unexpanded ``(…name)`` IN list counts as one."""
+    return len(_PLACEHOLDERS.findall(sql)) + sql.count("?")
 
 
 def originating_query(log: QueryLog, before: int, table: str | None) -> CapturedQuery | None:
