@@ -6,6 +6,7 @@ from verenigingen.db.base import Base
 from verenigingen.db.idempotency import IdempotencyRecord
 from verenigingen.db.naming import NamingSeries
 from verenigingen.dues.models import DuesSchedule
+from verenigingen.indexes.models import IndexChange
 from verenigingen.jobs.models import Job, Notification
 from verenigingen.members.models import Customer, Member, Membership, MembershipType
 from verenigingen.sepa.models import SepaMandate
@@ -17,6 +18,7 @@ __all__ = [
     "Customer",
     "DuesSchedule",
     "IdempotencyRecord",
+    "IndexChange",
     "Invoice",
     "InvoiceLine",
     "Job",
