@@ -177,8 +177,9 @@ class CustomerLedger:
 
 
 def customer_ledger(session: Session, user: User, customer_id: int) -> CustomerLedger:
-    """A customer's invoices and payments with their allocations, in three statements whatever
-    their number: the invoices, the payments, and one ``selectinload`` for the allocations.
+    """A customer's invoices and payments with their allocations, in at most three statements
+    whatever their number: the invoices, the payments, and one ``selectinload`` for the
+    allocations (sent only when there are payments).
 
     An unknown customer is a 404 (one more statement, only when the ledger comes back empty).
     """

@@ -1,0 +1,240 @@
+"""``verenigingen perf``: profile the workloads, and the regression gate that CI runs.
+
+Both commands run on their own SQLite copies of a seeded demo association under
+``<data dir>/perf``; they never touch the configured database.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from verenigingen.cli.context import console, fail
+from verenigingen.perf import gate, profiler, report, report_markdown
+from verenigingen.perf.baseline import BaselineError, load_baseline, write_json
+from verenigingen.perf.workloads import (
+    UnknownWorkload,
+    Workload,
+    pending_workloads,
+    select_workloads,
+    workload_names,
+)
+from verenigingen.perf.workloads.database import LARGE, SMALL, DemoDatabase, cache_dir
+from verenigingen.perf.workloads.runner import WorkloadInputError
+
+app = typer.Typer(
+    help="Performance: workloads, profiles and the regression gate.", no_args_is_help=True
+)
+
+WORKLOAD_OPTION = typer.Option(
+    None, "--workload", "-w", help="A workload to run (repeatable; default all)."
+)
+ITERATIONS_OPTION = typer.Option(
+    None, min=1, help="Units of work per run instead of each workload's own size (quick looks)."
+)
+
+
+def _workloads(names: Sequence[str] | None) -> list[Workload[Any]]:
+    try:
+        return select_workloads(names)
+    except UnknownWorkload as error:
+        pending = {p.name: p for p in pending_workloads()}
+        if error.name in pending:
+            raise fail(
+                f"workload {error.name!r} is not built yet (comes with "
+                f"{pending[error.name].brought_by}); valid names: {', '.join(workload_names())}",
+                2,
+            ) from None
+        raise fail(
+            f"unknown workload {error.name!r}; valid names: {', '.join(workload_names())}", 2
+        ) from None
+
+
+@contextmanager
+def _progress(title: str, total: int) -> Iterator[Any]:
+    with Progress(
+        TextColumn(f"[bold]{title}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("", total=total)
+
+        def advance(label: str) -> None:
+            progress.update(task, advance=1, description=label)
+
+        yield advance
+
+
+def _databases() -> tuple[DemoDatabase, DemoDatabase]:
+    directory = cache_dir()
+    return DemoDatabase(LARGE, directory), DemoDatabase(SMALL, directory)
+
+
+@app.command("profile")
+def profile(
+    workload: list[str] | None = WORKLOAD_OPTION,
+    out: Path = typer.Option(Path("perf-out"), "--out", help="Directory for the reports."),
+    repeat: int = typer.Option(5, min=1, max=50, help="Measured runs per workload."),
+    iterations: int | None = ITERATIONS_OPTION,
+) -> None:
+    """Run the workloads under capture, cProfile, tracemalloc and pyinstrument; write the
+    baseline, the priority matrix, the bottleneck report and one HTML profile per workload."""
+    chosen = _workloads(workload)
+    large, _small = _databases()
+    started = time.perf_counter()
+    try:
+        with console.status("Building the demo association (cached after the first time)"):
+            large.ensure_template()
+        total = len(chosen) * profiler.runs_per_workload(repeat)
+        with _progress("Profiling", total) as advance:
+            profiles = profiler.profile_workloads(
+                chosen, large, out, repeat=repeat, iterations=iterations, advance=advance
+            )
+    except WorkloadInputError as error:
+        raise fail(str(error), 2) from None
+    baseline = report.performance_baseline(profiles, large, repeat)
+    write_json(out / "performance_baseline.json", baseline)
+    write_json(out / "optimization_priority_matrix.json", report.priority_matrix(profiles))
+    (out / "bottleneck_analysis_report.md").write_text(
+        report_markdown.render(profiles, baseline), encoding="utf-8"
+    )
+    table = Table(title="Workloads (medians)")
+    for column in ("workload", "actions", "time", "CPU", "statements", "rows", "N+1"):
+        table.add_column(column, justify="left" if column == "workload" else "right")
+    for p in profiles:
+        table.add_row(
+            p.workload.name,
+            str(p.iterations),
+            f"{p.wall_ms_median:.1f} ms",
+            f"{p.cpu_ms_median:.1f} ms",
+            str(p.metrics.queries),
+            str(p.metrics.rows),
+            str(len(p.findings)),
+        )
+    console.print(table)
+    console.print(f"Wrote {out}/ in {time.perf_counter() - started:.1f} s.")
+
+
+@app.command("check")
+def check(
+    baseline_path: Path = typer.Option(
+        Path("perf/baseline.json"), "--baseline", help="The committed baseline."
+    ),
+    tolerance: float = typer.Option(
+        0.05, min=0.0, max=10.0, help="Allowed growth of a count (0.05 = 5 %)."
+    ),
+    timing: bool = typer.Option(False, "--timing", help="Also fail when a time ratio regresses."),
+    timing_tolerance: float = typer.Option(
+        0.25, min=0.0, max=10.0, help="Allowed growth of a time ratio with --timing."
+    ),
+    update: bool = typer.Option(False, "--update", help="Rewrite the baseline from this run."),
+    repeat: int = typer.Option(3, min=1, max=50, help="Interleaved runs per workload."),
+    workload: list[str] | None = WORKLOAD_OPTION,
+    iterations: int | None = ITERATIONS_OPTION,
+) -> None:
+    """Re-run the workloads and compare statement counts and rows with the baseline (exit 1 on a
+    regression, 2 when the baseline is missing, corrupt or from another environment)."""
+    chosen = _workloads(workload)
+    large, small = _databases()
+    recorded: dict[str, Any] | None = None
+    try:
+        recorded = load_baseline(baseline_path)
+    except BaselineError as error:
+        if not update:
+            raise fail(str(error), 2) from None
+    if recorded is not None and not update:
+        try:
+            gate.check_comparable(recorded, large, small)
+        except gate.GateRefusal as error:
+            raise fail(str(error), 2) from None
+    started = time.perf_counter()
+    try:
+        with console.status("Building the demo associations (cached after the first time)"):
+            large.ensure_template()
+            small.ensure_template()
+        with _progress("Checking", len(chosen) * (repeat + 1)) as advance:
+            measurements = gate.measure(
+                chosen, large, small, repeat=repeat, iterations=iterations, advance=advance
+            )
+    except WorkloadInputError as error:
+        raise fail(str(error), 2) from None
+    elapsed = time.perf_counter() - started
+    if update:
+        document = gate.merge_baseline(recorded, gate.baseline_document(measurements, large, small))
+        write_json(baseline_path, document)
+        console.print(
+            f"Wrote {baseline_path}: {len(document['workloads'])} workloads ({elapsed:.1f} s)."
+        )
+        return
+    assert recorded is not None
+    try:
+        verdict = gate.compare(
+            recorded,
+            measurements,
+            tolerance=tolerance,
+            timing=timing,
+            timing_tolerance=timing_tolerance,
+            all_workloads=not workload,
+        )
+    except gate.GateRefusal as error:
+        raise fail(str(error), 2) from None
+    _print_timings(verdict, timing)
+    for note in verdict.notes:
+        console.print(f"note: {note}")
+    if verdict.improvements:
+        console.print(f"{len(verdict.improvements)} metrics improved; record them with `--update`.")
+    if verdict.passed:
+        console.print(
+            f"[green]perf check passed[/]: {len(measurements)} workloads within "
+            f"{tolerance:.0%} of {baseline_path} ({elapsed:.1f} s)."
+        )
+        return
+    _print_regressions(verdict, tolerance)
+    raise typer.Exit(1)
+
+
+def _print_timings(verdict: gate.Verdict, timing: bool) -> None:
+    table = Table(
+        title="Time ratios (workload median / calibration median)"
+        + ("" if timing else ", informative"),
+    )
+    for column in ("workload", "baseline", "now", "change"):
+        table.add_column(column, justify="left" if column == "workload" else "right")
+    for change in verdict.timings:
+        moved = change.change
+        table.add_row(
+            change.workload,
+            "-" if change.baseline is None else f"{change.baseline:.3f}",
+            f"{change.current:.3f}",
+            "-" if moved is None else f"{moved:+.0%}",
+        )
+    console.print(table)
+
+
+def _print_regressions(verdict: gate.Verdict, tolerance: float) -> None:
+    table = Table(title=f"perf check failed: worse than the baseline by more than {tolerance:.0%}")
+    for column in ("workload", "metric", "baseline", "now", "change", "statement", "call site"):
+        table.add_column(column, overflow="fold")
+    for change in verdict.regressions:
+        moved = change.change
+        table.add_row(
+            change.workload,
+            change.metric,
+            "-" if change.baseline is None else f"{change.baseline:g}",
+            f"{change.current:g}",
+            "new" if moved is None else f"{moved:+.1%}",
+            change.fingerprint[:200],
+            "\n".join(change.call_site),
+        )
+    console.print(table)
