@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from verenigingen.cli import demo, dues, jobs, serve, setup, users, worker
+from verenigingen.cli import demo, dues, jobs, perf, serve, setup, users, worker
 
 app = typer.Typer(
     name="verenigingen",
@@ -19,6 +19,7 @@ app.command("worker")(worker.worker)
 app.add_typer(users.app, name="users")
 app.add_typer(dues.app, name="dues")
 app.add_typer(jobs.app, name="jobs")
+app.add_typer(perf.app, name="perf")
 
 
 def main() -> None:
