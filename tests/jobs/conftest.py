@@ -66,9 +66,7 @@ def drain(job_engine: JobEngine, runtime: Runtime) -> Drain:
     def run_all() -> list[str]:
         outcomes = []
         while True:
-            message = next(
-                (m for q in Queue if (m := job_engine.take(q)) is not None), None
-            )
+            message = next((m for q in Queue if (m := job_engine.take(q)) is not None), None)
             if message is None:
                 return outcomes
             outcomes.append(run_job(runtime, message.args[0]))

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from verenigingen.errors import ValidationFailed
 from verenigingen.jobs import enqueue
-from verenigingen.jobs.models import Job, JobStatus, Queue
+from verenigingen.jobs.models import Job, Queue
 
 
 def pending(engine) -> int:

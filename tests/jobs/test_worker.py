@@ -27,9 +27,7 @@ def reload(session: Session, job: Job) -> Job:
 
 def notes(session: Session, user_id: int) -> list[Notification]:
     session.expire_all()
-    return list(
-        session.scalars(select(Notification).where(Notification.user_id == user_id)).all()
-    )
+    return list(session.scalars(select(Notification).where(Notification.user_id == user_id)).all())
 
 
 def runs(marks: str, key: str) -> int:

@@ -40,7 +40,12 @@ def worker(
     except ValidationFailed as error:
         raise fail(error.detail) from None
     ready_engine().dispose()  # refuse to start on an unreachable or outdated database
-    load_all()
+    try:
+        load_all()
+    except ImportError as error:
+        raise fail(
+            f"cannot load a task module ({error}); check VERENIGINGEN_JOB_TASK_MODULES"
+        ) from None
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(process)d %(message)s")
     settings = get_settings()
     backend = "Redis" if settings.redis_url else f"SQLite in {settings.data_dir}"

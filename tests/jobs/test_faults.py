@@ -1,0 +1,207 @@
+"""The five faults, with two real worker processes, on SQLite + SqliteHuey and on
+PostgreSQL + Redis: a job is never run for a rolled-back transaction, never lost, never run
+twice at once, and its user hears of its end exactly once."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from worker_processes import FAST, Shape, settings_from, throwaway_database
+
+from verenigingen.auth.models import Role
+from verenigingen.auth.service import create_user
+from verenigingen.db.engine import make_engine
+from verenigingen.db.migrate import upgrade
+from verenigingen.db.session import make_session_factory
+from verenigingen.jobs.engine import JobEngine
+from verenigingen.jobs.models import Job, Notification, Queue
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> str:
+    """The server itself: these tests make (and drop) a database of their own on it."""
+    url = os.environ.get("VERENIGINGEN_TEST_POSTGRES_URL")
+    if not url:
+        message = "VERENIGINGEN_TEST_POSTGRES_URL is not set"
+        if os.environ.get("VERENIGINGEN_REQUIRE_SERVICES") == "1":
+            pytest.fail(f"{message} and VERENIGINGEN_REQUIRE_SERVICES=1", pytrace=False)
+        pytest.skip(f"{message}; set it to run the faults on PostgreSQL + Redis")
+    return url
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres+redis"])
+def shape(
+    request: pytest.FixtureRequest,
+    sqlite_template: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Shape]:
+    base = tmp_path_factory.mktemp("faults")
+    env = {**FAST, "VERENIGINGEN_DATA_DIR": str(base / "data")}
+    env["VERENIGINGEN_JOBS_NAMESPACE"] = f"t{uuid.uuid4().hex[:10]}"
+    stack = contextlib.ExitStack()
+    if request.param == "sqlite":
+        database = base / "verenigingen.db"
+        shutil.copy(sqlite_template, database)
+        env["VERENIGINGEN_DATABASE_URL"] = f"sqlite:///{database}"
+    else:
+        env["VERENIGINGEN_REDIS_URL"] = request.getfixturevalue("redis_url")
+        server = request.getfixturevalue("postgres_server_url")
+        env["VERENIGINGEN_DATABASE_URL"] = stack.enter_context(throwaway_database(server))
+    settings = settings_from(env)
+    db = make_engine(settings=settings)
+    if request.param != "sqlite":
+        upgrade(db)
+    factory = make_session_factory(db)
+    with factory() as session, session.begin():
+        create_user(session, "admin@example.org", Role.ADMINISTRATOR)
+        user_id = create_user(session, "treasurer@example.org", Role.TREASURER).id
+    marks = base / "marks"
+    marks.mkdir()
+    logs = base / "logs"
+    logs.mkdir()
+    engine = JobEngine.from_settings(settings)
+    shape = Shape(request.param, env, factory, engine, marks, user_id, logs)
+    try:
+        yield shape
+    finally:
+        shape.stop_workers()
+        engine.flush()
+        engine.close()
+        db.dispose()
+        stack.close()  # drops the throw-away database
+
+
+@pytest.fixture
+def workers(shape: Shape) -> Shape:
+    shape.ensure_workers(2)
+    return shape
+
+
+def key() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+def test_rolled_back_enqueue_never_runs(workers: Shape) -> None:
+    rolled_back = key()
+    with workers.factory() as session, session.begin():
+        from verenigingen.auth.models import User
+        from verenigingen.jobs import enqueue
+        from verenigingen.jobs.engine import using_engine
+
+        with using_engine(workers.engine):
+            enqueue(
+                session,
+                "test.record",
+                user=session.get(User, workers.user_id),
+                marks=str(workers.marks),
+                key=rolled_back,
+            )
+        session.rollback()
+    # A job committed after it runs; once it has, the workers have seen everything before it.
+    later = workers.enqueue("test.record", marks=str(workers.marks), key=key())
+    workers.wait_for(later, "Completed")
+    assert workers.runs(rolled_back) == 0
+    with workers.factory() as session:
+        params = session.scalars(select(Job.params)).all()
+    assert all(p["key"] != rolled_back for p in params if "key" in p)
+    assert sum(workers.engine.pending(q) for q in Queue) == 0
+
+
+def test_process_dying_between_commit_and_dispatch(workers: Shape) -> None:
+    mark = key()
+    script = textwrap.dedent(
+        f"""
+        import os
+        from sqlalchemy import event
+        import sample_tasks
+        from verenigingen.auth.models import User
+        from verenigingen.db.engine import make_engine
+        from verenigingen.db.session import make_session_factory
+        from verenigingen.jobs import enqueue
+
+        session = make_session_factory(make_engine())()
+        # Registered before enqueue registers its hook, so it runs first: the process dies
+        # after the commit and before the dispatch.
+        event.listen(session, "after_commit", lambda _s: os._exit(0))
+        with session.begin():
+            user = session.get(User, {workers.user_id})
+            job = enqueue(session, "test.record", user=user, marks={str(workers.marks)!r},
+                          key={mark!r})
+            print(job.id, flush=True)
+        raise SystemExit("not reached: the after-commit hook exits")
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        env=workers.process_env(),
+        capture_output=True,
+        check=True,
+        timeout=60,
+    )
+    job_id = int(done.stdout.split()[0])
+    job = workers.wait_for(job_id, "Completed")
+    assert (job.attempts, workers.runs(mark)) == (1, 1)
+
+
+def test_worker_killed_mid_job_runs_again_after_its_lease(workers: Shape) -> None:
+    mark = key()
+    job_id = workers.enqueue(
+        "test.block_first", timeout=2, marks=str(workers.marks), key=mark, seconds=60
+    )
+    running = workers.wait_for(job_id, "Running")
+    victim = int(running.worker.rsplit(":", 1)[1])
+    os.kill(victim, signal.SIGKILL)
+    job = workers.wait_for(job_id, "Completed", timeout=30)
+    assert (job.attempts, workers.runs(mark), job.result) == (2, 2, 2)
+    assert int(job.worker.rsplit(":", 1)[1]) != victim
+    assert workers.running() == []
+    assert [w.poll() for w in workers.workers if w.pid == victim] == [-signal.SIGKILL]
+
+
+def test_retries_then_success_and_failure_notified_once(workers: Shape) -> None:
+    flaky = workers.enqueue("test.flaky", marks=str(workers.marks), key=key(), failures=2)
+    failing = workers.enqueue("test.always_fails", max_retries=2)
+    done = workers.wait_for(flaky, "Completed")
+    failed = workers.wait_for(failing, "Failed")
+    assert (done.attempts, done.result) == (3, 3)
+    assert failed.attempts == 3
+    with workers.factory() as session:
+        messages = session.scalars(
+            select(Notification.message).where(
+                Notification.job_id.in_([flaky, failing]),
+                Notification.user_id == workers.user_id,
+            )
+        ).all()
+    assert sorted(messages) == [
+        "Job 'test.always_fails' failed. Administrator has been notified.",
+        "Job 'test.flaky' completed successfully",
+    ]
+
+
+def test_same_job_delivered_twice_runs_once(workers: Shape) -> None:
+    mark = key()
+    job_ids = [
+        workers.enqueue("test.record", marks=str(workers.marks), key=f"{mark}{i}") for i in range(5)
+    ]
+    for job_id in job_ids:  # every job twice more: three deliveries each, two workers racing
+        workers.engine.dispatch(Queue.SHORT, job_id)
+        workers.engine.dispatch(Queue.SHORT, job_id)
+    for index, job_id in enumerate(job_ids):
+        job = workers.wait_for(job_id, "Completed")
+        assert (job.attempts, workers.runs(f"{mark}{index}")) == (1, 1)
+    with workers.factory() as session:
+        notified = session.scalar(
+            select(func.count()).select_from(Notification).where(Notification.job_id.in_(job_ids))
+        )
+    assert notified == len(job_ids)

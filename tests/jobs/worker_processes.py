@@ -1,0 +1,141 @@
+"""Real worker processes (``python -m verenigingen worker``) on one shape, for the fault tests."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from verenigingen.auth.models import User
+from verenigingen.config import Settings
+from verenigingen.db.engine import normalise_url
+from verenigingen.db.session import read_only
+from verenigingen.jobs import enqueue
+from verenigingen.jobs.engine import JobEngine, using_engine
+from verenigingen.jobs.models import Job
+
+TESTS_DIR = Path(__file__).parent
+SRC_DIR = TESTS_DIR.parents[1] / "src"
+
+# Short leases and quick relay rounds, so that a lost job comes back within seconds.
+FAST = {
+    "VERENIGINGEN_JOB_LEASE_GRACE_SECONDS": "0.5",
+    "VERENIGINGEN_JOB_RELAY_INTERVAL_SECONDS": "0.2",
+    "VERENIGINGEN_JOB_STALE_AFTER_SECONDS": "1",
+    "VERENIGINGEN_JOB_RETRY_BACKOFF_SECONDS": "0.05",
+    "VERENIGINGEN_JOB_TASK_MODULES": "sample_tasks",
+}
+
+
+@contextlib.contextmanager
+def throwaway_database(server_url: str) -> Iterator[str]:
+    """A database of its own on the PostgreSQL server at ``server_url``, dropped afterwards."""
+    url = make_url(normalise_url(server_url))
+    name = f"vj_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f"CREATE DATABASE {name}"))
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        admin.dispose()
+
+
+def settings_from(env: dict[str, str]) -> Settings:
+    values = {k.removeprefix("VERENIGINGEN_").lower(): v for k, v in env.items()}
+    return Settings(**values)
+
+
+@dataclass
+class Shape:
+    """A database, an engine and the environment that points worker processes at them."""
+
+    name: str
+    env: dict[str, str]
+    factory: sessionmaker[Session]
+    engine: JobEngine
+    marks: Path
+    user_id: int
+    logs: Path
+    workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def process_env(self) -> dict[str, str]:
+        path = os.pathsep.join([str(TESTS_DIR), str(SRC_DIR)])
+        return {**os.environ, **self.env, "PYTHONPATH": path}
+
+    def start_worker(self) -> subprocess.Popen[bytes]:
+        log = (self.logs / f"worker-{len(self.workers)}.log").open("wb")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "verenigingen", "worker"],
+            env=self.process_env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        self.workers.append(process)
+        return process
+
+    def ensure_workers(self, count: int = 2) -> None:
+        self.workers = [w for w in self.workers if w.poll() is None]
+        while len(self.workers) < count:
+            self.start_worker()
+
+    def stop_workers(self) -> None:
+        for process in self.workers:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self.workers:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        self.workers = []
+
+    def enqueue(self, name: str, **options: Any) -> int:
+        with using_engine(self.engine), self.factory() as session, session.begin():
+            user = session.get(User, self.user_id)
+            assert user is not None
+            return enqueue(session, name, user=user, **options).id
+
+    def job(self, job_id: int) -> Job:
+        # read_only: on SQLite a reader must not queue for the write lock a running job holds.
+        with read_only(self.factory) as session:
+            job = session.get(Job, job_id)
+            assert job is not None
+            session.expunge(job)  # keep its loaded values past the read-only rollback
+            return job
+
+    def wait_for(self, job_id: int, *statuses: str, timeout: float = 20.0) -> Job:
+        deadline = time.monotonic() + timeout
+        while True:
+            job = self.job(job_id)
+            if job.status in statuses:
+                return job
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"job {job_id} is {job.status} after {timeout} s, not {statuses}; "
+                    f"worker logs in {self.logs}"
+                )
+            time.sleep(0.05)
+
+    def running(self) -> list[int]:
+        with read_only(self.factory) as session:
+            return list(session.scalars(select(Job.id).where(Job.status == "Running")).all())
+
+    def runs(self, key: str) -> int:
+        path = self.marks / key
+        return len(path.read_text().splitlines()) if path.exists() else 0
