@@ -13,12 +13,24 @@ config = context.config
 target_metadata = Base.metadata
 
 
+# Indexes the online index manager adds (verenigingen.indexes.catalog.MANAGED_PREFIX) live
+# outside the models on purpose: a migration must never propose to drop them.
+MANAGED_INDEX_PREFIX = "ixm_"
+
+
+def _include(
+    obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
+) -> bool:
+    return not (type_ == "index" and reflected and (name or "").startswith(MANAGED_INDEX_PREFIX))
+
+
 def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=_include,
     )
     with context.begin_transaction():
         context.run_migrations()

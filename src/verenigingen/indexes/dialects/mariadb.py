@@ -1,0 +1,157 @@
+"""MariaDB: ``ALTER TABLE … ADD INDEX …, ALGORITHM=NOCOPY, LOCK=NONE`` with a session
+``lock_wait_timeout``.
+
+``LOCK=NONE`` keeps reads and writes going during the build; ``NOCOPY`` (10.3.7+) adds the index
+without rebuilding the table, and where the server refuses it the build falls back to ``INPLACE``.
+The ALTER still needs an exclusive metadata lock for a moment at its start and end: an open
+transaction that has read the table holds it off, and ``lock_wait_timeout`` makes the ALTER give
+up cleanly instead of queueing every later query behind it. Rollback first marks the index
+IGNORED (10.6+; instant, and reversible), so its absence can be measured before it is dropped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Iterator
+
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import DBAPIError
+
+from verenigingen.indexes.catalog import IndexSpec
+from verenigingen.indexes.dialects import (
+    BuildFailed,
+    BuildOptions,
+    ExistingIndex,
+    Parameters,
+    column_list,
+    quote,
+)
+
+_STATISTICS = text(
+    """
+    SELECT INDEX_NAME AS name, COLUMN_NAME AS column_name, NON_UNIQUE AS non_unique,
+           IGNORED AS ignored
+    FROM information_schema.STATISTICS
+    WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = :table
+    ORDER BY INDEX_NAME, SEQ_IN_INDEX
+    """
+)
+# ER_ALTER_OPERATION_NOT_SUPPORTED and ER_ALTER_OPERATION_NOT_SUPPORTED_REASON: the algorithm
+# asked for cannot do this change on this table.
+_ALGORITHM_REFUSED = (1845, 1846)
+_EXPLAIN_FIELDS = ("table", "type", "key", "rows", "Extra")
+
+
+def _error_code(error: DBAPIError) -> int | None:
+    args = getattr(error.orig, "args", ())
+    return args[0] if args and isinstance(args[0], int) else None
+
+
+class MariadbIndexes:
+    name = "mariadb"
+
+    def existing_indexes(self, connection: Connection, table: str) -> list[ExistingIndex]:
+        indexes: dict[str, ExistingIndex] = {}
+        for row in connection.execute(_STATISTICS, {"table": table}):
+            previous = indexes.get(row.name)
+            columns = (*(previous.columns if previous else ()), str(row.column_name))
+            indexes[row.name] = ExistingIndex(
+                row.name, columns, ignored=row.ignored == "YES", unique=not row.non_unique
+            )
+        return list(indexes.values())
+
+    def leftovers(self, connection: Connection, table: str) -> list[str]:
+        return []  # a failed ALTER leaves nothing behind: InnoDB drops the half-built index
+
+    def _add(self, engine: Engine, spec: IndexSpec, algorithm: str) -> str:
+        return (
+            f"ALTER TABLE {quote(engine, spec.table)} ADD INDEX {quote(engine, spec.name)} "
+            f"({column_list(engine, spec)}), ALGORITHM={algorithm}, LOCK=NONE"
+        )
+
+    def create_ddl(self, engine: Engine, spec: IndexSpec) -> list[str]:
+        return [self._add(engine, spec, "NOCOPY"), f"ANALYZE TABLE {quote(engine, spec.table)}"]
+
+    def drop_ddl(self, engine: Engine, spec: IndexSpec) -> str:
+        return (
+            f"ALTER TABLE {quote(engine, spec.table)} DROP INDEX {quote(engine, spec.name)}, "
+            "ALGORITHM=NOCOPY, LOCK=NONE"
+        )
+
+    @contextlib.contextmanager
+    def _session(self, engine: Engine, options: BuildOptions) -> Iterator[Connection]:
+        seconds = max(1, math.ceil(options.lock_timeout_ms / 1000))  # the server's unit
+        with engine.connect() as connection:
+            connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+            connection.exec_driver_sql(f"SET SESSION lock_wait_timeout = {seconds}")
+            try:
+                yield connection
+            finally:
+                connection.exec_driver_sql("SET SESSION lock_wait_timeout = DEFAULT")
+
+    def build(self, engine: Engine, spec: IndexSpec, options: BuildOptions) -> list[str]:
+        sent: list[str] = []
+        with self._session(engine, options) as connection:
+            for algorithm in ("NOCOPY", "INPLACE"):
+                statement = self._add(engine, spec, algorithm)
+                sent.append(statement)
+                try:
+                    connection.exec_driver_sql(statement)
+                    break
+                except DBAPIError as error:
+                    if _error_code(error) in _ALGORITHM_REFUSED and algorithm == "NOCOPY":
+                        continue
+                    # A lock wait timeout (1205) or any other refusal: InnoDB rolled the ALTER
+                    # back, no index exists.
+                    raise BuildFailed(str(error.orig), built=False) from None
+            analyze = f"ANALYZE TABLE {quote(engine, spec.table)}"
+            connection.exec_driver_sql(analyze).all()
+            sent.append(analyze)
+        return sent
+
+    def drop(self, engine: Engine, spec: IndexSpec, options: BuildOptions) -> None:
+        with self._session(engine, options) as connection:
+            connection.exec_driver_sql(self.drop_ddl(engine, spec))
+
+    def ignore(self, engine: Engine, spec: IndexSpec, options: BuildOptions) -> bool:
+        with self._session(engine, options) as connection:
+            connection.exec_driver_sql(self._ignored(engine, spec, True))
+        return True
+
+    def _ignored(self, engine: Engine, spec: IndexSpec, ignored: bool) -> str:
+        return (
+            f"ALTER TABLE {quote(engine, spec.table)} ALTER INDEX {quote(engine, spec.name)} "
+            f"{'IGNORED' if ignored else 'NOT IGNORED'}"
+        )
+
+    @contextlib.contextmanager
+    def hidden(self, connection: Connection, spec: IndexSpec) -> Iterator[None]:
+        # No transactional DDL here; IGNORED is the reversible, metadata-only way to hide it.
+        engine = connection.engine
+        if connection.in_transaction():
+            connection.rollback()  # release our metadata lock, or the ALTER waits for itself
+        current = {i.name: i for i in self.existing_indexes(connection, spec.table)}
+        already = current[spec.name].ignored if spec.name in current else True
+        connection.rollback()
+        if not already:
+            connection.exec_driver_sql(self._ignored(engine, spec, True))
+        try:
+            yield
+        finally:
+            if connection.in_transaction():
+                connection.rollback()
+            if not already:
+                connection.exec_driver_sql(self._ignored(engine, spec, False))
+
+    def explain(self, connection: Connection, sql: str, parameters: Parameters) -> str:
+        result = connection.exec_driver_sql(f"EXPLAIN {sql}", parameters)
+        keys = list(result.keys())
+        lines = []
+        for row in result.all():
+            values = dict(zip(keys, row, strict=True))
+            lines.append(" ".join(f"{field}={values.get(field)}" for field in _EXPLAIN_FIELDS))
+        return "\n".join(lines)
+
+
+DIALECT = MariadbIndexes()

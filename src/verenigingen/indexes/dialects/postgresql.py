@@ -1,0 +1,142 @@
+"""PostgreSQL: ``CREATE INDEX CONCURRENTLY`` on an autocommit connection of its own.
+
+A concurrent build does not block writes, but it cannot run in a transaction, and when it fails
+(cancelled, timed out, a deadlock) it leaves the index behind marked invalid
+(``pg_index.indisvalid = false``): maintained on every write, never used by the planner. The next
+``add`` drops such an index concurrently and builds it again. ``REINDEX CONCURRENTLY`` that failed
+leaves ``<name>_ccnew`` (and ``_ccold``) indexes: they are reported, not touched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import DBAPIError
+
+from verenigingen.indexes.catalog import IndexSpec
+from verenigingen.indexes.dialects import (
+    BuildFailed,
+    BuildOptions,
+    ExistingIndex,
+    Parameters,
+    column_list,
+    quote,
+    rolled_back,
+)
+
+_INDEXES = text(
+    """
+    SELECT i.relname AS name, x.indisvalid AS valid, x.indisunique AS is_unique,
+           ARRAY(
+               SELECT a.attname
+               FROM unnest(x.indkey) WITH ORDINALITY AS k(attnum, position)
+               JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = k.attnum
+               ORDER BY k.position
+           ) AS columns
+    FROM pg_index x
+    JOIN pg_class i ON i.oid = x.indexrelid
+    JOIN pg_class t ON t.oid = x.indrelid
+    JOIN pg_namespace n ON n.oid = t.relnamespace
+    WHERE t.relname = :table AND n.nspname = current_schema()
+    ORDER BY i.relname
+    """
+)
+
+
+class PostgresIndexes:
+    name = "postgresql"
+
+    def existing_indexes(self, connection: Connection, table: str) -> list[ExistingIndex]:
+        rows = connection.execute(_INDEXES, {"table": table}).all()
+        return [
+            ExistingIndex(row.name, tuple(row.columns), valid=row.valid, unique=row.is_unique)
+            for row in rows
+        ]
+
+    def leftovers(self, connection: Connection, table: str) -> list[str]:
+        return [
+            index.name
+            for index in self.existing_indexes(connection, table)
+            if "_ccnew" in index.name or "_ccold" in index.name
+        ]
+
+    def create_ddl(self, engine: Engine, spec: IndexSpec) -> list[str]:
+        return [
+            f"CREATE INDEX CONCURRENTLY {quote(engine, spec.name)} "
+            f"ON {quote(engine, spec.table)} ({column_list(engine, spec)})",
+            f"ANALYZE {quote(engine, spec.table)}",
+        ]
+
+    def drop_ddl(self, engine: Engine, spec: IndexSpec) -> str:
+        return f"DROP INDEX CONCURRENTLY IF EXISTS {quote(engine, spec.name)}"
+
+    @contextlib.contextmanager
+    def _autocommit(self, engine: Engine, options: BuildOptions) -> Iterator[Connection]:
+        with engine.connect() as connection:
+            connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+            # Session settings on a pooled connection: set for this work, reset before it goes
+            # back to the pool so no later request inherits a short statement timeout.
+            connection.exec_driver_sql(f"SET lock_timeout = {int(options.lock_timeout_ms)}")
+            connection.exec_driver_sql(
+                f"SET statement_timeout = {int(options.statement_timeout_ms)}"
+            )
+            try:
+                yield connection
+            finally:
+                connection.exec_driver_sql("RESET lock_timeout")
+                connection.exec_driver_sql("RESET statement_timeout")
+
+    def build(self, engine: Engine, spec: IndexSpec, options: BuildOptions) -> list[str]:
+        create, analyze = self.create_ddl(engine, spec)
+        sent = []
+        with self._autocommit(engine, options) as connection:
+            current = self._find(connection, spec)
+            if current is not None and not current.valid:
+                # A failed earlier build: useless to the planner, a cost on every write.
+                sent.append(self.drop_ddl(engine, spec))
+                self._run(connection, sent[-1], spec)
+            sent.append(create)
+            self._run(connection, create, spec)
+            connection.exec_driver_sql("RESET statement_timeout")  # ANALYZE has no deadline
+            connection.exec_driver_sql(analyze)
+            sent.append(analyze)
+        return sent
+
+    def _run(self, connection: Connection, statement: str, spec: IndexSpec) -> None:
+        try:
+            connection.exec_driver_sql(statement)
+        except DBAPIError as error:
+            left = self._find(connection, spec)
+            raise BuildFailed(str(error.orig).splitlines()[0], built=left is not None) from None
+
+    def _find(self, connection: Connection, spec: IndexSpec) -> ExistingIndex | None:
+        return next(
+            (i for i in self.existing_indexes(connection, spec.table) if i.name == spec.name),
+            None,
+        )
+
+    def drop(self, engine: Engine, spec: IndexSpec, options: BuildOptions) -> None:
+        with self._autocommit(engine, options) as connection:
+            connection.exec_driver_sql(self.drop_ddl(engine, spec))
+
+    def ignore(self, engine: Engine, spec: IndexSpec, options: BuildOptions) -> bool:
+        return False  # PostgreSQL cannot hide an index from the planner without dropping it
+
+    @contextlib.contextmanager
+    def hidden(self, connection: Connection, spec: IndexSpec) -> Iterator[None]:
+        # DDL is transactional: the drop is undone by the rollback. It holds an ACCESS EXCLUSIVE
+        # lock on the table while the block runs (a few query executions), so it may wait at
+        # most a second for it rather than queue behind a long transaction.
+        with rolled_back(connection):
+            connection.exec_driver_sql("SET LOCAL lock_timeout = 1000")
+            connection.exec_driver_sql(f"DROP INDEX {quote(connection.engine, spec.name)}")
+            yield
+
+    def explain(self, connection: Connection, sql: str, parameters: Parameters) -> str:
+        rows = connection.exec_driver_sql(f"EXPLAIN {sql}", parameters).all()
+        return "\n".join(str(row[0]) for row in rows)
+
+
+DIALECT = PostgresIndexes()
