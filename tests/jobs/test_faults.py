@@ -142,7 +142,7 @@ def test_process_dying_between_commit_and_dispatch(workers: Shape) -> None:
         raise SystemExit("not reached: the after-commit hook exits")
         """
     )
-    done = subprocess.run(
+    done = subprocess.run(  # noqa: S603 (our own interpreter and script)
         [sys.executable, "-c", script],
         env=workers.process_env(),
         capture_output=True,

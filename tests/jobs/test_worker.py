@@ -51,7 +51,8 @@ def test_completed_job_keeps_result_and_notifies_its_user_once(
     done = reload(session, job)
     assert (done.status, done.attempts, done.worker) == ("Completed", 1, "test:1")
     assert done.result == {"runs": 1, "user": "treasurer@example.org"}
-    assert done.lease_until is None and done.finished_at is not None
+    assert done.lease_until is None
+    assert done.finished_at is not None
     [note] = notes(session, treasurer.id)
     assert note.message == "Job 'test.record' completed successfully"
     assert (note.indicator, note.job_id) == ("green", job.id)
@@ -98,12 +99,14 @@ def test_always_failing_job_fails_after_its_retries_and_notifies_once(
     assert outcomes == ["failed", "failed", "failed"]
     failed = reload(session, job)
     assert (failed.status, failed.attempts) == ("Failed", 3)
-    assert "NL91**********4300" in failed.error and "0417" not in failed.error
+    assert "NL91**********4300" in failed.error
+    assert "0417" not in failed.error
     assert [n.message for n in notes(session, treasurer.id)] == [
         "Job 'test.always_fails' failed. Administrator has been notified."
     ]
     [admin_note] = notes(session, admin.id)
-    assert admin_note.indicator == "red" and "0417" not in admin_note.message
+    assert admin_note.indicator == "red"
+    assert "0417" not in admin_note.message
 
 
 def test_domain_error_fails_at_once(session, treasurer, job_engine, drain):

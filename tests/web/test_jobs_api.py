@@ -1,0 +1,269 @@
+"""/api/v1/jobs, /api/v1/notifications and the dues run started over HTTP."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from verenigingen import clock
+from verenigingen.auth.models import Role, User
+from verenigingen.auth.service import create_user
+from verenigingen.config import Settings
+from verenigingen.jobs import enqueue
+from verenigingen.jobs.engine import JobEngine, using_engine
+from verenigingen.jobs.models import Job, Notification, Queue
+from verenigingen.jobs.worker import Runtime, run_job
+
+URL = "/api/v1/jobs"
+
+
+@pytest.fixture
+def job_engine() -> Iterator[JobEngine]:
+    with using_engine(JobEngine.memory(f"web{uuid.uuid4().hex[:8]}")) as engine:
+        yield engine
+
+
+@pytest.fixture
+def work(session: Session, job_engine: JobEngine, tmp_path):
+    """Run what the API queued, as a worker would, inside the test's transaction."""
+    factory = sessionmaker(
+        bind=session.connection(), join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
+    runtime = Runtime(factory, Settings(data_dir=tmp_path), worker_id="web-test:1")
+
+    def run_all() -> list[str]:
+        outcomes = []
+        for queue in Queue:
+            while (message := job_engine.take(queue)) is not None:
+                outcomes.append(run_job(runtime, message.args[0]))
+        return outcomes
+
+    return run_all
+
+
+def user(session: Session, role: Role) -> User:
+    email = f"{role.value.lower().replace(' ', '.')}.{uuid.uuid4().hex[:6]}@example.org"
+    return create_user(session, email, role)
+
+
+def a_job(session: Session, owner: User, **changes) -> Job:
+    """A dues-run job of ``owner`` in the state ``changes`` say."""
+    job = enqueue(session, "dues.generate", user=owner, batch_size=10)
+    session.flush()
+    if changes:
+        session.execute(update(Job).where(Job.id == job.id).values(**changes))
+        session.expire_all()
+    return job
+
+
+def test_dues_run_started_over_http_shows_up_with_its_notification(api, session, work):
+    treasurer = user(session, Role.TREASURER)
+    client = api(treasurer)
+    started = client.post("/api/v1/dues/generate", json={"date": "2026-11-15"})
+    assert started.status_code == 202
+    job = started.json()
+    assert (job["name"], job["status"], job["queue"], job["timeout"]) == (
+        "dues.generate",
+        "Queued",
+        "long",
+        1500,
+    )
+    assert job["params"] == {"day": "2026-11-15", "batch_size": 500}
+    assert work() == ["completed"]
+
+    shown = client.get(f"{URL}/{job['id']}").json()
+    assert (shown["status"], shown["attempts"]) == ("Completed", 1)
+    assert shown["result"]["invoices_created"] == 0
+    inbox = client.get("/api/v1/notifications").json()
+    assert inbox["unread"] == 1
+    [note] = inbox["items"]
+    assert (note["message"], note["indicator"], note["job_id"], note["read"]) == (
+        "Job 'dues.generate' completed successfully",
+        "green",
+        job["id"],
+        False,
+    )
+    read = client.post(f"/api/v1/notifications/{note['id']}/read")
+    assert (read.status_code, read.json()["read"]) == (200, True)
+    assert client.get("/api/v1/notifications", params={"unread": True}).json() == {
+        "items": [],
+        "unread": 0,
+    }
+    status = client.get(URL).json()
+    assert (status["user_id"], status["total"], status["success_rate"]) == (treasurer.id, 1, 1.0)
+    assert status["counts"] == {
+        "Queued": 0,
+        "Running": 0,
+        "Completed": 1,
+        "Failed": 0,
+        "Cancelled": 0,
+    }
+    assert [j["id"] for j in status["recent"]] == [job["id"]]
+
+
+def test_a_second_dues_run_while_one_is_queued_returns_the_first(api, session, job_engine):
+    client = api(Role.TREASURER)
+    first = client.post("/api/v1/dues/generate").json()
+    second = client.post("/api/v1/dues/generate").json()
+    assert first["id"] == second["id"]
+    assert session.scalar(select(func.count()).select_from(Job)) == 1
+
+
+def test_dues_run_needs_billing_rights_and_good_input(api, session, job_engine):
+    assert api(Role.MEMBERSHIP_SECRETARY).post("/api/v1/dues/generate").status_code == 403
+    assert api(Role.MEMBER).post("/api/v1/dues/generate").status_code == 403
+    client = api(Role.ADMINISTRATOR)
+    for body in ({"batch_size": 0}, {"date": "2026-13-01"}, {"shoe_size": 44}):
+        response = client.post("/api/v1/dues/generate", json=body)
+        assert response.status_code == 422
+        assert response.json()["error"] == "validation_failed"
+    assert session.scalar(select(func.count()).select_from(Job)) == 0
+
+
+def test_requests_without_token_are_401(api):
+    client = api(Role.ADMINISTRATOR)
+    client.headers.pop("Authorization")
+    for method, path in (
+        ("GET", URL),
+        ("GET", f"{URL}/1"),
+        ("POST", f"{URL}/1/retry"),
+        ("POST", f"{URL}/1/cancel"),
+        ("GET", "/api/v1/notifications"),
+        ("POST", "/api/v1/notifications/read"),
+    ):
+        assert client.request(method, path).status_code == 401
+
+
+def test_jobs_of_others_are_403_and_unknown_ones_404(api, session, job_engine):
+    owner = user(session, Role.TREASURER)
+    job = a_job(session, owner)
+    other = api(Role.TREASURER)
+    for method, path in (
+        ("GET", f"{URL}/{job.id}"),
+        ("POST", f"{URL}/{job.id}/retry"),
+        ("POST", f"{URL}/{job.id}/cancel"),
+    ):
+        response = other.request(method, path)
+        assert (response.status_code, response.json()["error"]) == (403, "forbidden")
+    assert other.get(f"{URL}/987654").status_code == 404
+    assert other.post(f"{URL}/987654/retry").status_code == 404
+    assert other.post(f"{URL}/987654/cancel").status_code == 404
+    assert other.get(f"{URL}/abc").status_code == 422
+    assert api(Role.ADMINISTRATOR).get(f"{URL}/{job.id}").status_code == 200
+    session.expire_all()
+    assert session.get(Job, job.id).status == "Queued"
+
+
+def test_status_of_another_user_is_for_administrators_only(api, session, job_engine):
+    owner = user(session, Role.TREASURER)
+    a_job(session, owner)
+    assert api(Role.TREASURER).get(URL, params={"user": owner.id}).status_code == 403
+    assert api(Role.TREASURER).get(URL, params={"user": owner.email}).status_code == 403
+    assert api(owner).get(URL, params={"user": owner.id}).json()["total"] == 1
+    admin = api(Role.ADMINISTRATOR)
+    by_id = admin.get(URL, params={"user": owner.id}).json()
+    by_email = admin.get(URL, params={"user": owner.email}).json()
+    assert {**by_id, "since": None} == {**by_email, "since": None}
+    assert (by_id["user_id"], by_id["total"], by_id["counts"]["Queued"]) == (owner.id, 1, 1)
+    assert by_id["success_rate"] is None
+    assert admin.get(URL).json()["total"] == 0  # the administrator's own jobs
+    assert admin.get(URL, params={"user": 987654}).status_code == 404
+
+
+def test_status_counts_the_last_seven_days_and_shows_the_ten_most_recent(api, session, job_engine):
+    owner = user(session, Role.TREASURER)
+    jobs = [a_job(session, owner, status="Completed") for _ in range(9)]
+    jobs += [a_job(session, owner, status="Failed") for _ in range(3)]
+    old = a_job(session, owner, status="Failed", created_at=clock.now() - dt.timedelta(days=8))
+    status = api(owner).get(URL).json()
+    assert status["total"] == 12
+    assert (status["counts"]["Completed"], status["counts"]["Failed"]) == (9, 3)
+    assert status["success_rate"] == 0.75
+    assert [j["id"] for j in status["recent"]] == [j.id for j in reversed(jobs)][:10]
+    assert old.id not in [j["id"] for j in status["recent"]]
+
+
+def test_retry_only_a_failed_job_with_attempts_left(api, session, job_engine):
+    owner = user(session, Role.TREASURER)
+    client = api(owner)
+    completed = a_job(session, owner, status="Completed", attempts=1, dedup_key=None)
+    spent = a_job(session, owner, status="Failed", attempts=4, active_dedup_key=None)
+    retryable = a_job(session, owner, status="Failed", attempts=1, active_dedup_key=None)
+
+    refused = client.post(f"{URL}/{completed.id}/retry")
+    assert refused.status_code == 409
+    assert refused.json() == {
+        "error": "conflict",
+        "detail": f"job {completed.id} is Completed; only a Failed job can be retried",
+    }
+    past = client.post(f"{URL}/{spent.id}/retry")
+    assert past.status_code == 409
+    assert "used all 4 attempts" in past.json()["detail"]
+
+    retried = client.post(f"{URL}/{retryable.id}/retry")
+    assert retried.status_code == 200
+    assert (retried.json()["status"], retried.json()["attempts"]) == ("Queued", 1)
+    assert job_engine.take(Queue.LONG).args == (retryable.id,)
+    assert client.post(f"{URL}/{retryable.id}/retry").status_code == 409
+
+
+def test_administrator_may_retry_anyones_failed_job(api, session, job_engine):
+    owner = user(session, Role.TREASURER)
+    job = a_job(session, owner, status="Failed", attempts=1, active_dedup_key=None)
+    assert api(Role.ADMINISTRATOR).post(f"{URL}/{job.id}/retry").json()["status"] == "Queued"
+
+
+def test_cancel_only_a_queued_job(api, session, job_engine):
+    owner = user(session, Role.TREASURER)
+    client = api(owner)
+    running = a_job(session, owner, status="Running", active_dedup_key=None)
+    queued = a_job(session, owner)
+    refused = client.post(f"{URL}/{running.id}/cancel")
+    assert (refused.status_code, refused.json()["detail"]) == (
+        409,
+        f"job {running.id} is Running; only a Queued job can be cancelled",
+    )
+    cancelled = client.post(f"{URL}/{queued.id}/cancel")
+    assert (cancelled.status_code, cancelled.json()["status"]) == (200, "Cancelled")
+    assert client.post(f"{URL}/{queued.id}/cancel").status_code == 409
+    session.expire_all()
+    assert session.get(Job, running.id).status == "Running"
+    assert session.get(Job, queued.id).active_dedup_key is None
+
+
+def test_ibans_are_masked_wherever_a_job_is_shown(api, session, job_engine):
+    owner = user(session, Role.TREASURER)
+    job = a_job(
+        session,
+        owner,
+        status="Failed",
+        params={"note": "NL91 ABNA 0417 1643 00"},
+        error="refused NL91ABNA0417164300",
+        result={"iban": "NL91ABNA0417164300"},
+    )
+    client = api(owner)
+    shown = client.get(f"{URL}/{job.id}").json()
+    assert shown["params"] == {"note": "NL91**********4300"}
+    assert shown["error"] == "refused NL91**********4300"
+    assert shown["result"] == {"iban": "NL91**********4300"}
+    assert "0417" not in client.get(URL).text
+
+
+def test_notifications_of_others_are_403_and_unknown_ones_404(api, session):
+    owner = user(session, Role.TREASURER)
+    note = Notification(user_id=owner.id, subject="s", message="m", indicator="green")
+    session.add(note)
+    session.flush()
+    other = api(Role.TREASURER)
+    assert other.post(f"/api/v1/notifications/{note.id}/read").status_code == 403
+    assert other.post("/api/v1/notifications/987654/read").status_code == 404
+    assert other.get("/api/v1/notifications").json() == {"items": [], "unread": 0}
+    assert other.get("/api/v1/notifications", params={"limit": 0}).status_code == 422
+    mine = api(owner)
+    assert mine.post("/api/v1/notifications/read").json() == {"marked": 1}
+    assert mine.post("/api/v1/notifications/read").json() == {"marked": 0}
