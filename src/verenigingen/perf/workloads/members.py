@@ -109,7 +109,8 @@ def _update(session: Session, user: User, item: MemberChange) -> Member:
 
 
 def _renewable(session: Session, n: int, rng: random.Random) -> Sequence[int]:
-    # Memberships with a running schedule, so that every renewal bills (the same path each time).
+    # Memberships whose running schedule has not billed past the renewal date yet, so that
+    # every renewal bills at least one period: the same path each time, at any demo size.
     ids = list(
         session.scalars(
             select(Membership.id)
@@ -117,6 +118,7 @@ def _renewable(session: Session, n: int, rng: random.Random) -> Sequence[int]:
             .join(DuesSchedule, DuesSchedule.membership_id == Membership.id)
             .where(
                 DuesSchedule.status == ScheduleStatus.ACTIVE,
+                DuesSchedule.next_invoice_date <= Membership.renewal_date,
                 Member.status == MemberStatus.ACTIVE,
                 Membership.status == MembershipStatus.ACTIVE,
                 Membership.cancellation_type.is_(None),

@@ -16,6 +16,8 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy.orm import Session, sessionmaker
+
 from verenigingen import clock
 from verenigingen.db.session import make_session_factory, unit_of_work
 from verenigingen.perf.capture import QueryLog, capture
@@ -58,12 +60,14 @@ def run_workload(
     iterations: int | None = None,
     instrument: Instrument | None = None,
     capture_queries: bool = True,
+    inspect: Callable[[sessionmaker[Session]], None] | None = None,
 ) -> RunResult:
     """One run of ``workload`` on a fresh copy of ``database``.
 
     ``instrument`` wraps only the measured units of work (a profiler, tracemalloc);
     ``capture_queries=False`` leaves the capture out, so a profile shows the application's
-    time and not the toolkit's (the result then has no logs).
+    time and not the toolkit's (the result then has no logs). ``inspect`` reads the copy after
+    the run, before it is deleted (the tests check what a workload left behind).
     """
     count = workload.iterations if iterations is None else iterations
     rng = random.Random(f"{WORKLOAD_SEED}:{workload.name}")
@@ -94,4 +98,6 @@ def run_workload(
                     workload.step(session, user, item)
                 logs.append(log)
             wall, cpu = time.perf_counter_ns() - wall, time.process_time_ns() - cpu
+        if inspect is not None:
+            inspect(factory)
     return RunResult(workload.name, count, wall, cpu, logs)
