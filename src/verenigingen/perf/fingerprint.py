@@ -17,7 +17,7 @@ from sqlglot.errors import SqlglotError
 
 _WHITESPACE = re.compile(r"\s+")
 _POSTCOMPILE = re.compile(r"\(?__\[POSTCOMPILE_(\w+)\]\)?")
-_SQLGLOT_DIALECTS = {
+SQLGLOT_DIALECTS = {
     "postgresql": "postgres",
     "mariadb": "mysql",
     "mysql": "mysql",
@@ -49,7 +49,7 @@ def _mask(node: exp.Expression) -> exp.Expression:
 @lru_cache(maxsize=4096)
 def mask_literals(sql: str, dialect: str) -> str:
     """Fingerprint raw SQL: literals become ``?``; IN lists and VALUES rows collapse to one."""
-    read = _SQLGLOT_DIALECTS.get(dialect)
+    read = SQLGLOT_DIALECTS.get(dialect)
     try:
         tree = sqlglot.parse_one(sql, read=read)
     except SqlglotError:
