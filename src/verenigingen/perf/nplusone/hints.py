@@ -25,7 +25,7 @@ from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
 from verenigingen.perf.capture import CapturedQuery, LazyLoad, QueryLog
-from verenigingen.perf.fingerprint import SQLGLOT_DIALECTS as SQLGLOT_DIALECTS
+from verenigingen.perf.fingerprint import SQLGLOT_DIALECTS
 
 IN_BATCH_SIZE = 500
 _KINDS = (
