@@ -2,6 +2,7 @@
 
 from verenigingen.auth.models import ApiToken, User
 from verenigingen.billing.models import AuditEvent, Invoice, InvoiceLine, Payment, PaymentAllocation
+from verenigingen.cache.models import CacheTag
 from verenigingen.db.base import Base
 from verenigingen.db.idempotency import IdempotencyRecord
 from verenigingen.db.naming import NamingSeries
@@ -15,6 +16,7 @@ __all__ = [
     "ApiToken",
     "AuditEvent",
     "Base",
+    "CacheTag",
     "Customer",
     "DuesSchedule",
     "IdempotencyRecord",

@@ -1,0 +1,1 @@
+"""Version-tagged cache (DESIGN.md rule 5)."""

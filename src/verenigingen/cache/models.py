@@ -1,0 +1,21 @@
+"""The version row of each cache tag (DESIGN.md rule 5)."""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from verenigingen.db.base import Base
+
+
+class CacheTag(Base):
+    """One row per tag (``member:42``); its version is bumped in the writer's transaction.
+
+    A cached entry remembers the versions of its tags at the time it was computed; the entry is
+    valid exactly while those versions are still the current ones. A tag without a row is at 0.
+    """
+
+    __tablename__ = "cache_tag"
+
+    tag: Mapped[str] = mapped_column(String(120), primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
