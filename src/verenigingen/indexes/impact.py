@@ -36,7 +36,7 @@ class ProbeStatement:
 
     @property
     def label(self) -> str:
-        return normalise(self.sql)[:160]
+        return normalise(self.sql)
 
 
 @dataclass(frozen=True)
@@ -88,8 +88,10 @@ class ImpactReport:
 
     def timings(self, *, with_index: bool) -> dict[str, Any]:
         return {
-            q.sql[:200]: round(q.median_with_ms if with_index else q.median_without_ms, 3)
-            for q in self.queries
+            f"{number}. {q.sql[:200]}": round(
+                q.median_with_ms if with_index else q.median_without_ms, 3
+            )
+            for number, q in enumerate(self.queries, 1)
         }
 
 
