@@ -1,0 +1,226 @@
+"""Raw Huey against tracked jobs, on the same backend in the same run.
+
+    .venv/bin/python bench/jobs.py [--jobs 5000]
+        [--postgres-url postgresql://postgres@127.0.0.1:5432/postgres]
+        [--redis-url redis://127.0.0.1:6379/15]
+
+Two shapes: SQLite + SqliteHuey (always), and PostgreSQL + Redis when both URLs are given (or
+VERENIGINGEN_TEST_POSTGRES_URL / VERENIGINGEN_TEST_REDIS_URL are set). For each: N no-op jobs and
+N jobs that write one row, enqueued one per transaction, then run by one consumer loop in this
+process. Raw: a Huey task called directly. Tracked: ``jobs.enqueue`` + commit (row, after-commit
+dispatch), then claim, run, result, status and notification in the worker. Prints throughput,
+per-job overhead and enqueue (+ commit) latency p50/p95, the ratios and the two goals.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import statistics
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from huey import Huey, RedisHuey, SqliteHuey
+from sqlalchemy import Column, Engine, Integer, MetaData, Table, create_engine, insert, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from verenigingen.auth.models import Role, User
+from verenigingen.auth.service import create_user
+from verenigingen.config import Settings
+from verenigingen.db.engine import make_engine, normalise_url
+from verenigingen.db.migrate import upgrade
+from verenigingen.db.session import make_session_factory
+from verenigingen.jobs import enqueue, job
+from verenigingen.jobs.engine import JobEngine, install_handler, using_engine
+from verenigingen.jobs.models import Queue
+from verenigingen.jobs.worker import Runtime, run_job
+
+bench_rows = Table(
+    "bench_row", MetaData(), Column("id", Integer, primary_key=True), Column("n", Integer)
+)
+_db: Engine | None = None  # the raw tasks' database (set per shape)
+
+
+@job("bench.noop", queue="short")
+def tracked_noop(session: Session, user: User, *, n: int) -> None:
+    return None
+
+
+@job("bench.write_row", queue="short")
+def tracked_write_row(session: Session, user: User, *, n: int) -> None:
+    session.execute(insert(bench_rows).values(n=n))
+
+
+def raw_noop(n: int) -> None:
+    return None
+
+
+def raw_write_row(n: int) -> None:
+    assert _db is not None
+    with _db.begin() as connection:
+        connection.execute(insert(bench_rows).values(n=n))
+
+
+@dataclass
+class Measured:
+    seconds: float
+    enqueue_ms: list[float]
+
+    def throughput(self, jobs: int) -> float:
+        return jobs / self.seconds
+
+    def p(self, q: int) -> float:
+        return statistics.quantiles(self.enqueue_ms, n=100)[q - 1]
+
+
+def measure_raw(huey: Huey, function: Callable[[int], None], jobs: int) -> Measured:
+    task = huey.task(retries=0, name=f"raw_{function.__name__}")(function)
+    latencies = []
+    for n in range(jobs):
+        started = time.perf_counter()
+        task(n)
+        latencies.append((time.perf_counter() - started) * 1000)
+    started = time.perf_counter()
+    while (message := huey.dequeue()) is not None:
+        huey.execute(message)
+    return Measured(time.perf_counter() - started, latencies)
+
+
+def measure_tracked(
+    db: Engine, engine: JobEngine, settings: Settings, name: str, jobs: int
+) -> Measured:
+    factory = make_session_factory(db)
+    with factory() as session, session.begin():
+        user = session.get(User, 1)
+    assert user is not None
+    latencies = []
+    with using_engine(engine):
+        for n in range(jobs):
+            started = time.perf_counter()
+            with factory() as session, session.begin():
+                enqueue(session, name, user=user, n=n)
+            latencies.append((time.perf_counter() - started) * 1000)
+    runtime = Runtime(factory, settings, worker_id="bench:1")
+    install_handler(lambda job_id: run_job(runtime, job_id) and None)
+    started = time.perf_counter()
+    while (message := engine.take(Queue.SHORT)) is not None:
+        engine.execute(Queue.SHORT, message)
+    return Measured(time.perf_counter() - started, latencies)
+
+
+@contextlib.contextmanager
+def sqlite_shape(directory: Path) -> Iterator[tuple[Engine, Callable[[str], Huey], JobEngine]]:
+    db = make_engine(f"sqlite:///{directory / 'bench.db'}")
+    jobs_file = str(directory / "jobs.db")
+    try:
+        yield (
+            db,
+            lambda name: SqliteHuey(name, filename=jobs_file, results=False),
+            JobEngine.sqlite(jobs_file, f"bench{uuid.uuid4().hex[:6]}"),
+        )
+    finally:
+        db.dispose()
+
+
+@contextlib.contextmanager
+def server_shape(
+    pg: str, redis_url: str
+) -> Iterator[tuple[Engine, Callable[[str], Huey], JobEngine]]:
+    url = make_url(normalise_url(pg))
+    name = f"bench_jobs_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f"CREATE DATABASE {name}"))
+    db = make_engine(url.set(database=name).render_as_string(hide_password=False))
+    namespace = f"bench{uuid.uuid4().hex[:6]}"
+    engine = JobEngine.redis(redis_url, namespace)
+    try:
+        yield (
+            db,
+            lambda n: RedisHuey(f"{namespace}{n}", url=redis_url, results=False, blocking=False),
+            engine,
+        )
+    finally:
+        engine.flush()
+        db.dispose()
+        with admin.connect() as connection:
+            connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        admin.dispose()
+
+
+def run_shape(label: str, shape: Any, jobs: int, directory: Path) -> dict[str, float]:
+    global _db
+    print(f"\n## {label}: {jobs:,} jobs of each kind, one consumer loop in this process")
+    print(f"{'kind':<10} {'':<8} {'jobs/s':>9} {'ms/job':>8} {'enqueue p50':>12} {'p95':>8}")
+    figures: dict[str, float] = {}
+    with shape as (db, make_huey, engine):
+        _db = db
+        upgrade(db)
+        bench_rows.create(db)
+        with make_session_factory(db)() as session, session.begin():
+            create_user(session, "bench@example.org", Role.ADMINISTRATOR)
+        settings = Settings(data_dir=directory)
+        for kind, raw_function, tracked_name in (
+            ("no-op", raw_noop, "bench.noop"),
+            ("write-row", raw_write_row, "bench.write_row"),
+        ):
+            raw = measure_raw(make_huey(f"raw{kind}"), raw_function, jobs)
+            tracked = measure_tracked(db, engine, settings, tracked_name, jobs)
+            for which, m in (("raw", raw), ("tracked", tracked)):
+                per_job = m.seconds / jobs * 1000
+                print(
+                    f"{kind:<10} {which:<8} {m.throughput(jobs):>9,.0f} {per_job:>8.3f}"
+                    f" {m.p(50):>10.3f}ms {m.p(95):>6.3f}ms"
+                )
+            ratio = tracked.throughput(jobs) / raw.throughput(jobs)
+            overhead = (tracked.seconds - raw.seconds) / jobs * 1000
+            print(
+                f"{kind:<10} tracked/raw throughput {ratio:.1%}; overhead {overhead:.3f} ms/job;"
+                f" enqueue+commit p50 {tracked.p(50):.3f} ms (raw enqueue {raw.p(50):.3f} ms)"
+            )
+            figures[f"{kind}.ratio"] = ratio
+            figures[f"{kind}.enqueue_p50"] = tracked.p(50)
+        engine.close()
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--jobs", type=int, default=5_000)
+    parser.add_argument("--postgres-url", default=os.environ.get("VERENIGINGEN_TEST_POSTGRES_URL"))
+    parser.add_argument("--redis-url", default=os.environ.get("VERENIGINGEN_TEST_REDIS_URL"))
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as directory:
+        sqlite = run_shape(
+            "SQLite + SqliteHuey", sqlite_shape(Path(directory)), args.jobs, Path(directory)
+        )
+        server = None
+        if args.postgres_url and args.redis_url:
+            server = run_shape(
+                "PostgreSQL + Redis",
+                server_shape(args.postgres_url, args.redis_url),
+                args.jobs,
+                Path(directory),
+            )
+    print("\n## Goals")
+    p50 = sqlite["no-op.enqueue_p50"]
+    verdict = "met" if p50 <= 2 else "NOT met"
+    print(f"enqueue + commit p50 <= 2 ms on SQLite: {p50:.3f} ms -> {verdict}")
+    if server is None:
+        print("tracked >= 50% of raw throughput on Redis + PostgreSQL: not run (no URLs given)")
+    else:
+        for kind in ("no-op", "write-row"):
+            ratio = server[f"{kind}.ratio"]
+            verdict = "met" if ratio >= 0.5 else "NOT met"
+            print(f"tracked >= 50% of raw on Redis + PostgreSQL ({kind}): {ratio:.1%} -> {verdict}")
+
+
+if __name__ == "__main__":
+    main()
