@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -49,6 +50,12 @@ class Settings(BaseSettings):
 
     job_task_modules: str = ""
     """Extra task modules (comma-separated) for workers to load besides the built-in ones."""
+
+    cache_backend: Literal["auto", "memory", "redis"] = "auto"
+    """Where cached read models live: ``auto`` is Redis when ``redis_url`` is set, else in-process."""
+
+    cache_max_entries: int = 10_000
+    """Bound of the in-process cache; the least recently used entry goes first."""
 
     def resolved_database_url(self) -> str:
         if self.database_url:
