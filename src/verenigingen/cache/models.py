@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import BigInteger, String
+from sqlalchemy.dialects.mysql import VARCHAR
 from sqlalchemy.orm import Mapped, mapped_column
 
 from verenigingen.db.base import Base
@@ -17,5 +18,9 @@ class CacheTag(Base):
 
     __tablename__ = "cache_tag"
 
-    tag: Mapped[str] = mapped_column(String(120), primary_key=True)
+    # Binary collation on MariaDB: ``member:A`` and ``member:a`` are two tags, as everywhere else.
+    tag: Mapped[str] = mapped_column(
+        String(120).with_variant(VARCHAR(120, collation="utf8mb4_bin"), "mysql", "mariadb"),
+        primary_key=True,
+    )
     version: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")

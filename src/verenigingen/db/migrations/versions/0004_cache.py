@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import mysql
 
 revision: str = "0004"
 down_revision: str | None = "0003"
@@ -22,7 +23,13 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     op.create_table(
         "cache_tag",
-        sa.Column("tag", sa.String(length=120), nullable=False),
+        sa.Column(
+            "tag",
+            sa.String(length=120).with_variant(
+                mysql.VARCHAR(length=120, collation="utf8mb4_bin"), "mysql", "mariadb"
+            ),
+            nullable=False,
+        ),
         sa.Column("version", sa.BigInteger(), server_default="0", nullable=False),
         sa.PrimaryKeyConstraint("tag", name=op.f("pk_cache_tag")),
     )

@@ -1,0 +1,73 @@
+"""Tag versions: bumped by writers in their own transaction, read first by every lookup (rule 5)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Insert, select
+from sqlalchemy.dialects.mysql import insert as mysql_insert
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from verenigingen.cache.models import CacheTag
+
+MAX_TAG_LENGTH = 120
+
+
+def _checked(tags: Iterable[str]) -> list[str]:
+    # Sorted and unique: concurrent writers lock the rows in the same order (no deadlock), and
+    # PostgreSQL refuses an upsert that touches the same row twice in one statement.
+    unique = sorted(set(tags))
+    for tag in unique:
+        if not tag or len(tag) > MAX_TAG_LENGTH:
+            raise ValueError(f"a cache tag has 1 to {MAX_TAG_LENGTH} characters, got {tag!r}")
+    return unique
+
+
+def bump_tags(session: Session, tags: Iterable[str]) -> None:
+    """Invalidate every entry computed from ``tags``: their versions go up by one.
+
+    Call it in the transaction of the write that changes the data, so the new versions become
+    visible exactly when the new data does. One statement whatever the number of tags; a tag
+    without a row is created at version 1.
+    """
+    unique = _checked(tags)
+    if not unique:
+        return
+    rows = [{"tag": tag, "version": 1} for tag in unique]
+    dialect = session.get_bind().dialect.name
+    statement: Insert
+    if dialect in ("mysql", "mariadb"):
+        upsert: Any = mysql_insert(CacheTag).values(rows)
+        statement = upsert.on_duplicate_key_update(version=CacheTag.version + 1)
+    elif dialect in ("postgresql", "sqlite"):
+        insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+        statement = (
+            insert(CacheTag)
+            .values(rows)
+            .on_conflict_do_update(
+                index_elements=[CacheTag.tag], set_={"version": CacheTag.version + 1}
+            )
+        )
+    else:
+        raise NotImplementedError(f"no upsert for the {dialect} dialect")
+    session.execute(statement)
+
+
+def current_versions(session: Session, tags: Sequence[str]) -> dict[str, int]:
+    """The version of each tag (0 for a tag never bumped), in one primary-key query.
+
+    No tags, no query: such an entry is only bounded by its time to live.
+    """
+    unique = _checked(tags)
+    if not unique:
+        return {}
+    found: dict[str, int] = dict.fromkeys(unique, 0)
+    rows = session.execute(
+        select(CacheTag.tag, CacheTag.version).where(CacheTag.tag.in_(unique))
+    ).tuples()
+    for tag, version in rows:
+        found[tag] = version
+    return found
