@@ -1,0 +1,120 @@
+"""``verenigingen worker`` and ``verenigingen jobs`` on a fresh embedded installation."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from verenigingen.auth.models import User
+from verenigingen.cli.app import app
+from verenigingen.config import get_settings
+from verenigingen.db.engine import make_engine
+from verenigingen.db.session import make_session_factory
+from verenigingen.jobs import enqueue
+from verenigingen.jobs.engine import JobEngine, set_engine, using_engine
+from verenigingen.jobs.models import Job
+
+runner = CliRunner()
+TESTS_DIR = Path(__file__).parent
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    monkeypatch.setenv("VERENIGINGEN_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("VERENIGINGEN_JOB_RELAY_INTERVAL_SECONDS", "0.2")
+    monkeypatch.delenv("VERENIGINGEN_DATABASE_URL", raising=False)
+    monkeypatch.delenv("VERENIGINGEN_REDIS_URL", raising=False)
+    get_settings.cache_clear()
+    assert runner.invoke(app, ["init"]).exit_code == 0
+    yield tmp_path
+    set_engine(None)  # the CLI built an engine on this data dir; forget it
+    get_settings.cache_clear()
+
+
+def add_job(data_dir: Path, name: str = "test.domain_error", **changes: object) -> int:
+    engine = make_engine(f"sqlite:///{data_dir / 'verenigingen.db'}")
+    factory = make_session_factory(engine)
+    with using_engine(JobEngine.memory()), factory() as session, session.begin():
+        admin = session.scalars(select(User)).one()
+        job = enqueue(session, name, user=admin)
+        for field, value in changes.items():
+            setattr(job, field, value)
+        job_id = job.id
+    engine.dispose()
+    return job_id
+
+
+def test_worker_refuses_an_unknown_queue(data_dir: Path) -> None:
+    result = runner.invoke(app, ["worker", "--queues", "short,urgent"])
+    assert result.exit_code == 1
+    assert "unknown queue 'urgent'; choose one of: short, default, long" in result.output
+    assert runner.invoke(app, ["worker", "--queues", " , "]).exit_code == 1
+    assert runner.invoke(app, ["worker", "--workers", "0"]).exit_code == 2
+
+
+def test_jobs_list_show_cancel_retry(data_dir: Path) -> None:
+    queued = add_job(data_dir)
+    failed = add_job(data_dir, status="Failed", attempts=1, error="refused NL91ABNA0417164300")
+    listed = runner.invoke(app, ["jobs", "list", "--status", "failed"])
+    assert listed.exit_code == 0, listed.output
+    assert "Failed" in listed.output
+    assert "Queued" not in listed.output
+    shown = runner.invoke(app, ["jobs", "show", str(failed)])
+    assert json.loads(shown.output)["error"] == "refused NL91**********4300"
+    assert runner.invoke(app, ["jobs", "list", "--status", "Asleep"]).exit_code == 1
+
+    refused = runner.invoke(app, ["jobs", "cancel", str(failed)])
+    assert refused.exit_code == 1
+    assert "only a Queued job can be cancelled" in refused.output
+    assert "is Cancelled" in runner.invoke(app, ["jobs", "cancel", str(queued)]).output
+    retried = runner.invoke(app, ["jobs", "retry", str(failed)])
+    assert retried.exit_code == 0, retried.output
+    assert "is Queued again" in retried.output
+    missing = runner.invoke(app, ["jobs", "show", "987654"])
+    assert (missing.exit_code, "no job 987654" in missing.output) == (1, True)
+    swept = runner.invoke(app, ["jobs", "sweep"])
+    assert swept.exit_code == 0
+    assert "Requeued 0 and failed 0" in swept.output
+
+
+def test_worker_with_two_processes_runs_jobs_and_stops_on_sigterm(data_dir: Path) -> None:
+    env = {
+        **os.environ,
+        "VERENIGINGEN_DATA_DIR": str(data_dir),
+        "VERENIGINGEN_JOB_TASK_MODULES": "sample_tasks",
+        "PYTHONPATH": os.pathsep.join([str(TESTS_DIR), str(TESTS_DIR.parents[1] / "src")]),
+    }
+    env.pop("VERENIGINGEN_DATABASE_URL", None)
+    env.pop("VERENIGINGEN_REDIS_URL", None)
+    job_id = add_job(data_dir, dispatched_at=None)  # left for the relay at worker start
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "verenigingen", "worker", "--workers", "2"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        engine = make_engine(f"sqlite:///{data_dir / 'verenigingen.db'}")
+        deadline = time.monotonic() + 30
+        status = "Queued"
+        while status != "Failed" and time.monotonic() < deadline:
+            time.sleep(0.1)
+            with make_session_factory(engine)() as session:
+                status = session.get(Job, job_id).status
+        engine.dispose()
+        assert status == "Failed"  # test.domain_error fails at once, by design
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        output = worker.communicate(timeout=30)[0].decode()
+    assert worker.returncode == 0, output
+    assert "Worker: 2 process(es) on short, default, long" in output
