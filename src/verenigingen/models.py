@@ -7,10 +7,11 @@ from verenigingen.db.base import Base
 from verenigingen.db.idempotency import IdempotencyRecord
 from verenigingen.db.naming import NamingSeries
 from verenigingen.dues.models import DuesSchedule
+from verenigingen.history.models import MemberFinancialSummary, PaymentAnalytics
 from verenigingen.indexes.models import IndexChange
 from verenigingen.jobs.models import Job, Notification
 from verenigingen.members.models import Customer, Member, Membership, MembershipType
-from verenigingen.sepa.models import SepaMandate
+from verenigingen.sepa.models import SepaMandate, SepaMandateUsage
 
 __all__ = [
     "ApiToken",
@@ -25,12 +26,15 @@ __all__ = [
     "InvoiceLine",
     "Job",
     "Member",
+    "MemberFinancialSummary",
     "Membership",
     "MembershipType",
     "NamingSeries",
     "Notification",
     "Payment",
     "PaymentAllocation",
+    "PaymentAnalytics",
     "SepaMandate",
+    "SepaMandateUsage",
     "User",
 ]

@@ -1,0 +1,1 @@
+"""Member payment history: the read model, the financial summary and its background updater."""
