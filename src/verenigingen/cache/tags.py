@@ -12,6 +12,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from verenigingen.cache.models import CacheTag
+from verenigingen.cache.writes import mark_written
 
 MAX_TAG_LENGTH = 120
 
@@ -54,6 +55,7 @@ def bump_tags(session: Session, tags: Iterable[str]) -> None:
     else:
         raise NotImplementedError(f"no upsert for the {dialect} dialect")
     session.execute(statement)
+    mark_written(session)
 
 
 def current_versions(session: Session, tags: Sequence[str]) -> dict[str, int]:

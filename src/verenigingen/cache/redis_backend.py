@@ -1,0 +1,128 @@
+"""The distributed backend: entries, fill locks and statistics in Redis, shared by every process.
+
+Keys, under a prefix (``verenigingen:cache`` by default) and the namespace:
+``<prefix>:<namespace>:e:<key>`` the entry (versions, expiry and value as JSON, with a PX TTL),
+``<prefix>:<namespace>:f:<key>`` the fill lock (``SET NX PX``), ``<prefix>:<namespace>:stats``
+a hash of counters (HINCRBY), and ``<prefix>:namespaces`` the set of namespaces seen.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from typing import Any, cast
+
+import redis
+
+from verenigingen.cache.backend import StoredEntry
+from verenigingen.cache.stats import FILL_COUNT, FILL_MICROSECONDS, NamespaceStats, Outcome
+
+DEFAULT_PREFIX = "verenigingen:cache"
+# Redis keeps an entry this long past its expiry so that a late lookup is counted as "expired"
+# (the entry was there but too old) rather than "cold"; the cache's clock decides expiry.
+EXPIRED_GRACE_SECONDS = 600
+# A filler that dies leaves its lock behind for at most this long.
+FILL_LOCK_SECONDS = 30.0
+POLL_SECONDS = 0.005
+
+# Compare-and-delete: a filler whose lock expired must not release the next filler's lock.
+_RELEASE = (
+    "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
+)
+
+
+class _RedisLease:
+    def __init__(self, backend: RedisBackend, lock_key: str, token: str, waited: bool) -> None:
+        self.waited = waited
+        self._backend = backend
+        self._lock_key = lock_key
+        self._token = token
+
+    def release(self) -> None:
+        self._backend._release(keys=[self._lock_key], args=[self._token])
+
+
+class RedisBackend:
+    name = "redis"
+
+    def __init__(
+        self,
+        url_or_client: str | redis.Redis,
+        *,
+        prefix: str = DEFAULT_PREFIX,
+        fill_lock_seconds: float = FILL_LOCK_SECONDS,
+    ) -> None:
+        self.client = (
+            redis.Redis.from_url(url_or_client) if isinstance(url_or_client, str) else url_or_client
+        )
+        self.prefix = prefix
+        self.fill_lock_ms = int(fill_lock_seconds * 1000)
+        self._release = self.client.register_script(_RELEASE)
+
+    def _key(self, namespace: str, kind: str, key: str = "") -> str:
+        return f"{self.prefix}:{namespace}:{kind}{key}"
+
+    def read(self, namespace: str, key: str) -> StoredEntry | None:
+        raw = cast(bytes | None, self.client.get(self._key(namespace, "e:", key)))
+        if raw is None:
+            return None
+        header, _, payload = raw.partition(b"\n")
+        meta: dict[str, Any] = json.loads(header)
+        return StoredEntry(
+            versions=meta["v"], expires_at=float(meta["e"]), payload=payload.decode()
+        )
+
+    def write(self, namespace: str, key: str, entry: StoredEntry, ttl_seconds: float) -> None:
+        header = json.dumps({"v": entry.versions, "e": entry.expires_at}, separators=(",", ":"))
+        self.client.set(
+            self._key(namespace, "e:", key),
+            f"{header}\n{entry.payload}".encode(),
+            px=int((ttl_seconds + EXPIRED_GRACE_SECONDS) * 1000),
+        )
+
+    def acquire_fill(self, namespace: str, key: str, timeout: float) -> _RedisLease | None:
+        lock_key = self._key(namespace, "f:", key)
+        token = secrets.token_hex(8)
+        deadline = time.monotonic() + timeout
+        waited = False
+        while not self.client.set(lock_key, token, nx=True, px=self.fill_lock_ms):
+            waited = True
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(POLL_SECONDS)
+        return _RedisLease(self, lock_key, token, waited)
+
+    def record(self, namespace: str, outcome: Outcome, fill_us: int | None) -> None:
+        stats_key = self._key(namespace, "stats")
+        pipe = self.client.pipeline(transaction=False)
+        pipe.hincrby(stats_key, outcome.value, 1)
+        if fill_us is not None:
+            pipe.hincrby(stats_key, FILL_COUNT, 1)
+            pipe.hincrby(stats_key, FILL_MICROSECONDS, fill_us)
+        pipe.sadd(f"{self.prefix}:namespaces", namespace)
+        pipe.execute()
+
+    def stats(self) -> dict[str, NamespaceStats]:
+        members = cast(set[bytes], self.client.smembers(f"{self.prefix}:namespaces"))
+        namespaces = sorted(member.decode() for member in members)
+        pipe = self.client.pipeline(transaction=False)
+        for namespace in namespaces:
+            pipe.hgetall(self._key(namespace, "stats"))
+        hashes = cast(list[dict[bytes, bytes]], pipe.execute())
+        return {
+            namespace: NamespaceStats.from_counters(
+                {field.decode(): int(value) for field, value in counters.items()}
+            )
+            for namespace, counters in zip(namespaces, hashes, strict=True)
+        }
+
+    def clear(self) -> None:
+        batch: list[Any] = []
+        for name in self.client.scan_iter(match=f"{self.prefix}:*", count=500):
+            batch.append(name)
+            if len(batch) == 500:
+                self.client.unlink(*batch)
+                batch.clear()
+        if batch:
+            self.client.unlink(*batch)

@@ -1,0 +1,192 @@
+"""The version-tagged cache (DESIGN.md rule 5): an entry is served only while its tags' versions
+in the database are the ones it was computed from.
+
+Order is everything. A lookup reads the current versions first (one primary-key query), and a
+fill keeps those same versions, read BEFORE the value was computed. A fill that raced a commit
+therefore carries the versions from before the commit, and is never served once the commit's
+bump is visible. Reading the versions after computing would label old data with new versions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from sqlalchemy.orm import Session
+
+from verenigingen.cache import codec
+from verenigingen.cache.backend import CacheBackend, StoredEntry
+from verenigingen.cache.memory import MemoryBackend
+from verenigingen.cache.stats import NamespaceStats, Outcome
+from verenigingen.cache.tags import current_versions
+from verenigingen.cache.writes import has_written
+from verenigingen.config import Settings, get_settings
+
+T = TypeVar("T")
+Clock = Callable[[], float]
+
+# The plan's policy: a history with money outstanding changes soon (a payment, a reminder), a
+# settled one rarely. Versions make both correct; the TTL only bounds memory and drift.
+OUTSTANDING_TTL_SECONDS = 30 * 60
+SETTLED_TTL_SECONDS = 60 * 60
+FILL_WAIT_SECONDS = 5.0
+
+_NAMESPACE = re.compile(r"[A-Za-z0-9_.-]{1,60}")
+
+
+def money_ttl(outstanding: Decimal) -> int:
+    """30 minutes while money is outstanding (either way), 60 minutes once settled."""
+    return OUTSTANDING_TTL_SECONDS if outstanding != 0 else SETTLED_TTL_SECONDS
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+class VersionedCache:
+    def __init__(
+        self,
+        backend: CacheBackend,
+        *,
+        clock: Clock = time.time,
+        fill_wait_seconds: float = FILL_WAIT_SECONDS,
+    ) -> None:
+        self.backend = backend
+        self.clock = clock
+        """Seconds; expiry is judged on it (tests replace it to move time)."""
+        self.fill_wait_seconds = fill_wait_seconds
+        """How long a lookup waits for another filler of the same key before computing alone."""
+
+    def get_or_fill(
+        self,
+        session: Session,
+        namespace: str,
+        key: str,
+        tags: Sequence[str],
+        fill: Callable[[], T],
+        *,
+        ttl: Callable[[T], int] | int,
+        encode: Callable[[T], Any] = _identity,
+        decode: Callable[[Any], T] = _identity,
+    ) -> T:
+        """The value of ``key`` cached from the current versions of ``tags``, else ``fill()``.
+
+        ``fill`` reads through ``session`` (or sees what it sees); its result is stored as
+        ``codec.dumps(encode(value))`` for ``ttl`` seconds (or ``ttl(value)``) and returned as it
+        is, while a hit returns ``decode(codec.loads(...))``. A hit sends one statement.
+        """
+        if not _NAMESPACE.fullmatch(namespace):
+            raise ValueError(f"a cache namespace is 1-60 of [A-Za-z0-9_.-], got {namespace!r}")
+        versions = current_versions(session, tags)  # first, before anything is read or computed
+        outcome, entry = self._judge(self.backend.read(namespace, key), versions)
+        if entry is not None:
+            self.backend.record(namespace, Outcome.HIT, None)
+            return decode(codec.loads(entry.payload))
+        fill_us: int | None = None
+        try:
+            if has_written(session):
+                value, fill_us = _timed(fill)  # may still roll back: not for anyone else
+                return value
+            lease = self.backend.acquire_fill(namespace, key, self.fill_wait_seconds)
+            if lease is None:
+                # Another filler holds the key too long: compute for this caller alone rather
+                # than wait more or serve what is there.
+                value, fill_us = _timed(fill)
+                return value
+            try:
+                if lease.waited:
+                    _, entry = self._judge(self.backend.read(namespace, key), versions)
+                    if entry is not None:  # the other filler stored it for our versions
+                        outcome = Outcome.HIT
+                        return decode(codec.loads(entry.payload))
+                value, fill_us = _timed(fill)
+                seconds = ttl(value) if callable(ttl) else ttl
+                if seconds > 0:
+                    stored = StoredEntry(
+                        versions, self.clock() + seconds, codec.dumps(encode(value))
+                    )
+                    self.backend.write(namespace, key, stored, seconds)
+                return value
+            finally:
+                lease.release()
+        finally:
+            self.backend.record(namespace, outcome, fill_us)
+
+    def _judge(
+        self, entry: StoredEntry | None, versions: dict[str, int]
+    ) -> tuple[Outcome, StoredEntry | None]:
+        """The lookup's outcome, and the entry when it may be served."""
+        if entry is None:
+            return Outcome.COLD, None
+        if entry.versions != versions:
+            return Outcome.INVALIDATED, None
+        if entry.expires_at <= self.clock():
+            return Outcome.EXPIRED, None
+        return Outcome.HIT, entry
+
+    def stats(self) -> dict[str, NamespaceStats]:
+        """Counters per namespace, of every process sharing the backend."""
+        return self.backend.stats()
+
+    def clear(self) -> None:
+        """Drop all entries and counters (entries would be recomputed anyway when data changes)."""
+        self.backend.clear()
+
+
+def _timed(fill: Callable[[], T]) -> tuple[T, int]:
+    started = time.perf_counter_ns()
+    value = fill()
+    return value, (time.perf_counter_ns() - started) // 1000
+
+
+def cache_from_settings(settings: Settings | None = None) -> VersionedCache:
+    """Redis when configured (``cache_backend`` redis, or auto with ``redis_url``), else memory."""
+    settings = settings or get_settings()
+    choice = settings.cache_backend
+    if choice == "auto":
+        choice = "redis" if settings.redis_url else "memory"
+    if choice == "redis":
+        if not settings.redis_url:
+            raise ValueError("VERENIGINGEN_CACHE_BACKEND=redis needs VERENIGINGEN_REDIS_URL")
+        from verenigingen.cache.redis_backend import RedisBackend
+
+        return VersionedCache(RedisBackend(settings.redis_url))
+    return VersionedCache(MemoryBackend(settings.cache_max_entries))
+
+
+_current: VersionedCache | None = None
+_current_lock = threading.Lock()
+
+
+def get_cache() -> VersionedCache:
+    """This process's cache, built from the settings on first use."""
+    global _current
+    with _current_lock:
+        if _current is None:
+            _current = cache_from_settings()
+        return _current
+
+
+def set_cache(cache: VersionedCache | None) -> None:
+    """Replace this process's cache (None: build it from the settings again on next use)."""
+    global _current
+    with _current_lock:
+        _current = cache
+
+
+@contextlib.contextmanager
+def using_cache(cache: VersionedCache) -> Iterator[VersionedCache]:
+    """Make ``cache`` this process's cache inside the block (tests, benchmarks)."""
+    global _current
+    with _current_lock:
+        previous, _current = _current, cache
+    try:
+        yield cache
+    finally:
+        with _current_lock:
+            _current = previous
