@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from verenigingen.cli import demo, dues, indexes, jobs, perf, serve, setup, users, worker
+from verenigingen.cli import cache, demo, dues, indexes, jobs, perf, serve, setup, users, worker
 
 app = typer.Typer(
     name="verenigingen",
@@ -21,6 +21,7 @@ app.add_typer(dues.app, name="dues")
 app.add_typer(jobs.app, name="jobs")
 app.add_typer(perf.app, name="perf")
 app.add_typer(indexes.app, name="indexes")
+app.add_typer(cache.app, name="cache")
 
 
 def main() -> None:

@@ -1,0 +1,22 @@
+"""/api/v1/perf/cache: hit and miss statistics of the version-tagged cache, for administrators."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from verenigingen.cache.report import cache_statistics
+from verenigingen.cache.schemas import CacheStatsOut
+from verenigingen.web.deps import CurrentUser
+from verenigingen.web.schemas import ErrorBody
+
+router = APIRouter(
+    prefix="/perf/cache",
+    tags=["perf"],
+    responses={code: {"model": ErrorBody} for code in (401, 403)},
+)
+
+
+@router.get("")
+def cache_stats(user: CurrentUser) -> CacheStatsOut:
+    """Per namespace: lookups, hits, misses (cold, invalidated, expired), hit rate, fill time."""
+    return cache_statistics(user)
