@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import sys
 import threading
 import time
@@ -25,6 +26,11 @@ from sqlalchemy.engine import Connection, ExecutionContext
 from sqlalchemy.orm import ORMExecuteState, Session
 
 from verenigingen.perf.fingerprint import fingerprint_id, mask_literals, normalise
+
+# A cached statement hands the cursor the same string object every time; memoising its
+# normalised form saves a regex pass over the SQL per query (the largest part of capture's
+# overhead on short reads, bench/capture_overhead.py).
+_normalised = functools.lru_cache(maxsize=1024)(normalise)
 
 MAX_SQL_LENGTH = 2000
 CALL_SITE_DEPTH = 3
@@ -209,7 +215,7 @@ def _after_cursor_execute(
     dialect = conn.dialect.name
     compiled = getattr(context, "compiled", None)
     if compiled is not None and getattr(compiled, "string", None):
-        shape = normalise(compiled.string)
+        shape = _normalised(compiled.string)
     else:
         shape = mask_literals(statement, dialect)
     rowcount = getattr(cursor, "rowcount", -1)
@@ -219,7 +225,7 @@ def _after_cursor_execute(
     batch = len(parameters) if executemany and hasattr(parameters, "__len__") else 1
     query = CapturedQuery(
         fingerprint=shape,
-        sql=normalise(statement)[:MAX_SQL_LENGTH],
+        sql=_normalised(statement)[:MAX_SQL_LENGTH],
         duration_ns=finished - started,
         rows=rows,
         executemany=batch,
