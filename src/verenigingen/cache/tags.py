@@ -67,9 +67,7 @@ def current_versions(session: Session, tags: Sequence[str]) -> dict[str, int]:
     if not unique:
         return {}
     found: dict[str, int] = dict.fromkeys(unique, 0)
-    rows = session.execute(
-        select(CacheTag.tag, CacheTag.version).where(CacheTag.tag.in_(unique))
-    ).tuples()
+    rows = session.execute(select(CacheTag.tag, CacheTag.version).where(CacheTag.tag.in_(unique)))
     for tag, version in rows:
         found[tag] = version
     return found
