@@ -5,9 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session, joinedload
 from typer.testing import CliRunner
 
+from verenigingen.billing.models import Payment
 from verenigingen.cli.app import app
+from verenigingen.members.models import Customer
+from verenigingen.perf.capture import capture
 
 WORKLOADS = ("member_update", "member_payment_history")
 
@@ -86,3 +91,20 @@ def test_profile_of_a_pending_workload_says_what_brings_it(perf_settings: Path) 
     assert result.exit_code == 2
     assert "not built yet" in result.output
     assert "issue 5" in result.output
+
+
+def test_counting_rows_leaves_joined_collection_loads_to_the_caller(session: Session) -> None:
+    # The profiler counts rows by buffering ORM results; a joinedload of a collection needs the
+    # caller's unique() first, so that result must reach the caller untouched (rows not counted).
+    customer = Customer(debtor_number="ROWS-1", name="Klant")
+    session.add(customer)
+    session.flush()
+    with capture(count_rows=True) as log:
+        joined = session.scalars(
+            select(Payment)
+            .where(Payment.customer_id == customer.id)
+            .options(joinedload(Payment.allocations))
+        )
+        assert joined.unique().all() == []
+        session.scalars(select(Customer).where(Customer.id == customer.id)).all()
+    assert [query.rows for query in log.queries] == [None, 1]

@@ -276,7 +276,12 @@ def _count_orm_rows(state: ORMExecuteState) -> Any:
     if not logs or not state.is_select:
         return None
     marks = [len(log.queries) for log in logs]
-    frozen = state.invoke_statement().freeze()
+    result = state.invoke_statement()
+    if getattr(result, "_unique_filter_state", None) is not None:
+        # Joined eager loads of a collection: the ORM requires the caller's unique() before
+        # any row is read, so buffering here would fail; its rows stay uncounted (None).
+        return result
+    frozen = result.freeze()
     rows = len(frozen.data)
     for log, mark in zip(logs, marks, strict=True):
         # The statement's own query is the first one after the mark; relationship loads follow.
