@@ -24,7 +24,7 @@ def committed_user(engine: Engine, role: Role = Role.ADMINISTRATOR) -> User:
 
 
 def seed_invoices(engine: Engine, customers: int, per_customer: int) -> None:
-    """``customers`` × ``per_customer`` invoices in bulk, a quarter of them Unpaid."""
+    """``customers`` times ``per_customer`` invoices in bulk, a quarter of them Unpaid."""
     start = dt.date(2020, 1, 1)
     with engine.begin() as connection:
         connection.execute(

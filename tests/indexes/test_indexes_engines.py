@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from alembic import command
+from index_helpers import committed_user, indexes_on, ledger, seed_invoices
 from sqlalchemy import Engine
 
-from index_helpers import committed_user, indexes_on, ledger, seed_invoices
 from verenigingen.db.migrate import alembic_config
 from verenigingen.indexes import catalog, service
 from verenigingen.indexes.models import IndexState
@@ -27,7 +27,8 @@ def _lifecycle(engine: Engine) -> None:
     }
     assert added[ALLOCATIONS].detail == "already exists and valid"
     built = indexes_on(engine, "invoice")[INVOICES]
-    assert built.valid and built.columns == ("customer_id", "status", "posting_date")
+    assert built.valid
+    assert built.columns == ("customer_id", "status", "posting_date")
     assert indexes_on(engine, "sepa_mandate")[MANDATES].valid
     changes = ledger(engine)
     assert [(c.index_name, c.state) for c in changes] == [
@@ -36,8 +37,10 @@ def _lifecycle(engine: Engine) -> None:
     ]
     assert changes[0].dialect == engine.dialect.name.replace("mysql", "mariadb")
     assert changes[0].requested_by == admin.email
-    assert INVOICES in changes[0].ddl and INVOICES in changes[0].inverse_ddl
-    assert changes[0].plan_after is not None and INVOICES in changes[0].plan_after
+    assert INVOICES in changes[0].ddl
+    assert INVOICES in changes[0].inverse_ddl
+    assert changes[0].plan_after is not None
+    assert INVOICES in changes[0].plan_after
 
     # Models and migrations still agree: Alembic leaves the manager's indexes alone.
     command.check(alembic_config(engine))
@@ -52,14 +55,17 @@ def _lifecycle(engine: Engine) -> None:
     assert all(q.uses_index for q in by_status)
     assert all(INVOICES not in q.plan_without for q in report.queries)
     stored = ledger(engine)[0]
-    assert stored.timings_before and stored.timings_after
-    assert stored.plan_before is not None and INVOICES not in stored.plan_before
+    assert stored.timings_before
+    assert stored.timings_after
+    assert stored.plan_before is not None
+    assert INVOICES not in stored.plan_before
 
     outcome = service.rollback_index(engine, admin, INVOICES)
     assert outcome.state == IndexState.ROLLED_BACK
     assert INVOICES not in indexes_on(engine, "invoice")
     rolled = ledger(engine)[0]
-    assert rolled.state == IndexState.ROLLED_BACK and rolled.rolled_back_at is not None
+    assert rolled.state == IndexState.ROLLED_BACK
+    assert rolled.rolled_back_at is not None
     if engine.dialect.name in ("mysql", "mariadb"):
         # IGNORED first, measured, then dropped.
         assert "IGNORED" in outcome.statements[0]

@@ -86,11 +86,6 @@ def _table(name: str) -> Table:
 def validate(spec: IndexSpec) -> IndexSpec:
     """Raise :class:`InvalidIndexSpec` unless the name, table and columns are safe and real."""
     table = _table(spec.table)
-    if not _IDENTIFIER.match(spec.name) or len(spec.name) > MAX_NAME_LENGTH:
-        raise InvalidIndexSpec(
-            f"index name {spec.name!r} must be lower-case letters, digits and underscores, "
-            f"at most {MAX_NAME_LENGTH} characters"
-        )
     if not 1 <= len(spec.columns) <= MAX_COLUMNS:
         raise InvalidIndexSpec(f"an index takes 1 to {MAX_COLUMNS} columns")
     if len(set(spec.columns)) != len(spec.columns):
@@ -101,6 +96,11 @@ def validate(spec: IndexSpec) -> IndexSpec:
             raise InvalidIndexSpec(
                 f"table {spec.table} has no column {column!r}; its columns: {known}"
             )
+    if not _IDENTIFIER.match(spec.name) or len(spec.name) > MAX_NAME_LENGTH:
+        raise InvalidIndexSpec(
+            f"index name {spec.name!r} must be lower-case letters, digits and underscores, "
+            f"at most {MAX_NAME_LENGTH} characters"
+        )
     declared = _declared_index(table, spec.name)
     if declared is not None:
         if tuple(c.name for c in declared.columns) != spec.columns:
