@@ -35,6 +35,7 @@ from sqlalchemy.sql import column as sql_column
 from sqlalchemy.sql.expression import ColumnClause
 from sqlglot import exp
 
+from verenigingen.db.base import Base
 from verenigingen.db.engine import make_engine
 from verenigingen.indexes import catalog
 from verenigingen.indexes.catalog import IndexSpec, InvalidIndexSpec
@@ -192,7 +193,7 @@ def _candidates(stats: Iterable[StatementStat]) -> dict[tuple[str, tuple[str, ..
         if not stat.sql.lstrip().upper().startswith("SELECT"):
             continue
         for shape in table_shapes(stat.sql):
-            columns = shape.candidate(catalog.MAX_COLUMNS)
+            columns = _without_trailing_key(shape.table, shape.candidate(catalog.MAX_COLUMNS))
             try:
                 spec = catalog.adhoc(shape.table, columns)
             except InvalidIndexSpec:
@@ -202,6 +203,16 @@ def _candidates(stats: Iterable[StatementStat]) -> dict[tuple[str, tuple[str, ..
             if stat not in candidate.statements:
                 candidate.statements.append(stat)
     return found
+
+
+def _without_trailing_key(table_name: str, columns: tuple[str, ...]) -> tuple[str, ...]:
+    # Lists order by "..., id" for a stable order; a secondary index already ends with the row's
+    # key on SQLite and InnoDB, and a tie-break on it is cheap on PostgreSQL.
+    table_ = Base.metadata.tables.get(table_name)
+    key = {c.name for c in table_.primary_key.columns} if table_ is not None else set()
+    while len(columns) > 1 and columns[-1] in key:
+        columns = columns[:-1]
+    return columns
 
 
 def _judge(scratch: Engine, candidate: Candidate, min_rows: int) -> None:
