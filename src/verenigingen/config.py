@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -56,6 +57,17 @@ class Settings(BaseSettings):
 
     cache_max_entries: int = 10_000
     """Bound of the in-process cache; the least recently used entry goes first."""
+
+    history_refresh_above: Decimal = Decimal("100.00")
+    """A payment of another type (Internal Transfer) above this amount still refreshes the
+    member financial summary; Receive and Pay payments always do."""
+
+    history_recalculate_invoices: int = 5
+    """A payment that touches more invoices than this recalculates the summary from the ledger
+    instead of applying a delta."""
+
+    history_recalculate_above: Decimal = Decimal("500.00")
+    """A payment above this amount recalculates the summary from the ledger."""
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -9,7 +9,11 @@ from __future__ import annotations
 from verenigingen.config import Settings, get_settings
 from verenigingen.jobs.registry import load_task_modules
 
-TASK_MODULES = ("verenigingen.dues.tasks",)
+TASK_MODULES = (
+    "verenigingen.dues.tasks",
+    "verenigingen.history.tasks",
+    "verenigingen.sepa.tasks",
+)
 
 
 def load_all(settings: Settings | None = None) -> None:

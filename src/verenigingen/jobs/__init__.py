@@ -4,7 +4,7 @@ Domains enqueue work with :func:`enqueue` inside their transaction and register 
 :func:`job`; everything else here is run by the worker and the faces.
 """
 
-from verenigingen.jobs.outbox import enqueue
+from verenigingen.jobs.outbox import JobRequest, enqueue, enqueue_many
 from verenigingen.jobs.registry import job
 
-__all__ = ["enqueue", "job"]
+__all__ = ["JobRequest", "enqueue", "enqueue_many", "job"]

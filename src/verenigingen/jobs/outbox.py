@@ -13,9 +13,11 @@ import datetime as dt
 import json
 import logging
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import event, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -101,10 +103,62 @@ def enqueue(
     return job
 
 
+@dataclass(frozen=True)
+class JobRequest:
+    """One job for :func:`enqueue_many`: a task name, its parameters, optionally a queue."""
+
+    name: str
+    params: dict[str, Any]
+    queue: Queue | str | None = None
+    max_retries: int = 3
+
+
+def enqueue_many(session: Session, requests: Sequence[JobRequest], *, user: User) -> list[int]:
+    """Add several jobs in one INSERT in the caller's transaction; returns their ids.
+
+    For hot paths that enqueue a few jobs per write (the payment pipeline): one statement
+    instead of one per job. The same checks as :func:`enqueue`; no dedup keys or delays (use
+    :func:`enqueue` for those). Each job is dispatched when the caller commits.
+    """
+    if not requests:
+        return []
+    now = clock.now()
+    rows: list[dict[str, Any]] = []
+    for request in requests:
+        spec = get_task(request.name)
+        queue = parse_queue(request.queue) if request.queue is not None else spec.queue
+        timeout = spec.timeout or DEFAULT_TIMEOUTS[queue]
+        _check_limits(timeout, request.max_retries)
+        _check_params(request.params)
+        rows.append(
+            {
+                "name": request.name,
+                "queue": queue.value,
+                "params": request.params,
+                "user_id": user.id,
+                "status": JobStatus.QUEUED.value,
+                "attempts": 0,
+                "max_retries": request.max_retries,
+                "dispatched_at": now,
+                "timeout": timeout,
+                "created_at": now,
+            }
+        )
+    # The queue comes back with each id, so RETURNING need not keep the parameter order
+    # (which would make SQLite insert row by row).
+    inserted = session.execute(insert(Job).returning(Job.id, Job.queue), rows).all()
+    _remember(session, [(queue, job_id) for job_id, queue in inserted])
+    return sorted(job_id for job_id, _queue in inserted)
+
+
 def dispatch_after_commit(session: Session, job: Job) -> None:
     """Hand ``job`` to the engine once ``session`` commits (also used by a manual retry)."""
+    _remember(session, [(job.queue, job.id)])
+
+
+def _remember(session: Session, jobs: Sequence[tuple[str, int]]) -> None:
     pending: list[tuple[str, int]] = session.info.setdefault(_PENDING, [])
-    pending.append((job.queue, job.id))
+    pending.extend(jobs)
     if not session.info.get(_LISTENING):
         event.listen(session, "after_commit", _dispatch_pending)
         event.listen(session, "after_rollback", _forget_pending)

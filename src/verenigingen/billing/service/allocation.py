@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import exists, select, update
+from sqlalchemy.orm import Session, aliased, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from verenigingen import clock
 from verenigingen.billing.models import DocStatus, Invoice, InvoiceStatus
@@ -36,6 +38,67 @@ def lock_invoices(session: Session, invoice_ids: Iterable[int]) -> dict[int, Inv
         .execution_options(populate_existing=True)
     ).all()
     return {invoice.id: invoice for invoice in invoices}
+
+
+def lock_invoices_with_credit_flags(
+    session: Session, invoice_ids: Iterable[int]
+) -> tuple[dict[int, Invoice], set[int]]:
+    """:func:`lock_invoices` and :func:`invoice_ids_with_credit_notes` in one statement: the
+    locked invoices, and which of them have a submitted credit note against them."""
+    ids = sorted(set(invoice_ids))
+    if not ids:
+        return {}, set()
+    credit_note = aliased(Invoice)
+    has_credit_notes = (
+        exists()
+        .where(
+            credit_note.return_against_id == Invoice.id,
+            credit_note.is_return.is_(True),
+            credit_note.docstatus == DocStatus.SUBMITTED,
+        )
+        .label("has_credit_notes")
+    )
+    rows = session.execute(
+        select(Invoice, has_credit_notes)
+        .where(Invoice.id.in_(ids))
+        .order_by(Invoice.id)
+        .with_for_update(of=Invoice)
+        .execution_options(populate_existing=True)
+    ).all()
+    invoices = {invoice.id: invoice for invoice, _flag in rows}
+    return invoices, {invoice.id for invoice, flag in rows if flag}
+
+
+def write_outstanding(
+    session: Session, invoices: dict[int, Invoice], changes: dict[int, Decimal], credited: set[int]
+) -> None:
+    """Add ``changes[invoice_id]`` to each invoice's outstanding amount and set its status, in one
+    UPDATE executemany (the ORM would send one UPDATE per set of changed columns).
+
+    The session's objects take the new values as committed, so they are not written twice.
+    """
+    if not changes:
+        return
+    today = clock.today()
+    rows: list[dict[str, Any]] = []
+    for invoice_id, change in sorted(changes.items()):
+        invoice = invoices[invoice_id]
+        outstanding = invoice.outstanding_amount + change
+        status = invoice_status(
+            docstatus=invoice.docstatus,
+            is_return=invoice.is_return,
+            grand_total=invoice.grand_total,
+            outstanding=outstanding,
+            due_date=invoice.due_date,
+            today=today,
+            has_credit_notes=invoice_id in credited,
+        )
+        rows.append({"id": invoice_id, "outstanding_amount": outstanding, "status": status.value})
+    session.execute(update(Invoice), rows)
+    for row in rows:
+        invoice = invoices[int(row["id"])]
+        set_committed_value(invoice, "outstanding_amount", row["outstanding_amount"])
+        set_committed_value(invoice, "status", row["status"])
 
 
 def lock_invoice(session: Session, invoice_id: int, *, with_lines: bool = False) -> Invoice:

@@ -19,6 +19,8 @@ from verenigingen.billing.numbering import next_invoice_numbers
 from verenigingen.billing.schemas import CreditNoteCreate
 from verenigingen.billing.service.allocation import describe, lock_invoice, refresh_status
 from verenigingen.errors import Conflict, ValidationFailed
+from verenigingen.history import pipeline
+from verenigingen.history.pipeline import SummaryDelta, month_of
 from verenigingen.money import ZERO
 
 
@@ -89,6 +91,13 @@ def create_credit_note(
         credit_note.id,
         credit_note.grand_total,
         {"number": credit_note.number, "return_against_id": original.id, "reason": data.reason},
+    )
+    pipeline.after_invoice(
+        session,
+        user,
+        original.customer_id,
+        SummaryDelta(credited=amount, outstanding=-amount),
+        [month_of(original.posting_date)],
     )
     session.flush()
     return credit_note

@@ -29,6 +29,8 @@ from verenigingen.billing.service.allocation import (
     refresh_status,
 )
 from verenigingen.errors import Conflict, NotFound, ValidationFailed
+from verenigingen.history import pipeline
+from verenigingen.history.pipeline import SummaryDelta, month_of
 from verenigingen.members.models import Customer, Member
 from verenigingen.money import ZERO, round_money
 
@@ -121,6 +123,14 @@ def submit_invoice(session: Session, user: User, invoice_id: int) -> Invoice:
         invoice.grand_total,
         {"number": invoice.number, "customer_id": invoice.customer_id},
     )
+    total = invoice.grand_total
+    pipeline.after_invoice(
+        session,
+        user,
+        invoice.customer_id,
+        SummaryDelta(invoices=1, invoiced=total, outstanding=total),
+        [month_of(invoice.posting_date)],
+    )
     session.flush()
     return invoice
 
@@ -137,11 +147,18 @@ def cancel_invoice(session: Session, user: User, invoice_id: int) -> Invoice:
     invoice = lock_invoice(session, invoice_id, with_lines=True)
     if invoice.docstatus == DocStatus.CANCELLED:
         raise Conflict(f"{describe(invoice)} is already cancelled")
+    months = [month_of(invoice.posting_date)]
     if invoice.docstatus == DocStatus.SUBMITTED:
         if invoice.is_return:
-            _restore_original(session, invoice)
+            original = _restore_original(session, invoice)
+            months = [month_of(original.posting_date)]
+            # The credit is gone and the original owes it again.
+            delta = SummaryDelta(credited=invoice.grand_total, outstanding=-invoice.grand_total)
         else:
             _ensure_nothing_settles(session, invoice)
+            delta = SummaryDelta(
+                invoices=-1, invoiced=-invoice.grand_total, outstanding=-invoice.outstanding_amount
+            )
     was_submitted = invoice.docstatus == DocStatus.SUBMITTED
     invoice.docstatus = DocStatus.CANCELLED
     # A cancelled document owes nothing; keeping the old figure would count it in open totals.
@@ -157,6 +174,9 @@ def cancel_invoice(session: Session, user: User, invoice_id: int) -> Invoice:
         invoice.grand_total,
         {"number": invoice.number, "was_submitted": was_submitted},
     )
+    if was_submitted:
+        # A draft never reached the ledger: nothing to invalidate or to update in the background.
+        pipeline.after_invoice(session, user, invoice.customer_id, delta, months)
     session.flush()
     return invoice
 
@@ -193,7 +213,7 @@ def _ensure_nothing_settles(session: Session, invoice: Invoice) -> None:
         )
 
 
-def _restore_original(session: Session, credit_note: Invoice) -> None:
+def _restore_original(session: Session, credit_note: Invoice) -> Invoice:
     """Give a cancelled credit note's amount back to the outstanding of the invoice it credited."""
     assert credit_note.return_against_id is not None  # a submitted credit note always has one
     original = lock_invoice(session, credit_note.return_against_id)
@@ -214,6 +234,7 @@ def _restore_original(session: Session, credit_note: Invoice) -> None:
         .limit(1)
     )
     refresh_status(original, has_credit_notes=others is not None)
+    return original
 
 
 def refresh_overdue(session: Session, today: dt.date | None = None) -> int:

@@ -11,12 +11,12 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload
 
 from verenigingen import clock
 from verenigingen.auth.models import User
 from verenigingen.auth.permissions import Permission, require
-from verenigingen.billing.audit import record_money_event, record_money_events
+from verenigingen.billing.audit import record_money_events
 from verenigingen.billing.models import DocStatus, Invoice, Payment, PaymentAllocation, PaymentType
 from verenigingen.billing.numbering import next_payment_numbers
 from verenigingen.billing.schemas import PaymentCreate
@@ -24,13 +24,14 @@ from verenigingen.billing.service.allocation import (
     allocate_oldest_first,
     check_allocatable,
     describe,
-    invoice_ids_with_credit_notes,
     load_open_invoices,
-    lock_invoices,
-    refresh_status,
+    lock_invoices_with_credit_flags,
+    write_outstanding,
 )
+from verenigingen.config import Settings
 from verenigingen.errors import Conflict, NotFound, ValidationFailed
-from verenigingen.members.models import Customer
+from verenigingen.history import pipeline
+from verenigingen.members.models import Customer, Member
 from verenigingen.money import ZERO
 
 
@@ -112,31 +113,45 @@ def _checked_plan(session: Session, data: PaymentCreate) -> list[tuple[int, Deci
     return [(allocation.invoice_id, allocation.allocated_amount) for allocation in allocations]
 
 
-def _lock_payment(session: Session, payment_id: int) -> Payment:
-    payment = session.scalar(
-        select(Payment)
-        .where(Payment.id == payment_id)
-        .options(selectinload(Payment.allocations))
-        .with_for_update()
-        .execution_options(populate_existing=True)
+def _lock_payment(session: Session, payment_id: int) -> tuple[Payment, list[int]]:
+    """The payment under a row lock with its allocations, and the ids of its customer's members
+    (whose cache tags and summaries the payment changes): one statement."""
+    rows = (
+        session.execute(
+            select(Payment, Member.id)
+            .outerjoin(Member, Member.customer_id == Payment.customer_id)
+            .where(Payment.id == payment_id)
+            .options(joinedload(Payment.allocations))
+            .with_for_update(of=Payment)
+            .execution_options(populate_existing=True)
+        )
+        .unique()
+        .all()
     )
-    if payment is None:
+    if not rows:
         raise NotFound(f"payment {payment_id} does not exist")
-    return payment
+    member_ids = sorted({member_id for _payment, member_id in rows if member_id is not None})
+    return rows[0][0], member_ids
 
 
-def submit_payment(session: Session, user: User, payment_id: int) -> Payment:
+def submit_payment(
+    session: Session, user: User, payment_id: int, *, settings: Settings | None = None
+) -> Payment:
     """Submit a Draft payment: each allocation lowers its invoice's outstanding amount.
 
     The invoices are locked and re-checked first; if another payment or credit note took what
     this one planned to settle, nothing changes and the caller gets 409. Submitting twice → 409.
+    Inline: the rules, outstanding and status, the audit trail and the cache tag bumps; the
+    member summary, mandate usage and analytics are enqueued (:mod:`verenigingen.history.pipeline`).
     """
     require(user, Permission.BILLING_WRITE)
-    payment = _lock_payment(session, payment_id)
+    payment, member_ids = _lock_payment(session, payment_id)
     if payment.docstatus != DocStatus.DRAFT:
         state = "submitted" if payment.docstatus == DocStatus.SUBMITTED else "cancelled"
         raise Conflict(f"payment {payment.number} is already {state}")
-    invoices = lock_invoices(session, (a.invoice_id for a in payment.allocations))
+    invoices, credited = lock_invoices_with_credit_flags(
+        session, (a.invoice_id for a in payment.allocations)
+    )
     allocated = sum((a.allocated_amount for a in payment.allocations), ZERO)
     if allocated > payment.paid_amount:
         raise Conflict(f"payment {payment.number} allocates more than it pays")
@@ -146,60 +161,93 @@ def submit_payment(session: Session, user: User, payment_id: int) -> Payment:
         )
         if reason:
             raise Conflict(f"{reason}; it changed after payment {payment.number} was drafted")
-    credited = invoice_ids_with_credit_notes(session, invoices)
-    for allocation in payment.allocations:
-        invoice = invoices[allocation.invoice_id]
-        invoice.outstanding_amount -= allocation.allocated_amount
-        refresh_status(invoice, has_credit_notes=invoice.id in credited)
+    write_outstanding(session, invoices, _changes(payment, sign=-1), credited)
     payment.docstatus = DocStatus.SUBMITTED
     payment.unallocated_amount = payment.paid_amount - allocated
-    record_money_event(
+    record_money_events(
         session,
         user,
-        "payment.submitted",
-        "payment",
-        payment.id,
-        payment.paid_amount,
-        {"number": payment.number, "customer_id": payment.customer_id},
+        [
+            _payment_event(payment, "payment.submitted", {"customer_id": payment.customer_id}),
+            *_allocation_events(payment, "allocation.applied"),
+        ],
     )
-    record_money_events(session, user, _allocation_events(payment, "allocation.applied"))
+    pipeline.after_payment(
+        session,
+        user,
+        payment,
+        member_ids,
+        _invoice_months(invoices),
+        cancelled=False,
+        policy=pipeline.PipelinePolicy.from_settings(settings),
+    )
     session.flush()
     return payment
 
 
-def cancel_payment(session: Session, user: User, payment_id: int) -> Payment:
+def cancel_payment(
+    session: Session, user: User, payment_id: int, *, settings: Settings | None = None
+) -> Payment:
     """Cancel a payment. A submitted one gives each invoice back what it settled (outstanding and
     status restored); a draft is simply cancelled. Cancelling twice → 409."""
     require(user, Permission.BILLING_WRITE)
-    payment = _lock_payment(session, payment_id)
+    payment, member_ids = _lock_payment(session, payment_id)
     if payment.docstatus == DocStatus.CANCELLED:
         raise Conflict(f"payment {payment.number} is already cancelled")
     was_submitted = payment.docstatus == DocStatus.SUBMITTED
+    events: list[dict[str, Any]] = []
     if was_submitted:
-        invoices = lock_invoices(session, (a.invoice_id for a in payment.allocations))
+        invoices, credited = lock_invoices_with_credit_flags(
+            session, (a.invoice_id for a in payment.allocations)
+        )
         for allocation in payment.allocations:
             invoice = invoices[allocation.invoice_id]
             if invoice.outstanding_amount + allocation.allocated_amount > invoice.grand_total:
                 # Only reachable if the ledger was edited outside these services.
                 raise Conflict(f"{describe(invoice)} would owe more than its total")
-        credited = invoice_ids_with_credit_notes(session, invoices)
-        for allocation in payment.allocations:
-            invoice = invoices[allocation.invoice_id]
-            invoice.outstanding_amount += allocation.allocated_amount
-            refresh_status(invoice, has_credit_notes=invoice.id in credited)
-        record_money_events(session, user, _allocation_events(payment, "allocation.reversed"))
+        write_outstanding(session, invoices, _changes(payment, sign=1), credited)
+        events = _allocation_events(payment, "allocation.reversed")
     payment.docstatus = DocStatus.CANCELLED
-    record_money_event(
+    record_money_events(
         session,
         user,
-        "payment.cancelled",
-        "payment",
-        payment.id,
-        payment.paid_amount,
-        {"number": payment.number, "was_submitted": was_submitted},
+        [
+            *events,
+            _payment_event(payment, "payment.cancelled", {"was_submitted": was_submitted}),
+        ],
     )
+    if was_submitted:
+        # A draft never reached the ledger: nothing to invalidate or to update in the background.
+        pipeline.after_payment(
+            session,
+            user,
+            payment,
+            member_ids,
+            _invoice_months(invoices),
+            cancelled=True,
+            policy=pipeline.PipelinePolicy.from_settings(settings),
+        )
     session.flush()
     return payment
+
+
+def _changes(payment: Payment, *, sign: int) -> dict[int, Decimal]:
+    return {a.invoice_id: sign * a.allocated_amount for a in payment.allocations}
+
+
+def _invoice_months(invoices: dict[int, Invoice]) -> set[str]:
+    # The collection rate of the month an invoice was posted in changes when it is paid.
+    return {pipeline.month_of(invoice.posting_date) for invoice in invoices.values()}
+
+
+def _payment_event(payment: Payment, event: str, data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "event": event,
+        "entity": "payment",
+        "entity_id": payment.id,
+        "amount": payment.paid_amount,
+        "data": {"number": payment.number, **data},
+    }
 
 
 def _allocation_events(payment: Payment, event: str) -> list[dict[str, Any]]:

@@ -1,0 +1,173 @@
+"""What a ledger write leaves behind in its own transaction: cache tag bumps and the outbox jobs.
+
+Billing services call these after the critical work (rules, allocations, outstanding, status,
+audit). Everything here costs two statements whatever the number of members and jobs: one tag
+bump and one INSERT of all job rows. The heavy work (summary, mandate usage, analytics) runs in
+the jobs after commit; a rolled-back write leaves neither bumps nor jobs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from verenigingen.auth.models import User
+from verenigingen.billing.models import ModeOfPayment, Payment, PaymentType
+from verenigingen.cache.tags import bump_tags
+from verenigingen.config import Settings, get_settings
+from verenigingen.history import tasks
+from verenigingen.jobs import JobRequest, enqueue_many
+from verenigingen.members.models import Member
+from verenigingen.money import ZERO
+from verenigingen.sepa import tasks as sepa_tasks
+
+
+@dataclass(frozen=True)
+class PipelinePolicy:
+    """When a payment refreshes the member summary, and when it recalculates it from scratch."""
+
+    refresh_above: Decimal = Decimal("100.00")
+    recalculate_invoices: int = 5
+    recalculate_above: Decimal = Decimal("500.00")
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None) -> PipelinePolicy:
+        settings = settings or get_settings()
+        return cls(
+            settings.history_refresh_above,
+            settings.history_recalculate_invoices,
+            settings.history_recalculate_above,
+        )
+
+
+@dataclass(frozen=True)
+class SummaryDelta:
+    """How one ledger event changes the financial summary of a customer's members."""
+
+    invoices: int = 0
+    invoiced: Decimal = ZERO
+    credited: Decimal = ZERO
+    paid: Decimal = ZERO
+    outstanding: Decimal = ZERO
+
+    def params(self) -> dict[str, Any]:
+        # Strings, not floats: the job table stores JSON and money stays exact (rule 3).
+        return {
+            "invoices": self.invoices,
+            "invoiced": str(self.invoiced),
+            "credited": str(self.credited),
+            "paid": str(self.paid),
+            "outstanding": str(self.outstanding),
+        }
+
+    def negated(self) -> SummaryDelta:
+        return SummaryDelta(
+            -self.invoices, -self.invoiced, -self.credited, -self.paid, -self.outstanding
+        )
+
+
+def cache_tags(customer_id: int, member_ids: Iterable[int]) -> list[str]:
+    """The tags a change of this customer's ledger invalidates: the customer and its members."""
+    return [f"customer:{customer_id}", *(f"member:{member_id}" for member_id in member_ids)]
+
+
+def member_ids_of(session: Session, customer_id: int) -> list[int]:
+    return list(
+        session.scalars(
+            select(Member.id).where(Member.customer_id == customer_id).order_by(Member.id)
+        )
+    )
+
+
+def month_of(day: dt.date) -> str:
+    return f"{day:%Y-%m}"
+
+
+def payment_delta(payment: Payment, allocated: Decimal) -> SummaryDelta:
+    """The summary change of submitting ``payment`` (cancelling it is the negation)."""
+    if payment.payment_type == PaymentType.RECEIVE:
+        return SummaryDelta(paid=payment.paid_amount, outstanding=-allocated)
+    if payment.payment_type == PaymentType.PAY:
+        return SummaryDelta(paid=-payment.paid_amount)
+    return SummaryDelta()
+
+
+def after_payment(
+    session: Session,
+    user: User,
+    payment: Payment,
+    member_ids: Sequence[int],
+    invoice_months: Iterable[str],
+    *,
+    cancelled: bool,
+    policy: PipelinePolicy,
+) -> None:
+    """Bump the tags and enqueue the jobs of a payment submitted (or a submitted one cancelled).
+
+    The summary is refreshed for Receive and Pay payments, and for any payment above
+    ``policy.refresh_above``; a payment touching more than ``recalculate_invoices`` invoices or
+    above ``recalculate_above`` recalculates it from the ledger instead of applying a delta.
+    """
+    bump_tags(session, cache_tags(payment.customer_id, member_ids))
+    allocations = payment.allocations
+    allocated = sum((a.allocated_amount for a in allocations), ZERO)
+    requests: list[JobRequest] = []
+    refresh = (
+        payment.payment_type in (PaymentType.RECEIVE, PaymentType.PAY)
+        or payment.paid_amount > policy.refresh_above
+    )
+    if refresh and member_ids:
+        if (
+            len(allocations) > policy.recalculate_invoices
+            or payment.paid_amount > policy.recalculate_above
+        ):
+            requests.append(recalculate_request(payment.customer_id))
+        else:
+            delta = payment_delta(payment, allocated)
+            requests.append(
+                delta_request(payment.customer_id, delta.negated() if cancelled else delta)
+            )
+    if payment.mode_of_payment == ModeOfPayment.SEPA_DIRECT_DEBIT and member_ids:
+        requests.append(
+            JobRequest(
+                sepa_tasks.RECORD_MANDATE_USAGE,
+                {"payment_id": payment.id, "cancelled": cancelled},
+            )
+        )
+    months = sorted({month_of(payment.posting_date), *invoice_months})
+    requests.append(analytics_request(months))
+    enqueue_many(session, requests, user=user)
+
+
+def after_invoice(
+    session: Session,
+    user: User,
+    customer_id: int,
+    delta: SummaryDelta,
+    months: Iterable[str],
+) -> None:
+    """Bump the tags and enqueue the jobs of an invoice or credit note submitted or cancelled."""
+    member_ids = member_ids_of(session, customer_id)
+    bump_tags(session, cache_tags(customer_id, member_ids))
+    requests = [analytics_request(sorted(set(months)))]
+    if member_ids and delta != SummaryDelta():
+        requests.insert(0, delta_request(customer_id, delta))
+    enqueue_many(session, requests, user=user)
+
+
+def delta_request(customer_id: int, delta: SummaryDelta) -> JobRequest:
+    return JobRequest(tasks.APPLY_SUMMARY_DELTA, {"customer_id": customer_id, **delta.params()})
+
+
+def recalculate_request(customer_id: int) -> JobRequest:
+    return JobRequest(tasks.RECALCULATE_SUMMARY, {"customer_id": customer_id})
+
+
+def analytics_request(months: Sequence[str]) -> JobRequest:
+    return JobRequest(tasks.UPDATE_PAYMENT_ANALYTICS, {"months": list(months)})

@@ -1,0 +1,292 @@
+"""The member financial summary: kept by deltas, rebuilt from the ledger, never a lost update.
+
+Every ledger event that matters enqueues one job for its customer: a delta
+(``history.apply_summary_delta``) or, for a large payment, a recalculation
+(``history.recalculate_summary``). Two rules keep the rows exact whatever order the jobs run in:
+
+1. **Optimistic writes.** A writer reads a row's ``version`` and updates with
+   ``WHERE version = :seen``; zero rows means another job got there first, so it reads again
+   (with a row lock, which on READ COMMITTED returns the latest row) and retries.
+2. **A recalculation does not count an event twice.** A delta job commits its delta and its
+   ``Completed`` status in one transaction, and its row was committed with the ledger event.
+   So in one snapshot, the events whose delta is not yet in the summary are exactly those whose
+   delta job is still Queued or Running. A recalculation reads, in one statement (one snapshot),
+   the ledger totals and those pending deltas, and writes ledger minus pending; each pending
+   job then adds its own delta once. The versions are read before that statement, so a delta
+   committed in between makes the recalculation's write miss and retry.
+
+Overdue count and last payment date are not additive; every writer takes them from the same
+snapshot of the ledger.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import and_, case, func, insert, literal, select, true, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from verenigingen.billing.models import DocStatus, Invoice, InvoiceStatus, Payment, PaymentType
+from verenigingen.history.models import MemberFinancialSummary, PaymentStatus
+from verenigingen.jobs.models import ACTIVE_STATUSES, Job
+from verenigingen.members.models import Member
+from verenigingen.money import ZERO
+
+APPLY_SUMMARY_DELTA = "history.apply_summary_delta"
+MAX_ATTEMPTS = 5
+
+
+class SummaryConflict(RuntimeError):
+    """Other writers kept winning; the job runner retries the job in a new transaction."""
+
+
+@dataclass(frozen=True)
+class Figures:
+    """The summary of one customer's ledger (the same for each member it pays for)."""
+
+    invoice_count: int = 0
+    total_invoiced: Decimal = ZERO
+    total_credited: Decimal = ZERO
+    total_paid: Decimal = ZERO
+    outstanding: Decimal = ZERO
+    overdue_count: int = 0
+    last_payment_date: dt.date | None = None
+
+    @property
+    def payment_status(self) -> PaymentStatus:
+        if self.invoice_count == 0:
+            return PaymentStatus.NO_INVOICES
+        if self.overdue_count > 0:
+            return PaymentStatus.OVERDUE
+        if self.outstanding > ZERO:
+            return PaymentStatus.UNPAID
+        return PaymentStatus.PAID
+
+    def plus(self, delta: dict[str, Any]) -> Figures:
+        return replace(
+            self,
+            invoice_count=self.invoice_count + int(delta.get("invoices", 0)),
+            total_invoiced=self.total_invoiced + Decimal(delta.get("invoiced", "0")),
+            total_credited=self.total_credited + Decimal(delta.get("credited", "0")),
+            total_paid=self.total_paid + Decimal(delta.get("paid", "0")),
+            outstanding=self.outstanding + Decimal(delta.get("outstanding", "0")),
+        )
+
+    def minus(self, delta: dict[str, Any]) -> Figures:
+        negated = {
+            key: -Decimal(str(value)) for key, value in delta.items() if key != "customer_id"
+        }
+        return self.plus(negated)
+
+    def values(self) -> dict[str, Any]:
+        return {
+            "invoice_count": self.invoice_count,
+            "total_invoiced": self.total_invoiced,
+            "total_credited": self.total_credited,
+            "total_paid": self.total_paid,
+            "outstanding": self.outstanding,
+            "overdue_count": self.overdue_count,
+            "last_payment_date": self.last_payment_date,
+            "payment_status": self.payment_status.value,
+        }
+
+    @classmethod
+    def of(cls, row: MemberFinancialSummary) -> Figures:
+        return cls(
+            row.invoice_count,
+            row.total_invoiced,
+            row.total_credited,
+            row.total_paid,
+            row.outstanding,
+            row.overdue_count,
+            row.last_payment_date,
+        )
+
+
+def _ledger_statement(customer_id: int, *, with_pending: bool) -> Any:
+    """One statement: the customer's ledger totals, and (outer-joined) its pending deltas."""
+    invoice = (
+        select(
+            func.count(case((Invoice.is_return.is_(False), 1))).label("invoice_count"),
+            func.sum(case((Invoice.is_return.is_(False), Invoice.grand_total))).label("invoiced"),
+            func.sum(case((Invoice.is_return.is_(True), -Invoice.grand_total))).label("credited"),
+            func.sum(case((Invoice.is_return.is_(False), Invoice.outstanding_amount))).label(
+                "outstanding"
+            ),
+            func.count(
+                case(
+                    (
+                        and_(
+                            Invoice.is_return.is_(False),
+                            Invoice.status == InvoiceStatus.OVERDUE.value,
+                        ),
+                        1,
+                    )
+                )
+            ).label("overdue_count"),
+        )
+        .where(Invoice.customer_id == customer_id, Invoice.docstatus == DocStatus.SUBMITTED)
+        .subquery()
+    )
+    received = case((Payment.payment_type == PaymentType.RECEIVE.value, Payment.paid_amount))
+    refunded = case((Payment.payment_type == PaymentType.PAY.value, Payment.paid_amount))
+    payment = (
+        select(
+            func.sum(received).label("received"),
+            func.sum(refunded).label("refunded"),
+            func.max(
+                case((Payment.payment_type == PaymentType.RECEIVE.value, Payment.posting_date))
+            ).label("last_payment_date"),
+        )
+        .where(Payment.customer_id == customer_id, Payment.docstatus == DocStatus.SUBMITTED)
+        .subquery()
+    )
+    pending_params: Any = Job.params if with_pending else literal(None)
+    statement = select(invoice, payment, pending_params.label("pending")).select_from(
+        invoice.join(payment, true())
+    )
+    if with_pending:
+        statement = statement.outerjoin(
+            Job,
+            and_(
+                Job.name == APPLY_SUMMARY_DELTA,
+                Job.status.in_([status.value for status in ACTIVE_STATUSES]),
+                Job.params["customer_id"].as_integer() == customer_id,
+            ),
+        )
+    return statement
+
+
+def ledger_figures(session: Session, customer_id: int, *, minus_pending: bool = False) -> Figures:
+    """The summary recomputed from the ledger; with ``minus_pending``, without the deltas of the
+    customer's delta jobs that have not run yet (so that they can still add them)."""
+    rows = session.execute(_ledger_statement(customer_id, with_pending=minus_pending)).all()
+    first = rows[0]
+    figures = Figures(
+        invoice_count=int(first.invoice_count or 0),
+        total_invoiced=Decimal(first.invoiced or ZERO),
+        total_credited=Decimal(first.credited or ZERO),
+        total_paid=Decimal(first.received or ZERO) - Decimal(first.refunded or ZERO),
+        outstanding=Decimal(first.outstanding or ZERO),
+        overdue_count=int(first.overdue_count or 0),
+        last_payment_date=first.last_payment_date,
+    )
+    for row in rows:
+        if row.pending is not None:
+            figures = figures.minus(row.pending)
+    return figures
+
+
+def _member_ids(session: Session, customer_id: int) -> list[int]:
+    return list(
+        session.scalars(
+            select(Member.id).where(Member.customer_id == customer_id).order_by(Member.id)
+        )
+    )
+
+
+def _rows(
+    session: Session, member_ids: Sequence[int], *, lock: bool
+) -> dict[int, MemberFinancialSummary]:
+    statement = (
+        select(MemberFinancialSummary)
+        .where(MemberFinancialSummary.member_id.in_(member_ids))
+        .execution_options(populate_existing=True)
+    )
+    if lock:
+        statement = statement.with_for_update()
+    return {row.member_id: row for row in session.scalars(statement)}
+
+
+def _write(
+    session: Session,
+    customer_id: int,
+    member_id: int,
+    row: MemberFinancialSummary | None,
+    figures: Figures,
+) -> bool:
+    """Insert or conditionally update one row; False when another writer changed it first."""
+    if row is None:
+        try:
+            with session.begin_nested():
+                session.execute(
+                    insert(MemberFinancialSummary).values(
+                        member_id=member_id, customer_id=customer_id, version=1, **figures.values()
+                    )
+                )
+        except IntegrityError:
+            return False  # a concurrent writer inserted it; read it and apply on top
+        return True
+    result = session.execute(
+        update(MemberFinancialSummary)
+        .where(
+            MemberFinancialSummary.member_id == member_id,
+            MemberFinancialSummary.version == row.version,
+        )
+        .values(customer_id=customer_id, version=row.version + 1, **figures.values())
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def apply_delta(session: Session, customer_id: int, delta: dict[str, Any]) -> int:
+    """Add one event's delta to the summary of each member of the customer; rows written.
+
+    A member without a row gets one from the ledger (minus the deltas still pending, this job's
+    own included, since it is Running) plus this delta.
+    """
+    return _update(session, customer_id, delta)
+
+
+def recalculate(session: Session, customer_id: int) -> int:
+    """Rebuild the summary of each member of the customer from the ledger; rows written."""
+    return _update(session, customer_id, None)
+
+
+def _update(session: Session, customer_id: int, delta: dict[str, Any] | None) -> int:
+    member_ids = _member_ids(session, customer_id)
+    if not member_ids:
+        return 0
+    remaining = set(member_ids)
+    for attempt in range(MAX_ATTEMPTS):
+        # Versions first, then the ledger: see rule 2 in the module docstring.
+        rows = _rows(session, sorted(remaining), lock=attempt > 0)
+        base = ledger_figures(session, customer_id, minus_pending=True)
+        for member_id in sorted(remaining):
+            row = rows.get(member_id)
+            if delta is None:
+                figures = base
+            elif row is None:
+                figures = base.plus(delta)
+            else:
+                # The delta's amounts on top of what the row holds; the non-additive figures
+                # from the ledger snapshot just read.
+                figures = replace(
+                    Figures.of(row).plus(delta),
+                    overdue_count=base.overdue_count,
+                    last_payment_date=base.last_payment_date,
+                )
+            if _write(session, customer_id, member_id, row, figures):
+                remaining.discard(member_id)
+        if not remaining:
+            return len(member_ids)
+    raise SummaryConflict(
+        f"the summary of customer {customer_id} kept changing; {len(remaining)} rows not written"
+    )
+
+
+def recalculate_all(session: Session, *, batch: int = 500) -> int:
+    """Rebuild every member's summary (after an import, or to heal a failed delta job)."""
+    customer_ids = session.scalars(
+        select(Member.customer_id).where(Member.customer_id.is_not(None)).distinct()
+    ).all()
+    written = 0
+    for customer_id in customer_ids:
+        if customer_id is not None:
+            written += recalculate(session, customer_id)
+    return written

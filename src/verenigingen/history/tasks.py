@@ -1,0 +1,49 @@
+"""History work that runs as tracked jobs: the member summary and the payment analytics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from verenigingen.auth.models import User
+from verenigingen.auth.permissions import Permission, require
+from verenigingen.history import analytics, summary
+from verenigingen.jobs import job
+
+APPLY_SUMMARY_DELTA = summary.APPLY_SUMMARY_DELTA
+RECALCULATE_SUMMARY = "history.recalculate_summary"
+RECALCULATE_ALL = "history.recalculate_all"
+UPDATE_PAYMENT_ANALYTICS = "history.update_payment_analytics"
+
+
+@job(APPLY_SUMMARY_DELTA, queue="default")
+def apply_summary_delta(
+    session: Session, user: User, *, customer_id: int, **delta: Any
+) -> dict[str, Any]:
+    """Add one ledger event's delta to the summaries of the customer's members."""
+    require(user, Permission.BILLING_WRITE)
+    rows = summary.apply_delta(session, customer_id, delta)
+    return {"customer_id": customer_id, "rows": rows}
+
+
+@job(RECALCULATE_SUMMARY, queue="default")
+def recalculate_summary(session: Session, user: User, *, customer_id: int) -> dict[str, Any]:
+    """Rebuild the summaries of the customer's members from the ledger."""
+    require(user, Permission.BILLING_WRITE)
+    return {"customer_id": customer_id, "rows": summary.recalculate(session, customer_id)}
+
+
+@job(RECALCULATE_ALL, queue="long")
+def recalculate_all(session: Session, user: User) -> dict[str, Any]:
+    """Rebuild every member's summary from the ledger."""
+    require(user, Permission.BILLING_WRITE)
+    return {"rows": summary.recalculate_all(session)}
+
+
+@job(UPDATE_PAYMENT_ANALYTICS, queue="long")
+def update_payment_analytics(session: Session, user: User, *, months: list[str]) -> dict[str, Any]:
+    """Recompute the analytics of the given months (YYYY-MM) from the ledger."""
+    require(user, Permission.BILLING_WRITE)
+    rows = analytics.update_months(session, months)
+    return {"months": [f"{row.month:%Y-%m}" for row in rows]}

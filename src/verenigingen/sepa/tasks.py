@@ -1,0 +1,31 @@
+"""SEPA work that runs as a tracked job."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from verenigingen.auth.models import User
+from verenigingen.auth.permissions import Permission, require
+from verenigingen.jobs import job
+from verenigingen.sepa.usage import record_usage
+
+RECORD_MANDATE_USAGE = "sepa.record_mandate_usage"
+
+
+@job(RECORD_MANDATE_USAGE, queue="default")
+def record_mandate_usage(
+    session: Session, user: User, *, payment_id: int, cancelled: bool = False
+) -> dict[str, Any]:
+    """The usage row of a submitted (or cancelled) direct-debit payment on its mandate."""
+    require(user, Permission.BILLING_WRITE)
+    usage = record_usage(session, payment_id, cancelled=cancelled)
+    if usage is None:
+        return {"payment_id": payment_id, "mandate_id": None}
+    return {
+        "payment_id": payment_id,
+        "mandate_id": usage.mandate_id,
+        "sequence_type": usage.sequence_type,
+        "status": usage.status,
+    }
