@@ -71,6 +71,13 @@ def test_postgres_cancelled_build_leaves_invalid_index_and_next_add_heals_it(
     assert indexes_on(engine, "invoice")[INVOICES.name].valid
     assert [c.state for c in ledger(engine)] == [IndexState.INVALID, IndexState.VALID]
 
+    # What a failed REINDEX CONCURRENTLY leaves behind is reported, not touched.
+    with engine.begin() as connection:
+        connection.exec_driver_sql("CREATE INDEX ix_invoice_due_ccnew ON invoice (due_date)")
+    (status,) = [s for s in service.index_status(engine, admin) if s.spec.name == INVOICES.name]
+    assert status.leftovers == ["ix_invoice_due_ccnew"]
+    assert "ix_invoice_due_ccnew" in indexes_on(engine, "invoice")
+
 
 @pytest.mark.parametrize(
     "committed_server_engine", ["VERENIGINGEN_TEST_MARIADB_URL"], ids=["mariadb"], indirect=True
