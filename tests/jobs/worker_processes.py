@@ -72,13 +72,16 @@ class Shape:
     user_id: int
     logs: Path
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    started: int = 0
 
     def process_env(self) -> dict[str, str]:
         path = os.pathsep.join([str(TESTS_DIR), str(SRC_DIR)])
         return {**os.environ, **self.env, "PYTHONPATH": path}
 
     def start_worker(self) -> subprocess.Popen[bytes]:
-        log = (self.logs / f"worker-{len(self.workers)}.log").open("wb")
+        self.started += 1
+        path = self.logs / f"worker-{self.started}.log"
+        log = path.open("wb")
         process = subprocess.Popen(
             [sys.executable, "-m", "verenigingen", "worker"],
             env=self.process_env(),
@@ -86,6 +89,13 @@ class Shape:
             stderr=subprocess.STDOUT,
         )
         self.workers.append(process)
+        # Wait until it serves, so that a slow start (a loaded machine) is not counted against
+        # the job timings of the tests.
+        deadline = time.monotonic() + 90
+        while b" serving " not in path.read_bytes():
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"worker did not start; see {path}")
+            time.sleep(0.05)
         return process
 
     def ensure_workers(self, count: int = 2) -> None:
@@ -119,7 +129,7 @@ class Shape:
             session.expunge(job)  # keep its loaded values past the read-only rollback
             return job
 
-    def wait_for(self, job_id: int, *statuses: str, timeout: float = 20.0) -> Job:
+    def wait_for(self, job_id: int, *statuses: str, timeout: float = 30.0) -> Job:
         deadline = time.monotonic() + timeout
         while True:
             job = self.job(job_id)
