@@ -13,7 +13,6 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner, Result
 
 from verenigingen.auth.models import User
-from verenigingen.cli import context
 from verenigingen.cli.app import app
 from verenigingen.members.models import Member
 from verenigingen.perf import gate, nplusone
@@ -27,13 +26,7 @@ QUICK = ["--workload", WORKLOAD, "--iterations", "3", "--repeat", "1"]
 
 
 @pytest.fixture
-def wide_console(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Rich folds table cells to 80 columns under the test runner; keep rows readable.
-    monkeypatch.setattr(context.console, "width", 400)
-
-
-@pytest.fixture
-def baseline(perf_settings: Path, tmp_path: Path, wide_console: None) -> Path:
+def baseline(perf_settings: Path, tmp_path: Path) -> Path:
     path = tmp_path / "baseline.json"
     result = _check(path, "--update")
     assert result.exit_code == 0, result.output

@@ -6,6 +6,7 @@ Both commands run on their own SQLite copies of a seeded demo association under
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -13,10 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from verenigingen.cli.context import console, fail
+from verenigingen.cli.context import fail
 from verenigingen.perf import gate, profiler, report, report_markdown
 from verenigingen.perf.baseline import BaselineError, load_baseline, write_json
 from verenigingen.perf.workloads import (
@@ -28,6 +30,10 @@ from verenigingen.perf.workloads import (
 )
 from verenigingen.perf.workloads.database import LARGE, SMALL, DemoDatabase, cache_dir
 from verenigingen.perf.workloads.runner import WorkloadInputError
+
+# CI logs are not terminals: Rich would fold the tables to 80 columns and split every statement
+# over a dozen lines, so a non-terminal gets a wide console.
+console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 
 app = typer.Typer(
     help="Performance: workloads, profiles and the regression gate.", no_args_is_help=True
