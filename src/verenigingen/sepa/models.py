@@ -66,9 +66,7 @@ class SepaMandateUsage(IdMixin, Base):
 
     mandate_id: Mapped[int] = mapped_column(BigIntKey, ForeignKey("sepa_mandate.id"))
     usage_date: Mapped[dt.date]
-    payment_id: Mapped[int | None] = mapped_column(
-        BigIntKey, ForeignKey("payment.id"), index=True
-    )
+    payment_id: Mapped[int | None] = mapped_column(BigIntKey, ForeignKey("payment.id"), index=True)
     invoice_id: Mapped[int | None] = mapped_column(BigIntKey, ForeignKey("invoice.id"))
     """The (first) invoice the collection settles, when it settles one."""
     batch_reference: Mapped[str | None] = mapped_column(String(35))

@@ -12,6 +12,7 @@ from verenigingen.db.session import make_session_factory
 from verenigingen.tasks import load_all as load_task_modules
 from verenigingen.web.api import cache as cache_api
 from verenigingen.web.api import dues, invoices, jobs, members, memberships, notifications, payments
+from verenigingen.web.api import history as history_api
 from verenigingen.web.api import indexes as index_api
 from verenigingen.web.errors import install_error_handlers
 from verenigingen.web.timing import ServerTimingMiddleware
@@ -39,6 +40,7 @@ def create_app(
     for module in (members, memberships, invoices, payments, dues, jobs, notifications):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(index_api.router, prefix=API_PREFIX)
+    app.include_router(history_api.router, prefix=API_PREFIX)
     app.include_router(cache_api.router, prefix=API_PREFIX)
 
     @app.get("/health", tags=["health"])

@@ -1,0 +1,126 @@
+"""Who may read a member's history and summary, and the cache in front of the history.
+
+The history is cached in the namespace ``history`` under the tags ``customer:<id>`` and
+``member:<id>``; every ledger write bumps them in its own transaction
+(:mod:`verenigingen.history.pipeline`), so a read after a payment recomputes. The entry is the
+history's JSON text: a hit is one version query and no re-serialisation, and the API sends the
+text as it is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from verenigingen.auth.models import User
+from verenigingen.auth.permissions import Permission, is_member_role, require
+from verenigingen.cache import VersionedCache, get_cache, money_ttl
+from verenigingen.errors import NotFound, PermissionDenied
+from verenigingen.history.models import MemberFinancialSummary
+from verenigingen.history.queries import DEFAULT_LIMIT, check_limit, decode_cursor, payment_history
+from verenigingen.history.schemas import FinancialSummaryOut, PaymentHistory
+from verenigingen.history.summary import Figures, ledger_figures
+from verenigingen.members.models import Member
+
+NAMESPACE = "history"
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryText:
+    """A payment history as JSON text, with what its time to live depends on."""
+
+    text: str
+    outstanding: Decimal
+
+
+def _readable_member(session: Session, user: User, member_id: int) -> int | None:
+    """The member's customer id, after the permission check: a Member reads only itself (403
+    for any other id, existing or not); other roles get 404 for an unknown member."""
+    require(user, Permission.BILLING_READ)
+    row = session.execute(
+        select(Member.customer_id, Member.user_id).where(Member.id == member_id)
+    ).first()
+    if is_member_role(user):
+        if row is None or row.user_id != user.id:
+            raise PermissionDenied("a member may only read its own payment history")
+    elif row is None:
+        raise NotFound(f"no member with id {member_id}")
+    assert row is not None
+    customer_id: int | None = row.customer_id
+    return customer_id
+
+
+def history_tags(member_id: int, customer_id: int | None) -> list[str]:
+    tags = [f"member:{member_id}"]
+    if customer_id is not None:
+        tags.append(f"customer:{customer_id}")
+    return tags
+
+
+def payment_history_text(
+    session: Session,
+    user: User,
+    member_id: int,
+    *,
+    limit: int = DEFAULT_LIMIT,
+    before: str | None = None,
+    cache: VersionedCache | None = None,
+) -> HistoryText:
+    """The member's payment history page as JSON text, through the cache.
+
+    403 for a Member asking for someone else's, 404 for an unknown member, 422 for a limit
+    outside 1-500 or a cursor that does not parse (checked before anything is read).
+    """
+    check_limit(limit)
+    if before is not None:
+        decode_cursor(before)
+    customer_id = _readable_member(session, user, member_id)
+
+    def fill() -> HistoryText:
+        history = payment_history(session, member_id, limit=limit, before=before)
+        return HistoryText(history.model_dump_json(), history.summary.outstanding)
+
+    return (cache or get_cache()).get_or_fill(
+        session,
+        NAMESPACE,
+        f"{member_id}:{limit}:{before or ''}",
+        history_tags(member_id, customer_id),
+        fill,
+        ttl=lambda value: money_ttl(value.outstanding),
+        encode=lambda value: [value.text, value.outstanding],
+        decode=lambda stored: HistoryText(stored[0], stored[1]),
+    )
+
+
+def read_payment_history(
+    session: Session,
+    user: User,
+    member_id: int,
+    *,
+    limit: int = DEFAULT_LIMIT,
+    before: str | None = None,
+    cache: VersionedCache | None = None,
+) -> PaymentHistory:
+    """:func:`payment_history_text` as the model (for Python callers and tests)."""
+    text = payment_history_text(
+        session, user, member_id, limit=limit, before=before, cache=cache
+    ).text
+    return PaymentHistory.model_validate_json(text)
+
+
+def financial_summary(session: Session, user: User, member_id: int) -> FinancialSummaryOut:
+    """The member's financial summary as the background jobs keep it.
+
+    Before the first job has written the row, the figures come from the ledger (version 0).
+    """
+    customer_id = _readable_member(session, user, member_id)
+    row = session.get(MemberFinancialSummary, member_id)
+    if row is not None:
+        return FinancialSummaryOut.model_validate(row, from_attributes=True)
+    figures = ledger_figures(session, customer_id) if customer_id is not None else Figures()
+    return FinancialSummaryOut(
+        member_id=member_id, customer_id=customer_id, version=0, updated_at=None, **figures.values()
+    )

@@ -1,0 +1,83 @@
+"""History fixtures: a Treasurer's ledger factory, a fresh cache per test, jobs run in process."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+# The ledger factories live with the billing tests; the history is read from the same ledger.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "billing"))
+
+from billing_factories import LedgerFactory  # noqa: E402
+
+from verenigingen import clock  # noqa: E402
+from verenigingen.auth.models import Role, User  # noqa: E402
+from verenigingen.auth.service import create_user  # noqa: E402
+from verenigingen.cache import VersionedCache, using_cache  # noqa: E402
+from verenigingen.cache.memory import MemoryBackend  # noqa: E402
+from verenigingen.config import Settings  # noqa: E402
+from verenigingen.jobs.engine import JobEngine, using_engine  # noqa: E402
+from verenigingen.jobs.models import Queue  # noqa: E402
+from verenigingen.jobs.worker import Runtime, run_job  # noqa: E402
+
+TODAY = dt.date(2026, 3, 2)
+
+
+@pytest.fixture(autouse=True)
+def frozen_today() -> Iterator[dt.date]:
+    with clock.frozen(TODAY):
+        yield TODAY
+
+
+@pytest.fixture(autouse=True)
+def cache() -> Iterator[VersionedCache]:
+    """A cache of this test only: ids and tag versions repeat between rolled-back tests."""
+    with using_cache(VersionedCache(MemoryBackend(max_entries=1000))) as fresh:
+        yield fresh
+
+
+@pytest.fixture
+def treasurer(session: Session) -> User:
+    return create_user(session, f"penningmeester.{uuid.uuid4().hex[:6]}@example.org", Role.TREASURER)
+
+
+@pytest.fixture
+def ledger(session: Session, treasurer: User) -> LedgerFactory:
+    return LedgerFactory(session, treasurer)
+
+
+@pytest.fixture
+def job_engine() -> Iterator[JobEngine]:
+    with using_engine(JobEngine.memory(f"history{uuid.uuid4().hex[:8]}")) as engine:
+        yield engine
+
+
+Drain = Callable[[], list[str]]
+
+
+def make_drain(engine: JobEngine, runtime: Runtime) -> Drain:
+    def run_all() -> list[str]:
+        outcomes = []
+        while True:
+            message = next((m for q in Queue if (m := engine.take(q)) is not None), None)
+            if message is None:
+                return outcomes
+            outcomes.append(run_job(runtime, message.args[0]))
+
+    return run_all
+
+
+@pytest.fixture
+def drain(session: Session, job_engine: JobEngine, tmp_path: Path) -> Drain:
+    """Commit-then-drain: run every dispatched job in savepoints of the test's connection."""
+    factory = sessionmaker(
+        bind=session.connection(), join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
+    runtime = Runtime(factory, Settings(data_dir=tmp_path, job_retry_backoff_seconds=0.0), "t:1")
+    return make_drain(job_engine, runtime)
