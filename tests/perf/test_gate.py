@@ -8,16 +8,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner, Result
 
 from verenigingen.auth.models import User
 from verenigingen.cli.app import app
-from verenigingen.members.models import Member
+from verenigingen.members.models import Customer, Member
 from verenigingen.perf import gate, nplusone
 from verenigingen.perf.baseline import QueryMetrics, load_baseline
-from verenigingen.perf.capture import Frame
+from verenigingen.perf.capture import Frame, capture
 from verenigingen.perf.workloads import get_workload, registry
 from verenigingen.perf.workloads.database import DemoDatabase
 
@@ -189,3 +189,18 @@ def test_the_product_workloads_do_not_grow_with_the_association(
     for measurement in gate.measure(workloads, large_demo, small_demo, repeat=1, iterations=3):
         assert measurement.scaling == [], measurement.workload
         assert measurement.stable
+
+
+def test_a_multi_row_insert_keeps_one_fingerprint_whatever_its_rows(session: Session) -> None:
+    # The gate counts executions per fingerprint and the scale check compares them across sizes:
+    # a statement sent once per action must not split by how many rows it happens to carry.
+    def customers(count: int, start: int) -> list[dict[str, str]]:
+        return [{"debtor_number": f"MR-{start + i}", "name": "Klant"} for i in range(count)]
+
+    with capture() as log:
+        session.execute(insert(Customer).values(customers(2, 0)))
+        session.execute(insert(Customer).values(customers(3, 10)))
+    two, three = log.queries
+    assert two.fingerprint == three.fingerprint
+    assert two.fingerprint.count("(?, ?") == 1
+    assert two.sql != three.sql  # the SQL as sent keeps its rows

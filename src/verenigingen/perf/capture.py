@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import functools
+import re
 import sys
 import threading
 import time
@@ -31,6 +32,16 @@ from verenigingen.perf.fingerprint import fingerprint_id, mask_literals, normali
 # normalised form saves a regex pass over the SQL per query (the largest part of capture's
 # overhead on short reads, bench/capture_overhead.py).
 _normalised = functools.lru_cache(maxsize=1024)(normalise)
+
+# ``insert().values([...])`` compiles to one statement per number of rows; like an IN list, the
+# number of rows must not split a fingerprint, so the rows collapse to the first one.
+_ROW = r"\((?:[^()]|%\(\w+\)s)*\)"  # a row of placeholders: ?, :name or %(name)s
+_VALUES_ROWS = re.compile(rf"(VALUES {_ROW})(?:, {_ROW})+")
+
+
+@functools.lru_cache(maxsize=1024)
+def _compiled_shape(sql: str) -> str:
+    return _VALUES_ROWS.sub(r"\1", normalise(sql))
 
 MAX_SQL_LENGTH = 2000
 CALL_SITE_DEPTH = 3
@@ -215,7 +226,7 @@ def _after_cursor_execute(
     dialect = conn.dialect.name
     compiled = getattr(context, "compiled", None)
     if compiled is not None and getattr(compiled, "string", None):
-        shape = _normalised(compiled.string)
+        shape = _compiled_shape(compiled.string)
     else:
         shape = mask_literals(statement, dialect)
     rowcount = getattr(cursor, "rowcount", -1)
