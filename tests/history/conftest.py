@@ -14,17 +14,17 @@ from sqlalchemy.orm import Session, sessionmaker
 # The ledger factories live with the billing tests; the history is read from the same ledger.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "billing"))
 
-from billing_factories import LedgerFactory  # noqa: E402
+from billing_factories import LedgerFactory
 
-from verenigingen import clock  # noqa: E402
-from verenigingen.auth.models import Role, User  # noqa: E402
-from verenigingen.auth.service import create_user  # noqa: E402
-from verenigingen.cache import VersionedCache, using_cache  # noqa: E402
-from verenigingen.cache.memory import MemoryBackend  # noqa: E402
-from verenigingen.config import Settings  # noqa: E402
-from verenigingen.jobs.engine import JobEngine, using_engine  # noqa: E402
-from verenigingen.jobs.models import Queue  # noqa: E402
-from verenigingen.jobs.worker import Runtime, run_job  # noqa: E402
+from verenigingen import clock
+from verenigingen.auth.models import Role, User
+from verenigingen.auth.service import create_user
+from verenigingen.cache import VersionedCache, using_cache
+from verenigingen.cache.memory import MemoryBackend
+from verenigingen.config import Settings
+from verenigingen.jobs.engine import JobEngine, using_engine
+from verenigingen.jobs.models import Queue
+from verenigingen.jobs.worker import Runtime, run_job
 
 TODAY = dt.date(2026, 3, 2)
 
@@ -44,7 +44,9 @@ def cache() -> Iterator[VersionedCache]:
 
 @pytest.fixture
 def treasurer(session: Session) -> User:
-    return create_user(session, f"penningmeester.{uuid.uuid4().hex[:6]}@example.org", Role.TREASURER)
+    return create_user(
+        session, f"penningmeester.{uuid.uuid4().hex[:6]}@example.org", Role.TREASURER
+    )
 
 
 @pytest.fixture
@@ -74,10 +76,15 @@ def make_drain(engine: JobEngine, runtime: Runtime) -> Drain:
 
 
 @pytest.fixture
-def drain(session: Session, job_engine: JobEngine, tmp_path: Path) -> Drain:
-    """Commit-then-drain: run every dispatched job in savepoints of the test's connection."""
+def runtime(session: Session, tmp_path: Path) -> Runtime:
+    """Runs jobs in savepoints of the test's connection: their commits are rolled back after."""
     factory = sessionmaker(
         bind=session.connection(), join_transaction_mode="create_savepoint", expire_on_commit=False
     )
-    runtime = Runtime(factory, Settings(data_dir=tmp_path, job_retry_backoff_seconds=0.0), "t:1")
+    return Runtime(factory, Settings(data_dir=tmp_path, job_retry_backoff_seconds=0.0), "t:1")
+
+
+@pytest.fixture
+def drain(job_engine: JobEngine, runtime: Runtime) -> Drain:
+    """After ``session.commit()``: run every dispatched job, as a worker would."""
     return make_drain(job_engine, runtime)

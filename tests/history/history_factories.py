@@ -53,7 +53,7 @@ def bulk_ledger(
     by_number = {number: (invoice_id, day) for number, invoice_id, day in ids}
     payments = []
     for i in range(0, invoices, 2):
-        invoice_id, day = by_number[f"INV-{tag}-{i:04d}"]
+        _invoice_id, day = by_number[f"INV-{tag}-{i:04d}"]
         payments.append(
             {
                 "number": f"PAY-{tag}-{i:04d}",

@@ -53,7 +53,8 @@ def test_history_shape_and_amounts(session: Session, ledger: LedgerFactory) -> N
     assert [(p.payment_number, p.allocated_amount, p.mode_of_payment) for p in newest.payments] == [
         (second.number, D("15.00"), "SEPA Direct Debit")
     ]
-    assert newest.mandate is not None and newest.mandate.id == mandate.id
+    assert newest.mandate is not None
+    assert newest.mandate.id == mandate.id
     assert (oldest.outstanding_amount, oldest.paid_amount, oldest.status) == (
         D("0.00"),
         D("30.00"),

@@ -27,7 +27,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, case, func, insert, literal, select, true, update
+from sqlalchemy import and_, case, func, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -110,8 +110,12 @@ class Figures:
 
 def _ledger_statement(customer_id: int, *, with_pending: bool) -> Any:
     """One statement: the customer's ledger totals, and (outer-joined) its pending deltas."""
+    # The customer id rides along as a constant column, so that the joins below say what they
+    # join on (one aggregate row each, then the customer's pending jobs).
+    customer = literal(customer_id).label("customer_id")
     invoice = (
         select(
+            customer,
             func.count(case((Invoice.is_return.is_(False), 1))).label("invoice_count"),
             func.sum(case((Invoice.is_return.is_(False), Invoice.grand_total))).label("invoiced"),
             func.sum(case((Invoice.is_return.is_(True), -Invoice.grand_total))).label("credited"),
@@ -137,6 +141,7 @@ def _ledger_statement(customer_id: int, *, with_pending: bool) -> Any:
     refunded = case((Payment.payment_type == PaymentType.PAY.value, Payment.paid_amount))
     payment = (
         select(
+            literal(customer_id).label("customer_id"),
             func.sum(received).label("received"),
             func.sum(refunded).label("refunded"),
             func.max(
@@ -148,7 +153,7 @@ def _ledger_statement(customer_id: int, *, with_pending: bool) -> Any:
     )
     pending_params: Any = Job.params if with_pending else literal(None)
     statement = select(invoice, payment, pending_params.label("pending")).select_from(
-        invoice.join(payment, true())
+        invoice.join(payment, payment.c.customer_id == invoice.c.customer_id)
     )
     if with_pending:
         statement = statement.outerjoin(
@@ -156,7 +161,7 @@ def _ledger_statement(customer_id: int, *, with_pending: bool) -> Any:
             and_(
                 Job.name == APPLY_SUMMARY_DELTA,
                 Job.status.in_([status.value for status in ACTIVE_STATUSES]),
-                Job.params["customer_id"].as_integer() == customer_id,
+                Job.params["customer_id"].as_integer() == invoice.c.customer_id,
             ),
         )
     return statement
