@@ -362,3 +362,34 @@ def test_bump_in_this_transaction_is_seen_by_its_own_lookup(
     memory_cache.get_or_fill(session, "own", "k", ["t:1"], lambda: "old", ttl=60)
     bump_tags(session, ["t:1"])
     assert memory_cache.get_or_fill(session, "own", "k", ["t:1"], lambda: "new", ttl=60) == "new"
+
+
+def test_memory_hits_decode_once_and_share_the_value(
+    memory_cache: VersionedCache, fresh_sqlite: Engine
+) -> None:
+    decoded: list[Any] = []
+
+    def decode(data: Any) -> Summary:
+        decoded.append(data)
+        return Summary(**data)
+
+    def lookup() -> Summary:
+        with read_only(make_session_factory(fresh_sqlite)) as session:
+            return memory_cache.get_or_fill(
+                session,
+                "summary",
+                "m1",
+                ["member:1"],
+                lambda: Summary("m1", Decimal("25.00")),
+                ttl=60,
+                encode=lambda summary: {
+                    "member": summary.member,
+                    "outstanding": summary.outstanding,
+                },
+                decode=decode,
+            )
+
+    lookup()
+    first, second, third = lookup(), lookup(), lookup()
+    assert first is second is third
+    assert len(decoded) == 1

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol
+from dataclasses import dataclass, field
+from typing import Any, Final, Protocol
 
 from verenigingen.cache.stats import NamespaceStats, Outcome
 
+NOT_DECODED: Final = object()
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass(slots=True)
 class StoredEntry:
     versions: dict[str, int]
     """The versions of the entry's tags read before its value was computed."""
@@ -16,6 +18,9 @@ class StoredEntry:
     """Seconds on the cache's clock after which the entry is no longer served."""
     payload: str
     """The value as JSON text (``cache.codec``): the same bytes in memory and in Redis."""
+    decoded: Any = field(default=NOT_DECODED, compare=False)
+    """The payload decoded by the first hit. The memory backend hands out the same entry on
+    every read, so later hits in this process skip decoding; Redis reads are new entries."""
 
 
 class FillLease(Protocol):

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 from sqlalchemy.orm import Session
 
 from verenigingen.cache import codec
-from verenigingen.cache.backend import CacheBackend, StoredEntry
+from verenigingen.cache.backend import NOT_DECODED, CacheBackend, StoredEntry
 from verenigingen.cache.memory import MemoryBackend
 from verenigingen.cache.stats import NamespaceStats, Outcome
 from verenigingen.cache.tags import current_versions
@@ -79,6 +79,10 @@ class VersionedCache:
         ``fill`` reads through ``session`` (or sees what it sees); its result is stored as
         ``codec.dumps(encode(value))`` for ``ttl`` seconds (or ``ttl(value)``) and returned as it
         is, while a hit returns ``decode(codec.loads(...))``. A hit sends one statement.
+
+        Values are read-only: in memory, every hit of an entry gets the same decoded object
+        (frozen dataclasses and tuples make that safe). One namespace holds one shape: the
+        ``decode`` of the first hit is the one whose result later hits share.
         """
         if not _NAMESPACE.fullmatch(namespace):
             raise ValueError(f"a cache namespace is 1-60 of [A-Za-z0-9_.-], got {namespace!r}")
@@ -86,7 +90,7 @@ class VersionedCache:
         outcome, entry = self._judge(self.backend.read(namespace, key), versions)
         if entry is not None:
             self.backend.record(namespace, Outcome.HIT, None)
-            return decode(codec.loads(entry.payload))
+            return _decoded(entry, decode)
         fill_us: int | None = None
         try:
             if has_written(session):
@@ -103,7 +107,7 @@ class VersionedCache:
                     _, entry = self._judge(self.backend.read(namespace, key), versions)
                     if entry is not None:  # the other filler stored it for our versions
                         outcome = Outcome.HIT
-                        return decode(codec.loads(entry.payload))
+                        return _decoded(entry, decode)
                 value, fill_us = _timed(fill)
                 seconds = ttl(value) if callable(ttl) else ttl
                 if seconds > 0:
@@ -136,6 +140,15 @@ class VersionedCache:
     def clear(self) -> None:
         """Drop all entries and counters (entries would be recomputed anyway when data changes)."""
         self.backend.clear()
+
+
+def _decoded(entry: StoredEntry, decode: Callable[[Any], T]) -> T:
+    # Decoding JSON costs more than the rest of a hit; an in-process entry is decoded once and
+    # the same object is returned to every later hit (hence: cached values are read-only).
+    if entry.decoded is NOT_DECODED:
+        entry.decoded = decode(codec.loads(entry.payload))
+    value: T = entry.decoded
+    return value
 
 
 def _timed(fill: Callable[[], T]) -> tuple[T, int]:
