@@ -247,7 +247,7 @@ def test_pipeline_and_jobs_agree_with_the_ledger_on_every_engine(
     )
     runtime = Runtime(factory, Settings(data_dir=tmp_path, job_retry_backoff_seconds=0.0), "t:1")
     outcomes = make_drain(job_engine, runtime)()
-    # 7 invoices × (delta, analytics); the direct debit's delta, usage and analytics; the large
+    # 7 invoices, each (delta, analytics); the direct debit's delta, usage and analytics; the large
     # payment's recalculation and analytics; the credit note's delta and analytics.
     assert outcomes == ["completed"] * (14 + 3 + 2 + 2)
     row = rows(any_session, customer.id)[0]
