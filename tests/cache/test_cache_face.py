@@ -114,3 +114,14 @@ def test_cli_shows_what_other_processes_counted_on_redis(
     rows = table_rows(result.output)
     assert rows["history"][:7] == ["3", "1", "1", "1", "0", "33.3%", "2"]
     assert rows["summary"][:7] == ["1", "0", "1", "0", "0", "0.0%", "1"]
+
+
+@pytest.mark.parametrize("command", ["stats", "clear"])
+def test_cli_says_when_redis_is_down(command: str) -> None:
+    from verenigingen.cache.redis_backend import RedisBackend
+
+    with using_cache(VersionedCache(RedisBackend("redis://127.0.0.1:1/0"))):
+        result = runner.invoke(app, ["cache", command])
+    assert result.exit_code == 1
+    assert "cannot reach the cache's Redis (VERENIGINGEN_REDIS_URL)" in result.output
+    assert "Traceback" not in result.output

@@ -8,6 +8,7 @@ import random
 import time
 from decimal import Decimal
 
+import pytest
 import redis
 from cache_helpers import make_ledger, pay
 from cache_processes import committed_key, done_key, read_history, reader, ready_key
@@ -113,3 +114,21 @@ def test_configuration_chooses_the_backend(redis_url: str) -> None:
     assert forced.backend.name == "memory"
     bounded = cache_from_settings(Settings(cache_max_entries=7))
     assert bounded.backend.max_entries == 7  # type: ignore[attr-defined]
+
+
+def test_a_redis_outage_computes_from_the_database(
+    fresh_sqlite: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    down = VersionedCache(RedisBackend("redis://127.0.0.1:1/0"))  # nothing listens on port 1
+    ledger = make_ledger(fresh_sqlite)
+    factory = make_session_factory(fresh_sqlite)
+    with read_only(factory) as session:
+        first = read_history(down, session, ledger)
+    with unit_of_work(factory) as session:
+        pay(session, ledger, "30.00")
+    with read_only(factory) as session:
+        second = read_history(down, session, ledger)
+    assert (first, second) == (Decimal("100.00"), Decimal("70.00"))
+    assert "Redis read failed" in caplog.text
+    with pytest.raises(redis.ConnectionError):
+        down.stats()  # the operator's command says that Redis is down

@@ -9,6 +9,7 @@ a hash of counters (HINCRBY), and ``<prefix>:namespaces`` the set of namespaces 
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 import time
 from typing import Any, cast
@@ -18,6 +19,8 @@ import redis
 from verenigingen.cache.backend import StoredEntry
 from verenigingen.cache.stats import FILL_COUNT, FILL_MICROSECONDS, NamespaceStats, Outcome
 
+log = logging.getLogger(__name__)
+
 DEFAULT_PREFIX = "verenigingen:cache"
 # Redis keeps an entry this long past its expiry so that a late lookup is counted as "expired"
 # (the entry was there but too old) rather than "cold"; the cache's clock decides expiry.
@@ -25,6 +28,8 @@ EXPIRED_GRACE_SECONDS = 600
 # A filler that dies leaves its lock behind for at most this long.
 FILL_LOCK_SECONDS = 30.0
 POLL_SECONDS = 0.005
+# A cache that is down must cost a request little: fail fast, then compute without the cache.
+SOCKET_TIMEOUT_SECONDS = 1.0
 
 # Compare-and-delete: a filler whose lock expired must not release the next filler's lock.
 _RELEASE = (
@@ -40,7 +45,10 @@ class _RedisLease:
         self._token = token
 
     def release(self) -> None:
-        self._backend._release(keys=[self._lock_key], args=[self._token])
+        try:
+            self._backend._release(keys=[self._lock_key], args=[self._token])
+        except redis.RedisError as error:  # the lock expires by itself (PX)
+            log.warning("cache: could not release the fill lock %s: %s", self._lock_key, error)
 
 
 class RedisBackend:
@@ -54,7 +62,13 @@ class RedisBackend:
         fill_lock_seconds: float = FILL_LOCK_SECONDS,
     ) -> None:
         self.client = (
-            redis.Redis.from_url(url_or_client) if isinstance(url_or_client, str) else url_or_client
+            redis.Redis.from_url(
+                url_or_client,
+                socket_connect_timeout=SOCKET_TIMEOUT_SECONDS,
+                socket_timeout=SOCKET_TIMEOUT_SECONDS,
+            )
+            if isinstance(url_or_client, str)
+            else url_or_client
         )
         self.prefix = prefix
         self.fill_lock_ms = int(fill_lock_seconds * 1000)
@@ -63,8 +77,16 @@ class RedisBackend:
     def _key(self, namespace: str, kind: str, key: str = "") -> str:
         return f"{self.prefix}:{namespace}:{kind}{key}"
 
+    # Lookups survive a Redis outage as misses computed from the database (correct, only
+    # slower): read finds nothing, write and record are skipped, the fill lock is not taken.
+    # Only RedisError is caught; stats() and clear() are operator commands and report it.
+
     def read(self, namespace: str, key: str) -> StoredEntry | None:
-        raw = cast(bytes | None, self.client.get(self._key(namespace, "e:", key)))
+        try:
+            raw = cast(bytes | None, self.client.get(self._key(namespace, "e:", key)))
+        except redis.RedisError as error:
+            log.warning("cache: Redis read failed, computing without the cache: %s", error)
+            return None
         if raw is None:
             return None
         header, _, payload = raw.partition(b"\n")
@@ -75,22 +97,29 @@ class RedisBackend:
 
     def write(self, namespace: str, key: str, entry: StoredEntry, ttl_seconds: float) -> None:
         header = json.dumps({"v": entry.versions, "e": entry.expires_at}, separators=(",", ":"))
-        self.client.set(
-            self._key(namespace, "e:", key),
-            f"{header}\n{entry.payload}".encode(),
-            px=int((ttl_seconds + EXPIRED_GRACE_SECONDS) * 1000),
-        )
+        try:
+            self.client.set(
+                self._key(namespace, "e:", key),
+                f"{header}\n{entry.payload}".encode(),
+                px=int((ttl_seconds + EXPIRED_GRACE_SECONDS) * 1000),
+            )
+        except redis.RedisError as error:
+            log.warning("cache: Redis write failed, entry not stored: %s", error)
 
     def acquire_fill(self, namespace: str, key: str, timeout: float) -> _RedisLease | None:
         lock_key = self._key(namespace, "f:", key)
         token = secrets.token_hex(8)
         deadline = time.monotonic() + timeout
         waited = False
-        while not self.client.set(lock_key, token, nx=True, px=self.fill_lock_ms):
-            waited = True
-            if time.monotonic() >= deadline:
-                return None
-            time.sleep(POLL_SECONDS)
+        try:
+            while not self.client.set(lock_key, token, nx=True, px=self.fill_lock_ms):
+                waited = True
+                if time.monotonic() >= deadline:
+                    return None
+                time.sleep(POLL_SECONDS)
+        except redis.RedisError as error:
+            log.warning("cache: Redis fill lock failed, computing alone: %s", error)
+            return None
         return _RedisLease(self, lock_key, token, waited)
 
     def record(self, namespace: str, outcome: Outcome, fill_us: int | None) -> None:
@@ -101,7 +130,10 @@ class RedisBackend:
             pipe.hincrby(stats_key, FILL_COUNT, 1)
             pipe.hincrby(stats_key, FILL_MICROSECONDS, fill_us)
         pipe.sadd(f"{self.prefix}:namespaces", namespace)
-        pipe.execute()
+        try:
+            pipe.execute()
+        except redis.RedisError as error:
+            log.warning("cache: Redis statistics not counted: %s", error)
 
     def stats(self) -> dict[str, NamespaceStats]:
         members = cast(set[bytes], self.client.smembers(f"{self.prefix}:namespaces"))

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import redis
 import typer
 from rich.table import Table
 
 from verenigingen.cache import get_cache
 from verenigingen.cache.schemas import CacheStatsOut
-from verenigingen.cli.context import console
+from verenigingen.cli.context import console, fail
 
 app = typer.Typer(help="The cache: hit and miss statistics, clear.", no_args_is_help=True)
 
@@ -20,7 +21,10 @@ def stats() -> None:
     line sees what the embedded server saw only when Redis holds the cache.
     """
     cache = get_cache()
-    shown = CacheStatsOut.of(cache.backend.name, cache.stats())
+    try:
+        shown = CacheStatsOut.of(cache.backend.name, cache.stats())
+    except redis.RedisError as error:
+        raise fail(f"cannot reach the cache's Redis (VERENIGINGEN_REDIS_URL): {error}") from None
     table = Table(
         "namespace",
         "lookups",
@@ -55,5 +59,8 @@ def stats() -> None:
 def clear() -> None:
     """Drop every entry and counter. Never needed for correctness: changed data bumps versions."""
     cache = get_cache()
-    cache.clear()
+    try:
+        cache.clear()
+    except redis.RedisError as error:
+        raise fail(f"cannot reach the cache's Redis (VERENIGINGEN_REDIS_URL): {error}") from None
     console.print(f"cache ({cache.backend.name}) cleared")
