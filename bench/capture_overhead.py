@@ -7,10 +7,12 @@ same order. Each round runs one pass of ``--reads`` history reads in every mode,
 rotates from round to round, so that drift of the machine touches every mode alike:
 
 * ``off``: no capture (what production costs without the toolkit);
-* ``capture``: ``perf.capture()`` as the Server-Timing middleware and the tests use it;
+* ``server-timing``: ``perf.capture(detail=False)``, what every request pays for its
+  ``Server-Timing`` header (statements, durations, rows; the goal applies to this one);
+* ``capture``: ``perf.capture()`` as the tests and the N+1 detectors use it (call sites too);
 * ``capture+rows``: ``perf.capture(count_rows=True)``, as the profiler and the gate use it.
 
-Prints the median pass time of each mode and its ratio to ``off``; the goal for ``capture`` is
+Prints the median pass time of each mode and its ratio to ``off``; the goal for ``server-timing`` is
 an overhead of at most 10 %.
 """
 
@@ -36,6 +38,7 @@ from verenigingen.perf.workloads.runner import WORKLOAD_SEED
 GOAL = 0.10
 MODES: dict[str, Callable[[], contextlib.AbstractContextManager[object]]] = {
     "off": contextlib.nullcontext,
+    "server-timing": lambda: capture(detail=False),
     "capture": capture,
     "capture+rows": lambda: capture(count_rows=True),
 }
@@ -97,16 +100,19 @@ def main() -> None:
             f"{mode:<14} {wall * 1000:>7.1f} ms {wall / wall_base:>7.3f} "
             f"{cpu * 1000:>7.1f} ms {cpu / cpu_base:>7.3f} {wall / len(members) * 1e6:>7.0f} µs"
         )
-    for clock_name, base, values in (
-        ("wall", wall_base, walls["capture"]),
-        ("CPU", cpu_base, cpus["capture"]),
-    ):
-        overhead = statistics.median(values) / base - 1
-        verdict = "meets" if overhead <= GOAL else "misses"
-        print(
-            f"capture overhead ({clock_name}): {overhead:+.1%} "
-            f"({verdict} the goal of at most {GOAL:.0%})"
-        )
+    # The goal is for the capture every request pays (the Server-Timing header); the detailed
+    # capture of tests and the profiler is reported beside it.
+    for mode in ("server-timing", "capture"):
+        for clock_name, base, values in (
+            ("wall", wall_base, walls[mode]),
+            ("CPU", cpu_base, cpus[mode]),
+        ):
+            overhead = statistics.median(values) / base - 1
+            verdict = "meets" if overhead <= GOAL else "misses"
+            print(
+                f"{mode} overhead ({clock_name}): {overhead:+.1%} "
+                f"({verdict} the goal of at most {GOAL:.0%})"
+            )
 
 
 if __name__ == "__main__":

@@ -101,3 +101,15 @@ def test_query_log_fixture_sees_the_whole_test(session: Session, query_log) -> N
     session.execute(text("SELECT 1"))
     session.execute(text("SELECT 1"))
     assert query_log.by_fingerprint() == {"SELECT 1": 2}
+
+
+def test_server_timing_capture_skips_the_detail(session: Session) -> None:
+    with capture(detail=False) as light, capture() as full:
+        session.execute(text("SELECT 1"))
+    assert light.count == full.count == 1
+    # One record serves both logs: detail is taken when any active capture wants it.
+    assert full.queries[0].call_site
+    with capture(detail=False) as light_only:
+        session.execute(text("SELECT 1"))
+    assert light_only.queries[0].call_site == ()
+    assert light_only.queries[0].parameters_key is None

@@ -43,6 +43,7 @@ _VALUES_ROWS = re.compile(rf"(VALUES {_ROW})(?:, {_ROW})+")
 def _compiled_shape(sql: str) -> str:
     return _VALUES_ROWS.sub(r"\1", normalise(sql))
 
+
 MAX_SQL_LENGTH = 2000
 CALL_SITE_DEPTH = 3
 _TRANSACTION_WORDS = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "START TRANSACTION")
@@ -108,6 +109,8 @@ class QueryLog:
     """What one capture saw."""
 
     count_rows: bool = False
+    detail: bool = True
+    """Call sites, parameter keys and lazy loads; off for the Server-Timing header."""
     queries: list[CapturedQuery] = field(default_factory=list)
     lazy_loads: list[LazyLoad] = field(default_factory=list)
     transactions: Counter[str] = field(default_factory=Counter)
@@ -149,14 +152,17 @@ _install_lock = threading.Lock()
 
 
 @contextlib.contextmanager
-def capture(*, count_rows: bool = False) -> Iterator[QueryLog]:
+def capture(*, count_rows: bool = False, detail: bool = True) -> Iterator[QueryLog]:
     """Record every statement sent in this context (and threads started with a copy of it).
 
     ``count_rows`` also counts the rows of ORM SELECTs on drivers that do not report them
     (SQLite); it buffers each ORM result once, so it is meant for profiling, not for requests.
+    ``detail=False`` records only what a request's Server-Timing header needs (statement,
+    duration, rows): walking the stack for call sites and watching ORM lazy loads are most of
+    the capture's cost per statement, and only the detectors and assertion messages use them.
     """
     install()
-    log = QueryLog(count_rows=count_rows)
+    log = QueryLog(count_rows=count_rows, detail=detail)
     token = _active.set((*_active.get(), log))
     try:
         yield log
@@ -234,14 +240,15 @@ def _after_cursor_execute(
     if rows is not None and dialect == "sqlite" and cursor.description is not None:
         rows = None  # sqlite3 counts RETURNING rows only as they are fetched
     batch = len(parameters) if executemany and hasattr(parameters, "__len__") else 1
+    detailed = any(log.detail for log in logs)
     query = CapturedQuery(
         fingerprint=shape,
         sql=_normalised(statement)[:MAX_SQL_LENGTH],
         duration_ns=finished - started,
         rows=rows,
         executemany=batch,
-        parameters_key=None if executemany else _parameters_key(parameters),
-        call_site=call_site(),
+        parameters_key=None if executemany or not detailed else _parameters_key(parameters),
+        call_site=call_site() if detailed else (),
         dialect=dialect,
     )
     for log in logs:
@@ -258,7 +265,7 @@ def _parameters_key(parameters: Any) -> int | None:
 
 
 def _record_lazy_load(state: ORMExecuteState) -> None:
-    logs = _active.get()
+    logs = [log for log in _active.get() if log.detail]
     if not logs or not state.is_select:
         return
     parent = state.lazy_loaded_from

@@ -20,7 +20,7 @@ class ServerTimingMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        with capture() as log:
+        with capture(detail=False) as log:
 
             async def send_with_timing(message: Message) -> None:
                 if message["type"] == "http.response.start":
