@@ -234,7 +234,7 @@ def _judge(scratch: Engine, candidate: Candidate, min_rows: int) -> None:
             return
         candidate.plan_before = _plans(connection, dialect, concrete)
         candidate.before_ms = _median_total(connection, concrete)
-        connection.commit()
+        connection.rollback()  # only reads: end them so the build below is not blocked by them
     dialect.build(scratch, spec, _SCRATCH_OPTIONS)
     try:
         with scratch.connect() as connection:
