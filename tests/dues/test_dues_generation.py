@@ -182,8 +182,9 @@ def statements_for(session: Session, user: User, schedules: int, batch_size: int
 
 
 # One batch: select due schedules, reserve invoice numbers (lock the series row and move it on,
-# or create it the first time), insert invoices, lines and audit events, update the schedules.
-PER_BATCH = 7
+# or create it the first time), insert invoices, lines and audit events, update the schedules;
+# then the history pipeline: the customers' members, one tag bump, one INSERT of the jobs.
+PER_BATCH = 10
 
 
 @pytest.mark.parametrize("schedules", [20, 200])

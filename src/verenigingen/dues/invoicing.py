@@ -21,6 +21,7 @@ from verenigingen.billing.audit import record_money_events
 from verenigingen.billing.models import DocStatus, Invoice, InvoiceLine
 from verenigingen.billing.numbering import next_invoice_numbers
 from verenigingen.billing.status import invoice_status
+from verenigingen.history import pipeline
 
 PAYMENT_TERM_DAYS = 14
 """Days a member has to pay a dues invoice, counted from the posting date."""
@@ -130,4 +131,6 @@ def insert_dues_invoices(
             for invoice_id, charge in zip(invoice_ids, charges, strict=True)
         ],
     )
+    # The new invoices change these customers' histories and summaries.
+    pipeline.after_bulk(session, user, {c.customer_id for c in charges}, [pipeline.month_of(today)])
     return invoice_ids

@@ -171,3 +171,29 @@ def recalculate_request(customer_id: int) -> JobRequest:
 
 def analytics_request(months: Sequence[str]) -> JobRequest:
     return JobRequest(tasks.UPDATE_PAYMENT_ANALYTICS, {"months": list(months)})
+
+
+def after_bulk(
+    session: Session, user: User | None, customer_ids: Iterable[int], months: Iterable[str]
+) -> None:
+    """Bump the tags and enqueue the jobs of a bulk write (a dues run, a payment batch).
+
+    Three statements whatever the batch size: the customers' members, one tag bump, one INSERT
+    of a recalculation per customer and one analytics job. Without a user (a system run) the
+    tags are still bumped; the summaries then wait for the next job or ``recalculate_all``.
+    """
+    customers = sorted(set(customer_ids))
+    if not customers:
+        return
+    rows = session.execute(
+        select(Member.customer_id, Member.id).where(Member.customer_id.in_(customers))
+    ).all()
+    tags = [f"customer:{customer_id}" for customer_id in customers]
+    tags += [f"member:{member_id}" for _customer, member_id in rows]
+    bump_tags(session, tags)
+    if user is None:
+        return
+    with_members = sorted({customer_id for customer_id, _member in rows if customer_id is not None})
+    requests = [recalculate_request(customer_id) for customer_id in with_members]
+    requests.append(analytics_request(sorted(set(months))))
+    enqueue_many(session, requests, user=user)

@@ -36,6 +36,7 @@ from verenigingen.billing.service.allocation import (
     refresh_status,
 )
 from verenigingen.errors import DomainError, NotFound, ValidationFailed
+from verenigingen.history import pipeline
 from verenigingen.money import ZERO, parse_amount
 
 BATCH_SIZE = 500
@@ -161,4 +162,7 @@ def _record_batch(session: Session, user: User, batch: Sequence[ReceivedPayment]
             for payment_id, payment in zip(payment_ids, batch, strict=True)
         ],
     )
+    months = {pipeline.month_of(p.posting_date) for p in batch}
+    months |= {pipeline.month_of(invoices[i].posting_date) for i in touched}
+    pipeline.after_bulk(session, user, {p.customer_id for p in batch}, months)
     return payment_ids

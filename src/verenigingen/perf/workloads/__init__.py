@@ -4,7 +4,7 @@ Importing this package registers the workloads of the built domains; a later iss
 its own (or refines one of these) with :func:`register` under the same name.
 """
 
-from verenigingen.perf.workloads import billing, members
+from verenigingen.perf.workloads import billing, history, members
 from verenigingen.perf.workloads.registry import (
     PendingWorkload,
     UnknownWorkload,
@@ -23,11 +23,6 @@ register_pending(
     "a SEPA direct-debit batch: collect the due invoices of mandated members into pain.008",
     "the SEPA direct-debit batch issue (not filed yet)",
 )
-register_pending(
-    "mixed_portal",
-    "90 % history reads and 10 % payments over 200 members, through the cache",
-    "issue 5 (payment pipeline and member payment history)",
-)
 
 __all__ = [
     "PendingWorkload",
@@ -36,6 +31,7 @@ __all__ = [
     "all_workloads",
     "billing",
     "get_workload",
+    "history",
     "members",
     "pending_workloads",
     "register",

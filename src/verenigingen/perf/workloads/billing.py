@@ -1,4 +1,5 @@
-"""Workloads over the ledger: a payment batch, the member payment history, the dues run."""
+"""Workloads over the ledger: a payment batch and the dues run (the member payment history is in
+``perf.workloads.history``)."""
 
 from __future__ import annotations
 
@@ -14,12 +15,9 @@ from sqlalchemy.orm import Session
 from verenigingen import clock
 from verenigingen.auth.models import User
 from verenigingen.billing.models import DocStatus, Invoice, ModeOfPayment
-from verenigingen.billing.queries import CustomerLedger, customer_ledger
 from verenigingen.billing.schemas import AllocationIn, PaymentCreate
 from verenigingen.billing.service.payments import create_payment, submit_payment
 from verenigingen.dues.service import DuesRunResult, generate_dues
-from verenigingen.members.models import Member, MemberStatus
-from verenigingen.members.queries import get_member
 from verenigingen.perf.workloads.registry import Workload, register
 
 
@@ -62,23 +60,6 @@ def _pay_invoice(session: Session, user: User, item: OpenInvoice) -> None:
     submit_payment(session, user, payment.id)
 
 
-def _members_with_customer(session: Session, n: int, rng: random.Random) -> Sequence[int]:
-    ids = session.scalars(
-        select(Member.id)
-        .where(Member.status == MemberStatus.ACTIVE, Member.customer_id.is_not(None))
-        .order_by(Member.id)
-    ).all()
-    return rng.sample(list(ids), min(n, len(ids)))
-
-
-def _read_history(session: Session, user: User, member_id: int) -> CustomerLedger:
-    # The simple history until the history read model lands: the member, then its customer's
-    # invoices and payments with their allocations.
-    member = get_member(session, user, member_id)
-    assert member.customer_id is not None  # chosen among members with a customer
-    return customer_ledger(session, user, member.customer_id)
-
-
 def _run_days(_session: Session, n: int, _rng: random.Random) -> Sequence[dt.date]:
     # The daily run bills on the 15th in the demo; these are the next months' runs.
     first = clock.today().replace(day=15)
@@ -98,16 +79,6 @@ PAYMENT_BATCH = register(
         iterations=100,
         plan=_open_invoices,
         step=_pay_invoice,
-    )
-)
-MEMBER_PAYMENT_HISTORY = register(
-    Workload(
-        name="member_payment_history",
-        description="50 reads of a member's payment history: its customer's invoices, payments "
-        "and allocations (billing.queries.customer_ledger)",
-        iterations=50,
-        plan=_members_with_customer,
-        step=_read_history,
     )
 )
 DUES_GENERATION = register(

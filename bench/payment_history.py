@@ -1,0 +1,325 @@
+"""A member's payment history four ways, side by side in one run, on SQLite and PostgreSQL.
+
+    .venv/bin/python bench/payment_history.py [--runs 30]
+        [--postgres-url postgresql://postgres@127.0.0.1:5432/postgres]
+
+On the seeded demo association (SQLite: the perf template; PostgreSQL: the same demo loaded into
+a throw-away database) one more member is added whose customer has 100 invoices and 120
+payments (100 allocated, 20 with money left over) and an active mandate. Its whole history is
+read:
+
+- naive: per-invoice loading as the original did it (written here only): the invoices, then
+  per invoice its allocations, per allocation its payment, per invoice the member's mandate;
+  per payment its allocations to find what is unallocated; the mandates; sums in Python;
+- ours cold: ``history.service.payment_history_text`` with an empty cache (the API's path on a
+  miss: permission, tag versions, the three statements of the read model, JSON);
+- ours warm: the same call, served from the cache (permission and the version check);
+- floor: one hand-written SQL statement returning the invoice/allocation/payment rows, fetched.
+
+Times are medians of interleaved runs; query counts come from ``perf.capture``. Then the mixed
+portal workload (``perf.workloads.history``) runs on SQLite and its cache hit rate is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import os
+import statistics
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, insert, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from verenigingen import clock
+from verenigingen.auth.models import User
+from verenigingen.billing.models import (
+    DocStatus,
+    Invoice,
+    InvoiceStatus,
+    ModeOfPayment,
+    Payment,
+    PaymentAllocation,
+)
+from verenigingen.cache import VersionedCache
+from verenigingen.cache.memory import MemoryBackend
+from verenigingen.db.engine import make_engine, normalise_url
+from verenigingen.db.migrate import upgrade
+from verenigingen.db.session import make_session_factory
+from verenigingen.demo.generator import load_demo
+from verenigingen.history.service import payment_history_text
+from verenigingen.jobs.engine import JobEngine, using_engine
+from verenigingen.members.models import Customer, Member
+from verenigingen.perf.capture import capture
+from verenigingen.perf.workloads import get_workload, history
+from verenigingen.perf.workloads.database import LARGE, RUN_DAY, DemoDatabase, acting_user
+from verenigingen.perf.workloads.runner import run_workload
+from verenigingen.sepa.models import MandateStatus, SepaMandate
+
+INVOICES = 100
+PAYMENTS = 120
+
+
+def add_big_member(session: Session) -> int:
+    """A member whose customer has 100 invoices, 120 payments and an active mandate."""
+    tag = uuid.uuid4().hex[:8]
+    customer = Customer(debtor_number=f"BENCH-{tag}", name="Familie Groot")
+    session.add(customer)
+    session.flush()
+    member = Member(
+        member_id=f"Assoc-Member-2015-01-{tag}",
+        first_name="Gerda",
+        last_name="Groot",
+        email=f"{tag}@example.org",
+        customer_id=customer.id,
+        status="Active",
+    )
+    session.add(member)
+    session.flush()
+    session.add(
+        SepaMandate(
+            mandate_reference=f"BENCH-{tag}",
+            member_id=member.id,
+            account_holder="G. Groot",
+            iban="NL91ABNA0417164300",
+            sign_date=dt.date(2015, 1, 1),
+            status=MandateStatus.ACTIVE,
+        )
+    )
+    start = dt.date(2016, 1, 1)
+    session.execute(
+        insert(Invoice),
+        [
+            {
+                "number": f"B-{tag}-{i:03d}",
+                "customer_id": customer.id,
+                "member_id": member.id,
+                "posting_date": start + dt.timedelta(days=30 * i),
+                "due_date": start + dt.timedelta(days=30 * i + 14),
+                "grand_total": Decimal("30.00"),
+                "outstanding_amount": Decimal("5.00") if i % 10 == 0 else Decimal("0.00"),
+                "status": InvoiceStatus.PARTLY_PAID if i % 10 == 0 else InvoiceStatus.PAID,
+                "docstatus": DocStatus.SUBMITTED,
+                "is_return": False,
+            }
+            for i in range(INVOICES)
+        ],
+    )
+    invoice_ids = list(
+        session.scalars(
+            select(Invoice.id).where(Invoice.customer_id == customer.id).order_by(Invoice.id)
+        )
+    )
+    session.execute(
+        insert(Payment),
+        [
+            {
+                "number": f"BP-{tag}-{i:03d}",
+                "customer_id": customer.id,
+                "posting_date": start + dt.timedelta(days=30 * (i % INVOICES) + 5),
+                "paid_amount": Decimal("30.00"),
+                "unallocated_amount": Decimal("0.00") if i < INVOICES else Decimal("30.00"),
+                "mode_of_payment": ModeOfPayment.SEPA_DIRECT_DEBIT,
+                "reference_no": f"SEPA {i}",
+                "docstatus": DocStatus.SUBMITTED,
+            }
+            for i in range(PAYMENTS)
+        ],
+    )
+    payment_ids = list(
+        session.scalars(
+            select(Payment.id).where(Payment.customer_id == customer.id).order_by(Payment.id)
+        )
+    )
+    session.execute(
+        insert(PaymentAllocation),
+        [
+            {
+                "payment_id": payment_ids[i],
+                "invoice_id": invoice_ids[i],
+                "allocated_amount": Decimal("25.00") if i % 10 == 0 else Decimal("30.00"),
+            }
+            for i in range(INVOICES)
+        ],
+    )
+    # Payments with allocations of 25.00 keep 5.00 unallocated.
+    session.execute(
+        Payment.__table__.update()
+        .where(Payment.id.in_([payment_ids[i] for i in range(0, INVOICES, 10)]))
+        .values(unallocated_amount=Decimal("5.00"))
+    )
+    return member.id
+
+
+def naive(session: Session, member_id: int) -> dict[str, Any]:
+    """The original's way: a statement per invoice, per allocation, per payment."""
+    member = session.get(Member, member_id)
+    assert member is not None
+    invoices = session.scalars(
+        select(Invoice)
+        .where(Invoice.customer_id == member.customer_id, Invoice.docstatus == 1)
+        .order_by(Invoice.posting_date.desc())
+    ).all()
+    rows = []
+    for invoice in invoices:
+        allocations = session.scalars(
+            select(PaymentAllocation).where(PaymentAllocation.invoice_id == invoice.id)
+        ).all()
+        payments = []
+        for allocation in allocations:
+            payment = session.scalar(select(Payment).where(Payment.id == allocation.payment_id))
+            if payment is not None and payment.docstatus == 1:
+                payments.append((payment.number, payment.posting_date, allocation.allocated_amount))
+        mandate = session.scalar(
+            select(SepaMandate)
+            .where(SepaMandate.member_id == member_id, SepaMandate.sign_date <= invoice.due_date)
+            .limit(1)
+        )
+        rows.append((invoice.number, invoice.outstanding_amount, payments, mandate))
+    unallocated = []
+    for payment in session.scalars(
+        select(Payment).where(Payment.customer_id == member.customer_id)
+    ):
+        allocated = session.scalars(
+            select(PaymentAllocation.allocated_amount).where(
+                PaymentAllocation.payment_id == payment.id
+            )
+        ).all()
+        if payment.paid_amount > sum(allocated, Decimal(0)):
+            unallocated.append(payment.number)
+    mandates = session.scalars(
+        select(SepaMandate).where(
+            SepaMandate.member_id == member_id, SepaMandate.status == "Active"
+        )
+    ).all()
+    return {
+        "invoices": rows,
+        "unallocated": unallocated,
+        "mandates": len(mandates),
+        "outstanding": sum((r[1] for r in rows), Decimal(0)),
+    }
+
+
+FLOOR_SQL = """
+SELECT i.id, i.number, i.posting_date, i.due_date, i.grand_total, i.outstanding_amount,
+       i.status, a.allocated_amount, p.number, p.posting_date, p.mode_of_payment, p.reference_no
+FROM invoice i
+LEFT JOIN payment_allocation a ON a.invoice_id = i.id
+LEFT JOIN payment p ON p.id = a.payment_id AND p.docstatus = 1
+WHERE i.customer_id = (SELECT customer_id FROM member WHERE id = :member) AND i.docstatus = 1
+ORDER BY i.posting_date DESC, i.id DESC
+"""
+
+
+def floor(session: Session, member_id: int) -> list[Any]:
+    return session.execute(text(FLOOR_SQL), {"member": member_id}).all()
+
+
+def measure(name: str, engine: Engine, member_id: int, user_id: int, runs: int) -> None:
+    cache = VersionedCache(MemoryBackend())
+    warm_cache = VersionedCache(MemoryBackend())
+
+    def ours_cold(session: Session, user: User) -> object:
+        cache.clear()
+        return payment_history_text(session, user, member_id, limit=500, cache=cache)
+
+    def ours_warm(session: Session, user: User) -> object:
+        return payment_history_text(session, user, member_id, limit=500, cache=warm_cache)
+
+    methods: dict[str, Callable[[Session, User], object]] = {
+        "naive per invoice": lambda s, u: naive(s, member_id),
+        "ours, cold": ours_cold,
+        "ours, warm (hit)": ours_warm,
+        "floor (one SQL)": lambda s, u: floor(s, member_id),
+    }
+    times: dict[str, list[float]] = {m: [] for m in methods}
+    counts: dict[str, int] = {}
+    with Session(engine) as session:
+        user = session.get(User, user_id)
+        assert user is not None
+        # Detached, as a request holds the user it authenticated: a rollback does not expire it.
+        session.expunge(user)
+        ours_warm(session, user)  # fill the warm cache once
+        for method, call in methods.items():
+            with capture() as log:
+                call(session, user)
+            counts[method] = log.count
+            session.rollback()
+        for _ in range(runs):
+            for method, call in methods.items():  # interleaved: each run measures all four
+                started = time.perf_counter_ns()
+                call(session, user)
+                times[method].append((time.perf_counter_ns() - started) / 1e6)
+                session.rollback()
+    medians = {m: statistics.median(t) for m, t in times.items()}
+    print(f"\n{name}: member with {INVOICES} invoices and {PAYMENTS} payments, {runs} runs")
+    print(f"  {'method':<20} {'median ms':>10} {'queries':>8}")
+    for method in methods:
+        print(f"  {method:<20} {medians[method]:>10.3f} {counts[method]:>8}")
+    cold, naive_ms = medians["ours, cold"], medians["naive per invoice"]
+    floor_ms, warm = medians["floor (one SQL)"], medians["ours, warm (hit)"]
+    print(f"  naive / cold  = {naive_ms / cold:6.1f}x   (goal >= 10x)")
+    print(f"  cold / floor  = {cold / floor_ms:6.2f}x   (goal <= 2x)")
+    print(f"  warm p50      = {warm:6.3f} ms (goal <= 0.2 ms)")
+
+
+@contextlib.contextmanager
+def postgres_demo(url: str) -> Iterator[Engine]:
+    base = make_url(normalise_url(url))
+    name = f"bench_history_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f"CREATE DATABASE {name}"))
+    engine = make_engine(base.set(database=name).render_as_string(hide_password=False))
+    try:
+        upgrade(engine)
+        load_demo(make_session_factory(engine), LARGE)
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.connect() as connection:
+            connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        admin.dispose()
+
+
+def prepare(engine: Engine) -> tuple[int, int]:
+    with Session(engine) as session, session.begin():
+        member_id = add_big_member(session)
+        user_id = acting_user(session).id
+    return member_id, user_id
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--postgres-url", default=os.environ.get("VERENIGINGEN_TEST_POSTGRES_URL"))
+    args = parser.parse_args()
+    data_dir = Path(os.environ.get("VERENIGINGEN_DATA_DIR", tempfile.gettempdir())) / "perf"
+    database = DemoDatabase(LARGE, data_dir)
+    with clock.frozen(RUN_DAY), using_engine(JobEngine.memory("bench-history")):
+        with database.fresh_copy() as engine:
+            member_id, user_id = prepare(engine)
+            measure("SQLite (demo association, 200 members)", engine, member_id, user_id, args.runs)
+        if args.postgres_url:
+            with postgres_demo(args.postgres_url) as engine:
+                member_id, user_id = prepare(engine)
+                measure("PostgreSQL (same demo)", engine, member_id, user_id, args.runs)
+        result = run_workload(get_workload("mixed_portal"), database)
+        hits, lookups = history.LAST_PORTAL.hit_rate()
+        print(
+            f"\nmixed portal (SQLite, {result.iterations} units, after one warm read per member):"
+            f" {hits}/{lookups} history lookups hit = {hits / lookups:.1%} (goal >= 90 %), "
+            f"{result.log.count / result.iterations:.2f} statements per unit"
+        )
+
+
+if __name__ == "__main__":
+    main()
