@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import sys
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "billing"))
 
 from billing_factories import LedgerFactory
+from history_factories import Drain, make_drain
 
 from verenigingen import clock
 from verenigingen.auth.models import Role, User
@@ -23,8 +24,7 @@ from verenigingen.cache import VersionedCache, using_cache
 from verenigingen.cache.memory import MemoryBackend
 from verenigingen.config import Settings
 from verenigingen.jobs.engine import JobEngine, using_engine
-from verenigingen.jobs.models import Queue
-from verenigingen.jobs.worker import Runtime, run_job
+from verenigingen.jobs.worker import Runtime
 
 TODAY = dt.date(2026, 3, 2)
 
@@ -58,21 +58,6 @@ def ledger(session: Session, treasurer: User) -> LedgerFactory:
 def job_engine() -> Iterator[JobEngine]:
     with using_engine(JobEngine.memory(f"history{uuid.uuid4().hex[:8]}")) as engine:
         yield engine
-
-
-Drain = Callable[[], list[str]]
-
-
-def make_drain(engine: JobEngine, runtime: Runtime) -> Drain:
-    def run_all() -> list[str]:
-        outcomes = []
-        while True:
-            message = next((m for q in Queue if (m := engine.take(q)) is not None), None)
-            if message is None:
-                return outcomes
-            outcomes.append(run_job(runtime, message.args[0]))
-
-    return run_all
 
 
 @pytest.fixture

@@ -1,9 +1,10 @@
-"""Large ledgers written directly (many invoices in a few INSERTs), for the statement counts."""
+"""Large ledgers written directly (many invoices in a few INSERTs), and running jobs in process."""
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Callable
 from decimal import Decimal
 
 from sqlalchemy import insert, select
@@ -17,6 +18,9 @@ from verenigingen.billing.models import (
     Payment,
     PaymentAllocation,
 )
+from verenigingen.jobs.engine import JobEngine
+from verenigingen.jobs.models import Queue
+from verenigingen.jobs.worker import Runtime, run_job
 from verenigingen.members.models import Customer
 
 
@@ -95,3 +99,18 @@ def bulk_ledger(
             for i in range(0, invoices, 2)
         ],
     )
+
+
+Drain = Callable[[], list[str]]
+
+
+def make_drain(engine: JobEngine, runtime: Runtime) -> Drain:
+    def run_all() -> list[str]:
+        outcomes = []
+        while True:
+            message = next((m for q in Queue if (m := engine.take(q)) is not None), None)
+            if message is None:
+                return outcomes
+            outcomes.append(run_job(runtime, message.args[0]))
+
+    return run_all

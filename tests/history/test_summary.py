@@ -7,12 +7,12 @@ import random
 from decimal import Decimal
 
 from billing_factories import D, LedgerFactory
+from history_factories import Drain
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from conftest import Drain
 from verenigingen.billing.models import DocStatus, Invoice, Payment
 from verenigingen.billing.service.invoices import cancel_invoice
 from verenigingen.billing.service.payments import cancel_payment
@@ -224,9 +224,9 @@ def test_pipeline_and_jobs_agree_with_the_ledger_on_every_engine(
     any_session: Session, job_engine: JobEngine, tmp_path
 ) -> None:
     from billing_factories import LedgerFactory as Factory
+    from history_factories import make_drain
     from sqlalchemy.orm import sessionmaker
 
-    from conftest import make_drain
     from verenigingen.auth.models import Role
     from verenigingen.auth.service import create_user
     from verenigingen.config import Settings

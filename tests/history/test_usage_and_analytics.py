@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 
 from billing_factories import D, LedgerFactory
+from history_factories import Drain
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from conftest import Drain
 from verenigingen.billing.service.payments import cancel_payment
 from verenigingen.history import analytics
 from verenigingen.history.models import PaymentAnalytics
