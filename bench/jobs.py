@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from huey import Huey, RedisHuey, SqliteHuey
+from huey import Huey, RedisHuey
 from sqlalchemy import Column, Engine, Integer, MetaData, Table, create_engine, insert, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
@@ -38,7 +38,7 @@ from verenigingen.db.engine import make_engine, normalise_url
 from verenigingen.db.migrate import upgrade
 from verenigingen.db.session import make_session_factory
 from verenigingen.jobs import enqueue, job
-from verenigingen.jobs.engine import JobEngine, install_handler, using_engine
+from verenigingen.jobs.engine import JobEngine, install_handler, sqlite_huey, using_engine
 from verenigingen.jobs.models import Queue
 from verenigingen.jobs.worker import Runtime, run_job
 
@@ -122,7 +122,8 @@ def sqlite_shape(directory: Path) -> Iterator[tuple[Engine, Callable[[str], Huey
     try:
         yield (
             db,
-            lambda name: SqliteHuey(name, filename=jobs_file, results=False),
+            # The product's SqliteHuey (same storage settings), so raw and tracked share a backend.
+            lambda name: sqlite_huey(name, jobs_file),
             JobEngine.sqlite(jobs_file, f"bench{uuid.uuid4().hex[:6]}"),
         )
     finally:

@@ -24,9 +24,9 @@ import threading
 import traceback
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, is_dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import or_, select, text, update
+from sqlalchemy import Engine, Table, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from verenigingen import clock
@@ -82,8 +82,7 @@ class _Claim:
 
 def run_job(runtime: Runtime, job_id: int) -> str:
     """Run job ``job_id`` if it can be claimed; returns what happened (for logs and tests)."""
-    # One session (one connection) for the claim and the run: two transactions, fewer trips.
-    with runtime.session_factory() as session:
+    with _job_session(runtime) as session:
         with session.begin():
             claimed = _claim(session, runtime, job_id)
         if claimed is None:
@@ -111,56 +110,117 @@ def run_job(runtime: Runtime, job_id: int) -> str:
             return "failed"
 
 
+@contextlib.contextmanager
+def _job_session(runtime: Runtime) -> Iterator[Session]:
+    """One session on one connection for the claim and the run: two transactions.
+
+    A session bound to an engine hands its connection back to the pool at each commit, so the
+    run would check one out again (and pre-ping it: a round trip) after the claim. Bound to a
+    connection of its own, the session begins and commits its transactions on that connection.
+    A factory already bound to a connection (tests) is used as it is.
+    """
+    bind = runtime.session_factory.kw.get("bind")
+    if not isinstance(bind, Engine):
+        with runtime.session_factory() as session:
+            yield session
+        return
+    with bind.connect() as connection, runtime.session_factory(bind=connection) as session:
+        yield session
+
+
 def _ids(claim: _Claim) -> tuple[int, int]:
     return claim.id, claim.attempts
+
+
+# The hot path's statements are built once. A statement object memoises its cache key, so an
+# execution neither rebuilds the expression nor hashes it again, and the two UPDATEs are Core
+# statements on the session's connection, without the ORM's bulk-update machinery: together
+# most of the CPU a tracked job cost before (bench/jobs.py; docs/benchmarks.md).
+_job = cast(Table, Job.__table__)
+
+_CLAIM_READ = (
+    select(
+        Job.name,
+        Job.params,
+        Job.user_id,
+        Job.attempts,
+        Job.max_retries,
+        Job.timeout,
+        Job.status,
+        Job.run_after,
+        User,
+    )
+    .join(User, User.id == Job.user_id)
+    .where(Job.id == bindparam("job_id"))
+)
+# On PostgreSQL the claim need not wait for its WAL flush: WAL is written in order, so the run's
+# durable commit makes the claim durable too, and a claim lost in a server crash before that
+# leaves the job Queued for the relay, as a lost lease would. Saves one fsync a job; set in the
+# claim's read (set_config(..., is_local => true) is SET LOCAL) to save the round trip of a SET.
+_CLAIM_READ_ASYNC_COMMIT = _CLAIM_READ.add_columns(
+    func.set_config("synchronous_commit", "off", True)
+)
+
+# Conditional on what was read: of two workers that read the same Queued row, one wins.
+_CLAIM = (
+    update(_job)
+    .where(
+        _job.c.id == bindparam("job_id"),
+        _job.c.status == JobStatus.QUEUED.value,
+        _job.c.attempts == bindparam("read_attempts"),
+        or_(_job.c.run_after.is_(None), _job.c.run_after <= bindparam("now")),
+    )
+    .values(
+        status=JobStatus.RUNNING.value,
+        attempts=bindparam("new_attempts"),
+        started_at=bindparam("now"),
+        lease_until=bindparam("lease"),
+        worker=bindparam("worker_id"),
+    )
+)
+
+# Conditional on the claim: if the sweeper took the job back meanwhile, nothing of this run is kept.
+_FINISH_COMPLETED = (
+    update(_job)
+    .where(
+        _job.c.id == bindparam("job_id"),
+        _job.c.status == JobStatus.RUNNING.value,
+        _job.c.attempts == bindparam("attempt"),
+    )
+    .values(
+        status=JobStatus.COMPLETED.value,
+        result=bindparam("job_result", type_=_job.c.result.type),
+        error=None,
+        finished_at=bindparam("finished"),
+        lease_until=None,
+        active_dedup_key=None,
+    )
+)
 
 
 def _claim(session: Session, runtime: Runtime, job_id: int) -> tuple[_Claim, User] | None:
     """Queued → Running, if the job is Queued and due; the claim and the job's user."""
     now = clock.now()
+    async_commit = session.get_bind().dialect.name == "postgresql"
     row = session.execute(
-        select(
-            Job.name,
-            Job.params,
-            Job.user_id,
-            Job.attempts,
-            Job.max_retries,
-            Job.timeout,
-            Job.status,
-            Job.run_after,
-            User,
-        )
-        .join(User, User.id == Job.user_id)
-        .where(Job.id == job_id)
+        _CLAIM_READ_ASYNC_COMMIT if async_commit else _CLAIM_READ, {"job_id": job_id}
     ).one_or_none()
     if row is None or row.status != JobStatus.QUEUED or (row.run_after and row.run_after > now):
         return None
     lease = dt.timedelta(seconds=row.timeout + runtime.settings.job_lease_grace_seconds)
-    # Conditional on what was read: of two workers that read the same Queued row, one wins.
-    claimed = session.execute(
-        update(Job)
-        .where(
-            Job.id == job_id,
-            Job.status == JobStatus.QUEUED.value,
-            Job.attempts == row.attempts,
-            or_(Job.run_after.is_(None), Job.run_after <= now),
-        )
-        .values(
-            status=JobStatus.RUNNING.value,
-            attempts=row.attempts + 1,
-            started_at=now,
-            lease_until=now + lease,
-            worker=runtime.worker_id,
-        )
-        .execution_options(synchronize_session=False)
+    claimed = session.connection().execute(
+        _CLAIM,
+        {
+            "job_id": job_id,
+            "read_attempts": row.attempts,
+            "now": now,
+            "new_attempts": row.attempts + 1,
+            "lease": now + lease,
+            "worker_id": runtime.worker_id,
+        },
     )
-    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+    if claimed.rowcount != 1:
         return None
-    if session.get_bind().dialect.name == "postgresql":
-        # The claim need not wait for its WAL flush: WAL is written in order, so the run's
-        # durable commit makes the claim durable too, and a claim lost in a server crash before
-        # that leaves the job Queued for the relay, as a lost lease would. Saves one fsync a job.
-        session.execute(text("SET LOCAL synchronous_commit = off"))
     claim = _Claim(
         job_id,
         row.name,
@@ -173,29 +233,17 @@ def _claim(session: Session, runtime: Runtime, job_id: int) -> tuple[_Claim, Use
     return claim, row.User
 
 
-def _still_ours(claim: _Claim) -> Any:
-    return (
-        (Job.id == claim.id)
-        & (Job.status == JobStatus.RUNNING.value)
-        & (Job.attempts == claim.attempts)
-    )
-
-
 def _finish_completed(session: Session, claim: _Claim, result: Any) -> None:
-    finished = session.execute(
-        update(Job)
-        .where(_still_ours(claim))
-        .values(
-            status=JobStatus.COMPLETED.value,
-            result=mask_ibans(result),
-            error=None,
-            finished_at=clock.now(),
-            lease_until=None,
-            active_dedup_key=None,
-        )
-        .execution_options(synchronize_session=False)
+    finished = session.connection().execute(
+        _FINISH_COMPLETED,
+        {
+            "job_id": claim.id,
+            "attempt": claim.attempts,
+            "job_result": mask_ibans(result),
+            "finished": clock.now(),
+        },
     )
-    if finished.rowcount != 1:  # type: ignore[attr-defined]
+    if finished.rowcount != 1:
         raise _LeaseLost
     notify_job_completed(session, job_id=claim.id, job_name=claim.name, user_id=claim.user_id)
 
