@@ -53,7 +53,7 @@ class Settings(BaseSettings):
     """Extra task modules (comma-separated) for workers to load besides the built-in ones."""
 
     cache_backend: Literal["auto", "memory", "redis"] = "auto"
-    """Where cached read models live: ``auto`` is Redis when ``redis_url`` is set, else in-process."""
+    """``auto`` is Redis when ``redis_url`` is set, else in-process."""
 
     cache_max_entries: int = 10_000
     """Bound of the in-process cache; the least recently used entry goes first."""

@@ -261,6 +261,24 @@ def test_refresh_overdue_moves_open_invoices_past_due(
     assert statuses[draft.id] == InvoiceStatus.DRAFT
 
 
+def test_refresh_overdue_invalidates_the_cached_history(
+    session: Session, ledger: LedgerFactory
+) -> None:
+    """Regression: the status change of the daily run reached the cache only after its TTL."""
+    from verenigingen.cache import current_versions
+
+    customer = ledger.customer()
+    ledger.invoice(customer, "50.00", due_date=dt.date(2026, 3, 10))
+    tag = f"customer:{customer.id}"
+    before = current_versions(session, [tag])[tag]
+    with clock.frozen(dt.date(2026, 3, 11)):
+        assert refresh_overdue(session) == 1
+    assert current_versions(session, [tag])[tag] == before + 1
+    with clock.frozen(dt.date(2026, 3, 12)):
+        assert refresh_overdue(session) == 0  # nothing turned, nothing bumped
+    assert current_versions(session, [tag])[tag] == before + 1
+
+
 def test_amounts_are_decimals_with_two_places(ledger: LedgerFactory) -> None:
     invoice = ledger.invoice(ledger.customer(), "19.90")
     assert isinstance(invoice.grand_total, Decimal)

@@ -241,18 +241,25 @@ def refresh_overdue(session: Session, today: dt.date | None = None) -> int:
     """Move Unpaid and Partly Paid invoices past their due date to Overdue in one UPDATE.
 
     Returns the number of invoices that turned Overdue. Meant for the daily job; no user.
+    The customers whose invoices turn are read first so that their cache tags are bumped in
+    the same transaction: a cached history never shows Unpaid once the day says Overdue.
     """
     day = today or clock.today()
+    turning = (
+        Invoice.docstatus == DocStatus.SUBMITTED,
+        Invoice.is_return.is_(False),
+        Invoice.status.in_([status.value for status in OPEN_STATUSES]),
+        Invoice.due_date < day,
+        Invoice.outstanding_amount > 0,
+    )
+    customer_ids = session.scalars(select(Invoice.customer_id).where(*turning).distinct()).all()
+    if not customer_ids:
+        return 0
     result = session.execute(
         update(Invoice)
-        .where(
-            Invoice.docstatus == DocStatus.SUBMITTED,
-            Invoice.is_return.is_(False),
-            Invoice.status.in_([status.value for status in OPEN_STATUSES]),
-            Invoice.due_date < day,
-            Invoice.outstanding_amount > 0,
-        )
+        .where(*turning)
         .values(status=InvoiceStatus.OVERDUE.value)
         .execution_options(synchronize_session="fetch")
     )
+    pipeline.after_bulk(session, None, customer_ids, [])
     return cast(CursorResult[Any], result).rowcount
