@@ -179,3 +179,37 @@ def test_a_rolled_back_payment_leaves_no_jobs_and_no_bumps(
     savepoint.rollback()
     assert jobs(session, before) == []
     assert versions(session) == tags
+
+
+def test_bulk_payments_queue_one_recalculation_per_batch_of_customers(
+    session: Session, ledger: LedgerFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from verenigingen.billing.service.bulk_payments import ReceivedPayment, record_payments
+    from verenigingen.history import pipeline
+
+    monkeypatch.setattr(pipeline, "BULK_RECALCULATION_BATCH", 2)
+    customers = [ledger.customer() for _ in range(3)]
+    for customer in customers:
+        ledger.member(customer)
+    invoices = [ledger.invoice(customer, "10.00") for customer in customers]
+    before = last_job_id(session)
+    record_payments(
+        session,
+        ledger.user,
+        [
+            ReceivedPayment(
+                invoice.customer_id,
+                invoice.posting_date,
+                Decimal("10.00"),
+                allocations=[(invoice.id, Decimal("10.00"))],
+            )
+            for invoice in invoices
+        ],
+    )
+    queued = jobs(session, before)
+    ids = sorted(customer.id for customer in customers)
+    assert [(name, params) for name, _, params in queued[:2]] == [
+        ("history.recalculate_summaries", {"customer_ids": ids[:2]}),
+        ("history.recalculate_summaries", {"customer_ids": ids[2:]}),
+    ]
+    assert [name for name, _, _ in queued[2:]] == ["history.update_payment_analytics"]

@@ -169,6 +169,21 @@ def recalculate_request(customer_id: int) -> JobRequest:
     return JobRequest(tasks.RECALCULATE_SUMMARY, {"customer_id": customer_id})
 
 
+BULK_RECALCULATION_BATCH = 500
+"""Customers per recalculation job after a bulk write: one job and one dispatch per batch,
+not one per customer (a dues run over 10,000 schedules would otherwise queue 10,000 jobs)."""
+
+
+def bulk_recalculation_requests(customer_ids: Sequence[int]) -> list[JobRequest]:
+    return [
+        JobRequest(
+            tasks.RECALCULATE_SUMMARIES,
+            {"customer_ids": list(customer_ids[start : start + BULK_RECALCULATION_BATCH])},
+        )
+        for start in range(0, len(customer_ids), BULK_RECALCULATION_BATCH)
+    ]
+
+
 def analytics_request(months: Sequence[str]) -> JobRequest:
     return JobRequest(tasks.UPDATE_PAYMENT_ANALYTICS, {"months": list(months)})
 
@@ -179,8 +194,9 @@ def after_bulk(
     """Bump the tags and enqueue the jobs of a bulk write (a dues run, a payment batch).
 
     Three statements whatever the batch size: the customers' members, one tag bump, one INSERT
-    of a recalculation per customer and one analytics job. Without a user (a system run) the
-    tags are still bumped; the summaries then wait for the next job or ``recalculate_all``.
+    of the jobs (a recalculation per batch of customers and one analytics job). Without a user
+    (a system run) the tags are still bumped; the summaries then wait for the next job or
+    ``recalculate_all``.
     """
     customers = sorted(set(customer_ids))
     if not customers:
@@ -194,6 +210,6 @@ def after_bulk(
     if user is None:
         return
     with_members = sorted({customer_id for customer_id, _member in rows if customer_id is not None})
-    requests = [recalculate_request(customer_id) for customer_id in with_members]
+    requests = bulk_recalculation_requests(with_members)
     requests.append(analytics_request(sorted(set(months))))
     enqueue_many(session, requests, user=user)

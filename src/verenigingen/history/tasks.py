@@ -13,6 +13,7 @@ from verenigingen.jobs import job
 
 APPLY_SUMMARY_DELTA = summary.APPLY_SUMMARY_DELTA
 RECALCULATE_SUMMARY = "history.recalculate_summary"
+RECALCULATE_SUMMARIES = "history.recalculate_summaries"
 RECALCULATE_ALL = "history.recalculate_all"
 UPDATE_PAYMENT_ANALYTICS = "history.update_payment_analytics"
 
@@ -32,6 +33,16 @@ def recalculate_summary(session: Session, user: User, *, customer_id: int) -> di
     """Rebuild the summaries of the customer's members from the ledger."""
     require(user, Permission.BILLING_WRITE)
     return {"customer_id": customer_id, "rows": summary.recalculate(session, customer_id)}
+
+
+@job(RECALCULATE_SUMMARIES, queue="default")
+def recalculate_summaries(
+    session: Session, user: User, *, customer_ids: list[int]
+) -> dict[str, Any]:
+    """Rebuild the summaries of the members of several customers (after a bulk write)."""
+    require(user, Permission.BILLING_WRITE)
+    rows = sum(summary.recalculate(session, customer_id) for customer_id in customer_ids)
+    return {"customers": len(customer_ids), "rows": rows}
 
 
 @job(RECALCULATE_ALL, queue="long")
