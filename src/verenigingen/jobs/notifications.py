@@ -35,14 +35,22 @@ _INSERT_COMPLETED = insert(cast(Table, Notification.__table__)).values(
 )
 
 
+def completed_notification(job_name: str) -> dict[str, str]:
+    """Subject and message of a completed job's notification."""
+    return {"subject": f"Job completed: {job_name}", "message": completed_message(job_name)}
+
+
 def notify_job_completed(session: Session, *, job_id: int, job_name: str, user_id: int) -> None:
-    """The user's one notification of a completed job (in the job's final transaction)."""
+    """The user's one notification of a completed job (in the job's final transaction).
+
+    On PostgreSQL the worker writes it in the statement that completes the job instead
+    (jobs.worker), with :func:`completed_notification`.
+    """
     session.connection().execute(
         _INSERT_COMPLETED,
         {
             "user_id": user_id,
-            "subject": f"Job completed: {job_name}",
-            "message": completed_message(job_name),
+            **completed_notification(job_name),
             "job_id": job_id,
             "created_at": clock.now(),
         },

@@ -26,7 +26,22 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, is_dataclass
 from typing import Any, cast
 
-from sqlalchemy import Engine, Table, bindparam, func, or_, select, update
+from sqlalchemy import (
+    DateTime,
+    Engine,
+    Float,
+    Interval,
+    String,
+    Table,
+    bindparam,
+    func,
+    insert,
+    literal,
+    literal_column,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session, sessionmaker
 
 from verenigingen import clock
@@ -36,8 +51,12 @@ from verenigingen.db.engine import make_engine
 from verenigingen.db.session import make_session_factory, unit_of_work
 from verenigingen.errors import DomainError
 from verenigingen.jobs.masking import mask_ibans, mask_text
-from verenigingen.jobs.models import Job, JobStatus
-from verenigingen.jobs.notifications import notify_job_completed, notify_job_failed
+from verenigingen.jobs.models import Indicator, Job, JobStatus, Notification
+from verenigingen.jobs.notifications import (
+    completed_notification,
+    notify_job_completed,
+    notify_job_failed,
+)
 from verenigingen.jobs.registry import get_task
 
 log = logging.getLogger(__name__)
@@ -133,10 +152,14 @@ def _ids(claim: _Claim) -> tuple[int, int]:
 
 
 # The hot path's statements are built once. A statement object memoises its cache key, so an
-# execution neither rebuilds the expression nor hashes it again, and the two UPDATEs are Core
-# statements on the session's connection, without the ORM's bulk-update machinery: together
-# most of the CPU a tracked job cost before (bench/jobs.py; docs/benchmarks.md).
+# execution neither rebuilds the expression nor hashes it again, and the UPDATEs and INSERTs are
+# Core statements on the session's connection, without the ORM's bulk-update machinery or its
+# unit of work: together most of the CPU a tracked job cost (bench/jobs.py, docs/benchmarks.md).
 _job = cast(Table, Job.__table__)
+_notification = cast(Table, Notification.__table__)
+_now = bindparam("now", type_=DateTime())
+
+# --- SQLite and MariaDB: read, then a conditional UPDATE (MariaDB has no UPDATE ... RETURNING).
 
 _CLAIM_READ = (
     select(
@@ -153,13 +176,6 @@ _CLAIM_READ = (
     .join(User, User.id == Job.user_id)
     .where(Job.id == bindparam("job_id"))
 )
-# On PostgreSQL the claim need not wait for its WAL flush: WAL is written in order, so the run's
-# durable commit makes the claim durable too, and a claim lost in a server crash before that
-# leaves the job Queued for the relay, as a lost lease would. Saves one fsync a job; set in the
-# claim's read (set_config(..., is_local => true) is SET LOCAL) to save the round trip of a SET.
-_CLAIM_READ_ASYNC_COMMIT = _CLAIM_READ.add_columns(
-    func.set_config("synchronous_commit", "off", True)
-)
 
 # Conditional on what was read: of two workers that read the same Queued row, one wins.
 _CLAIM = (
@@ -168,12 +184,12 @@ _CLAIM = (
         _job.c.id == bindparam("job_id"),
         _job.c.status == JobStatus.QUEUED.value,
         _job.c.attempts == bindparam("read_attempts"),
-        or_(_job.c.run_after.is_(None), _job.c.run_after <= bindparam("now")),
+        or_(_job.c.run_after.is_(None), _job.c.run_after <= _now),
     )
     .values(
         status=JobStatus.RUNNING.value,
         attempts=bindparam("new_attempts"),
-        started_at=bindparam("now"),
+        started_at=_now,
         lease_until=bindparam("lease"),
         worker=bindparam("worker_id"),
     )
@@ -191,24 +207,104 @@ _FINISH_COMPLETED = (
         status=JobStatus.COMPLETED.value,
         result=bindparam("job_result", type_=_job.c.result.type),
         error=None,
-        finished_at=bindparam("finished"),
+        finished_at=_now,
         lease_until=None,
         active_dedup_key=None,
     )
 )
 
+# --- PostgreSQL: each step in one statement (a round trip each, and one SQLAlchemy execution).
+
+# The claim: the conditional UPDATE (one of two racing workers matches the Queued row; the other
+# re-reads it Running and matches nothing) returns the job, joined to its user in the same
+# statement. Its transaction need not wait for the WAL flush (set_config(..., true) is SET
+# LOCAL): WAL is written in order, so the run's durable commit makes the claim durable too, and
+# a claim lost in a server crash before that leaves the job Queued for the relay, as a lost
+# lease would. Saves one fsync a job.
+_claimed = (
+    update(_job)
+    .where(
+        _job.c.id == bindparam("job_id"),
+        _job.c.status == JobStatus.QUEUED.value,
+        or_(_job.c.run_after.is_(None), _job.c.run_after <= _now),
+    )
+    .values(
+        status=JobStatus.RUNNING.value,
+        attempts=_job.c.attempts + 1,
+        started_at=_now,
+        lease_until=_now
+        + (_job.c.timeout + bindparam("grace", type_=Float()))
+        * literal_column("interval '1 second'", Interval()),
+        worker=bindparam("worker_id"),
+    )
+    .returning(
+        _job.c.name,
+        _job.c.params,
+        _job.c.user_id,
+        _job.c.attempts,
+        _job.c.max_retries,
+        _job.c.timeout,
+    )
+    .cte("claimed")
+)
+_CLAIM_POSTGRESQL = select(
+    _claimed.c.name,
+    _claimed.c.params,
+    _claimed.c.user_id,
+    _claimed.c.attempts,
+    _claimed.c.max_retries,
+    _claimed.c.timeout,
+    User,
+    func.set_config("synchronous_commit", "off", True),
+).join_from(_claimed, User, User.id == _claimed.c.user_id)
+
+# The end: the conditional UPDATE feeds the user's notification, so the INSERT writes a row only
+# when the job was still this run's (its rowcount says which).
+_finished = _FINISH_COMPLETED.returning(_job.c.id).cte("finished")
+_FINISH_COMPLETED_POSTGRESQL = (
+    insert(_notification)
+    .from_select(
+        ["user_id", "subject", "message", "indicator", "job_id", "created_at"],
+        select(
+            # Not named like a column of job: the UPDATE would take it as a value to SET.
+            bindparam("notify_user", type_=_notification.c.user_id.type),
+            bindparam("subject", type_=String()),
+            bindparam("message", type_=String()),
+            literal(Indicator.GREEN.value, String()),
+            _finished.c.id,
+            _now,
+        ),
+    )
+    # SQLAlchemy keeps the rowcount of an UPDATE or DELETE, of an INSERT only when asked.
+    .execution_options(preserve_rowcount=True)
+)
+
+
+def _on_postgresql(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
 
 def _claim(session: Session, runtime: Runtime, job_id: int) -> tuple[_Claim, User] | None:
     """Queued → Running, if the job is Queued and due; the claim and the job's user."""
     now = clock.now()
-    async_commit = session.get_bind().dialect.name == "postgresql"
-    row = session.execute(
-        _CLAIM_READ_ASYNC_COMMIT if async_commit else _CLAIM_READ, {"job_id": job_id}
-    ).one_or_none()
+    if _on_postgresql(session):
+        claimed = session.execute(
+            _CLAIM_POSTGRESQL,
+            {
+                "job_id": job_id,
+                "now": now,
+                "grace": float(runtime.settings.job_lease_grace_seconds),
+                "worker_id": runtime.worker_id,
+            },
+        ).one_or_none()
+        if claimed is None:
+            return None
+        return _claim_of(job_id, claimed, claimed.attempts), claimed.User
+    row = session.execute(_CLAIM_READ, {"job_id": job_id}).one_or_none()
     if row is None or row.status != JobStatus.QUEUED or (row.run_after and row.run_after > now):
         return None
     lease = dt.timedelta(seconds=row.timeout + runtime.settings.job_lease_grace_seconds)
-    claimed = session.connection().execute(
+    updated = session.connection().execute(
         _CLAIM,
         {
             "job_id": job_id,
@@ -219,30 +315,33 @@ def _claim(session: Session, runtime: Runtime, job_id: int) -> tuple[_Claim, Use
             "worker_id": runtime.worker_id,
         },
     )
-    if claimed.rowcount != 1:
+    if updated.rowcount != 1:
         return None
-    claim = _Claim(
-        job_id,
-        row.name,
-        row.params or {},
-        row.user_id,
-        row.attempts + 1,
-        row.max_retries,
-        row.timeout,
+    return _claim_of(job_id, row, row.attempts + 1), row.User
+
+
+def _claim_of(job_id: int, row: Any, attempts: int) -> _Claim:
+    return _Claim(
+        job_id, row.name, row.params or {}, row.user_id, attempts, row.max_retries, row.timeout
     )
-    return claim, row.User
 
 
 def _finish_completed(session: Session, claim: _Claim, result: Any) -> None:
-    finished = session.connection().execute(
-        _FINISH_COMPLETED,
-        {
-            "job_id": claim.id,
-            "attempt": claim.attempts,
-            "job_result": mask_ibans(result),
-            "finished": clock.now(),
-        },
-    )
+    values = {
+        "job_id": claim.id,
+        "attempt": claim.attempts,
+        "job_result": mask_ibans(result),
+        "now": clock.now(),
+    }
+    if _on_postgresql(session):
+        notified = session.connection().execute(
+            _FINISH_COMPLETED_POSTGRESQL,
+            {**values, **completed_notification(claim.name), "notify_user": claim.user_id},
+        )
+        if notified.rowcount != 1:
+            raise _LeaseLost
+        return
+    finished = session.connection().execute(_FINISH_COMPLETED, values)
     if finished.rowcount != 1:
         raise _LeaseLost
     notify_job_completed(session, job_id=claim.id, job_name=claim.name, user_id=claim.user_id)

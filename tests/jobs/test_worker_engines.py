@@ -1,0 +1,158 @@
+"""Claim and finish on each engine: PostgreSQL claims and completes in one statement each
+(UPDATE ... RETURNING in a CTE), SQLite and MariaDB read and then update conditionally. The
+outcomes must be the same on all three."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from verenigingen import clock
+from verenigingen.auth.models import Role, User
+from verenigingen.auth.service import create_user
+from verenigingen.config import Settings
+from verenigingen.jobs import enqueue, registry
+from verenigingen.jobs.models import Job, Notification, Queue
+from verenigingen.jobs.worker import Runtime, run_job
+
+
+@pytest.fixture
+def engine_runtime(any_session: Session, settings: Settings) -> Runtime:
+    factory = sessionmaker(
+        bind=any_session.connection(),
+        join_transaction_mode="create_savepoint",
+        expire_on_commit=False,
+    )
+    return Runtime(factory, settings, worker_id="engines:1")
+
+
+@pytest.fixture
+def owner(any_session: Session) -> User:
+    return create_user(any_session, "owner@example.org", Role.TREASURER)
+
+
+def fresh(session: Session, job_id: int) -> Job:
+    session.expire_all()
+    job = session.get(Job, job_id)
+    assert job is not None
+    return job
+
+
+def notifications(session: Session, job_id: int) -> list[Notification]:
+    session.expire_all()
+    return list(session.scalars(select(Notification).where(Notification.job_id == job_id)))
+
+
+def test_a_job_completes_once_with_its_result_lease_and_one_notification(
+    any_session, owner, job_engine, engine_runtime, marks
+):
+    job = enqueue(any_session, "test.record", user=owner, timeout=40, marks=marks, key="a")
+    any_session.commit()
+    assert run_job(engine_runtime, job.id) == "completed"
+    assert run_job(engine_runtime, job.id) == "skipped"  # the same id delivered again
+
+    done = fresh(any_session, job.id)
+    assert (done.status, done.attempts, done.worker) == ("Completed", 1, "engines:1")
+    assert done.result == {"runs": 1, "user": "owner@example.org"}
+    assert done.lease_until is None
+    assert done.started_at is not None
+    assert done.finished_at is not None
+    [note] = notifications(any_session, job.id)
+    assert (note.user_id, note.indicator) == (owner.id, "green")
+    assert (note.subject, note.message) == (
+        "Job completed: test.record",
+        "Job 'test.record' completed successfully",
+    )
+
+
+def test_the_claim_sets_the_lease_to_timeout_plus_grace(
+    any_session, owner, job_engine, engine_runtime, settings, monkeypatch
+):
+    job = enqueue(any_session, "test.write_note", user=owner, timeout=40, subject="x")
+    any_session.commit()
+    seen: dict[str, object] = {}
+
+    def look_at_the_claim(job_session: Session, user: User, **params: object) -> None:
+        row = job_session.get(Job, job.id)
+        assert row is not None
+        seen.update(status=row.status, attempts=row.attempts, lease=row.lease_until)
+        seen.update(started=row.started_at)
+
+    monkeypatch.setitem(
+        registry._tasks, "test.write_note", registry.TaskSpec("w", Queue.SHORT, look_at_the_claim)
+    )
+    assert run_job(engine_runtime, job.id) == "completed"
+    assert (seen["status"], seen["attempts"]) == ("Running", 1)
+    lease, started = seen["lease"], seen["started"]
+    assert isinstance(lease, dt.datetime)
+    assert isinstance(started, dt.datetime)
+    expected = dt.timedelta(seconds=40 + settings.job_lease_grace_seconds)
+    if any_session.get_bind().dialect.name in ("mysql", "mariadb"):
+        # DATETIME columns keep whole seconds there: each side is truncated on its own.
+        assert abs(lease - started - expected) < dt.timedelta(seconds=1)
+    else:
+        assert lease - started == expected
+
+
+def test_work_of_a_run_that_lost_its_lease_is_rolled_back_and_not_notified(
+    any_session, owner, job_engine, engine_runtime, monkeypatch
+):
+    job = enqueue(any_session, "test.write_note", user=owner, subject="side effect")
+    any_session.commit()
+    original = registry.get_task("test.write_note")
+
+    def swept_meanwhile(job_session: Session, user: User, **params: object) -> None:
+        original.function(job_session, user, **params)
+        job_session.execute(update(Job).where(Job.id == job.id).values(status="Queued"))
+
+    monkeypatch.setitem(
+        registry._tasks, "test.write_note", registry.TaskSpec("w", Queue.SHORT, swept_meanwhile)
+    )
+    assert run_job(engine_runtime, job.id) == "lost"
+    any_session.expire_all()
+    written = any_session.scalar(
+        select(func.count()).select_from(Notification).where(Notification.user_id == owner.id)
+    )
+    assert written == 0  # neither the task's row nor a notification
+    assert fresh(any_session, job.id).status == "Running"  # as the claim left it
+
+
+def test_a_failed_attempt_is_claimed_again_with_the_next_attempt_number(
+    any_session, owner, job_engine, engine_runtime, marks
+):
+    job = enqueue(
+        any_session, "test.flaky", user=owner, marks=marks, key="f", failures=1, max_retries=2
+    )
+    any_session.commit()
+    assert run_job(engine_runtime, job.id) == "failed"
+    retried = fresh(any_session, job.id)
+    assert (retried.status, retried.attempts, retried.lease_until) == ("Queued", 1, None)
+    any_session.execute(update(Job).where(Job.id == job.id).values(run_after=clock.now()))
+    any_session.commit()
+    assert run_job(engine_runtime, job.id) == "completed"
+    assert (fresh(any_session, job.id).status, fresh(any_session, job.id).attempts) == (
+        "Completed",
+        2,
+    )
+    assert len(notifications(any_session, job.id)) == 1
+
+
+def test_claim_skips_unknown_cancelled_and_not_yet_due_jobs(
+    any_session, owner, job_engine, engine_runtime, marks
+):
+    later = enqueue(
+        any_session,
+        "test.record",
+        user=owner,
+        run_after=clock.now() + dt.timedelta(hours=1),
+        marks=marks,
+        key="a",
+    )
+    cancelled = enqueue(any_session, "test.record", user=owner, marks=marks, key="b")
+    cancelled.status = "Cancelled"
+    any_session.commit()
+    assert [run_job(engine_runtime, i) for i in (later.id, cancelled.id, 424242)] == ["skipped"] * 3
+    assert fresh(any_session, later.id).attempts == fresh(any_session, cancelled.id).attempts == 0
