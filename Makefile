@@ -41,9 +41,16 @@ format: $(STAMP)
 test: lint
 	$(BIN)/pytest -q
 
+# Every benchmark; those that compare engines also run on PostgreSQL and Redis when
+# VERENIGINGEN_TEST_POSTGRES_URL / VERENIGINGEN_TEST_REDIS_URL are set. Figures: docs/benchmarks.md.
 bench: $(STAMP)
 	$(BIN)/python bench/demo_load.py
 	$(BIN)/python bench/dues_generation.py
+	$(BIN)/python bench/capture_overhead.py
+	$(BIN)/python bench/payment_history.py
+	$(BIN)/python bench/payment_submit.py
+	$(BIN)/python bench/jobs.py
+	$(BIN)/python bench/indexes.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
