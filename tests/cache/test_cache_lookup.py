@@ -393,3 +393,24 @@ def test_memory_hits_decode_once_and_share_the_value(
     first, second, third = lookup(), lookup(), lookup()
     assert first is second is third
     assert len(decoded) == 1
+
+
+def test_versions_read_by_the_caller(memory_cache: VersionedCache, any_session: Session) -> None:
+    # A caller that read the versions itself (tags.tag_version, beside its own row) sends no
+    # version query; the entry is served only while the versions it passes are the stored ones.
+    tags = ["member:5", "customer:9"]
+    with assert_queries(0):
+        memory_cache.get_or_fill(
+            any_session, "own", "k", tags, lambda: 1, ttl=60, versions={tags[0]: 0, tags[1]: 3}
+        )
+        hit = memory_cache.get_or_fill(
+            any_session, "own", "k", tags, lambda: 2, ttl=60, versions={tags[0]: 0, tags[1]: 3}
+        )
+        bumped = memory_cache.get_or_fill(
+            any_session, "own", "k", tags, lambda: 3, ttl=60, versions={tags[0]: 0, tags[1]: 4}
+        )
+    assert (hit, bumped) == (1, 3)
+    with pytest.raises(ValueError, match="are not those of the tags"):
+        memory_cache.get_or_fill(
+            any_session, "own", "k", tags, lambda: 4, ttl=60, versions={tags[0]: 0}
+        )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Insert, bindparam, select
+from sqlalchemy import ColumnElement, Insert, bindparam, func, select
 from sqlalchemy.dialects.mysql import insert as mysql_insert
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -19,9 +19,10 @@ MAX_TAG_LENGTH = 120
 _VERSIONS = select(CacheTag.tag, CacheTag.version).where(
     CacheTag.tag.in_(bindparam("tags", expanding=True))
 )
+_cache_tag = CacheTag.__table__
 
 
-def _checked(tags: Iterable[str]) -> list[str]:
+def checked_tags(tags: Iterable[str]) -> list[str]:
     # Sorted and unique: concurrent writers lock the rows in the same order (no deadlock), and
     # PostgreSQL refuses an upsert that touches the same row twice in one statement.
     unique = sorted(set(tags))
@@ -38,7 +39,7 @@ def bump_tags(session: Session, tags: Iterable[str]) -> None:
     visible exactly when the new data does. One statement whatever the number of tags; a tag
     without a row is created at version 1.
     """
-    unique = _checked(tags)
+    unique = checked_tags(tags)
     if not unique:
         return
     rows = [{"tag": tag, "version": 1} for tag in unique]
@@ -67,7 +68,7 @@ def current_versions(session: Session, tags: Sequence[str]) -> dict[str, int]:
 
     No tags, no query: such an entry is only bounded by its time to live.
     """
-    unique = _checked(tags)
+    unique = checked_tags(tags)
     if not unique:
         return {}
     found: dict[str, int] = dict.fromkeys(unique, 0)
@@ -77,3 +78,15 @@ def current_versions(session: Session, tags: Sequence[str]) -> dict[str, int]:
     for tag, version in rows:
         found[tag] = version
     return found
+
+
+def tag_version(tag: ColumnElement[str]) -> ColumnElement[int]:
+    """The current version of ``tag`` (0 for a tag never bumped), as a column to select.
+
+    For a reader that learns its tags from the same row it must check first (a member's
+    customer, say): one statement reads the row and the versions together, one snapshot, before
+    anything cached is computed, which is what :func:`current_versions` would do in a second
+    statement. Pass the result to ``VersionedCache.get_or_fill(..., versions=...)``.
+    """
+    version = select(_cache_tag.c.version).where(_cache_tag.c.tag == tag).scalar_subquery()
+    return func.coalesce(version, 0)

@@ -23,7 +23,7 @@ from verenigingen.cache import codec
 from verenigingen.cache.backend import NOT_DECODED, CacheBackend, StoredEntry
 from verenigingen.cache.memory import MemoryBackend
 from verenigingen.cache.stats import NamespaceStats, Outcome
-from verenigingen.cache.tags import current_versions
+from verenigingen.cache.tags import checked_tags, current_versions
 from verenigingen.cache.writes import has_written
 from verenigingen.config import Settings, get_settings
 
@@ -73,6 +73,7 @@ class VersionedCache:
         ttl: Callable[[T], int] | int,
         encode: Callable[[T], Any] = _identity,
         decode: Callable[[Any], T] = _identity,
+        versions: dict[str, int] | None = None,
     ) -> T:
         """The value of ``key`` cached from the current versions of ``tags``, else ``fill()``.
 
@@ -83,10 +84,18 @@ class VersionedCache:
         Values are read-only: in memory, every hit of an entry gets the same decoded object
         (frozen dataclasses and tuples make that safe). One namespace holds one shape: the
         ``decode`` of the first hit is the one whose result later hits share.
+
+        ``versions``: the current versions of exactly ``tags``, when the caller has read them
+        itself (``tags.tag_version``) in a statement sent before anything ``fill`` reads, in
+        the same transaction. None: they are read here, first, with one statement.
         """
         if not _NAMESPACE.fullmatch(namespace):
             raise ValueError(f"a cache namespace is 1-60 of [A-Za-z0-9_.-], got {namespace!r}")
-        versions = current_versions(session, tags)  # first, before anything is read or computed
+        if versions is None:
+            # First, before anything is read or computed.
+            versions = current_versions(session, tags)
+        elif sorted(versions) != checked_tags(tags):
+            raise ValueError(f"versions {sorted(versions)} are not those of the tags {tags}")
         outcome, entry = self._judge(self.backend.read(namespace, key), versions)
         if entry is not None:
             self.backend.record(namespace, Outcome.HIT, None)
