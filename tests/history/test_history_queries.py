@@ -12,7 +12,14 @@ from history_factories import bulk_ledger
 from sqlalchemy.orm import Session
 
 from verenigingen.errors import NotFound, ValidationFailed
-from verenigingen.history.queries import decode_cursor, encode_cursor, payment_history
+from verenigingen.history.queries import (
+    decode_cursor,
+    dumps,
+    encode_cursor,
+    history_document,
+    payment_history,
+)
+from verenigingen.history.schemas import PaymentHistory
 from verenigingen.perf.capture import capture
 from verenigingen.sepa.models import MandateStatus
 from verenigingen.sepa.schemas import MandateCreate
@@ -79,6 +86,28 @@ def test_history_shape_and_amounts(session: Session, ledger: LedgerFactory) -> N
         "active_mandates": 1,
     }
     assert history.next_cursor is None
+
+
+def test_the_api_text_is_the_models_json(session: Session, ledger: LedgerFactory) -> None:
+    # The text is written from plain values, not from the model: it must still be exactly what
+    # the response schema (and its OpenAPI document) promises, field for field.
+    customer = ledger.customer()
+    member = ledger.member(customer)
+    invoice = ledger.invoice(customer, "30.00", member=member, posting_date=dt.date(2026, 1, 5))
+    ledger.invoice(customer, "12.50", member=member, posting_date=dt.date(2026, 2, 5))
+    ledger.payment(customer, "40.00", [(invoice, "30.00")], reference_no="Contributie ’26")
+    _mandate(session, ledger, member.id, "M-JSON", sign_date=dt.date(2025, 12, 1))
+    for limit in (1, 50):
+        text = dumps(history_document(session, member.id, limit=limit))
+        model = PaymentHistory.model_validate_json(text)
+        assert text == model.model_dump_json()
+        assert model == payment_history(session, member.id, limit=limit)
+    body = PaymentHistory.model_validate_json(text)
+    assert [(i.paid_amount, i.mandate is not None) for i in body.invoices] == [
+        (D("0.00"), True),
+        (D("30.00"), True),
+    ]
+    assert [p.unallocated_amount for p in body.unallocated_payments] == [D("10.00")]
 
 
 def _statements(session: Session, ledger: LedgerFactory, invoices: int) -> tuple[int, int]:

@@ -1,6 +1,8 @@
 """The shapes of a member's payment history and financial summary (DOMAIN.md, "Payment history").
 
-They are what the API returns and what the cache stores (as JSON), so they hold plain values only.
+They are what the API returns and documents, so they hold plain values only. The payment history
+is not built through these classes: ``history.queries`` writes the same JSON from plain values
+(a test holds the text equal to ``PaymentHistory.model_dump_json``), and the cache stores it.
 """
 
 from __future__ import annotations

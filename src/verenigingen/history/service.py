@@ -3,8 +3,12 @@
 The history is cached in the namespace ``history`` under the tags ``customer:<id>`` and
 ``member:<id>``; every ledger write bumps them in its own transaction
 (:mod:`verenigingen.history.pipeline`), so a read after a payment recomputes. The entry is the
-history's JSON text: a hit is one version query and no re-serialisation, and the API sends the
-text as it is.
+history's JSON text: the API sends it as it is, and an in-process hit returns the same object.
+
+A hit is one statement: the member's customer and user (the permission check) with the current
+versions of both tags, read together. The customer tag is named by the member's row, so it
+cannot be read before that row; reading both in one statement is one snapshot taken before the
+fill reads anything, which is all that rule 5 asks of the version read.
 """
 
 from __future__ import annotations
@@ -12,15 +16,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, String, bindparam, cast, literal, select
 from sqlalchemy.orm import Session
 
 from verenigingen.auth.models import User
 from verenigingen.auth.permissions import Permission, is_member_role, require
 from verenigingen.cache import VersionedCache, get_cache, money_ttl
+from verenigingen.cache.tags import tag_version
 from verenigingen.errors import NotFound, PermissionDenied
 from verenigingen.history.models import MemberFinancialSummary
-from verenigingen.history.queries import DEFAULT_LIMIT, check_limit, decode_cursor, payment_history
+from verenigingen.history.queries import (
+    DEFAULT_LIMIT,
+    check_limit,
+    decode_cursor,
+    dumps,
+    history_document,
+)
 from verenigingen.history.schemas import FinancialSummaryOut, PaymentHistory
 from verenigingen.history.summary import Figures, ledger_figures
 from verenigingen.members.models import Member
@@ -36,21 +47,40 @@ class HistoryText:
     outstanding: Decimal
 
 
-def _readable_member(session: Session, user: User, member_id: int) -> int | None:
-    """The member's customer id, after the permission check: a Member reads only itself (403
-    for any other id, existing or not); other roles get 404 for an unknown member."""
+def _tag(prefix: str, key: ColumnElement[int]) -> ColumnElement[str]:
+    # The same text as history_tags writes: "customer:17" (CAST renders per dialect).
+    return literal(prefix, String) + cast(key, String)
+
+
+_member = Member.__table__
+_READABLE = select(
+    _member.c.customer_id,
+    _member.c.user_id,
+    tag_version(_tag("member:", _member.c.id)),
+    tag_version(_tag("customer:", _member.c.customer_id)),
+).where(_member.c.id == bindparam("member_id"))
+
+
+def _readable_member(
+    session: Session, user: User, member_id: int
+) -> tuple[int | None, dict[str, int]]:
+    """The member's customer id and the current versions of its history's tags, after the
+    permission check: a Member reads only itself (403 for any other id, existing or not);
+    other roles get 404 for an unknown member."""
     require(user, Permission.BILLING_READ)
-    row = session.execute(
-        select(Member.customer_id, Member.user_id).where(Member.id == member_id)
-    ).first()
+    row = session.execute(_READABLE, {"member_id": member_id}).first()
     if is_member_role(user):
         if row is None or row.user_id != user.id:
             raise PermissionDenied("a member may only read its own payment history")
     elif row is None:
         raise NotFound(f"no member with id {member_id}")
     assert row is not None
-    customer_id: int | None = row.customer_id
-    return customer_id
+    customer_id: int | None
+    customer_id, _, member_version, customer_version = row
+    versions = {f"member:{member_id}": member_version}
+    if customer_id is not None:
+        versions[f"customer:{customer_id}"] = customer_version
+    return customer_id, versions
 
 
 def history_tags(member_id: int, customer_id: int | None) -> list[str]:
@@ -77,11 +107,11 @@ def payment_history_text(
     check_limit(limit)
     if before is not None:
         decode_cursor(before)
-    customer_id = _readable_member(session, user, member_id)
+    customer_id, versions = _readable_member(session, user, member_id)
 
     def fill() -> HistoryText:
-        history = payment_history(session, member_id, limit=limit, before=before)
-        return HistoryText(history.model_dump_json(), history.summary.outstanding)
+        document = history_document(session, member_id, limit=limit, before=before)
+        return HistoryText(dumps(document), document["summary"]["outstanding"])
 
     return (cache or get_cache()).get_or_fill(
         session,
@@ -92,6 +122,7 @@ def payment_history_text(
         ttl=lambda value: money_ttl(value.outstanding),
         encode=lambda value: [value.text, value.outstanding],
         decode=lambda stored: HistoryText(stored[0], stored[1]),
+        versions=versions,
     )
 
 
@@ -116,7 +147,7 @@ def financial_summary(session: Session, user: User, member_id: int) -> Financial
 
     Before the first job has written the row, the figures come from the ledger (version 0).
     """
-    customer_id = _readable_member(session, user, member_id)
+    customer_id, _ = _readable_member(session, user, member_id)
     row = session.get(MemberFinancialSummary, member_id)
     if row is not None:
         return FinancialSummaryOut.model_validate(row, from_attributes=True)
