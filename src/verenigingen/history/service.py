@@ -68,7 +68,10 @@ def _readable_member(
     permission check: a Member reads only itself (403 for any other id, existing or not);
     other roles get 404 for an unknown member."""
     require(user, Permission.BILLING_READ)
-    row = session.execute(_READABLE, {"member_id": member_id}).first()
+    # A hit is this statement and nothing else: Core on the session's connection skips the ORM
+    # execute path (about a tenth of a hit on SQLite). Flush first, as that path would have.
+    session.flush()
+    row = session.connection().execute(_READABLE, {"member_id": member_id}).first()
     if is_member_role(user):
         if row is None or row.user_id != user.id:
             raise PermissionDenied("a member may only read its own payment history")
