@@ -12,11 +12,15 @@ read:
   per invoice its allocations, per allocation its payment, per invoice the member's mandate;
   per payment its allocations to find what is unallocated; the mandates; sums in Python;
 - ours cold: ``history.service.payment_history_text`` with an empty cache (the API's path on a
-  miss: permission, tag versions, the three statements of the read model, JSON);
-- ours warm: the same call, served from the cache (permission and the version check);
-- floor: one hand-written SQL statement returning the invoice/allocation/payment rows, fetched.
+  miss: the member with its permission and tag versions in one statement, the three statements
+  of the read model, JSON);
+- ours warm: the same call, served from the cache (that one statement);
+- floor: one hand-written SQL statement returning the invoice/allocation/payment rows, fetched
+  as the driver gives them (no types: amounts as floats and dates as text on SQLite).
 
-Times are medians of interleaved runs; query counts come from ``perf.capture``. Then the mixed
+Each method reads in a read-only session of its own and each timed call starts a transaction,
+as a request does. Times are medians (and minima) of interleaved runs; the warm read is also
+timed back to back. Query counts come from ``perf.capture``. Then the mixed
 portal workload (``perf.workloads.history``) runs on SQLite and its cache hit rate is printed.
 """
 
@@ -25,6 +29,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import gc
 import os
 import statistics
 import tempfile
@@ -242,33 +247,61 @@ def measure(name: str, engine: Engine, member_id: int, user_id: int, runs: int) 
     }
     times: dict[str, list[float]] = {m: [] for m in methods}
     counts: dict[str, int] = {}
+    # Each method reads in a session of its own, as a request would, with the read-only begin
+    # of the API's reads (on SQLite: BEGIN DEFERRED, no write lock).
+    reader = engine.execution_options(sqlite_begin="DEFERRED")
+    sessions = {method: Session(reader) for method in methods}
     with Session(engine) as session:
         user = session.get(User, user_id)
         assert user is not None
         # Detached, as a request holds the user it authenticated: a rollback does not expire it.
         session.expunge(user)
-        ours_warm(session, user)  # fill the warm cache once
-        for method, call in methods.items():
-            with capture() as log:
-                call(session, user)
-            counts[method] = log.count
+    ours_warm(sessions["ours, warm (hit)"], user)  # fill the warm cache once
+    for method, call in methods.items():
+        with capture() as log:
+            call(sessions[method], user)
+        counts[method] = log.count
+        sessions[method].rollback()
+    # The demo's objects, built once, are not what is measured: out of the collector's way, so
+    # that a collection during a timed call scans only what the calls allocate.
+    gc.collect()
+    gc.freeze()
+    for _ in range(runs):
+        for method, call in methods.items():  # interleaved: each run measures all four
+            session = sessions[method]
+            started = time.perf_counter_ns()
+            call(session, user)
+            times[method].append((time.perf_counter_ns() - started) / 1e6)
             session.rollback()
-        for _ in range(runs):
-            for method, call in methods.items():  # interleaved: each run measures all four
-                started = time.perf_counter_ns()
-                call(session, user)
-                times[method].append((time.perf_counter_ns() - started) / 1e6)
-                session.rollback()
+    # The same hit back to back, as a portal answering read after read: interleaved with the
+    # naive and cold methods, a sub-millisecond call also pays for the caches those evicted.
+    warm_session = sessions["ours, warm (hit)"]
+    steady: list[float] = []
+    for _ in range(runs * 10):
+        started = time.perf_counter_ns()
+        ours_warm(warm_session, user)
+        steady.append((time.perf_counter_ns() - started) / 1e6)
+        warm_session.rollback()
+    for session in sessions.values():
+        session.close()
+    gc.unfreeze()
     medians = {m: statistics.median(t) for m, t in times.items()}
     print(f"\n{name}: member with {INVOICES} invoices and {PAYMENTS} payments, {runs} runs")
-    print(f"  {'method':<20} {'median ms':>10} {'queries':>8}")
+    print(f"  {'method':<20} {'median ms':>10} {'min ms':>8} {'queries':>8}")
     for method in methods:
-        print(f"  {method:<20} {medians[method]:>10.3f} {counts[method]:>8}")
+        print(
+            f"  {method:<20} {medians[method]:>10.3f} {min(times[method]):>8.3f}"
+            f" {counts[method]:>8}"
+        )
     cold, naive_ms = medians["ours, cold"], medians["naive per invoice"]
     floor_ms, warm = medians["floor (one SQL)"], medians["ours, warm (hit)"]
     print(f"  naive / cold  = {naive_ms / cold:6.1f}x   (goal >= 10x)")
     print(f"  cold / floor  = {cold / floor_ms:6.2f}x   (goal <= 2x)")
-    print(f"  warm p50      = {warm:6.3f} ms (goal <= 0.2 ms)")
+    print(f"  warm p50      = {warm:6.3f} ms (goal <= 0.2 ms), interleaved")
+    print(
+        f"  warm p50      = {statistics.median(steady):6.3f} ms (goal <= 0.2 ms),"
+        f" {len(steady)} hits back to back"
+    )
 
 
 @contextlib.contextmanager
