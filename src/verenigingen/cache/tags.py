@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Insert, bindparam, func, select
+from sqlalchemy import ColumnElement, Insert, bindparam, func, literal_column, select
 from sqlalchemy.dialects.mysql import insert as mysql_insert
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -32,6 +33,29 @@ def checked_tags(tags: Iterable[str]) -> list[str]:
     return unique
 
 
+@functools.cache
+def _upsert(dialect: str) -> Insert:
+    """``INSERT (tag, 1)``, or ``version + 1`` when the tag exists, in the dialect's upsert."""
+    # The constants are SQL literals, not bound values: the tag is the only parameter, which
+    # PyMySQL's executemany needs to fold the rows into one multi-row INSERT.
+    one = literal_column("1")
+    values = {"tag": bindparam("tag"), "version": one}
+    if dialect in ("mysql", "mariadb"):
+        upsert: Any = mysql_insert(CacheTag).values(values)
+        statement: Insert = upsert.on_duplicate_key_update(version=CacheTag.version + one)
+        return statement
+    if dialect in ("postgresql", "sqlite"):
+        insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+        return (
+            insert(CacheTag)
+            .values(values)
+            .on_conflict_do_update(
+                index_elements=[CacheTag.tag], set_={"version": CacheTag.version + one}
+            )
+        )
+    raise NotImplementedError(f"no upsert for the {dialect} dialect")
+
+
 def bump_tags(session: Session, tags: Iterable[str]) -> None:
     """Invalidate every entry computed from ``tags``: their versions go up by one.
 
@@ -42,24 +66,11 @@ def bump_tags(session: Session, tags: Iterable[str]) -> None:
     unique = checked_tags(tags)
     if not unique:
         return
-    rows = [{"tag": tag, "version": 1} for tag in unique]
-    dialect = session.get_bind().dialect.name
-    statement: Insert
-    if dialect in ("mysql", "mariadb"):
-        upsert: Any = mysql_insert(CacheTag).values(rows)
-        statement = upsert.on_duplicate_key_update(version=CacheTag.version + 1)
-    elif dialect in ("postgresql", "sqlite"):
-        insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-        statement = (
-            insert(CacheTag)
-            .values(rows)
-            .on_conflict_do_update(
-                index_elements=[CacheTag.tag], set_={"version": CacheTag.version + 1}
-            )
-        )
-    else:
-        raise NotImplementedError(f"no upsert for the {dialect} dialect")
-    session.execute(statement)
+    # One executemany of a statement built once per dialect: a multi-row VALUES list would be
+    # compiled afresh for every number of tags (a bulk write bumps hundreds), which cost more
+    # than the upsert itself.
+    statement = _upsert(session.get_bind().dialect.name)
+    session.execute(statement, [{"tag": tag} for tag in unique])
     mark_written(session)
 
 
