@@ -62,3 +62,28 @@ def test_a_failing_commit_is_an_error_response_not_a_success(session, admin) -> 
         session.scalar(select(func.count(Customer.id)).where(Customer.debtor_number == "DUP-1"))
         == 1
     )
+
+
+def test_reads_do_not_take_the_sqlite_write_lock(fresh_sqlite) -> None:
+    from fastapi.testclient import TestClient
+    from sqlalchemy import event
+
+    from verenigingen.auth.models import Role
+    from verenigingen.auth.service import create_user, issue_token
+    from verenigingen.db.session import make_session_factory, unit_of_work
+    from verenigingen.web.app import create_app
+
+    with unit_of_work(make_session_factory(fresh_sqlite)) as setup:
+        token = issue_token(setup, create_user(setup, "lees@example.org", Role.ADMINISTRATOR))
+    begins: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args) -> None:
+        if statement.startswith("BEGIN"):
+            begins.append(statement)
+
+    event.listen(fresh_sqlite, "before_cursor_execute", record)
+    with TestClient(create_app(fresh_sqlite), headers={"Authorization": f"Bearer {token}"}) as c:
+        assert c.get("/api/v1/members").status_code == 200
+        assert begins == ["BEGIN DEFERRED"]
+        assert c.post("/api/v1/members", json={}).status_code == 422
+    assert begins == ["BEGIN DEFERRED", "BEGIN IMMEDIATE"]

@@ -38,7 +38,7 @@ def _upsert(dialect: str) -> Insert:
     """``INSERT (tag, 1)``, or ``version + 1`` when the tag exists, in the dialect's upsert."""
     # The constants are SQL literals, not bound values: the tag is the only parameter, which
     # PyMySQL's executemany needs to fold the rows into one multi-row INSERT.
-    one = literal_column("1")
+    one: ColumnElement[int] = literal_column("1")
     values = {"tag": bindparam("tag"), "version": one}
     if dialect in ("mysql", "mariadb"):
         upsert: Any = mysql_insert(CacheTag).values(values)

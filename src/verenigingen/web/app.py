@@ -24,8 +24,13 @@ def create_app(
     engine: Engine | None = None, *, session_factory: sessionmaker[Session] | None = None
 ) -> FastAPI:
     """Build the app on ``engine`` (default: the configured database) or a given session factory."""
+    read_session_factory = None
     if session_factory is None:
-        session_factory = make_session_factory(engine or make_engine())
+        engine = engine or make_engine()
+        session_factory = make_session_factory(engine)
+        read_session_factory = make_session_factory(
+            engine.execution_options(sqlite_begin="DEFERRED")
+        )
     app = FastAPI(
         title="verenigingen",
         version=__version__,
@@ -34,6 +39,7 @@ def create_app(
         openapi_url="/openapi.json",
     )
     app.state.session_factory = session_factory
+    app.state.read_session_factory = read_session_factory
     install_error_handlers(app)
     app.add_middleware(ServerTimingMiddleware)
     load_task_modules()  # the job names the API may enqueue

@@ -13,10 +13,18 @@ from verenigingen.auth.models import User
 from verenigingen.auth.service import authenticate_token
 from verenigingen.errors import NotAuthenticated
 
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
 
 def get_session(request: Request) -> Iterator[Session]:
-    """The request's transaction: committed when the route returns, rolled back when it raises."""
+    """The request's transaction: committed when the route returns, rolled back when it raises.
+
+    Reads get the read factory when the app has one: on SQLite their transaction starts
+    DEFERRED, so GET requests do not queue behind each other for the write lock.
+    """
     factory: sessionmaker[Session] = request.app.state.session_factory
+    if request.method in READ_METHODS:
+        factory = getattr(request.app.state, "read_session_factory", None) or factory
     with factory() as session, session.begin():
         yield session
 
