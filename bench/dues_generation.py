@@ -15,20 +15,19 @@ import datetime as dt
 import os
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, insert, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine, event, insert, text
 
 from verenigingen.auth.models import Role, User
 from verenigingen.auth.service import create_user
-from verenigingen.db.engine import make_engine, normalise_url
+from verenigingen.db.engine import make_engine
 from verenigingen.db.migrate import upgrade
+from verenigingen.db.scratch import throwaway_database
 from verenigingen.db.session import make_session_factory, unit_of_work
 from verenigingen.dues.models import DuesSchedule
 from verenigingen.dues.service import generate_dues
@@ -50,19 +49,12 @@ def sqlite_engine() -> Iterator[Engine]:
 
 @contextmanager
 def postgres_engine(server_url: str) -> Iterator[Engine]:
-    url = make_url(normalise_url(server_url))
-    name = f"bench_dues_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f"CREATE DATABASE {name}"))
-    engine = make_engine(url.set(database=name).render_as_string(hide_password=False))
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.connect() as connection:
-            connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        admin.dispose()
+    with throwaway_database(server_url, "bench_dues") as url:
+        engine = make_engine(url)
+        try:
+            yield engine
+        finally:
+            engine.dispose()
 
 
 def _chunks(rows: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:

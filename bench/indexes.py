@@ -27,22 +27,21 @@ import os
 import statistics
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, insert, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Connection, Engine, event, insert, text
 from sqlalchemy.orm import Session
 
 from verenigingen.auth.models import Role, User
 from verenigingen.auth.service import create_user
 from verenigingen.billing.models import DocStatus, Invoice, Payment, PaymentAllocation
 from verenigingen.billing.queries import customer_ledger, list_invoices
-from verenigingen.db.engine import make_engine, normalise_url
+from verenigingen.db.engine import make_engine
 from verenigingen.db.migrate import upgrade
+from verenigingen.db.scratch import throwaway_database
 from verenigingen.db.session import make_session_factory, unit_of_work
 from verenigingen.indexes import catalog, service
 from verenigingen.indexes.dialects import for_engine, rolled_back
@@ -67,19 +66,12 @@ def sqlite_engine() -> Iterator[Engine]:
 
 @contextmanager
 def postgres_engine(server_url: str) -> Iterator[Engine]:
-    url = make_url(normalise_url(server_url))
-    name = f"bench_indexes_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f"CREATE DATABASE {name}"))
-    engine = make_engine(url.set(database=name).render_as_string(hide_password=False))
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.connect() as connection:
-            connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        admin.dispose()
+    with throwaway_database(server_url, "bench_indexes") as url:
+        engine = make_engine(url)
+        try:
+            yield engine
+        finally:
+            engine.dispose()
 
 
 def build(engine: Engine, invoices: int) -> User:

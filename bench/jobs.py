@@ -29,15 +29,15 @@ from pathlib import Path
 from typing import Any
 
 from huey import Huey, RedisHuey
-from sqlalchemy import Column, Engine, Integer, MetaData, Table, create_engine, insert, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Column, Engine, Integer, MetaData, Table, insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from verenigingen.auth.models import Role, User
 from verenigingen.auth.service import create_user
 from verenigingen.config import Settings
-from verenigingen.db.engine import make_engine, normalise_url
+from verenigingen.db.engine import make_engine
 from verenigingen.db.migrate import upgrade
+from verenigingen.db.scratch import throwaway_database
 from verenigingen.db.session import make_session_factory
 from verenigingen.jobs import enqueue, job
 from verenigingen.jobs.engine import JobEngine, install_handler, sqlite_huey, using_engine
@@ -149,26 +149,21 @@ def sqlite_shape(directory: Path) -> Iterator[tuple[Engine, Callable[[str], Huey
 def server_shape(
     pg: str, redis_url: str
 ) -> Iterator[tuple[Engine, Callable[[str], Huey], JobEngine]]:
-    url = make_url(normalise_url(pg))
-    name = f"bench_jobs_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f"CREATE DATABASE {name}"))
-    db = make_engine(url.set(database=name).render_as_string(hide_password=False))
-    namespace = f"bench{uuid.uuid4().hex[:6]}"
-    engine = JobEngine.redis(redis_url, namespace)
-    try:
-        yield (
-            db,
-            lambda n: RedisHuey(f"{namespace}{n}", url=redis_url, results=False, blocking=False),
-            engine,
-        )
-    finally:
-        engine.flush()
-        db.dispose()
-        with admin.connect() as connection:
-            connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        admin.dispose()
+    with throwaway_database(pg, "bench_jobs") as url:
+        db = make_engine(url)
+        namespace = f"bench{uuid.uuid4().hex[:6]}"
+        engine = JobEngine.redis(redis_url, namespace)
+        try:
+            yield (
+                db,
+                lambda n: RedisHuey(
+                    f"{namespace}{n}", url=redis_url, results=False, blocking=False
+                ),
+                engine,
+            )
+        finally:
+            engine.flush()
+            db.dispose()
 
 
 def run_shape(label: str, shape: Any, jobs: int, rounds: int, directory: Path) -> dict[str, float]:

@@ -40,8 +40,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, insert, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine, insert, select, text
 from sqlalchemy.orm import Session
 
 from verenigingen import clock
@@ -56,8 +55,9 @@ from verenigingen.billing.models import (
 )
 from verenigingen.cache import VersionedCache
 from verenigingen.cache.memory import MemoryBackend
-from verenigingen.db.engine import make_engine, normalise_url
+from verenigingen.db.engine import make_engine
 from verenigingen.db.migrate import upgrade
+from verenigingen.db.scratch import throwaway_database
 from verenigingen.db.session import make_session_factory
 from verenigingen.demo.generator import load_demo
 from verenigingen.history.service import payment_history_text
@@ -306,21 +306,14 @@ def measure(name: str, engine: Engine, member_id: int, user_id: int, runs: int) 
 
 @contextlib.contextmanager
 def postgres_demo(url: str) -> Iterator[Engine]:
-    base = make_url(normalise_url(url))
-    name = f"bench_history_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f"CREATE DATABASE {name}"))
-    engine = make_engine(base.set(database=name).render_as_string(hide_password=False))
-    try:
-        upgrade(engine)
-        load_demo(make_session_factory(engine), LARGE)
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.connect() as connection:
-            connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        admin.dispose()
+    with throwaway_database(url, "bench_history") as database_url:
+        engine = make_engine(database_url)
+        try:
+            upgrade(engine)
+            load_demo(make_session_factory(engine), LARGE)
+            yield engine
+        finally:
+            engine.dispose()
 
 
 def prepare(engine: Engine) -> tuple[int, int]:

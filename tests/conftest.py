@@ -8,6 +8,7 @@ VERENIGINGEN_REQUIRE_SERVICES=1 (set by .ci/run): then a missing service fails t
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import uuid
@@ -16,14 +17,15 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from verenigingen.auth.models import Role, User
 from verenigingen.auth.service import create_user, issue_token
-from verenigingen.db.engine import make_engine, normalise_url
+from verenigingen.db.engine import make_engine
 from verenigingen.db.migrate import upgrade
+from verenigingen.db.scratch import throwaway_database
 from verenigingen.web.app import create_app
 
 pytest_plugins = ["verenigingen.perf.pytest_plugin"]
@@ -44,28 +46,15 @@ def service_url(variable: str) -> str:
 
 def _server_database(variable: str) -> Iterator[str]:
     """Create a throw-away database on the server named by ``variable``; drop it afterwards."""
-    url = make_url(normalise_url(service_url(variable)))
-    name = f"vt_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    admin_url = url.set(database="postgres") if url.get_backend_name() == "postgresql" else url
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            suffix = " CHARACTER SET utf8mb4" if url.get_backend_name() == "mysql" else ""
-            connection.execute(text(f"CREATE DATABASE {name}{suffix}"))
-    except Exception as error:
-        admin.dispose()
-        if REQUIRE_SERVICES:
-            pytest.fail(f"cannot use the server at {variable}: {error}", pytrace=False)
-        pytest.skip(f"cannot use the server at {variable}: {error}")
-    try:
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            if url.get_backend_name() == "postgresql":
-                connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            else:
-                connection.execute(text(f"DROP DATABASE IF EXISTS {name}"))
-        admin.dispose()
+    server = service_url(variable)
+    with contextlib.ExitStack() as stack:
+        try:
+            url = stack.enter_context(throwaway_database(server, f"vt_{os.getpid()}"))
+        except SQLAlchemyError as error:
+            if REQUIRE_SERVICES:
+                pytest.fail(f"cannot use the server at {variable}: {error}", pytrace=False)
+            pytest.skip(f"cannot use the server at {variable}: {error}")
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -17,12 +17,13 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
-from worker_processes import FAST, Shape, settings_from, throwaway_database
+from worker_processes import FAST, Shape, settings_from
 
 from verenigingen.auth.models import Role
 from verenigingen.auth.service import create_user
 from verenigingen.db.engine import make_engine
 from verenigingen.db.migrate import upgrade
+from verenigingen.db.scratch import throwaway_database
 from verenigingen.db.session import make_session_factory
 from verenigingen.jobs.engine import JobEngine
 from verenigingen.jobs.models import Job, Notification, Queue

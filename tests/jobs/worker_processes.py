@@ -2,25 +2,20 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from verenigingen.auth.models import User
 from verenigingen.config import Settings
-from verenigingen.db.engine import normalise_url
 from verenigingen.db.session import read_only
 from verenigingen.jobs import enqueue
 from verenigingen.jobs.engine import JobEngine, using_engine
@@ -37,22 +32,6 @@ FAST = {
     "VERENIGINGEN_JOB_RETRY_BACKOFF_SECONDS": "0.05",
     "VERENIGINGEN_JOB_TASK_MODULES": "sample_tasks",
 }
-
-
-@contextlib.contextmanager
-def throwaway_database(server_url: str) -> Iterator[str]:
-    """A database of its own on the PostgreSQL server at ``server_url``, dropped afterwards."""
-    url = make_url(normalise_url(server_url))
-    name = f"vj_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f"CREATE DATABASE {name}"))
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        admin.dispose()
 
 
 def settings_from(env: dict[str, str]) -> Settings:
