@@ -13,21 +13,17 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, event, insert, text
 
+from engines import postgres_engine, sqlite_engine
 from verenigingen.auth.models import Role, User
 from verenigingen.auth.service import create_user
-from verenigingen.db.engine import make_engine
 from verenigingen.db.migrate import upgrade
-from verenigingen.db.scratch import throwaway_database
 from verenigingen.db.session import make_session_factory, unit_of_work
 from verenigingen.dues.models import DuesSchedule
 from verenigingen.dues.service import generate_dues
@@ -35,26 +31,6 @@ from verenigingen.members.models import Customer, Member, Membership, Membership
 
 TODAY = dt.date(2026, 11, 15)
 CHUNK = 5_000  # rows per bulk insert while building the data
-
-
-@contextmanager
-def sqlite_engine() -> Iterator[Engine]:
-    with tempfile.TemporaryDirectory() as directory:
-        engine = make_engine(f"sqlite:///{Path(directory) / 'bench.db'}")
-        try:
-            yield engine
-        finally:
-            engine.dispose()
-
-
-@contextmanager
-def postgres_engine(server_url: str) -> Iterator[Engine]:
-    with throwaway_database(server_url, "bench_dues") as url:
-        engine = make_engine(url)
-        try:
-            yield engine
-        finally:
-            engine.dispose()
 
 
 def _chunks(rows: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
@@ -221,7 +197,7 @@ def main() -> None:
     if arguments.postgres_url:
         report(
             "postgresql",
-            lambda: postgres_engine(arguments.postgres_url),
+            lambda: postgres_engine(arguments.postgres_url, "bench_dues"),
             arguments.schedules,
             arguments.batch_size,
         )

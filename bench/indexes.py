@@ -25,23 +25,19 @@ import argparse
 import datetime as dt
 import os
 import statistics
-import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Connection, Engine, event, insert, text
 from sqlalchemy.orm import Session
 
+from engines import postgres_engine, sqlite_engine
 from verenigingen.auth.models import Role, User
 from verenigingen.auth.service import create_user
 from verenigingen.billing.models import DocStatus, Invoice, Payment, PaymentAllocation
 from verenigingen.billing.queries import customer_ledger, list_invoices
-from verenigingen.db.engine import make_engine
 from verenigingen.db.migrate import upgrade
-from verenigingen.db.scratch import throwaway_database
 from verenigingen.db.session import make_session_factory, unit_of_work
 from verenigingen.indexes import catalog, service
 from verenigingen.indexes.dialects import for_engine, rolled_back
@@ -52,26 +48,6 @@ PER_CUSTOMER = 100
 CHUNK = 10_000
 STATUSES = ("Paid", "Paid", "Unpaid", "Overdue")
 HISTORY_INDEXES = ("ix_invoice_customer_posting", "ix_payment_allocation_invoice_id")
-
-
-@contextmanager
-def sqlite_engine() -> Iterator[Engine]:
-    with tempfile.TemporaryDirectory() as directory:
-        engine = make_engine(f"sqlite:///{Path(directory) / 'bench.db'}")
-        try:
-            yield engine
-        finally:
-            engine.dispose()
-
-
-@contextmanager
-def postgres_engine(server_url: str) -> Iterator[Engine]:
-    with throwaway_database(server_url, "bench_indexes") as url:
-        engine = make_engine(url)
-        try:
-            yield engine
-        finally:
-            engine.dispose()
 
 
 def build(engine: Engine, invoices: int) -> User:
@@ -314,7 +290,12 @@ def main() -> None:
     args = parser.parse_args()
     report("SQLite", sqlite_engine, args.invoices, args.runs)
     if args.postgres_url:
-        report("PostgreSQL", lambda: postgres_engine(args.postgres_url), args.invoices, args.runs)
+        report(
+            "PostgreSQL",
+            lambda: postgres_engine(args.postgres_url, "bench_indexes"),
+            args.invoices,
+            args.runs,
+        )
 
 
 if __name__ == "__main__":
