@@ -28,6 +28,16 @@ log = logging.getLogger(__name__)
 
 MIN_IDLE_SLEEP = 0.005
 MAX_IDLE_SLEEP = 0.25
+EMBEDDED_PAUSE = 0.1
+"""Seconds an in-process consumer on SQLite waits after each job. SQLite has one write lock and
+its busy handler polls with growing sleeps (up to 100 ms): a consumer that starts the next job
+at once takes the lock back before a waiting request ever sees it free, and a backlog of jobs
+would starve the API's writes until they time out."""
+
+
+def pause_between_jobs(settings: Settings) -> float:
+    """The pause of an in-process consumer: only the embedded SQLite shape needs one."""
+    return EMBEDDED_PAUSE if settings.resolved_database_url().startswith("sqlite") else 0.0
 
 
 def maintain(runtime: Runtime, engine: JobEngine) -> None:
@@ -44,8 +54,12 @@ def consume(
     engine: JobEngine,
     queues: Sequence[Queue],
     stop: threading.Event,
+    pause: float = 0.0,
 ) -> None:
-    """Run jobs from ``queues`` (earlier queues first) until ``stop`` is set."""
+    """Run jobs from ``queues`` (earlier queues first) until ``stop`` is set.
+
+    ``pause``: seconds to wait after each job (see :data:`EMBEDDED_PAUSE`).
+    """
     job_engine.install_handler(lambda job_id: _run(runtime, job_id))
     maintain(runtime, engine)  # the relay at start: jobs lost while no worker ran go out now
     interval = runtime.settings.job_relay_interval_seconds
@@ -68,6 +82,8 @@ def consume(
             next_round = time.monotonic() + interval
         if worked:
             idle = MIN_IDLE_SLEEP
+            if pause:
+                stop.wait(pause)
         else:
             stop.wait(idle)
             idle = min(idle * 2, MAX_IDLE_SLEEP)
@@ -87,7 +103,10 @@ def start_in_thread(
     job_engine.set_engine(engine)
     stop = threading.Event()
     thread = threading.Thread(
-        target=consume, args=(runtime, engine, queues, stop), name="job-consumer", daemon=True
+        target=consume,
+        args=(runtime, engine, queues, stop, pause_between_jobs(runtime.settings)),
+        name="job-consumer",
+        daemon=True,
     )
     thread.start()
 
