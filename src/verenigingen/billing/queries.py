@@ -7,19 +7,17 @@ Each list costs a fixed number of statements whatever its length: a count, the p
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session, selectinload
 
 from verenigingen.auth.models import User
 from verenigingen.auth.permissions import Permission, is_member_role, require
 from verenigingen.billing.models import DocStatus, Invoice, InvoiceStatus, Payment
+from verenigingen.db.paging import check_page, count_rows
 from verenigingen.errors import NotFound, PermissionDenied, ValidationFailed
 from verenigingen.members.models import Customer
 from verenigingen.members.ownership import own_member_ids
-
-MAX_LIMIT = 500
 
 PAYMENT_DOCSTATUS_BY_STATUS: dict[str, DocStatus] = {
     "Draft": DocStatus.DRAFT,
@@ -48,18 +46,6 @@ def _narrow_customer(session: Session, user: User, customer_id: int | None) -> i
     return own
 
 
-def _check_page(limit: int, offset: int) -> None:
-    if not 1 <= limit <= MAX_LIMIT:
-        raise ValidationFailed(f"limit must be between 1 and {MAX_LIMIT}")
-    if offset < 0:
-        raise ValidationFailed("offset must be zero or more")
-
-
-def _count(session: Session, statement: Select[Any]) -> int:
-    total = session.scalar(select(func.count()).select_from(statement.subquery()))
-    return int(total or 0)
-
-
 def list_invoices(
     session: Session,
     user: User,
@@ -72,7 +58,7 @@ def list_invoices(
 ) -> tuple[list[Invoice], int]:
     """A page of invoices (with lines), newest first, and how many match in total."""
     require(user, Permission.BILLING_READ)
-    _check_page(limit, offset)
+    check_page(limit, offset)
     customer_id = _narrow_customer(session, user, customer_id)
     conditions: list[ColumnElement[bool]] = []
     if status is not None:
@@ -84,7 +70,7 @@ def list_invoices(
         conditions.append(Invoice.customer_id == customer_id)
     if member_id is not None:
         conditions.append(Invoice.member_id == member_id)
-    total = _count(session, select(Invoice.id).where(*conditions))
+    total = count_rows(session, select(Invoice.id).where(*conditions))
     invoices = session.scalars(
         select(Invoice)
         .where(*conditions)
@@ -124,7 +110,7 @@ def list_payments(
     ``status`` is Draft, Submitted or Cancelled, as a Payment Entry shows it.
     """
     require(user, Permission.BILLING_READ)
-    _check_page(limit, offset)
+    check_page(limit, offset)
     customer_id = _narrow_customer(session, user, customer_id)
     conditions: list[ColumnElement[bool]] = []
     if status is not None:
@@ -135,7 +121,7 @@ def list_payments(
         conditions.append(Payment.docstatus == docstatus)
     if customer_id is not None:
         conditions.append(Payment.customer_id == customer_id)
-    total = _count(session, select(Payment.id).where(*conditions))
+    total = count_rows(session, select(Payment.id).where(*conditions))
     payments = session.scalars(
         select(Payment)
         .where(*conditions)

@@ -37,6 +37,7 @@ from sqlalchemy import Select, and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from verenigingen.billing.models import DocStatus, Invoice, Payment, PaymentAllocation
+from verenigingen.db.paging import check_page
 from verenigingen.errors import NotFound, ValidationFailed
 from verenigingen.history.schemas import PaymentHistory
 from verenigingen.jobs.masking import mask_text
@@ -44,7 +45,6 @@ from verenigingen.members.models import Member
 from verenigingen.money import ZERO
 from verenigingen.sepa.models import MandateStatus, SepaMandate
 
-MAX_LIMIT = 500
 DEFAULT_LIMIT = 50
 
 Cursor = tuple[dt.date, int]
@@ -67,11 +67,6 @@ def decode_cursor(value: str) -> Cursor:
         return dt.date.fromisoformat(day), invoice_id
     except (ValueError, TypeError, UnicodeError, binascii.Error):
         raise ValidationFailed("before is not a cursor of this history; use next_cursor") from None
-
-
-def check_limit(limit: int) -> None:
-    if not 1 <= limit <= MAX_LIMIT:
-        raise ValidationFailed(f"limit must be between 1 and {MAX_LIMIT}, got {limit}")
 
 
 def dumps(document: Document) -> str:
@@ -227,7 +222,7 @@ def history_document(
     No permission check: the caller decides who may read it (see ``history.service``).
     Unknown member → 404; a limit outside 1-500 or a cursor that does not parse → 422.
     """
-    check_limit(limit)
+    check_page(limit)
     cursor = decode_cursor(before) if before is not None else None
     rows = session.execute(_MEMBER, {"member_id": member_id}).all()
     if not rows:

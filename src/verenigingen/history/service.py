@@ -23,11 +23,11 @@ from verenigingen.auth.models import User
 from verenigingen.auth.permissions import Permission, is_member_role, require
 from verenigingen.cache import VersionedCache, get_cache, money_ttl
 from verenigingen.cache.tags import tag_version
+from verenigingen.db.paging import check_page
 from verenigingen.errors import NotFound, PermissionDenied
 from verenigingen.history.models import MemberFinancialSummary
 from verenigingen.history.queries import (
     DEFAULT_LIMIT,
-    check_limit,
     decode_cursor,
     dumps,
     history_document,
@@ -107,7 +107,7 @@ def payment_history_text(
     403 for a Member asking for someone else's, 404 for an unknown member, 422 for a limit
     outside 1-500 or a cursor that does not parse (checked before anything is read).
     """
-    check_limit(limit)
+    check_page(limit)
     if before is not None:
         decode_cursor(before)
     customer_id, versions = _readable_member(session, user, member_id)

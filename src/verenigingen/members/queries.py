@@ -4,29 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, joinedload
 
 from verenigingen.auth.models import User
 from verenigingen.auth.permissions import Permission, is_member_role, require
+from verenigingen.db.paging import check_page, count_rows
 from verenigingen.errors import NotFound, PermissionDenied, ValidationFailed
 from verenigingen.members.models import Member, Membership, MembershipStatus, MemberStatus
 from verenigingen.members.ownership import own_member_ids
 
-MAX_PAGE = 500
-
-
-def _check_page(limit: int, offset: int) -> None:
-    if not 1 <= limit <= MAX_PAGE:
-        raise ValidationFailed(f"limit must be between 1 and {MAX_PAGE}, got {limit}")
-    if offset < 0:
-        raise ValidationFailed(f"offset must be zero or more, got {offset}")
-
 
 def _page(session: Session, stmt: Select[Any], limit: int, offset: int) -> tuple[list[Any], int]:
-    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    total = count_rows(session, stmt)
     items = list(session.scalars(stmt.limit(limit).offset(offset)).unique())
-    return items, total or 0
+    return items, total
 
 
 def _own_member_id(session: Session, user: User) -> int | None:
@@ -44,7 +36,7 @@ def list_members(
 ) -> tuple[list[Member], int]:
     """One page of members by name, and the total; a portal member gets only itself."""
     require(user, Permission.MEMBERS_READ)
-    _check_page(limit, offset)
+    check_page(limit, offset)
     stmt = select(Member).order_by(Member.last_name, Member.first_name, Member.id)
     if status is not None:
         if status not in set(MemberStatus):
@@ -78,7 +70,7 @@ def list_memberships(
 ) -> tuple[list[Membership], int]:
     """One page of memberships (newest first) with their types loaded, and the total."""
     require(user, Permission.MEMBERS_READ)
-    _check_page(limit, offset)
+    check_page(limit, offset)
     own_id = _own_member_id(session, user)
     if own_id is not None:
         if member_id is not None and member_id != own_id:

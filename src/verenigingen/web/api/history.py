@@ -6,8 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
+from verenigingen.db.paging import MAX_LIMIT
 from verenigingen.history import service
-from verenigingen.history.queries import DEFAULT_LIMIT, MAX_LIMIT
+from verenigingen.history.queries import DEFAULT_LIMIT
 from verenigingen.history.schemas import FinancialSummaryOut, PaymentHistory
 from verenigingen.web.deps import CurrentUser, SessionDep
 from verenigingen.web.schemas import ErrorBody

@@ -10,6 +10,7 @@ from verenigingen.billing import queries
 from verenigingen.billing.models import InvoiceStatus
 from verenigingen.billing.schemas import CreditNoteCreate, InvoiceCreate, InvoiceOut
 from verenigingen.billing.service import credit_notes, invoices
+from verenigingen.db.paging import MAX_LIMIT
 from verenigingen.web.deps import CurrentUser, SessionDep
 from verenigingen.web.schemas import ErrorBody, Page
 
@@ -19,7 +20,7 @@ router = APIRouter(
     responses={code: {"model": ErrorBody} for code in (401, 403, 404, 409, 422)},
 )
 
-Limit = Annotated[int, Query(ge=1, le=queries.MAX_LIMIT)]
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 Offset = Annotated[int, Query(ge=0)]
 
 

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from verenigingen.db.paging import MAX_LIMIT
 from verenigingen.members import queries
 from verenigingen.members.models import MembershipStatus
 from verenigingen.members.schemas import CancellationRequest, MembershipOut
@@ -19,7 +20,7 @@ router = APIRouter(
     responses={code: {"model": ErrorBody} for code in (401, 403, 404, 409, 422)},
 )
 
-Limit = Annotated[int, Query(ge=1, le=queries.MAX_PAGE)]
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 Offset = Annotated[int, Query(ge=0)]
 
 

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from verenigingen.billing import queries
 from verenigingen.billing.schemas import PaymentCreateRequest, PaymentOut
 from verenigingen.billing.service import payments
+from verenigingen.db.paging import MAX_LIMIT
 from verenigingen.web.deps import CurrentUser, SessionDep
 from verenigingen.web.idempotency import run_idempotent
 from verenigingen.web.schemas import ErrorBody, Page
@@ -20,7 +21,7 @@ router = APIRouter(
     responses={code: {"model": ErrorBody} for code in (401, 403, 404, 409, 422)},
 )
 
-Limit = Annotated[int, Query(ge=1, le=queries.MAX_LIMIT)]
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 Offset = Annotated[int, Query(ge=0)]
 PaymentStatus = Literal["Draft", "Submitted", "Cancelled"]
 
