@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from verenigingen.cli.app import app as cli
 from verenigingen.config import get_settings
 from verenigingen.indexes import advisor
+from verenigingen.indexes.scratch import SqliteFileCopy
 from verenigingen.indexes.shapes import table_shapes
 
 # The invoice read of billing.queries.customer_ledger, as perf.capture fingerprints it.
@@ -55,8 +56,8 @@ def unindexed(fresh_sqlite: Engine) -> Engine:
     return fresh_sqlite
 
 
-def _scratch(engine: Engine) -> advisor.SqliteFileCopy:
-    return advisor.SqliteFileCopy(Path(str(engine.url.database)))
+def _scratch(engine: Engine) -> SqliteFileCopy:
+    return SqliteFileCopy(Path(str(engine.url.database)))
 
 
 def test_a_missing_index_is_proven_on_a_scratch_copy(unindexed: Engine) -> None:

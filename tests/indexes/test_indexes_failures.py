@@ -112,3 +112,35 @@ def test_mariadb_add_times_out_on_a_table_an_open_transaction_holds(
     (built,) = service.add_indexes(engine, admin, [INVOICES])  # the lock is gone: it builds
     assert built.action == "built"
     assert indexes_on(engine, "invoice")[INVOICES.name].valid
+
+
+@pytest.mark.parametrize(
+    "committed_server_engine", ["VERENIGINGEN_TEST_MARIADB_URL"], ids=["mariadb"], indirect=True
+)
+def test_mariadb_falls_back_to_inplace_and_never_to_a_copying_build(
+    committed_server_engine: Engine,
+) -> None:
+    engine = committed_server_engine
+    admin = committed_user(engine)
+    # Aria has no online index build: the server refuses NOCOPY, then INPLACE.
+    with engine.begin() as connection:
+        connection.exec_driver_sql("ALTER TABLE payment_analytics ENGINE=Aria")
+        connection.exec_driver_sql(
+            "INSERT INTO payment_analytics (month, payment_count, received, refunded, invoiced, "
+            "collected) VALUES ('2024-01-01', 3, 75, 0, 100, 75)"
+        )
+    spec = catalog.adhoc("payment_analytics", ("payment_count",))
+
+    (failed,) = service.add_indexes(engine, admin, [spec])
+
+    assert failed.action == "failed"
+    assert failed.state == IndexState.PLANNED
+    assert [s.rsplit("ALGORITHM=", 1)[1] for s in failed.statements] == [
+        "NOCOPY, LOCK=NONE",
+        "INPLACE, LOCK=NONE",
+    ]
+    assert "ALGORITHM=INPLACE is not supported" in failed.detail
+    assert spec.name not in indexes_on(engine, "payment_analytics")
+    (change,) = ledger(engine)
+    assert change.state == IndexState.PLANNED
+    assert "ALGORITHM=INPLACE is not supported" in (change.note or "")

@@ -20,6 +20,13 @@ from verenigingen.errors import DomainError, NotFound, ValidationFailed
 from verenigingen.indexes import advisor, catalog, service
 from verenigingen.indexes.dialects import BuildOptions
 from verenigingen.indexes.impact import DEFAULT_RUNS, IMPROVEMENT_BAR, ImpactReport
+from verenigingen.indexes.scratch import (
+    DemoCopy,
+    ScratchSource,
+    ScratchUnavailable,
+    ServerDatabaseCopy,
+    SqliteFileCopy,
+)
 from verenigingen.perf.workloads import UnknownWorkload
 
 app = typer.Typer(
@@ -216,12 +223,15 @@ def advise(
     engine = ready_engine()
     url = engine.url
     engine.dispose()
-    # Prove on the embedded database's own data when it is SQLite; else on the demo copy.
-    scratch: advisor.ScratchSource
-    if url.get_backend_name() == "sqlite" and url.database:
-        scratch, where = advisor.SqliteFileCopy(Path(url.database)), "a copy of this database"
+    # Prove on a copy of the association's own data, on its own engine.
+    scratch: ScratchSource
+    if url.get_backend_name() != "sqlite":
+        scratch = ServerDatabaseCopy(url.render_as_string(hide_password=False))
+    elif url.database and url.database != ":memory:":
+        scratch = SqliteFileCopy(Path(url.database))
     else:
-        scratch, where = advisor.demo_database(), "a copy of the demo association"
+        scratch = DemoCopy(advisor.demo_database())
+    where = scratch.where
     try:
         if source is not None:
             stats = advisor.stats_from_profile(source)
@@ -234,7 +244,10 @@ def advise(
         raise fail(f"unknown workload {error.name!r}", 2) from None
     label = str(source) if source else "live capture"
     with console.status(f"Proving candidates on {where}"):
-        advice = advisor.advise(stats, scratch, source=label, min_rows=min_rows)
+        try:
+            advice = advisor.advise(stats, scratch, source=label, min_rows=min_rows)
+        except ScratchUnavailable as error:
+            raise fail(error.detail, 2) from None
     _print_advice(advice, where)
     if fail_on_missing and advice.proposed:
         missing = ", ".join(advice.missing_for())

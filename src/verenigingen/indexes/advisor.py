@@ -5,42 +5,37 @@ Input is the query log of a profiler run (``performance_baseline.json``: fingerp
 count and time) or a live capture of the workloads. Each SELECT's shape (``shapes``) gives one
 candidate per table: equality columns, then range, then ORDER BY, at most three. Candidates on
 small tables, or already served by the leading columns of an existing index, are set aside.
-The rest are proven on a scratch copy of the data (the demo association the workloads run on,
-or the embedded shape's own SQLite database: a private file, thrown away afterwards): the
-statements get representative values from the data, their plans and median times are taken
-without and with the candidate, and only a candidate that the planner uses and that makes its
-statements at least 30 % faster is proposed, ranked by the time it would save over the log.
-
-Proving on a server database (a throw-away database there) is not built: the workloads, and so
-the statements, come from the SQLite demo copies.
+The rest are proven on a scratch copy of the data, of the same engine (``scratch``: a copy of the
+SQLite file, or a throw-away database on the association's PostgreSQL or MariaDB server): the
+statements are written in the copy's SQL dialect with representative values from the data, their
+plans and median times are taken without and with the candidate, and only a candidate that the
+planner uses and that makes its statements at least 30 % faster is proposed, ranked by the time it
+would save over the log. A statement the copy's engine refuses is left out of the proof.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import sqlite3
 import statistics
-import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import Connection, Engine, func, inspect, select, table
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import column as sql_column
 from sqlalchemy.sql.expression import ColumnClause
 from sqlglot import exp
 
 from verenigingen.db.base import Base
-from verenigingen.db.engine import make_engine
 from verenigingen.indexes import catalog
 from verenigingen.indexes.catalog import IndexSpec, InvalidIndexSpec
 from verenigingen.indexes.dialects import BuildOptions, IndexDialect, for_engine
 from verenigingen.indexes.impact import IMPROVEMENT_BAR
+from verenigingen.indexes.scratch import ScratchSource
 from verenigingen.indexes.shapes import parse, table_shapes
 from verenigingen.perf.workloads import select_workloads
 from verenigingen.perf.workloads.database import LARGE, DemoDatabase, cache_dir
@@ -136,35 +131,6 @@ def stats_from_live(names: Sequence[str] | None, database: DemoDatabase) -> list
     return stats
 
 
-class ScratchSource(Protocol):
-    def fresh_copy(self) -> AbstractContextManager[Engine]:
-        """An engine on a private copy of the data, thrown away when the block ends."""
-        ...
-
-
-@dataclass(frozen=True)
-class SqliteFileCopy:
-    """A scratch copy of a SQLite database (the embedded shape's own data), made with SQLite's
-    online backup so a database in use is copied consistently."""
-
-    path: Path
-
-    @contextlib.contextmanager
-    def fresh_copy(self) -> Iterator[Engine]:
-        with tempfile.TemporaryDirectory(prefix="advise-") as directory:
-            copy = Path(directory) / "scratch.db"
-            with (
-                contextlib.closing(sqlite3.connect(self.path)) as source,
-                contextlib.closing(sqlite3.connect(copy)) as target,
-            ):
-                source.backup(target)
-            engine = make_engine(f"sqlite:///{copy}")
-            try:
-                yield engine
-            finally:
-                engine.dispose()
-
-
 def demo_database() -> DemoDatabase:
     return DemoDatabase(LARGE, cache_dir())
 
@@ -179,12 +145,26 @@ def advise(
     candidates = _candidates(stats)
     proposed: list[Candidate] = []
     set_aside: list[Candidate] = []
-    with database.fresh_copy() as scratch:
+    if not candidates:
+        return Advice(source, proposed, set_aside)
+    with database.fresh_copy(_tables_read(candidates.values())) as scratch:
         for candidate in candidates.values():
             _judge(scratch, candidate, min_rows)
             (proposed if candidate.proven else set_aside).append(candidate)
     proposed.sort(key=lambda c: c.saved_ms, reverse=True)
     return Advice(source, proposed, set_aside)
+
+
+def _tables_read(candidates: Iterable[Candidate]) -> set[str]:
+    """Every table the candidates' statements read (joins and subqueries included)."""
+    names = set()
+    for candidate in candidates:
+        names.add(candidate.spec.table)
+        for stat in candidate.statements:
+            tree = parse(stat.sql)
+            if tree is not None:
+                names.update(t.name for t in tree.find_all(exp.Table) if t.name)
+    return names & set(Base.metadata.tables)
 
 
 def _candidates(stats: Iterable[StatementStat]) -> dict[tuple[str, tuple[str, ...]], Candidate]:
@@ -228,7 +208,7 @@ def _judge(scratch: Engine, candidate: Candidate, min_rows: int) -> None:
             candidate.reason = f"already served by the leading columns of {covering}"
             return
         statements = [_concrete(connection, s.sql) for s in candidate.statements]
-        concrete = [s for s in statements if s is not None]
+        concrete = _accepted(connection, dialect, [s for s in statements if s is not None])
         if not concrete:
             candidate.reason = "no statement could be given representative values"
             return
@@ -260,9 +240,28 @@ def _covering_index(connection: Connection, spec: IndexSpec) -> str | None:
     return None
 
 
+_SQLGLOT_DIALECTS = {"postgresql": "postgres", "mysql": "mysql", "mariadb": "mysql"}
+
+
+def _accepted(connection: Connection, dialect: IndexDialect, statements: list[str]) -> list[str]:
+    """The statements the copy's engine can plan (a statement written for another engine may
+    use a function this one lacks)."""
+    accepted = []
+    for sql in statements:
+        try:
+            dialect.explain(connection, sql, ())
+        except DBAPIError:
+            connection.rollback()  # PostgreSQL: the failed statement aborted the transaction
+            continue
+        accepted.append(sql)
+    connection.rollback()
+    return accepted
+
+
 def _concrete(connection: Connection, sql: str) -> str | None:
-    """``sql`` with each placeholder replaced by a representative value from its column: the
-    most frequent value for equality and IN, the median for a range, 50 for LIMIT, 0 for OFFSET."""
+    """``sql`` in the connection's SQL dialect with each placeholder replaced by a representative
+    value from its column: the most frequent value for equality and IN, the median for a range,
+    50 for LIMIT, 0 for OFFSET."""
     tree = parse(sql)
     if tree is None:
         return None
@@ -289,7 +288,8 @@ def _concrete(connection: Connection, sql: str) -> str | None:
         return exp.Literal.string(str(sample))
 
     try:
-        return tree.transform(value).sql(dialect="sqlite")
+        written = _SQLGLOT_DIALECTS.get(connection.dialect.name, "sqlite")
+        return tree.transform(value).sql(dialect=written)
     except Exception:  # a shape sqlglot cannot write back: leave the statement out
         return None
 

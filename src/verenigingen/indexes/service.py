@@ -153,7 +153,15 @@ def _add(engine: Engine, user: User, spec: IndexSpec, options: BuildOptions) -> 
     except BuildFailed as failure:
         state = IndexState.INVALID if failure.built else IndexState.PLANNED
         _update(engine, change_id, state=state, note=failure.detail, finished_at=clock.now())
-        return AddOutcome(spec, "failed", state, failure.detail, change_id, leftovers=leftovers)
+        return AddOutcome(
+            spec,
+            "failed",
+            state,
+            failure.detail,
+            change_id,
+            statements=failure.statements,
+            leftovers=leftovers,
+        )
     build_ms = (time.perf_counter() - started) * 1000
     built = _existing(engine, spec.table)[0].get(spec.name)
     if built is None or not built.valid:

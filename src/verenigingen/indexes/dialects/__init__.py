@@ -40,10 +40,12 @@ class BuildOptions:
 class BuildFailed(Exception):
     """The database refused or cancelled the DDL; ``built`` tells whether an index was left."""
 
-    def __init__(self, detail: str, *, built: bool) -> None:
+    def __init__(self, detail: str, *, built: bool, statements: Sequence[str] = ()) -> None:
         super().__init__(detail)
         self.detail = detail
         self.built = built
+        self.statements = list(statements)
+        """What was sent before the database refused (each algorithm tried, say)."""
 
 
 Parameters = Sequence[Any] | Mapping[str, Any]

@@ -3,6 +3,9 @@
 
 ``LOCK=NONE`` keeps reads and writes going during the build; ``NOCOPY`` (10.3.7+) adds the index
 without rebuilding the table, and where the server refuses it the build falls back to ``INPLACE``.
+Where ``INPLACE`` is refused too (a table of an engine without online DDL, Aria or MyISAM) the
+add fails: ``ALGORITHM=COPY`` would lock the table against writes for the whole build. InnoDB on
+10.11 accepts ``NOCOPY`` for every plain index.
 The ALTER still needs an exclusive metadata lock for a moment at its start and end: an open
 transaction that has read the table holds it off, and ``lock_wait_timeout`` makes the ALTER give
 up cleanly instead of queueing every later query behind it. Rollback first marks the index
@@ -38,8 +41,9 @@ _STATISTICS = text(
     """
 )
 # ER_ALTER_OPERATION_NOT_SUPPORTED and ER_ALTER_OPERATION_NOT_SUPPORTED_REASON: the algorithm
-# asked for cannot do this change on this table.
-_ALGORITHM_REFUSED = (1845, 1846)
+# asked for cannot do this change on this table; ER_PARSE_ERROR: a server older than 10.3.7 (or
+# MySQL) does not know NOCOPY.
+_ALGORITHM_REFUSED = (1845, 1846, 1064)
 _EXPLAIN_FIELDS = ("table", "type", "key", "rows", "Extra")
 
 
@@ -102,9 +106,10 @@ class MariadbIndexes:
                 except DBAPIError as error:
                     if _error_code(error) in _ALGORITHM_REFUSED and algorithm == "NOCOPY":
                         continue
-                    # A lock wait timeout (1205) or any other refusal: InnoDB rolled the ALTER
-                    # back, no index exists.
-                    raise BuildFailed(str(error.orig), built=False) from None
+                    # A lock wait timeout (1205), INPLACE refused too (COPY would block writes
+                    # for the whole build: never tried) or any other refusal: the ALTER was
+                    # rolled back, no index exists.
+                    raise BuildFailed(str(error.orig), built=False, statements=sent) from None
             analyze = f"ANALYZE TABLE {quote(engine, spec.table)}"
             connection.exec_driver_sql(analyze).all()
             sent.append(analyze)
