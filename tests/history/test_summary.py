@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 from decimal import Decimal
 
+import pytest
 from billing_factories import D, LedgerFactory
 from history_factories import Drain
 from hypothesis import HealthCheck, given, settings
@@ -13,14 +14,16 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from verenigingen.auth.models import Role
 from verenigingen.billing.models import DocStatus, Invoice, Payment
 from verenigingen.billing.service.invoices import cancel_invoice
 from verenigingen.billing.service.payments import cancel_payment
-from verenigingen.errors import DomainError
+from verenigingen.errors import Conflict, DomainError
 from verenigingen.history import summary
 from verenigingen.history.models import MemberFinancialSummary
 from verenigingen.jobs.engine import JobEngine
-from verenigingen.jobs.models import Queue
+from verenigingen.jobs.models import Job, JobStatus, Queue
+from verenigingen.jobs.service import retry_job
 from verenigingen.jobs.worker import Runtime, run_job
 
 
@@ -258,3 +261,79 @@ def test_pipeline_and_jobs_agree_with_the_ledger_on_every_engine(
         D("50.00"),
     )
     assert_matches_ledger(any_session, customer.id, 1)
+
+
+def test_a_failed_delta_counted_by_a_recalculation_cannot_be_retried_to_count_twice(
+    session: Session, ledger: LedgerFactory, job_engine: JobEngine, runtime: Runtime, drain: Drain
+) -> None:
+    customer = ledger.customer()
+    ledger.member(customer)
+    invoice = ledger.invoice(customer, "40.00")
+    session.commit()
+    drain()
+    ledger.payment(customer, "40.00", [(invoice, "40.00")])  # a delta job, as the Treasurer
+    session.commit()
+    (delta,) = list(iter(lambda: job_engine.take(Queue.DEFAULT), None))
+    # The Treasurer loses billing rights before the job runs: it fails for good (a domain
+    # error is not retried), with attempts to spare for a retry by hand.
+    treasurer = ledger.user
+    treasurer.role = Role.MEMBER
+    session.commit()
+    assert run_job(runtime, delta.args[0]) == "failed"
+    job = session.get(Job, delta.args[0])
+    assert job is not None
+    session.refresh(job)
+    assert job.status == JobStatus.FAILED
+    assert rows(session, customer.id)[0].total_paid == D("0.00")  # the delta is missing
+    treasurer.role = Role.TREASURER
+    session.commit()
+
+    # The rebuild from the ledger counts the payment, and supersedes the failed delta.
+    assert summary.recalculate(session, customer.id) == 1
+    session.commit()
+    assert rows(session, customer.id)[0].total_paid == D("40.00")
+    session.refresh(job)
+    assert job.status == JobStatus.CANCELLED
+    assert job.error is not None
+    assert job.error.startswith("superseded: the member summary was rebuilt from the ledger")
+
+    # A retry by hand is refused: it would add the 40.00 a second time.
+    with pytest.raises(Conflict, match="only a Failed job can be retried"):
+        retry_job(session, treasurer, job.id)
+    drain()
+    assert rows(session, customer.id)[0].total_paid == D("40.00")
+    assert_matches_ledger(session, customer.id, 1)
+
+
+def test_a_failed_delta_not_yet_counted_is_left_to_its_retry(
+    session: Session, ledger: LedgerFactory, job_engine: JobEngine, runtime: Runtime, drain: Drain
+) -> None:
+    """A delta on an existing row adds only its own amounts: a failed neighbour stays Failed
+    (and retryable), since the row does not count that neighbour's event."""
+    customer = ledger.customer()
+    ledger.member(customer)
+    first, second = ledger.invoice(customer, "40.00"), ledger.invoice(customer, "60.00")
+    session.commit()
+    drain()
+    ledger.payment(customer, "40.00", [(first, "40.00")])
+    session.commit()
+    (failing,) = list(iter(lambda: job_engine.take(Queue.DEFAULT), None))
+    treasurer = ledger.user
+    treasurer.role = Role.MEMBER
+    session.commit()
+    assert run_job(runtime, failing.args[0]) == "failed"
+    treasurer.role = Role.TREASURER
+    ledger.payment(customer, "60.00", [(second, "60.00")])
+    session.commit()
+    drain()  # the second payment's delta, on the existing row
+    assert rows(session, customer.id)[0].total_paid == D("60.00")
+    job = session.get(Job, failing.args[0])
+    assert job is not None
+    session.refresh(job)
+    assert job.status == JobStatus.FAILED
+
+    retry_job(session, treasurer, job.id)
+    session.commit()
+    drain()
+    assert rows(session, customer.id)[0].total_paid == D("100.00")
+    assert_matches_ledger(session, customer.id, 1)

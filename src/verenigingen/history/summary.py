@@ -14,6 +14,11 @@ Every ledger event that matters enqueues one job for its customer: a delta
    the ledger totals and those pending deltas, and writes ledger minus pending; each pending
    job then adds its own delta once. The versions are read before that statement, so a delta
    committed in between makes the recalculation's write miss and retry.
+3. **A delta the ledger already counts never runs again.** A delta job that failed for good is
+   not pending, so a recalculation (or a new row built from the ledger) counts its event. The
+   same statement returns those Failed jobs, and the writer marks them superseded (Cancelled,
+   so they cannot be retried) before it writes; a retry that got in first makes the job pending
+   again, and the writer reads again.
 
 Overdue count and last payment date are not additive; every writer takes them from the same
 snapshot of the ledger.
@@ -33,12 +38,17 @@ from sqlalchemy.orm import Session
 
 from verenigingen.billing.models import DocStatus, Invoice, InvoiceStatus, Payment, PaymentType
 from verenigingen.history.models import MemberFinancialSummary, PaymentStatus
-from verenigingen.jobs.models import ACTIVE_STATUSES, Job
+from verenigingen.jobs.models import ACTIVE_STATUSES, Job, JobStatus
+from verenigingen.jobs.service import supersede_failed
 from verenigingen.members.models import Member
 from verenigingen.money import ZERO
 
 APPLY_SUMMARY_DELTA = "history.apply_summary_delta"
 MAX_ATTEMPTS = 5
+_SUPERSEDED = (
+    "superseded: the member summary was rebuilt from the ledger, which counts this event; "
+    "a retry would count it twice"
+)
 
 
 class SummaryConflict(RuntimeError):
@@ -151,25 +161,49 @@ def _ledger_statement(customer_id: int, *, with_pending: bool) -> Any:
         .where(Payment.customer_id == customer_id, Payment.docstatus == DocStatus.SUBMITTED)
         .subquery()
     )
-    pending_params: Any = Job.params if with_pending else literal(None)
-    statement = select(invoice, payment, pending_params.label("pending")).select_from(
-        invoice.join(payment, payment.c.customer_id == invoice.c.customer_id)
-    )
-    if with_pending:
-        statement = statement.outerjoin(
+    if not with_pending:
+        columns = (literal(None).label("job_id"), literal(None).label("job_status"))
+        return select(invoice, payment, *columns, literal(None).label("pending")).select_from(
+            invoice.join(payment, payment.c.customer_id == invoice.c.customer_id)
+        )
+    # The customer's delta jobs that have not added their delta: pending ones (they will) and
+    # failed ones (they will not, unless retried: see rule 3).
+    statuses = [status.value for status in (*ACTIVE_STATUSES, JobStatus.FAILED)]
+    return (
+        select(
+            invoice,
+            payment,
+            Job.id.label("job_id"),
+            Job.status.label("job_status"),
+            Job.params.label("pending"),
+        )
+        .select_from(invoice.join(payment, payment.c.customer_id == invoice.c.customer_id))
+        .outerjoin(
             Job,
             and_(
                 Job.name == APPLY_SUMMARY_DELTA,
-                Job.status.in_([status.value for status in ACTIVE_STATUSES]),
+                Job.status.in_(statuses),
                 Job.params["customer_id"].as_integer() == invoice.c.customer_id,
             ),
         )
-    return statement
+    )
+
+
+@dataclass(frozen=True)
+class LedgerSnapshot:
+    figures: Figures
+    """The ledger's figures without the deltas still pending."""
+    failed_deltas: tuple[int, ...]
+    """Delta jobs that failed for good: the figures count their events already."""
 
 
 def ledger_figures(session: Session, customer_id: int, *, minus_pending: bool = False) -> Figures:
     """The summary recomputed from the ledger; with ``minus_pending``, without the deltas of the
     customer's delta jobs that have not run yet (so that they can still add them)."""
+    return _ledger_snapshot(session, customer_id, minus_pending=minus_pending).figures
+
+
+def _ledger_snapshot(session: Session, customer_id: int, *, minus_pending: bool) -> LedgerSnapshot:
     rows = session.execute(_ledger_statement(customer_id, with_pending=minus_pending)).all()
     first = rows[0]
     figures = Figures(
@@ -181,10 +215,13 @@ def ledger_figures(session: Session, customer_id: int, *, minus_pending: bool = 
         overdue_count=int(first.overdue_count or 0),
         last_payment_date=first.last_payment_date,
     )
+    failed = []
     for row in rows:
-        if row.pending is not None:
+        if row.job_status == JobStatus.FAILED:
+            failed.append(int(row.job_id))
+        elif row.pending is not None:
             figures = figures.minus(row.pending)
-    return figures
+    return LedgerSnapshot(figures, tuple(failed))
 
 
 def _member_ids(session: Session, customer_id: int) -> list[int]:
@@ -261,7 +298,13 @@ def _update(session: Session, customer_id: int, delta: dict[str, Any] | None) ->
     for attempt in range(MAX_ATTEMPTS):
         # Versions first, then the ledger: see rule 2 in the module docstring.
         rows = _rows(session, sorted(remaining), lock=attempt > 0)
-        base = ledger_figures(session, customer_id, minus_pending=True)
+        snapshot = _ledger_snapshot(session, customer_id, minus_pending=True)
+        base = snapshot.figures
+        from_ledger = delta is None or any(rows.get(m) is None for m in remaining)
+        if from_ledger and snapshot.failed_deltas:
+            superseded = supersede_failed(session, snapshot.failed_deltas, _SUPERSEDED)
+            if superseded != len(snapshot.failed_deltas):
+                continue  # one was retried meanwhile: it is pending now, read again
         for member_id in sorted(remaining):
             row = rows.get(member_id)
             if delta is None:

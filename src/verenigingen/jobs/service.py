@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from collections.abc import Collection
+
+from sqlalchemy import func, literal, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -78,3 +80,22 @@ def cancel_job(session: Session, user: User, job_id: int) -> Job:
         raise Conflict(f"job {job_id} is {job.status}; only a Queued job can be cancelled")
     session.refresh(job)
     return job
+
+
+def supersede_failed(session: Session, job_ids: Collection[int], reason: str) -> int:
+    """Mark Failed jobs whose work was done another way as Cancelled, so no retry repeats it;
+    the number of jobs changed. A job retried meanwhile (no longer Failed) is left alone: the
+    caller compares the count and looks again."""
+    if not job_ids:
+        return 0
+    changed = session.execute(
+        update(Job)
+        .where(Job.id.in_(sorted(job_ids)), Job.status == JobStatus.FAILED.value)
+        .values(
+            status=JobStatus.CANCELLED.value,
+            active_dedup_key=None,
+            error=literal(f"{reason} (failed with: ") + func.coalesce(Job.error, "") + ")",
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return int(changed.rowcount)  # type: ignore[attr-defined]
