@@ -9,8 +9,10 @@ VERENIGINGEN_TEST_POSTGRES_URL / VERENIGINGEN_TEST_REDIS_URL are set). For each:
 N jobs that write one row, enqueued one per transaction, then run by one consumer loop in this
 process, in ``--rounds`` rounds that alternate raw and tracked (which goes first too); figures
 are medians over the rounds. Raw: a Huey task called directly, on a Huey configured as the
-engine's (for SQLite: the same storage settings). Tracked: ``jobs.enqueue`` + commit (row,
-after-commit dispatch), then claim, run, result, status and notification in the worker. Prints
+engine's (for SQLite: the same storage settings); the write-row task commits its row. Tracked:
+``jobs.enqueue`` + commit (row, after-commit dispatch), then the worker's own consumer path
+(``consumer.run_next_group``: claim, run, result, status and notification, several waiting jobs
+to a transaction where the database allows it, jobs.worker). Prints
 throughput, per-job overhead and enqueue (+ commit) latency p50/p95, the ratios and the goals.
 """
 
@@ -40,9 +42,10 @@ from verenigingen.db.migrate import upgrade
 from verenigingen.db.scratch import throwaway_database
 from verenigingen.db.session import make_session_factory
 from verenigingen.jobs import enqueue, job
-from verenigingen.jobs.engine import JobEngine, install_handler, sqlite_huey, using_engine
+from verenigingen.jobs.consumer import run_next_group
+from verenigingen.jobs.engine import JobEngine, sqlite_huey, using_engine
 from verenigingen.jobs.models import Queue
-from verenigingen.jobs.worker import Runtime, run_job
+from verenigingen.jobs.worker import Runtime
 
 bench_rows = Table(
     "bench_row", MetaData(), Column("id", Integer, primary_key=True), Column("n", Integer)
@@ -110,6 +113,7 @@ def measure_raw(task: Any, huey: Huey, start: int, jobs: int, into: Measured) ->
 
 def measure_tracked(
     factory: sessionmaker[Session],
+    runtime: Runtime,
     user: User,
     engine: JobEngine,
     name: str,
@@ -125,8 +129,8 @@ def measure_tracked(
                 enqueue(session, name, user=user, n=n)
             latencies.append((time.perf_counter() - started) * 1000)
     started = time.perf_counter()
-    while (message := engine.take(Queue.SHORT)) is not None:
-        engine.execute(Queue.SHORT, message)
+    while run_next_group(runtime, engine, (Queue.SHORT,)) is not None:
+        pass
     into.add(jobs, time.perf_counter() - started, latencies)
 
 
@@ -186,11 +190,6 @@ def run_shape(label: str, shape: Any, jobs: int, rounds: int, directory: Path) -
         assert user is not None
         settings = Settings(data_dir=directory)
         runtime = Runtime(factory, settings, worker_id="bench:1")
-
-        def run(job_id: int) -> None:
-            run_job(runtime, job_id)
-
-        install_handler(run)
         for kind, raw_function, tracked_name in (
             ("no-op", raw_noop, "bench.noop"),
             ("write-row", raw_write_row, "bench.write_row"),
@@ -208,7 +207,7 @@ def run_shape(label: str, shape: Any, jobs: int, rounds: int, directory: Path) -
                         measure_raw(task, huey, start, per_round, raw)
                     else:
                         measure_tracked(
-                            factory, user, engine, tracked_name, start, per_round, tracked
+                            factory, runtime, user, engine, tracked_name, start, per_round, tracked
                         )
             for which, m in (("raw", raw), ("tracked", tracked)):
                 print(

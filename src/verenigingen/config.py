@@ -49,6 +49,12 @@ class Settings(BaseSettings):
     job_retry_backoff_seconds: float = 10.0
     """First retry delay; doubled for each further attempt, with jitter."""
 
+    job_group_max_jobs: int = 50
+    """Most jobs a worker runs in one transaction (group commit, PostgreSQL and MariaDB)."""
+
+    job_group_max_seconds: float = 0.1
+    """A worker commits its group once this long has passed since the group began."""
+
     job_task_modules: str = ""
     """Extra task modules (comma-separated) for workers to load besides the built-in ones."""
 

@@ -17,20 +17,16 @@ def test_only_the_sqlite_shape_pauses_between_jobs(tmp_path) -> None:
 
 
 class _TwoJobs:
-    """An engine with two messages on the default queue; records when each runs."""
+    """An engine with two messages on the default queue."""
 
-    def __init__(self, stop: threading.Event) -> None:
+    def __init__(self) -> None:
         self.messages = [1, 2]
-        self.stop = stop
-        self.ran: list[int] = []
 
     def take(self, queue: Queue) -> Any:
         return self.messages.pop(0) if queue is Queue.DEFAULT and self.messages else None
 
-    def execute(self, _queue: Queue, message: Any) -> None:
-        self.ran.append(message)
-        if not self.messages:
-            self.stop.set()
+    def job_id(self, message: Any) -> int:
+        return int(message)
 
 
 class _Waits(threading.Event):
@@ -43,13 +39,23 @@ class _Waits(threading.Event):
         return self.is_set()
 
 
-def test_consumer_waits_after_each_job_when_asked(monkeypatch) -> None:
+def test_consumer_waits_after_each_group_when_asked(monkeypatch) -> None:
     monkeypatch.setattr(consumer, "maintain", lambda *_: None)
     monkeypatch.setattr(consumer.job_engine, "install_handler", lambda *_: None)
     stop = _Waits()
-    engine = _TwoJobs(stop)
+    engine = _TwoJobs()
+    ran: list[int] = []
+
+    def one_at_a_time(_runtime: Any, first: int, _next_job: Any) -> list[str]:
+        # SQLite runs groups of one (jobs.worker): the pause comes after each job.
+        ran.append(first)
+        if not engine.messages:
+            stop.set()
+        return ["completed"]
+
+    monkeypatch.setattr(consumer, "run_group", one_at_a_time)
     settings = Settings(job_relay_interval_seconds=3600)
     runtime: Any = type("R", (), {"settings": settings})()
     consumer.consume(runtime, engine, [Queue.DEFAULT], stop, pause=0.1)  # type: ignore[arg-type]
-    assert engine.ran == [1, 2]
-    assert stop.waits == [0.1, 0.1]  # after each job, not before the first
+    assert ran == [1, 2]
+    assert stop.waits == [0.1, 0.1]  # after each group, not before the first

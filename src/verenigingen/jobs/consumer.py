@@ -22,7 +22,7 @@ from verenigingen.jobs.engine import JobEngine
 from verenigingen.jobs.models import Queue
 from verenigingen.jobs.relay import relay
 from verenigingen.jobs.sweeper import sweep
-from verenigingen.jobs.worker import Runtime, run_job
+from verenigingen.jobs.worker import Runtime, run_group, run_job
 
 log = logging.getLogger(__name__)
 
@@ -66,17 +66,7 @@ def consume(
     next_round = time.monotonic() + interval
     idle = MIN_IDLE_SLEEP
     while not stop.is_set():
-        worked = False
-        for queue in queues:
-            try:
-                message = engine.take(queue)
-            except Exception:
-                log.warning("cannot read queue %s", queue.value, exc_info=True)
-                message = None
-            if message is not None:
-                engine.execute(queue, message)
-                worked = True
-                break
+        worked = run_next_group(runtime, engine, queues, stop) is not None
         if time.monotonic() >= next_round:
             maintain(runtime, engine)
             next_round = time.monotonic() + interval
@@ -87,6 +77,59 @@ def consume(
         else:
             stop.wait(idle)
             idle = min(idle * 2, MAX_IDLE_SLEEP)
+
+
+def run_next_group(
+    runtime: Runtime,
+    engine: JobEngine,
+    queues: Sequence[Queue],
+    stop: threading.Event | None = None,
+) -> list[str] | None:
+    """Take the next waiting message (earlier queues first) and run its job, and the jobs of the
+    messages waiting behind it, as one group (jobs.worker); None when no message waits.
+
+    Messages are taken without blocking, one as each job ends: with one message waiting this is
+    a group of one. ``stop`` ends the group after the job in hand.
+    """
+    first = _take(engine, queues)
+    if first is None:
+        return None
+    taken = [first]
+
+    def next_job() -> int | None:
+        job_id = None if stop is not None and stop.is_set() else _take(engine, queues)
+        if job_id is not None:
+            taken.append(job_id)
+        return job_id
+
+    try:
+        outcomes = run_group(runtime, first, next_job)
+    except Exception:
+        # The group's transaction is gone (a database outage, say): its jobs stay Queued or
+        # Running with their leases, and the relay or the sweeper hands them out again. The
+        # worker lives on to serve the next message.
+        log.warning("job group of %s failed; its jobs will be taken back", taken, exc_info=True)
+        return []
+    for job_id, outcome in zip(taken, outcomes, strict=False):
+        log.info("job %s: %s", job_id, outcome)
+    return outcomes
+
+
+def _take(engine: JobEngine, queues: Sequence[Queue]) -> int | None:
+    """The job id of the next message (earlier queues first), or None when none waits."""
+    for queue in queues:
+        while True:
+            try:
+                message = engine.take(queue)
+            except Exception:
+                log.warning("cannot read queue %s", queue.value, exc_info=True)
+                break
+            if message is None:
+                break
+            job_id = engine.job_id(message)
+            if job_id is not None:
+                return job_id
+    return None
 
 
 def _run(runtime: Runtime, job_id: int) -> None:

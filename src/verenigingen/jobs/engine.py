@@ -121,6 +121,18 @@ class JobEngine:
     def execute(self, queue: Queue, message: Any) -> None:
         self.hueys[queue].execute(message)
 
+    def job_id(self, message: Any) -> int | None:
+        """The job id a message carries, or None for a message that is not ours.
+
+        The worker reads it instead of having Huey call the task, so that it can run the jobs
+        of several messages in one transaction (jobs.worker); Huey's retries, revocation and
+        expiry are unused here.
+        """
+        if getattr(message, "name", None) != TASK_NAME or len(message.args) != 1:
+            log.warning("dropping a message that is not a tracked job: %r", message)
+            return None
+        return int(message.args[0])
+
     def pending(self, queue: Queue) -> int:
         return int(self.hueys[queue].pending_count())
 

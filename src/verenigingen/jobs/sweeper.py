@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from verenigingen import clock
 from verenigingen.config import Settings
 from verenigingen.db.session import unit_of_work
+from verenigingen.jobs.attempt import record_failed_attempt
 from verenigingen.jobs.models import Job, JobStatus
-from verenigingen.jobs.worker import record_failed_attempt
 
 log = logging.getLogger(__name__)
 

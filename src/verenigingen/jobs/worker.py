@@ -1,461 +1,222 @@
-"""Claim and run one job: the job runner is a transaction boundary, so it commits.
+"""The worker: run jobs alone or several in one transaction (group commit). It is a transaction
+boundary, so it commits.
 
-1. Claim: a conditional UPDATE from Queued to Running in its own transaction. Zero rows means
-   the job is not ours to run (a duplicate delivery, a cancelled job, one another worker has):
-   the message is dropped.
-2. Run: the task's work, its result, the status change and the user's notification are written
-   in one transaction. The final UPDATE is conditional on the claim (status Running and the
-   attempt number): if the sweeper took the job back meanwhile, nothing of this run is kept.
-3. A failed attempt is rolled back and recorded in a transaction of its own: back to Queued
-   after an exponential backoff with jitter, or Failed (and notified) when out of retries.
+Each job is claimed right before it runs (jobs.attempt): the claim is its own committed
+statement, so other workers and the sweeper see it at once, the job's lease starts when the job
+starts, and the attempt is counted even when the job then kills its worker.
+
+Group commit. A durable commit is a WAL flush (an fsync, milliseconds on a busy disk); paid per
+job it was most of what tracking cost on PostgreSQL (docs/benchmarks.md). So while more messages
+wait, the worker runs their jobs in one transaction and commits once for the group:
+
+- the first job of a transaction runs in the transaction itself, each later one in a SAVEPOINT:
+  a job that fails or times out is rolled back to its savepoint (its own work gone, its
+  neighbours' kept) and its failed attempt (a retry, or Failed and its notification) is recorded
+  in the same transaction; a job whose completion finds it no longer Running at its attempt
+  (swept back) is rolled back to its savepoint and nothing of it is kept;
+- the first job is claimed on the group's own connection before the transaction begins, each
+  later one on a second connection in autocommit: one statement that is its own transaction,
+  visible before the job runs. On PostgreSQL that commit is asynchronous, as a job alone has it:
+  WAL is flushed in order, so the group's durable commit makes the claims before it durable too;
+- the group commits when it holds ``job_group_max_jobs`` jobs, when ``job_group_max_seconds``
+  have passed since it began, or when no further message waits. Messages are taken one at a time
+  as the previous job ends, never ahead, so a worker does not hold back jobs another worker could
+  start, and each claim (and lease) still starts when its job starts: no lease needs renewing.
+
+Nothing of a job is visible before its group commits. A worker that dies mid-group (SIGKILL, its
+machine gone, its database connection lost) loses the whole group: those jobs stay Running with
+their leases, the sweeper takes them back and they run again, as a job alone whose worker died.
+
+SQLite runs groups of one. It has one writer: the next job's claim could not commit on another
+connection while the group's transaction holds the write lock, and in the embedded shape the
+API's requests need that lock between jobs (jobs.consumer pauses for them). A session factory
+bound to one connection (the tests' rolled-back connection) runs groups of one too: there is no
+second connection to claim on.
 """
 
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
-import json
 import logging
-import os
-import random
-import signal
-import socket
-import threading
-import traceback
-from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field, is_dataclass
-from typing import Any, cast
+import time
+from collections.abc import Callable, Iterator
 
-from sqlalchemy import (
-    DateTime,
-    Engine,
-    Float,
-    Interval,
-    String,
-    Table,
-    bindparam,
-    func,
-    insert,
-    literal,
-    literal_column,
-    or_,
-    select,
-    update,
-)
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Connection, Engine
+from sqlalchemy.orm import Session, SessionTransaction
 
-from verenigingen import clock
 from verenigingen.auth.models import User
-from verenigingen.config import Settings, get_settings
-from verenigingen.db.engine import make_engine
-from verenigingen.db.session import make_session_factory, unit_of_work
 from verenigingen.errors import DomainError
-from verenigingen.jobs.masking import mask_ibans, mask_text
-from verenigingen.jobs.models import Indicator, Job, JobStatus, Notification
-from verenigingen.jobs.notifications import (
-    completed_notification,
-    notify_job_completed,
-    notify_job_failed,
+from verenigingen.jobs.attempt import (
+    Claim,
+    JobTimeout,
+    LeaseLost,
+    Runtime,
+    as_json,
+    backoff_seconds,
+    claim_job,
+    deadline,
+    describe,
+    finish_completed,
+    ids,
+    record_failed_attempt,
+    record_failed_claim,
 )
 from verenigingen.jobs.registry import get_task
 
+NextJob = Callable[[], int | None]
+"""The next job id of a message waiting now, or None: the group then commits."""
+
+__all__ = [
+    "JobTimeout",
+    "Runtime",
+    "backoff_seconds",
+    "record_failed_attempt",
+    "run_group",
+    "run_job",
+]
+
 log = logging.getLogger(__name__)
 
-MAX_ERROR_LENGTH = 4000
-MAX_BACKOFF_SECONDS = 3600.0
-
-
-class JobTimeout(BaseException):
-    """Raised in a job past its timeout. A BaseException, so a task's ``except Exception``
-    cannot swallow it and run on."""
-
-
-class _LeaseLost(Exception):
-    """The job is no longer this run's (swept back or taken); its work must not be kept."""
-
-
-@dataclass
-class Runtime:
-    """What a worker needs: the database, the settings and its own name."""
-
-    session_factory: sessionmaker[Session]
-    settings: Settings
-    worker_id: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
-
-    @classmethod
-    def from_settings(cls, settings: Settings | None = None) -> Runtime:
-        settings = settings or get_settings()
-        return cls(make_session_factory(make_engine(settings=settings)), settings)
-
-
-@dataclass(frozen=True)
-class _Claim:
-    id: int
-    name: str
-    params: dict[str, Any]
-    user_id: int
-    attempts: int
-    max_retries: int
-    timeout: int
+MAX_GROUP_SAVEPOINTS = 60
+"""PostgreSQL caches 64 subtransaction ids per session (PGPROC_MAX_CACHED_SUBXIDS); past that
+every other session's snapshot has to look them up on disk. Each savepoint that writes takes one,
+so a group stays below, whatever ``job_group_max_jobs`` says."""
 
 
 def run_job(runtime: Runtime, job_id: int) -> str:
-    """Run job ``job_id`` if it can be claimed; returns what happened (for logs and tests)."""
-    with _job_session(runtime) as session:
-        with session.begin():
-            claimed = _claim(session, runtime, job_id)
-        if claimed is None:
-            log.info("job %s not claimable (duplicate delivery, cancelled or not due)", job_id)
-            return "skipped"
-        claim, user = claimed
+    """Run job ``job_id`` alone if it can be claimed; returns what happened (for logs and tests)."""
+    return run_group(runtime, job_id)[0]
+
+
+def run_group(runtime: Runtime, first: int, next_job: NextJob | None = None) -> list[str]:
+    """Run job ``first`` and, while the group has room and time, each job ``next_job`` hands over
+    (it returns None when no message waits), in one transaction; returns one outcome per job.
+
+    Outcomes: ``completed``, ``failed``, ``timeout``, ``lost`` or ``skipped`` (not claimable: a
+    duplicate delivery, a cancelled job, one not due or another worker's).
+    """
+    with _job_session(runtime) as (session, engine):
+        group = _Group(runtime, session, engine)
         try:
-            with session.begin():
-                spec = get_task(claim.name)
-                with _deadline(claim.timeout):
-                    value = spec.run(session, user, dict(claim.params))
-                _finish_completed(session, claim, _as_json(value))
-            return "completed"
-        except _LeaseLost:
-            log.warning("job %s attempt %s lost its lease; its work was rolled back", *_ids(claim))
-            return "lost"
-        except JobTimeout:
-            _record_failure(runtime, claim, f"timed out after {claim.timeout} s", permanent=False)
-            return "timeout"
-        except Exception as error:
-            log.info("job %s attempt %s failed", *_ids(claim), exc_info=True)
-            # A domain error (bad input, no permission) fails the same way again: no retries.
-            permanent = isinstance(error, DomainError)
-            _record_failure(runtime, claim, _describe(error), permanent=permanent)
-            return "failed"
+            outcomes = [group.run(first)]
+            while next_job is not None and group.has_room():
+                job_id = next_job()
+                if job_id is None:
+                    break
+                outcomes.append(group.run(job_id))
+            group.commit()
+        finally:
+            group.close()
+    return outcomes
 
 
 @contextlib.contextmanager
-def _job_session(runtime: Runtime) -> Iterator[Session]:
-    """One session on one connection for the claim and the run: two transactions.
+def _job_session(runtime: Runtime) -> Iterator[tuple[Session, Engine | None]]:
+    """The group's session on one connection, and the engine to claim on (None: groups of one).
 
     A session bound to an engine hands its connection back to the pool at each commit, so the
-    run would check one out again (and pre-ping it: a round trip) after the claim. Bound to a
-    connection of its own, the session begins and commits its transactions on that connection.
+    run would check one out again (and pre-ping it: a round trip) after the first claim. Bound to
+    a connection of its own, the session begins and commits its transactions on that connection.
     A factory already bound to a connection (tests) is used as it is.
     """
     bind = runtime.session_factory.kw.get("bind")
     if not isinstance(bind, Engine):
         with runtime.session_factory() as session:
-            yield session
+            yield session, None
         return
+    groups = bind.dialect.name != "sqlite" and runtime.settings.job_group_max_jobs > 1
     with bind.connect() as connection, runtime.session_factory(bind=connection) as session:
-        yield session
+        yield session, bind if groups else None
 
 
-def _ids(claim: _Claim) -> tuple[int, int]:
-    return claim.id, claim.attempts
+class _Group:
+    """The jobs of one transaction."""
 
+    def __init__(self, runtime: Runtime, session: Session, engine: Engine | None) -> None:
+        self.runtime = runtime
+        self.session = session
+        self.engine = engine
+        settings = runtime.settings
+        self.max_jobs = min(settings.job_group_max_jobs, MAX_GROUP_SAVEPOINTS) if engine else 1
+        self.ends_at = time.monotonic() + settings.job_group_max_seconds
+        self.jobs = 0
+        self._claims: tuple[Connection, Session] | None = None
 
-# The hot path's statements are built once. A statement object memoises its cache key, so an
-# execution neither rebuilds the expression nor hashes it again, and the UPDATEs and INSERTs are
-# Core statements on the session's connection, without the ORM's bulk-update machinery or its
-# unit of work: together most of the CPU a tracked job cost (bench/jobs.py, docs/benchmarks.md).
-_job = cast(Table, Job.__table__)
-_notification = cast(Table, Notification.__table__)
-_now = bindparam("now", type_=DateTime())
+    def has_room(self) -> bool:
+        return self.jobs < self.max_jobs and time.monotonic() < self.ends_at
 
-# --- SQLite and MariaDB: read, then a conditional UPDATE (MariaDB has no UPDATE ... RETURNING).
+    def run(self, job_id: int) -> str:
+        self.jobs += 1
+        claimed = self._claim(job_id)
+        if claimed is None:
+            log.info("job %s not claimable (duplicate delivery, cancelled or not due)", job_id)
+            return "skipped"
+        claim, user = claimed
+        savepoint = self.session.begin_nested() if self.session.in_transaction() else None
+        if savepoint is None:
+            self.session.begin()
+        try:
+            spec = get_task(claim.name)
+            with deadline(claim.timeout):
+                value = spec.run(self.session, user, dict(claim.params))
+            finish_completed(self.session, claim, as_json(value))
+        except LeaseLost:
+            self._undo(savepoint)
+            log.warning("job %s attempt %s lost its lease; its work was rolled back", *ids(claim))
+            return "lost"
+        except JobTimeout:
+            self._undo(savepoint)
+            self._record_failure(claim, f"timed out after {claim.timeout} s", permanent=False)
+            return "timeout"
+        except Exception as error:
+            log.info("job %s attempt %s failed", *ids(claim), exc_info=True)
+            self._undo(savepoint)
+            # A domain error (bad input, no permission) fails the same way again: no retries.
+            self._record_failure(claim, describe(error), permanent=isinstance(error, DomainError))
+            return "failed"
+        if savepoint is not None:
+            savepoint.commit()
+        return "completed"
 
-_CLAIM_READ = (
-    select(
-        Job.name,
-        Job.params,
-        Job.user_id,
-        Job.attempts,
-        Job.max_retries,
-        Job.timeout,
-        Job.status,
-        Job.run_after,
-        User,
-    )
-    .join(User, User.id == Job.user_id)
-    .where(Job.id == bindparam("job_id"))
-)
+    def commit(self) -> None:
+        if self.session.in_transaction():
+            self.session.commit()
 
-# Conditional on what was read: of two workers that read the same Queued row, one wins.
-_CLAIM = (
-    update(_job)
-    .where(
-        _job.c.id == bindparam("job_id"),
-        _job.c.status == JobStatus.QUEUED.value,
-        _job.c.attempts == bindparam("read_attempts"),
-        or_(_job.c.run_after.is_(None), _job.c.run_after <= _now),
-    )
-    .values(
-        status=JobStatus.RUNNING.value,
-        attempts=bindparam("new_attempts"),
-        started_at=_now,
-        lease_until=bindparam("lease"),
-        worker=bindparam("worker_id"),
-    )
-)
+    def close(self) -> None:
+        if self._claims is not None:
+            connection, session = self._claims
+            session.close()
+            connection.close()
 
-# Conditional on the claim: if the sweeper took the job back meanwhile, nothing of this run is kept.
-_FINISH_COMPLETED = (
-    update(_job)
-    .where(
-        _job.c.id == bindparam("job_id"),
-        _job.c.status == JobStatus.RUNNING.value,
-        _job.c.attempts == bindparam("attempt"),
-    )
-    .values(
-        status=JobStatus.COMPLETED.value,
-        result=bindparam("job_result", type_=_job.c.result.type),
-        error=None,
-        finished_at=_now,
-        lease_until=None,
-        active_dedup_key=None,
-    )
-)
-
-# --- PostgreSQL: each step in one statement (a round trip each, and one SQLAlchemy execution).
-
-# The claim: the conditional UPDATE (one of two racing workers matches the Queued row; the other
-# re-reads it Running and matches nothing) returns the job, joined to its user in the same
-# statement. Its transaction need not wait for the WAL flush (set_config(..., true) is SET
-# LOCAL): WAL is written in order, so the run's durable commit makes the claim durable too, and
-# a claim lost in a server crash before that leaves the job Queued for the relay, as a lost
-# lease would. Saves one fsync a job.
-_claimed = (
-    update(_job)
-    .where(
-        _job.c.id == bindparam("job_id"),
-        _job.c.status == JobStatus.QUEUED.value,
-        or_(_job.c.run_after.is_(None), _job.c.run_after <= _now),
-    )
-    .values(
-        status=JobStatus.RUNNING.value,
-        attempts=_job.c.attempts + 1,
-        started_at=_now,
-        lease_until=_now
-        + (_job.c.timeout + bindparam("grace", type_=Float()))
-        * literal_column("interval '1 second'", Interval()),
-        worker=bindparam("worker_id"),
-    )
-    .returning(
-        _job.c.name,
-        _job.c.params,
-        _job.c.user_id,
-        _job.c.attempts,
-        _job.c.max_retries,
-        _job.c.timeout,
-    )
-    .cte("claimed")
-)
-_CLAIM_POSTGRESQL = select(
-    _claimed.c.name,
-    _claimed.c.params,
-    _claimed.c.user_id,
-    _claimed.c.attempts,
-    _claimed.c.max_retries,
-    _claimed.c.timeout,
-    User,
-    func.set_config("synchronous_commit", "off", True),
-).join_from(_claimed, User, User.id == _claimed.c.user_id)
-
-# The end: the conditional UPDATE feeds the user's notification, so the INSERT writes a row only
-# when the job was still this run's (its rowcount says which).
-_finished = _FINISH_COMPLETED.returning(_job.c.id).cte("finished")
-_FINISH_COMPLETED_POSTGRESQL = (
-    insert(_notification)
-    .from_select(
-        ["user_id", "subject", "message", "indicator", "job_id", "created_at"],
-        select(
-            # Not named like a column of job: the UPDATE would take it as a value to SET.
-            bindparam("notify_user", type_=_notification.c.user_id.type),
-            bindparam("subject", type_=String()),
-            bindparam("message", type_=String()),
-            literal(Indicator.GREEN.value, String()),
-            _finished.c.id,
-            _now,
-        ),
-    )
-    # SQLAlchemy keeps the rowcount of an UPDATE or DELETE, of an INSERT only when asked.
-    .execution_options(preserve_rowcount=True)
-)
-
-
-def _on_postgresql(session: Session) -> bool:
-    return session.get_bind().dialect.name == "postgresql"
-
-
-def _claim(session: Session, runtime: Runtime, job_id: int) -> tuple[_Claim, User] | None:
-    """Queued → Running, if the job is Queued and due; the claim and the job's user."""
-    now = clock.now()
-    if _on_postgresql(session):
-        claimed = session.execute(
-            _CLAIM_POSTGRESQL,
-            {
-                "job_id": job_id,
-                "now": now,
-                "grace": float(runtime.settings.job_lease_grace_seconds),
-                "worker_id": runtime.worker_id,
-            },
-        ).one_or_none()
+    def _claim(self, job_id: int) -> tuple[Claim, User] | None:
+        if not self.session.in_transaction():
+            # Nothing of the group is open yet: claim on its own connection, committed.
+            with self.session.begin():
+                return claim_job(self.session, self.runtime, job_id)
+        claims = self._claim_session()
+        claimed = claim_job(claims, self.runtime, job_id)
+        claims.commit()  # autocommit: each statement committed itself; this ends the session's
         if claimed is None:
             return None
-        return _claim_of(job_id, claimed, claimed.attempts), claimed.User
-    row = session.execute(_CLAIM_READ, {"job_id": job_id}).one_or_none()
-    if row is None or row.status != JobStatus.QUEUED or (row.run_after and row.run_after > now):
-        return None
-    lease = dt.timedelta(seconds=row.timeout + runtime.settings.job_lease_grace_seconds)
-    updated = session.connection().execute(
-        _CLAIM,
-        {
-            "job_id": job_id,
-            "read_attempts": row.attempts,
-            "now": now,
-            "new_attempts": row.attempts + 1,
-            "lease": now + lease,
-            "worker_id": runtime.worker_id,
-        },
-    )
-    if updated.rowcount != 1:
-        return None
-    return _claim_of(job_id, row, row.attempts + 1), row.User
+        claim, user = claimed
+        # The task runs in the group's session; load=False: the claim just read the user.
+        return claim, self.session.merge(user, load=False)
 
+    def _claim_session(self) -> Session:
+        if self._claims is None:
+            assert self.engine is not None  # a group of one claims on its own connection
+            connection = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+            self._claims = connection, Session(bind=connection, expire_on_commit=False)
+        return self._claims[1]
 
-def _claim_of(job_id: int, row: Any, attempts: int) -> _Claim:
-    return _Claim(
-        job_id, row.name, row.params or {}, row.user_id, attempts, row.max_retries, row.timeout
-    )
+    def _undo(self, savepoint: SessionTransaction | None) -> None:
+        """Roll back the job in hand: to its savepoint, or the transaction it alone holds."""
+        if savepoint is not None:
+            savepoint.rollback()
+        else:
+            self.session.rollback()
 
-
-def _finish_completed(session: Session, claim: _Claim, result: Any) -> None:
-    values = {
-        "job_id": claim.id,
-        "attempt": claim.attempts,
-        "job_result": mask_ibans(result),
-        "now": clock.now(),
-    }
-    if _on_postgresql(session):
-        notified = session.connection().execute(
-            _FINISH_COMPLETED_POSTGRESQL,
-            {**values, **completed_notification(claim.name), "notify_user": claim.user_id},
-        )
-        if notified.rowcount != 1:
-            raise _LeaseLost
-        return
-    finished = session.connection().execute(_FINISH_COMPLETED, values)
-    if finished.rowcount != 1:
-        raise _LeaseLost
-    notify_job_completed(session, job_id=claim.id, job_name=claim.name, user_id=claim.user_id)
-
-
-def _record_failure(runtime: Runtime, claim: _Claim, error: str, *, permanent: bool) -> None:
-    error = mask_text(error)[:MAX_ERROR_LENGTH]
-    with unit_of_work(runtime.session_factory) as session:
-        record_failed_attempt(
-            session,
-            runtime.settings,
-            claim.id,
-            claim.name,
-            claim.user_id,
-            claim.attempts,
-            claim.max_retries,
-            error,
-            permanent=permanent,
-        )
-
-
-def record_failed_attempt(
-    session: Session,
-    settings: Settings,
-    job_id: int,
-    job_name: str,
-    user_id: int,
-    attempts: int,
-    max_retries: int,
-    error: str,
-    *,
-    permanent: bool = False,
-) -> str:
-    """Queue attempt ``attempts`` of a Running job again after a backoff, or fail it for good.
-
-    Conditional on the job still being Running at that attempt, so the worker and the sweeper
-    never both record it. Returns ``"retry"``, ``"failed"`` or ``"gone"``.
-    """
-    now = clock.now()
-    still_running = (
-        (Job.id == job_id) & (Job.status == JobStatus.RUNNING.value) & (Job.attempts == attempts)
-    )
-    if permanent or attempts > max_retries:
-        values: dict[str, Any] = {
-            "status": JobStatus.FAILED.value,
-            "finished_at": now,
-            "active_dedup_key": None,
-        }
-        outcome = "failed"
-    else:
-        delay = backoff_seconds(settings.job_retry_backoff_seconds, attempts)
-        values = {
-            "status": JobStatus.QUEUED.value,
-            "run_after": now + dt.timedelta(seconds=delay),
-            "dispatched_at": None,  # the relay hands it over once run_after has come
-        }
-        outcome = "retry"
-    changed = session.execute(
-        update(Job)
-        .where(still_running)
-        .values(error=error, lease_until=None, **values)
-        .execution_options(synchronize_session=False)
-    )
-    if changed.rowcount != 1:  # type: ignore[attr-defined]
-        return "gone"
-    if outcome == "failed":
-        notify_job_failed(session, job_id=job_id, job_name=job_name, user_id=user_id, error=error)
-    return outcome
-
-
-def backoff_seconds(base: float, attempts: int) -> float:
-    """``base * 2^(attempts-1)``, capped, times a jitter in [0.5, 1.5) so retries spread out."""
-    delay: float = min(base * 2.0 ** max(attempts - 1, 0), MAX_BACKOFF_SECONDS)
-    return delay * (0.5 + random.random())
-
-
-@contextlib.contextmanager
-def _deadline(seconds: int) -> Iterator[None]:
-    """Stop the job with :class:`JobTimeout` after ``seconds``, where a signal can do it.
-
-    Signals reach only the main thread: worker processes run jobs there. The in-process
-    consumer of ``serve`` runs them in threads, where the lease does the job: past
-    timeout + grace the sweeper counts the attempt as failed and the late result is refused.
-    """
-    if threading.current_thread() is not threading.main_thread() or not hasattr(
-        signal, "setitimer"
-    ):
-        yield
-        return
-
-    def _expired(_signum: int, _frame: Any) -> None:
-        raise JobTimeout
-
-    previous = signal.signal(signal.SIGALRM, _expired)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-
-
-def _describe(error: BaseException) -> str:
-    if isinstance(error, DomainError):
-        return error.detail
-    last = traceback.extract_tb(error.__traceback__)[-1:] if error.__traceback__ else []
-    where = f" (at {last[0].filename}:{last[0].lineno})" if last else ""
-    return f"{type(error).__name__}: {error}{where}"
-
-
-def _as_json(value: Any) -> Any:
-    """The task's return value as JSON; dataclasses and decimals become plain values."""
-    if value is None:
-        return None
-    if is_dataclass(value) and not isinstance(value, type):
-        value = asdict(value)
-    return json.loads(json.dumps(value, default=str))
+    def _record_failure(self, claim: Claim, error: str, *, permanent: bool) -> None:
+        if not self.session.in_transaction():
+            self.session.begin()
+        record_failed_claim(self.session, self.runtime.settings, claim, error, permanent=permanent)
