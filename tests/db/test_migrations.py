@@ -50,3 +50,32 @@ def test_sqlite_runs_in_wal_with_foreign_keys(fresh_sqlite: Engine) -> None:
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 10_000
+
+
+def test_a_sqlite_writer_that_cannot_get_the_lock_gets_sqlalchemys_error(tmp_path) -> None:
+    """BEGIN IMMEDIATE goes to the driver directly; a busy database still raises the
+    OperationalError that the API answers with 503, and the session can be used again."""
+    from sqlalchemy.exc import OperationalError
+
+    from verenigingen.config import Settings
+
+    path = tmp_path / "locked.db"
+    engine = make_engine(
+        f"sqlite:///{path}", settings=Settings(data_dir=tmp_path, sqlite_busy_timeout_ms=50)
+    )
+    with engine.begin() as setup:
+        setup.exec_driver_sql("CREATE TABLE t (n INTEGER)")
+    holder = engine.connect()
+    holder.begin()  # BEGIN IMMEDIATE: the write lock until rollback
+    try:
+        with pytest.raises(OperationalError, match="database is locked"), engine.begin():
+            pass
+        reader = engine.execution_options(sqlite_begin="DEFERRED")
+        with reader.connect() as connection:  # a reader does not need the lock
+            assert connection.exec_driver_sql("SELECT count(*) FROM t").scalar() == 0
+    finally:
+        holder.rollback()
+        holder.close()
+    with engine.begin() as writer:  # the lock is free again
+        writer.exec_driver_sql("INSERT INTO t VALUES (1)")
+    engine.dispose()

@@ -77,11 +77,15 @@ def test_reads_do_not_take_the_sqlite_write_lock(fresh_sqlite) -> None:
         token = issue_token(setup, create_user(setup, "lees@example.org", Role.ADMINISTRATOR))
     begins: list[str] = []
 
-    def record(_conn, _cursor, statement, *_args) -> None:
+    def record(statement: str) -> None:
         if statement.startswith("BEGIN"):
             begins.append(statement)
 
-    event.listen(fresh_sqlite, "before_cursor_execute", record)
+    # What SQLite itself was sent (the BEGIN goes to the driver's connection directly).
+    def trace(dbapi_connection, _record, _proxy) -> None:
+        dbapi_connection.set_trace_callback(record)
+
+    event.listen(fresh_sqlite, "checkout", trace)
     with TestClient(create_app(fresh_sqlite), headers={"Authorization": f"Bearer {token}"}) as c:
         assert c.get("/api/v1/members").status_code == 200
         assert begins == ["BEGIN DEFERRED"]

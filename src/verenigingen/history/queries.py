@@ -269,7 +269,7 @@ def history_document(
                 unallocated_amount,
                 mode_of_payment,
                 reference_no,
-            ) in session.execute(_UNALLOCATED, {"customer_id": customer_id})
+            ) in session.execute(_UNALLOCATED, {"customer_id": customer_id}).all()
         ]
     return {
         "member_id": member_id,
@@ -319,8 +319,9 @@ def _invoices(
         payment_date,
         mode_of_payment,
         reference_no,
-    ) in session.execute(statement, params):
-        # Rows come grouped by invoice (the page's order, then its payments).
+    ) in session.execute(statement, params).all():
+        # Rows come grouped by invoice (the page's order, then its payments). Fetched at once:
+        # iterating a result fetches row by row, a driver call and a row object each time.
         if last is None or last[1] != invoice_id:
             if len(invoices) == limit:  # the page's extra invoice: an older page exists
                 older = True
