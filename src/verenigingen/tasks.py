@@ -10,8 +10,10 @@ from verenigingen.config import Settings, get_settings
 from verenigingen.jobs.registry import load_task_modules
 
 TASK_MODULES = (
+    "verenigingen.billing.tasks",
     "verenigingen.dues.tasks",
     "verenigingen.history.tasks",
+    "verenigingen.members.tasks",
     "verenigingen.sepa.tasks",
 )
 

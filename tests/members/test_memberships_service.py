@@ -198,3 +198,41 @@ def test_bad_cancellation_type_or_lifetime_end_of_period(session, admin):
     assert membership.status == MembershipStatus.CANCELLED
     count = session.scalar(select(func.count()).select_from(DuesSchedule))
     assert count == 0
+
+
+def test_end_of_period_cancellations_end_on_their_date(session, admin):
+    from verenigingen.members.service.memberships import complete_end_of_period_cancellations
+
+    quarterly = make_type(session, period=BillingPeriod.QUARTERLY, enforce=False)
+    _, ending, ending_schedule = make_active_member(
+        session, admin, quarterly, start=dt.date(2026, 12, 1)
+    )
+    _, staying, staying_schedule = make_active_member(
+        session, admin, quarterly, start=dt.date(2026, 12, 1)
+    )
+    cancel_membership(session, admin, ending.id, CancellationType.END_OF_PERIOD)
+    assert ending.cancellation_date == dt.date(2027, 3, 1)
+
+    with clock.frozen(dt.date(2027, 2, 28)):  # the day before: still a member
+        assert complete_end_of_period_cancellations(session, admin) == 0
+    session.refresh(ending)
+    assert ending.status == MembershipStatus.ACTIVE
+
+    with clock.frozen(dt.date(2027, 3, 1)):
+        assert complete_end_of_period_cancellations(session, admin) == 1
+        assert complete_end_of_period_cancellations(session, admin) == 0  # twice: nothing new
+    for record in (ending, ending_schedule, staying, staying_schedule):
+        session.refresh(record)
+    assert ending.status == MembershipStatus.CANCELLED
+    assert ending.cancellation_type == CancellationType.END_OF_PERIOD
+    assert ending_schedule.status == ScheduleStatus.CANCELLED
+    assert staying.status == MembershipStatus.ACTIVE
+    assert staying_schedule.status == ScheduleStatus.ACTIVE
+
+
+def test_ending_cancelled_memberships_needs_members_write(session):
+    from verenigingen.members.service.memberships import complete_end_of_period_cancellations
+
+    treasurer = create_user(session, "penning@example.org", Role.TREASURER)
+    with pytest.raises(PermissionDenied):
+        complete_end_of_period_cancellations(session, treasurer)

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import typer
 from rich.table import Table
 
+from verenigingen import clock
 from verenigingen.auth.service import get_user_by_email
 from verenigingen.cli.context import console, fail, ready_engine, system_user, transaction
 from verenigingen.config import get_settings
 from verenigingen.db.session import make_session_factory
 from verenigingen.jobs import queries
+from verenigingen.jobs.daily import start_daily_jobs
 from verenigingen.jobs.engine import current_engine
 from verenigingen.jobs.models import JobStatus
 from verenigingen.jobs.relay import relay
@@ -20,7 +23,9 @@ from verenigingen.jobs.service import cancel_job, retry_job
 from verenigingen.jobs.sweeper import sweep
 from verenigingen.tasks import load_all
 
-app = typer.Typer(help="Background jobs: list, show, retry, cancel, sweep.", no_args_is_help=True)
+app = typer.Typer(
+    help="Background jobs: list, show, retry, cancel, sweep, daily.", no_args_is_help=True
+)
 
 
 def _parse_status(value: str | None) -> JobStatus | None:
@@ -106,3 +111,23 @@ def sweep_now() -> None:
         f"dispatched {sent} queued job(s).",
         highlight=False,
     )
+
+
+@app.command("daily")
+def daily(
+    day: str | None = typer.Option(None, help="YYYY-MM-DD (default: today)."),
+) -> None:
+    """Start today's daily jobs that have not started yet (the workers do this by themselves)."""
+    try:
+        when = dt.date.fromisoformat(day) if day else clock.today()
+    except ValueError:
+        raise fail(f"--day must be a date as YYYY-MM-DD, got {day!r}") from None
+    load_all()
+    engine = ready_engine()
+    with transaction(engine) as session:
+        started = [(job.id, job.name) for job in start_daily_jobs(session, when)]
+    if not started:
+        console.print(f"The daily jobs of {when} have all started already.", highlight=False)
+        return
+    for job_id, name in started:
+        console.print(f"Started job {job_id}: {name}", highlight=False)

@@ -12,11 +12,12 @@ from verenigingen.dues.service import generate_dues
 from verenigingen.jobs import job
 
 
-@job("dues.generate", queue="long")
+@job("dues.generate", queue="long", daily=True)
 def generate(
     session: Session, user: User, *, day: str | None = None, batch_size: int = 500
 ) -> dict[str, Any]:
-    """The dues run as of ``day`` (ISO date; default today), in the name of the user who asked."""
+    """The dues run as of ``day`` (ISO date; default today), in the name of the user who asked.
+    Also started every day by the workers (DOMAIN.md: daily generation)."""
     result = generate_dues(
         session, user, today=dt.date.fromisoformat(day) if day else None, batch_size=batch_size
     )

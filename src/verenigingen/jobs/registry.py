@@ -32,6 +32,8 @@ class TaskSpec:
     function: TaskFunction
     timeout: int | None = None
     """Seconds; None takes the queue's default."""
+    daily: bool = False
+    """Run once a day without parameters (see :mod:`verenigingen.jobs.daily`)."""
 
     def run(self, session: Session, user: User, params: dict[str, Any]) -> Any:
         return self.function(session, user, **params)
@@ -41,9 +43,17 @@ _tasks: dict[str, TaskSpec] = {}
 
 
 def job(
-    name: str, *, queue: Queue | str = Queue.DEFAULT, timeout: int | None = None
+    name: str,
+    *,
+    queue: Queue | str = Queue.DEFAULT,
+    timeout: int | None = None,
+    daily: bool = False,
 ) -> Callable[[TaskFunction], TaskFunction]:
-    """Register ``function`` as the task ``name``; the function itself is returned unchanged."""
+    """Register ``function`` as the task ``name``; the function itself is returned unchanged.
+
+    ``daily``: the workers start it once a day, without parameters, in the name of the first
+    administrator (the overdue refresh, the dues run).
+    """
     resolved = parse_queue(queue)
 
     def register(function: TaskFunction) -> TaskFunction:
@@ -56,7 +66,7 @@ def job(
             )
             if not same_place:
                 raise ValueError(f"task {name!r} is already registered")
-        _tasks[name] = TaskSpec(name, resolved, function, timeout)
+        _tasks[name] = TaskSpec(name, resolved, function, timeout, daily)
         return function
 
     return register

@@ -138,3 +138,34 @@ def cancel_membership(
     membership.cancellation_type = kind.value
     session.flush()
     return membership
+
+
+def complete_end_of_period_cancellations(
+    session: Session, user: User, today: dt.date | None = None
+) -> int:
+    """Memberships cancelled at the end of their period whose cancellation date has come become
+    Cancelled, with their dues schedules (as an immediate cancellation leaves them); the number
+    of memberships. The daily job; running it twice in a day changes nothing the second time."""
+    require(user, Permission.MEMBERS_WRITE)
+    day = today or clock.today()
+    ending = select(Membership.id).where(
+        Membership.cancellation_type == CancellationType.END_OF_PERIOD.value,
+        Membership.cancellation_date <= day,
+        Membership.status != MembershipStatus.CANCELLED.value,
+    )
+    ids = list(session.scalars(ending.order_by(Membership.id).with_for_update()))
+    if not ids:
+        return 0
+    session.execute(
+        update(Membership)
+        .where(Membership.id.in_(ids))
+        .values(status=MembershipStatus.CANCELLED.value)
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(
+        update(DuesSchedule)
+        .where(DuesSchedule.membership_id.in_(ids))
+        .values(status=ScheduleStatus.CANCELLED.value)
+        .execution_options(synchronize_session=False)
+    )
+    return len(ids)
