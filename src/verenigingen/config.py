@@ -50,13 +50,16 @@ class Settings(BaseSettings):
     """First retry delay; doubled for each further attempt, with jitter."""
 
     job_group_max_jobs: int = 50
-    """Most jobs a worker runs in one transaction (group commit, PostgreSQL and MariaDB)."""
+    """Most jobs a worker runs in one transaction (group commit, on PostgreSQL; see jobs.worker)."""
 
     job_group_max_seconds: float = 0.1
     """A worker commits its group once this long has passed since the group began."""
 
     job_task_modules: str = ""
     """Extra task modules (comma-separated) for workers to load besides the built-in ones."""
+
+    daily_jobs: bool = True
+    """Workers start the daily jobs (overdue refresh, dues run, ending cancellations) each day."""
 
     cache_backend: Literal["auto", "memory", "redis"] = "auto"
     """``auto`` is Redis when ``redis_url`` is set, else in-process."""

@@ -73,3 +73,10 @@ def write_note(session: Session, user: User, *, subject: str) -> None:
     """Writes a row in the job's transaction (to see it kept or rolled back)."""
     session.add(Notification(user_id=user.id, subject=subject, message="-", indicator="green"))
     session.flush()
+
+
+@job("test.write_note_then_fail", queue="short")
+def write_note_then_fail(session: Session, user: User, *, subject: str) -> None:
+    """Writes a row, then fails: the row must go with the failed attempt."""
+    write_note(session, user, subject=subject)
+    raise RuntimeError(f"failed after writing {subject!r}")

@@ -170,6 +170,42 @@ def test_worker_killed_mid_job_runs_again_after_its_lease(workers: Shape) -> Non
     assert [w.poll() for w in workers.workers if w.pid == victim] == [-signal.SIGKILL]
 
 
+def test_worker_killed_mid_group_loses_the_group_and_each_job_completes_once(
+    shape: Shape,
+) -> None:
+    # One worker, so that the four jobs meet in one of its groups: three quick jobs (short
+    # queue, served first), then one that blocks until the worker is killed.
+    shape.stop_workers()
+    mark = key()
+    quick = [
+        shape.enqueue("test.record", timeout=2, marks=str(shape.marks), key=f"{mark}{i}")
+        for i in range(3)
+    ]
+    blocker = shape.enqueue(
+        "test.block_first", timeout=5, marks=str(shape.marks), key=f"{mark}b", seconds=60
+    )
+    # A group budget far above the test's timings: a loaded machine must not split the group.
+    victim = shape.start_worker(VERENIGINGEN_JOB_GROUP_MAX_SECONDS="30")
+    shape.wait_for(blocker, "Running")
+    grouped = shape.name != "sqlite"  # PostgreSQL runs groups, SQLite each job alone
+    before = [shape.job(job_id).status for job_id in quick]
+    assert before == (["Running"] * 3 if grouped else ["Completed"] * 3)
+    victim.kill()
+    victim.wait()
+    shape.ensure_workers(2)
+    done = [shape.wait_for(job_id, "Completed", timeout=30) for job_id in [*quick, blocker]]
+    runs = 2 if grouped else 1  # the group's work was rolled back: its jobs ran again
+    assert [(j.attempts, j.result["runs"]) for j in done[:3]] == [(runs, runs)] * 3
+    assert [shape.runs(f"{mark}{i}") for i in range(3)] == [runs] * 3
+    assert (done[3].attempts, done[3].result, shape.runs(f"{mark}b")) == (2, 2, 2)
+    assert shape.running() == []
+    with shape.factory() as session:
+        notified = session.scalars(
+            select(Notification.job_id).where(Notification.job_id.in_([*quick, blocker]))
+        ).all()
+    assert sorted(notified) == sorted([*quick, blocker])  # one each
+
+
 def test_retries_then_success_and_failure_notified_once(workers: Shape) -> None:
     flaky = workers.enqueue("test.flaky", marks=str(workers.marks), key=key(), failures=2)
     failing = workers.enqueue("test.always_fails", max_retries=2)

@@ -57,13 +57,14 @@ class Shape:
         path = os.pathsep.join([str(TESTS_DIR), str(SRC_DIR)])
         return {**os.environ, **self.env, "PYTHONPATH": path}
 
-    def start_worker(self) -> subprocess.Popen[bytes]:
+    def start_worker(self, **env: str) -> subprocess.Popen[bytes]:
+        """A worker process; ``env`` adds to (or overrides) the shape's environment."""
         self.started += 1
         path = self.logs / f"worker-{self.started}.log"
         log = path.open("wb")
         process = subprocess.Popen(
             [sys.executable, "-m", "verenigingen", "worker"],
-            env=self.process_env(),
+            env={**self.process_env(), **env},
             stdout=log,
             stderr=subprocess.STDOUT,
         )

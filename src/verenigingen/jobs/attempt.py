@@ -30,6 +30,7 @@ from dataclasses import asdict, dataclass, field, is_dataclass
 from typing import Any, cast
 
 from sqlalchemy import (
+    Connection,
     DateTime,
     Float,
     Interval,
@@ -211,6 +212,28 @@ _CLAIM_POSTGRESQL = select(
     func.set_config("synchronous_commit", "off", True),
 ).join_from(_claimed, User, User.id == _claimed.c.user_id)
 
+# A group's later claims (jobs.worker), on a connection of their own in autocommit: Core rows
+# without the user (the group's session has it, or loads it once), so no ORM entity is built.
+_CLAIM_READ_JOB = select(
+    _job.c.name,
+    _job.c.params,
+    _job.c.user_id,
+    _job.c.attempts,
+    _job.c.max_retries,
+    _job.c.timeout,
+    _job.c.status,
+    _job.c.run_after,
+).where(_job.c.id == bindparam("job_id"))
+_CLAIM_POSTGRESQL_ALONE = select(
+    _claimed.c.name,
+    _claimed.c.params,
+    _claimed.c.user_id,
+    _claimed.c.attempts,
+    _claimed.c.max_retries,
+    _claimed.c.timeout,
+    func.set_config("synchronous_commit", "off", True),
+)
+
 # The end: the conditional UPDATE feeds the user's notification, so the INSERT writes a row only
 # when the job was still this run's (its rowcount says which).
 _finished = _FINISH_COMPLETED.returning(_job.c.id).cte("finished")
@@ -271,6 +294,40 @@ def claim_job(session: Session, runtime: Runtime, job_id: int) -> tuple[Claim, U
     if updated.rowcount != 1:
         return None
     return claim_of(job_id, row, row.attempts + 1), row.User
+
+
+def claim_alone(connection: Connection, runtime: Runtime, job_id: int) -> Claim | None:
+    """Queued → Running as :func:`claim_job`, as Core on an autocommit ``connection``: the
+    claim is committed when this returns (asynchronously on PostgreSQL, see _CLAIM_POSTGRESQL;
+    set_config(..., true) lasts for the statement's own transaction)."""
+    now = clock.now()
+    if connection.dialect.name == "postgresql":
+        claimed = connection.execute(
+            _CLAIM_POSTGRESQL_ALONE,
+            {
+                "job_id": job_id,
+                "now": now,
+                "grace": float(runtime.settings.job_lease_grace_seconds),
+                "worker_id": runtime.worker_id,
+            },
+        ).one_or_none()
+        return None if claimed is None else claim_of(job_id, claimed, claimed.attempts)
+    row = connection.execute(_CLAIM_READ_JOB, {"job_id": job_id}).one_or_none()
+    if row is None or row.status != JobStatus.QUEUED or (row.run_after and row.run_after > now):
+        return None
+    lease = dt.timedelta(seconds=row.timeout + runtime.settings.job_lease_grace_seconds)
+    updated = connection.execute(
+        _CLAIM,
+        {
+            "job_id": job_id,
+            "read_attempts": row.attempts,
+            "now": now,
+            "new_attempts": row.attempts + 1,
+            "lease": now + lease,
+            "worker_id": runtime.worker_id,
+        },
+    )
+    return claim_of(job_id, row, row.attempts + 1) if updated.rowcount == 1 else None
 
 
 def claim_of(job_id: int, row: Any, attempts: int) -> Claim:

@@ -27,11 +27,17 @@ Nothing of a job is visible before its group commits. A worker that dies mid-gro
 machine gone, its database connection lost) loses the whole group: those jobs stay Running with
 their leases, the sweeper takes them back and they run again, as a job alone whose worker died.
 
-SQLite runs groups of one. It has one writer: the next job's claim could not commit on another
-connection while the group's transaction holds the write lock, and in the embedded shape the
-API's requests need that lock between jobs (jobs.consumer pauses for them). A session factory
-bound to one connection (the tests' rolled-back connection) runs groups of one too: there is no
-second connection to claim on.
+Groups run on PostgreSQL only; SQLite and MariaDB run groups of one (a job alone, as before):
+
+- SQLite has one writer: the next job's claim could not commit on another connection while the
+  group's transaction holds the write lock, and in the embedded shape the API's requests need
+  that lock between jobs (jobs.consumer pauses for them);
+- on MariaDB the next job's claim waited on the group itself: InnoDB locks the entry of the
+  previous job's status change in ``ix_job_status_run_after`` until the group commits, and the
+  claim's own change of that index queued behind it (until innodb_lock_wait_timeout).
+
+A session factory bound to one connection (the tests' rolled-back connection) runs groups of one
+too: there is no second connection to claim on.
 """
 
 from __future__ import annotations
@@ -53,6 +59,7 @@ from verenigingen.jobs.attempt import (
     Runtime,
     as_json,
     backoff_seconds,
+    claim_alone,
     claim_job,
     deadline,
     describe,
@@ -124,7 +131,7 @@ def _job_session(runtime: Runtime) -> Iterator[tuple[Session, Engine | None]]:
         with runtime.session_factory() as session:
             yield session, None
         return
-    groups = bind.dialect.name != "sqlite" and runtime.settings.job_group_max_jobs > 1
+    groups = bind.dialect.name == "postgresql" and runtime.settings.job_group_max_jobs > 1
     with bind.connect() as connection, runtime.session_factory(bind=connection) as session:
         yield session, bind if groups else None
 
@@ -140,7 +147,7 @@ class _Group:
         self.max_jobs = min(settings.job_group_max_jobs, MAX_GROUP_SAVEPOINTS) if engine else 1
         self.ends_at = time.monotonic() + settings.job_group_max_seconds
         self.jobs = 0
-        self._claims: tuple[Connection, Session] | None = None
+        self._claims: Connection | None = None
 
     def has_room(self) -> bool:
         return self.jobs < self.max_jobs and time.monotonic() < self.ends_at
@@ -184,30 +191,26 @@ class _Group:
 
     def close(self) -> None:
         if self._claims is not None:
-            connection, session = self._claims
-            session.close()
-            connection.close()
+            self._claims.close()
 
     def _claim(self, job_id: int) -> tuple[Claim, User] | None:
         if not self.session.in_transaction():
             # Nothing of the group is open yet: claim on its own connection, committed.
             with self.session.begin():
                 return claim_job(self.session, self.runtime, job_id)
-        claims = self._claim_session()
-        claimed = claim_job(claims, self.runtime, job_id)
-        claims.commit()  # autocommit: each statement committed itself; this ends the session's
-        if claimed is None:
+        claim = claim_alone(self._claim_connection(), self.runtime, job_id)
+        if claim is None:
             return None
-        claim, user = claimed
-        # The task runs in the group's session; load=False: the claim just read the user.
-        return claim, self.session.merge(user, load=False)
+        # The task runs in the group's session: its identity map has the user after one load.
+        user = self.session.get(User, claim.user_id)
+        assert user is not None  # job.user_id is a foreign key
+        return claim, user
 
-    def _claim_session(self) -> Session:
+    def _claim_connection(self) -> Connection:
         if self._claims is None:
             assert self.engine is not None  # a group of one claims on its own connection
-            connection = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-            self._claims = connection, Session(bind=connection, expire_on_commit=False)
-        return self._claims[1]
+            self._claims = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        return self._claims
 
     def _undo(self, savepoint: SessionTransaction | None) -> None:
         """Roll back the job in hand: to its savepoint, or the transaction it alone holds."""

@@ -1,0 +1,217 @@
+"""Group commit: the jobs of the messages waiting now run in one transaction and commit once,
+on committed databases of their own (a group claims on a second connection, which must see the
+jobs). PostgreSQL runs groups; SQLite and MariaDB run each job alone (jobs.worker)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from verenigingen.auth.models import Role, User
+from verenigingen.auth.service import create_user
+from verenigingen.config import Settings
+from verenigingen.db.engine import make_engine
+from verenigingen.db.migrate import upgrade
+from verenigingen.db.scratch import throwaway_database
+from verenigingen.db.session import make_session_factory
+from verenigingen.jobs import enqueue
+from verenigingen.jobs.consumer import run_next_group
+from verenigingen.jobs.engine import JobEngine, using_engine
+from verenigingen.jobs.models import Job, Notification, Queue
+from verenigingen.jobs.worker import Runtime
+from verenigingen.perf.capture import capture
+
+SERVERS = {"postgres": "VERENIGINGEN_TEST_POSTGRES_URL", "mariadb": "VERENIGINGEN_TEST_MARIADB_URL"}
+
+
+@pytest.fixture(params=["sqlite", "postgres", "mariadb"])
+def committed_engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
+    if request.param == "sqlite":
+        engine: Engine = request.getfixturevalue("fresh_sqlite")
+        yield engine
+        return
+    server = os.environ.get(SERVERS[request.param])
+    if not server:
+        if os.environ.get("VERENIGINGEN_REQUIRE_SERVICES") == "1":
+            pytest.fail(f"{SERVERS[request.param]} is not set", pytrace=False)
+        pytest.skip(f"{SERVERS[request.param]} is not set")
+    with throwaway_database(server, f"vg_{os.getpid()}") as url:
+        engine = make_engine(url)
+        try:
+            upgrade(engine)
+            yield engine
+        finally:
+            engine.dispose()
+
+
+@pytest.fixture
+def runtime(committed_engine: Engine, tmp_path: Path) -> Runtime:
+    settings = Settings(
+        data_dir=tmp_path,
+        job_retry_backoff_seconds=0.0,
+        # A loaded machine must not split the group under test: the size is the point here.
+        job_group_max_seconds=60.0,
+    )
+    return Runtime(make_session_factory(committed_engine), settings, worker_id="group:1")
+
+
+@pytest.fixture
+def owner_id(runtime: Runtime) -> int:
+    with runtime.session_factory() as session, session.begin():
+        return create_user(session, "owner@example.org", Role.TREASURER).id
+
+
+@pytest.fixture
+def engine() -> Iterator[JobEngine]:
+    with using_engine(JobEngine.memory(f"group{uuid.uuid4().hex[:8]}")) as engine:
+        yield engine
+
+
+def enqueue_all(
+    runtime: Runtime, owner_id: int, jobs: list[tuple[str, dict[str, object]]]
+) -> list[int]:
+    """Each job committed on its own, as requests would, so its message waits in the engine."""
+    ids = []
+    for name, params in jobs:
+        with runtime.session_factory() as session, session.begin():
+            user = session.get(User, owner_id)
+            ids.append(enqueue(session, name, user=user, max_retries=0, **params).id)
+    return ids
+
+
+def drain(runtime: Runtime, engine: JobEngine) -> list[list[str]]:
+    """The outcomes of each group, until no message waits."""
+    groups = []
+    while (outcomes := run_next_group(runtime, engine, tuple(Queue))) is not None:
+        groups.append(outcomes)
+    return groups
+
+
+def grouped(runtime: Runtime) -> bool:
+    bind = runtime.session_factory.kw["bind"]
+    return bind.dialect.name == "postgresql"
+
+
+def read(runtime: Runtime, job_ids: list[int]) -> tuple[list[Job], dict[int, list[str]]]:
+    with runtime.session_factory() as session:
+        jobs = [session.get_one(Job, job_id) for job_id in job_ids]
+        session.expunge_all()
+        notes: dict[int, list[str]] = {job_id: [] for job_id in job_ids}
+        for job_id, subject in session.execute(
+            select(Notification.job_id, Notification.subject).where(
+                Notification.job_id.in_(job_ids)
+            )
+        ):
+            notes[job_id].append(subject)
+        return jobs, notes
+
+
+def subjects(session: Session, owner_id: int) -> list[str]:
+    return sorted(
+        session.scalars(
+            select(Notification.subject).where(
+                Notification.user_id == owner_id, Notification.job_id.is_(None)
+            )
+        )
+    )
+
+
+def test_waiting_jobs_run_as_one_group_that_commits_once(
+    runtime: Runtime, engine: JobEngine, owner_id: int, tmp_path: Path
+) -> None:
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    jobs = enqueue_all(
+        runtime,
+        owner_id,
+        [("test.record", {"marks": str(marks), "key": f"k{i}"}) for i in range(5)],
+    )
+    with capture() as log:
+        groups = drain(runtime, engine)
+    if grouped(runtime):
+        assert groups == [["completed"] * 5]
+        # The first job's claim commits on the group's connection before the group begins; the
+        # later claims are autocommit statements; the five completions share one commit.
+        assert log.transactions["commit"] == 2
+        assert log.transactions["savepoint"] == log.transactions["release_savepoint"] == 4
+    else:
+        assert groups == [["completed"]] * 5  # each job alone, claim and run
+        assert log.transactions["commit"] == 10
+        assert log.transactions["savepoint"] == 0
+    done, notes = read(runtime, jobs)
+    assert [(j.status, j.attempts, j.result["runs"]) for j in done] == [("Completed", 1, 1)] * 5
+    assert all(j.lease_until is None and j.worker == "group:1" for j in done)
+    assert [notes[j] for j in jobs] == [["Job completed: test.record"]] * 5
+
+
+def test_a_failing_job_inside_a_group_is_rolled_back_alone(
+    runtime: Runtime, engine: JobEngine, owner_id: int
+) -> None:
+    jobs = enqueue_all(
+        runtime,
+        owner_id,
+        [
+            ("test.write_note", {"subject": "first"}),
+            ("test.write_note_then_fail", {"subject": "failed"}),
+            ("test.write_note", {"subject": "third"}),
+        ],
+    )
+    groups = drain(runtime, engine)
+    outcomes = ["completed", "failed", "completed"]
+    assert groups == ([outcomes] if grouped(runtime) else [[o] for o in outcomes])
+    done, notes = read(runtime, jobs)
+    assert [(j.status, j.attempts) for j in done] == [
+        ("Completed", 1),
+        ("Failed", 1),
+        ("Completed", 1),
+    ]
+    assert "RuntimeError: failed after writing 'failed'" in (done[1].error or "")
+    assert notes[jobs[1]] == ["Job failed: test.write_note_then_fail"]
+    assert notes[jobs[0]] == notes[jobs[2]] == ["Job completed: test.write_note"]
+    with runtime.session_factory() as session:
+        # The neighbours' rows are kept; the failed job's row went with its savepoint.
+        assert subjects(session, owner_id) == ["first", "third"]
+        assert session.scalar(select(func.count()).select_from(Job)) == 3
+
+
+def test_a_failing_first_job_leaves_the_rest_of_its_group_running(
+    runtime: Runtime, engine: JobEngine, owner_id: int
+) -> None:
+    # The first job of a transaction has no savepoint: its failure rolls back the transaction
+    # that it alone holds, and its failed attempt opens the group's next one.
+    jobs = enqueue_all(
+        runtime,
+        owner_id,
+        [
+            ("test.write_note_then_fail", {"subject": "failed"}),
+            ("test.write_note", {"subject": "second"}),
+        ],
+    )
+    groups = drain(runtime, engine)
+    assert groups == (
+        [["failed", "completed"]] if grouped(runtime) else [["failed"], ["completed"]]
+    )
+    done, _notes = read(runtime, jobs)
+    assert [j.status for j in done] == ["Failed", "Completed"]
+    with runtime.session_factory() as session:
+        assert subjects(session, owner_id) == ["second"]
+
+
+def test_a_duplicate_delivery_inside_a_group_is_skipped(
+    runtime: Runtime, engine: JobEngine, owner_id: int, tmp_path: Path
+) -> None:
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    [job_id] = enqueue_all(runtime, owner_id, [("test.record", {"marks": str(marks), "key": "k"})])
+    engine.dispatch(Queue.SHORT, job_id)
+    groups = drain(runtime, engine)
+    assert [o for g in groups for o in g] == ["completed", "skipped"]
+    done, notes = read(runtime, [job_id])
+    assert (done[0].status, done[0].attempts, done[0].result["runs"]) == ("Completed", 1, 1)
+    assert notes[job_id] == ["Job completed: test.record"]
