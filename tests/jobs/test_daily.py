@@ -158,3 +158,26 @@ def test_cli_starts_the_daily_jobs_and_refuses_a_bad_day(
     with factory() as session:
         keys = set(session.scalars(select(Job.dedup_key)))
     assert keys == {daily_key(name, LATER) for name in DAILY}
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_the_workers_maintenance_round_starts_them_unless_turned_off(
+    fresh_sqlite: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, enabled: bool
+) -> None:
+    from verenigingen.config import Settings
+    from verenigingen.jobs import consumer
+    from verenigingen.jobs.engine import JobEngine, using_engine
+    from verenigingen.jobs.worker import Runtime
+
+    factory = make_session_factory(fresh_sqlite)
+    with factory() as session, session.begin():
+        create_user(session, "beheer@example.org", Role.ADMINISTRATOR)
+    monkeypatch.setattr(consumer, "_DAILY", DailyJobs())
+    runtime = Runtime(factory, Settings(data_dir=tmp_path, daily_jobs=enabled), "t:1")
+    with using_engine(JobEngine.memory("daily-test")) as engine, clock.frozen(LATER):
+        consumer.maintain(runtime, engine)
+        waiting = sum(engine.pending(queue) for queue in consumer.Queue)
+    with factory() as session:
+        names = sorted(session.scalars(select(Job.name)))
+    assert names == (DAILY if enabled else [])
+    assert waiting == (3 if enabled else 0)  # handed to the engine at commit

@@ -16,8 +16,10 @@ import time
 from collections.abc import Callable, Sequence
 from types import FrameType
 
+from verenigingen import clock
 from verenigingen.config import Settings, get_settings
 from verenigingen.jobs import engine as job_engine
+from verenigingen.jobs.daily import DailyJobs
 from verenigingen.jobs.engine import JobEngine
 from verenigingen.jobs.models import Queue
 from verenigingen.jobs.relay import relay
@@ -40,13 +42,26 @@ def pause_between_jobs(settings: Settings) -> float:
     return EMBEDDED_PAUSE if settings.resolved_database_url().startswith("sqlite") else 0.0
 
 
+_DAILY = DailyJobs()
+"""This process's start of the daily jobs (asks the database once a day once they exist)."""
+
+
 def maintain(runtime: Runtime, engine: JobEngine) -> None:
-    """One round of sweeper and relay; a database or engine outage waits for the next round."""
+    """One round of sweeper, relay and (once a day) the daily jobs; a database or engine outage
+    waits for the next round."""
     try:
         sweep(runtime.session_factory, runtime.settings)
         relay(runtime.session_factory, engine, runtime.settings)
     except Exception:
         log.warning("job maintenance failed; retrying next round", exc_info=True)
+    if runtime.settings.daily_jobs:
+        try:
+            started = _DAILY.start(runtime.session_factory, clock.today())
+        except Exception:
+            log.warning("cannot start the daily jobs; retrying next round", exc_info=True)
+        else:
+            if started:
+                log.info("daily jobs started: %s", started)
 
 
 def consume(
