@@ -215,3 +215,21 @@ def test_a_duplicate_delivery_inside_a_group_is_skipped(
     done, notes = read(runtime, [job_id])
     assert (done[0].status, done[0].attempts, done[0].result["runs"]) == ("Completed", 1, 1)
     assert notes[job_id] == ["Job completed: test.record"]
+
+
+def test_the_claims_connection_commits_asynchronously_and_the_pool_gets_it_back_reset(
+    postgres_url: str,
+) -> None:
+    from verenigingen.jobs.attempt import claims_connection, release_claims_connection
+
+    engine = make_engine(postgres_url, pool_size=1, max_overflow=0)  # one connection, reused
+    try:
+        claims = claims_connection(engine)
+        assert claims.exec_driver_sql("SHOW synchronous_commit").scalar() == "off"
+        backend = claims.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+        release_claims_connection(claims)
+        with engine.connect() as next_user:  # a request's connection, from the same pool
+            assert next_user.exec_driver_sql("SELECT pg_backend_pid()").scalar() == backend
+            assert next_user.exec_driver_sql("SHOW synchronous_commit").scalar() == "on"
+    finally:
+        engine.dispose()

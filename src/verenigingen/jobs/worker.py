@@ -61,12 +61,14 @@ from verenigingen.jobs.attempt import (
     backoff_seconds,
     claim_alone,
     claim_job,
+    claims_connection,
     deadline,
     describe,
     finish_completed,
     ids,
     record_failed_attempt,
     record_failed_claim,
+    release_claims_connection,
 )
 from verenigingen.jobs.registry import get_task
 
@@ -148,6 +150,9 @@ class _Group:
         self.ends_at = time.monotonic() + settings.job_group_max_seconds
         self.jobs = 0
         self._claims: Connection | None = None
+        # The session's identity map holds objects weakly: once a job ends nothing refers to its
+        # user, so each later job would load the user again (a round trip per job).
+        self._users: dict[int, User] = {}
 
     def has_room(self) -> bool:
         return self.jobs < self.max_jobs and time.monotonic() < self.ends_at
@@ -191,25 +196,31 @@ class _Group:
 
     def close(self) -> None:
         if self._claims is not None:
-            self._claims.close()
+            release_claims_connection(self._claims)
 
     def _claim(self, job_id: int) -> tuple[Claim, User] | None:
         if not self.session.in_transaction():
             # Nothing of the group is open yet: claim on its own connection, committed.
             with self.session.begin():
-                return claim_job(self.session, self.runtime, job_id)
+                claimed = claim_job(self.session, self.runtime, job_id)
+            if claimed is not None:
+                self._users[claimed[1].id] = claimed[1]
+            return claimed
         claim = claim_alone(self._claim_connection(), self.runtime, job_id)
         if claim is None:
             return None
-        # The task runs in the group's session: its identity map has the user after one load.
-        user = self.session.get(User, claim.user_id)
-        assert user is not None  # job.user_id is a foreign key
+        # The task runs in the group's session: one load of each user per group.
+        user = self._users.get(claim.user_id)
+        if user is None:
+            user = self.session.get(User, claim.user_id)
+            assert user is not None  # job.user_id is a foreign key
+            self._users[user.id] = user
         return claim, user
 
     def _claim_connection(self) -> Connection:
         if self._claims is None:
             assert self.engine is not None  # a group of one claims on its own connection
-            self._claims = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+            self._claims = claims_connection(self.engine)
         return self._claims
 
     def _undo(self, savepoint: SessionTransaction | None) -> None:
