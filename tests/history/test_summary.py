@@ -337,3 +337,32 @@ def test_a_failed_delta_not_yet_counted_is_left_to_its_retry(
     drain()
     assert rows(session, customer.id)[0].total_paid == D("100.00")
     assert_matches_ledger(session, customer.id, 1)
+
+
+def test_a_new_members_row_from_the_ledger_rewrites_its_family_so_none_misses_an_event(
+    session: Session, ledger: LedgerFactory, job_engine: JobEngine, runtime: Runtime, drain: Drain
+) -> None:
+    customer = ledger.customer()
+    ledger.member(customer)
+    invoice = ledger.invoice(customer, "40.00")
+    session.commit()
+    drain()
+    ledger.payment(customer, "40.00", [(invoice, "40.00")])
+    session.commit()
+    (failing,) = list(iter(lambda: job_engine.take(Queue.DEFAULT), None))
+    treasurer = ledger.user
+    treasurer.role = Role.MEMBER
+    session.commit()
+    assert run_job(runtime, failing.args[0]) == "failed"  # the first member misses the 40.00
+    treasurer.role = Role.TREASURER
+    ledger.member(customer)  # a second member of the family, no row yet
+    ledger.invoice(customer, "25.00")
+    session.commit()
+    drain()  # the invoice's delta: a new row from the ledger, so both rows are rewritten
+    found = rows(session, customer.id)
+    assert [r.total_paid for r in found] == [D("40.00"), D("40.00")]
+    assert_matches_ledger(session, customer.id, 2)
+    job = session.get(Job, failing.args[0])
+    assert job is not None
+    session.refresh(job)
+    assert job.status == JobStatus.CANCELLED  # superseded: the rows count its payment

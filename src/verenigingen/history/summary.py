@@ -279,8 +279,8 @@ def _write(
 def apply_delta(session: Session, customer_id: int, delta: dict[str, Any]) -> int:
     """Add one event's delta to the summary of each member of the customer; rows written.
 
-    A member without a row gets one from the ledger (minus the deltas still pending, this job's
-    own included, since it is Running) plus this delta.
+    When a member has no row yet, every member's row is written from the ledger (minus the
+    deltas still pending, this job's own included, since it is Running) plus this delta.
     """
     return _update(session, customer_id, delta)
 
@@ -300,6 +300,9 @@ def _update(session: Session, customer_id: int, delta: dict[str, Any] | None) ->
         rows = _rows(session, sorted(remaining), lock=attempt > 0)
         snapshot = _ledger_snapshot(session, customer_id, minus_pending=True)
         base = snapshot.figures
+        # A member without a row gets one from the ledger; then every member of the customer
+        # is written from it, so that none keeps counting without an event that a superseded
+        # delta (rule 3) will now never add.
         from_ledger = delta is None or any(rows.get(m) is None for m in remaining)
         if from_ledger and snapshot.failed_deltas:
             superseded = supersede_failed(session, snapshot.failed_deltas, _SUPERSEDED)
@@ -307,10 +310,8 @@ def _update(session: Session, customer_id: int, delta: dict[str, Any] | None) ->
                 continue  # one was retried meanwhile: it is pending now, read again
         for member_id in sorted(remaining):
             row = rows.get(member_id)
-            if delta is None:
-                figures = base
-            elif row is None:
-                figures = base.plus(delta)
+            if from_ledger:
+                figures = base if delta is None else base.plus(delta)
             else:
                 # The delta's amounts on top of what the row holds; the non-additive figures
                 # from the ledger snapshot just read.
