@@ -310,8 +310,10 @@ def _update(session: Session, customer_id: int, delta: dict[str, Any] | None) ->
                 continue  # one was retried meanwhile: it is pending now, read again
         for member_id in sorted(remaining):
             row = rows.get(member_id)
-            if from_ledger:
-                figures = base if delta is None else base.plus(delta)
+            if delta is None:
+                figures = base
+            elif from_ledger or row is None:
+                figures = base.plus(delta)
             else:
                 # The delta's amounts on top of what the row holds; the non-additive figures
                 # from the ledger snapshot just read.
