@@ -109,6 +109,14 @@ def test_a_failed_daily_job_is_not_started_again_that_day(
         session.commit()
         assert [job.status for job in _jobs(session)] == [JobStatus.FAILED] * 3
         assert start_daily_jobs(session, LATER) == []  # retried by hand, not by the day
+        again = start_daily_jobs(session, LATER, again_failed=True)
+        assert sorted(job.name for job in again) == DAILY
+        session.commit()
+        assert set(drain()) == {"completed"}
+        assert start_daily_jobs(session, LATER, again_failed=True) == []  # done now
+    statuses = [(job.name, job.status) for job in _jobs(session)]
+    expected = [(name, status) for name in DAILY for status in (JobStatus.FAILED, "Completed")]
+    assert sorted(statuses) == sorted(expected)
 
 
 def test_without_an_administrator_nothing_starts(session: Session) -> None:

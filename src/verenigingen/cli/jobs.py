@@ -116,6 +116,9 @@ def sweep_now() -> None:
 @app.command("daily")
 def daily(
     day: str | None = typer.Option(None, help="YYYY-MM-DD (default: today)."),
+    again_failed: bool = typer.Option(
+        False, "--again-failed", help="Also start again the day's daily jobs that failed."
+    ),
 ) -> None:
     """Start today's daily jobs that have not started yet (the workers do this by themselves)."""
     try:
@@ -125,7 +128,9 @@ def daily(
     load_all()
     engine = ready_engine()
     with transaction(engine) as session:
-        started = [(job.id, job.name) for job in start_daily_jobs(session, when)]
+        started = [
+            (job.id, job.name) for job in start_daily_jobs(session, when, again_failed=again_failed)
+        ]
     if not started:
         console.print(f"The daily jobs of {when} have all started already.", highlight=False)
         return

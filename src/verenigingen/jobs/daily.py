@@ -5,10 +5,11 @@ maintenance round (``VERENIGINGEN_DAILY_JOBS``, on by default); ``verenigingen j
 does the same by hand or from cron. The first process to find that a daily task has no job for
 today enqueues it, without parameters, in the name of the first enabled administrator, with the
 dedup key ``daily:<task>:<day>``. A job of that key in any state means today's run is done or
-under way: one that failed is not started again the same day (``verenigingen jobs retry``
-does that). Two processes that race for the same key get one job between them (the key is
-unique among Queued and Running jobs); daily tasks are idempotent (the dues run never bills a
-period twice, the overdue refresh and the end of cancelled memberships change nothing the
+under way: one that failed is not started again the same day by the workers (``verenigingen
+jobs retry`` retries it while it has attempts left, ``verenigingen jobs daily --again-failed``
+starts a new one). Two processes that race for the same key get one job between them (the key
+is unique among Queued and Running jobs); daily tasks are idempotent (the dues run never bills
+a period twice, the overdue refresh and the end of cancelled memberships change nothing the
 second time), so the narrow window where a finished run is not seen yet costs nothing.
 """
 
@@ -23,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from verenigingen.auth.models import Role, User
 from verenigingen.db.session import unit_of_work
-from verenigingen.jobs.models import Job
+from verenigingen.jobs.models import Job, JobStatus
 from verenigingen.jobs.outbox import enqueue
 from verenigingen.jobs.registry import get_task, task_names
 
@@ -38,15 +39,20 @@ def daily_task_names() -> list[str]:
     return [name for name in task_names() if get_task(name).daily]
 
 
-def start_daily_jobs(session: Session, day: dt.date) -> list[Job]:
+def start_daily_jobs(session: Session, day: dt.date, *, again_failed: bool = False) -> list[Job]:
     """Enqueue each daily task that has no job for ``day`` yet; the jobs enqueued.
 
+    ``again_failed``: also start again the tasks whose job of the day failed or was cancelled
+    (``verenigingen jobs daily --again-failed``: a job out of retries cannot be retried).
     None when no administrator exists to run them (logged). The caller commits.
     """
     keys = {daily_key(name, day): name for name in daily_task_names()}
     if not keys:
         return []
-    present = set(session.scalars(select(Job.dedup_key).where(Job.dedup_key.in_(sorted(keys)))))
+    existing = select(Job.dedup_key).where(Job.dedup_key.in_(sorted(keys)))
+    if again_failed:
+        existing = existing.where(Job.status.not_in([JobStatus.FAILED, JobStatus.CANCELLED]))
+    present = set(session.scalars(existing))
     missing = [(key, name) for key, name in sorted(keys.items()) if key not in present]
     if not missing:
         return []
