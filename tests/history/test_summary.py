@@ -263,6 +263,25 @@ def test_pipeline_and_jobs_agree_with_the_ledger_on_every_engine(
     assert_matches_ledger(any_session, customer.id, 1)
 
 
+def fail_waiting_delta(
+    session: Session, ledger: LedgerFactory, job_engine: JobEngine, runtime: Runtime
+) -> Job:
+    """Run the one waiting delta job while its user, the Treasurer, has lost billing rights: it
+    fails for good (a domain error is not retried), with attempts to spare for a retry by hand.
+    The rights are given back (committed) before this returns."""
+    (delta,) = list(iter(lambda: job_engine.take(Queue.DEFAULT), None))
+    ledger.user.role = Role.MEMBER
+    session.commit()
+    assert run_job(runtime, delta.args[0]) == "failed"
+    ledger.user.role = Role.TREASURER
+    session.commit()
+    job = session.get(Job, delta.args[0])
+    assert job is not None
+    session.refresh(job)
+    assert job.status == JobStatus.FAILED
+    return job
+
+
 def test_a_failed_delta_counted_by_a_recalculation_cannot_be_retried_to_count_twice(
     session: Session, ledger: LedgerFactory, job_engine: JobEngine, runtime: Runtime, drain: Drain
 ) -> None:
@@ -273,20 +292,8 @@ def test_a_failed_delta_counted_by_a_recalculation_cannot_be_retried_to_count_tw
     drain()
     ledger.payment(customer, "40.00", [(invoice, "40.00")])  # a delta job, as the Treasurer
     session.commit()
-    (delta,) = list(iter(lambda: job_engine.take(Queue.DEFAULT), None))
-    # The Treasurer loses billing rights before the job runs: it fails for good (a domain
-    # error is not retried), with attempts to spare for a retry by hand.
-    treasurer = ledger.user
-    treasurer.role = Role.MEMBER
-    session.commit()
-    assert run_job(runtime, delta.args[0]) == "failed"
-    job = session.get(Job, delta.args[0])
-    assert job is not None
-    session.refresh(job)
-    assert job.status == JobStatus.FAILED
+    job = fail_waiting_delta(session, ledger, job_engine, runtime)
     assert rows(session, customer.id)[0].total_paid == D("0.00")  # the delta is missing
-    treasurer.role = Role.TREASURER
-    session.commit()
 
     # The rebuild from the ledger counts the payment, and supersedes the failed delta.
     assert summary.recalculate(session, customer.id) == 1
@@ -299,7 +306,7 @@ def test_a_failed_delta_counted_by_a_recalculation_cannot_be_retried_to_count_tw
 
     # A retry by hand is refused: it would add the 40.00 a second time.
     with pytest.raises(Conflict, match="only a Failed job can be retried"):
-        retry_job(session, treasurer, job.id)
+        retry_job(session, ledger.user, job.id)
     drain()
     assert rows(session, customer.id)[0].total_paid == D("40.00")
     assert_matches_ledger(session, customer.id, 1)
@@ -317,22 +324,15 @@ def test_a_failed_delta_not_yet_counted_is_left_to_its_retry(
     drain()
     ledger.payment(customer, "40.00", [(first, "40.00")])
     session.commit()
-    (failing,) = list(iter(lambda: job_engine.take(Queue.DEFAULT), None))
-    treasurer = ledger.user
-    treasurer.role = Role.MEMBER
-    session.commit()
-    assert run_job(runtime, failing.args[0]) == "failed"
-    treasurer.role = Role.TREASURER
+    job = fail_waiting_delta(session, ledger, job_engine, runtime)
     ledger.payment(customer, "60.00", [(second, "60.00")])
     session.commit()
     drain()  # the second payment's delta, on the existing row
     assert rows(session, customer.id)[0].total_paid == D("60.00")
-    job = session.get(Job, failing.args[0])
-    assert job is not None
     session.refresh(job)
     assert job.status == JobStatus.FAILED
 
-    retry_job(session, treasurer, job.id)
+    retry_job(session, ledger.user, job.id)
     session.commit()
     drain()
     assert rows(session, customer.id)[0].total_paid == D("100.00")
@@ -349,12 +349,7 @@ def test_a_new_members_row_from_the_ledger_rewrites_its_family_so_none_misses_an
     drain()
     ledger.payment(customer, "40.00", [(invoice, "40.00")])
     session.commit()
-    (failing,) = list(iter(lambda: job_engine.take(Queue.DEFAULT), None))
-    treasurer = ledger.user
-    treasurer.role = Role.MEMBER
-    session.commit()
-    assert run_job(runtime, failing.args[0]) == "failed"  # the first member misses the 40.00
-    treasurer.role = Role.TREASURER
+    job = fail_waiting_delta(session, ledger, job_engine, runtime)  # the member misses 40.00
     ledger.member(customer)  # a second member of the family, no row yet
     ledger.invoice(customer, "25.00")
     session.commit()
@@ -362,7 +357,5 @@ def test_a_new_members_row_from_the_ledger_rewrites_its_family_so_none_misses_an
     found = rows(session, customer.id)
     assert [r.total_paid for r in found] == [D("40.00"), D("40.00")]
     assert_matches_ledger(session, customer.id, 2)
-    job = session.get(Job, failing.args[0])
-    assert job is not None
     session.refresh(job)
     assert job.status == JobStatus.CANCELLED  # superseded: the rows count its payment

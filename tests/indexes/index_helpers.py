@@ -1,9 +1,12 @@
-"""Index manager fixtures: an administrator committed to the test's own database, bulk rows."""
+"""Index manager fixtures: an administrator committed to the test's own database, bulk rows,
+and the advisor's query log of one statement."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from decimal import Decimal
+from pathlib import Path
 
 from sqlalchemy import Engine, insert, select
 
@@ -11,6 +14,7 @@ from verenigingen.auth.models import Role, User
 from verenigingen.auth.service import create_user
 from verenigingen.billing.models import Invoice, InvoiceStatus
 from verenigingen.db.session import make_session_factory, unit_of_work
+from verenigingen.indexes.advisor import StatementStat
 from verenigingen.indexes.dialects import ExistingIndex, for_engine
 from verenigingen.indexes.models import IndexChange
 from verenigingen.members.models import Customer
@@ -59,3 +63,21 @@ def indexes_on(engine: Engine, table: str) -> dict[str, ExistingIndex]:
 def ledger(engine: Engine) -> list[IndexChange]:
     with make_session_factory(engine)() as session:
         return list(session.scalars(select(IndexChange).order_by(IndexChange.id)))
+
+
+# The invoice read of billing.queries.customer_ledger, as perf.capture fingerprints it.
+LEDGER_INVOICES = (
+    "SELECT invoice.number, invoice.customer_id, invoice.posting_date, invoice.id "
+    "FROM invoice WHERE invoice.customer_id = ? ORDER BY invoice.posting_date, invoice.id"
+)
+STATS = [StatementStat("member_payment_history", LEDGER_INVOICES, 50, 120.0)]
+
+
+def profile_log(tmp_path: Path) -> Path:
+    """A ``performance_baseline.json`` holding that one statement."""
+    path = tmp_path / "performance_baseline.json"
+    fingerprints = [{"fingerprint": LEDGER_INVOICES, "count": 50, "time_ms": 120.0}]
+    path.write_text(
+        json.dumps({"workloads": {"member_payment_history": {"fingerprints": fingerprints}}})
+    )
+    return path

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
-from index_helpers import committed_user, indexes_on, seed_invoices
+from index_helpers import STATS, committed_user, indexes_on, profile_log, seed_invoices
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
@@ -15,13 +14,6 @@ from verenigingen.config import get_settings
 from verenigingen.indexes import advisor
 from verenigingen.indexes.scratch import SqliteFileCopy
 from verenigingen.indexes.shapes import table_shapes
-
-# The invoice read of billing.queries.customer_ledger, as perf.capture fingerprints it.
-LEDGER_INVOICES = (
-    "SELECT invoice.number, invoice.customer_id, invoice.posting_date, invoice.id "
-    "FROM invoice WHERE invoice.customer_id = ? ORDER BY invoice.posting_date, invoice.id"
-)
-STATS = [advisor.StatementStat("member_payment_history", LEDGER_INVOICES, 50, 120.0)]
 
 
 def test_shapes_put_equality_then_range_then_order() -> None:
@@ -84,15 +76,6 @@ def test_covered_and_small_tables_are_set_aside(fresh_sqlite: Engine) -> None:
     assert small.set_aside[0].reason.startswith("small table (10000 rows")
 
 
-def _profile(tmp_path: Path) -> Path:
-    path = tmp_path / "performance_baseline.json"
-    fingerprints = [{"fingerprint": LEDGER_INVOICES, "count": 50, "time_ms": 120.0}]
-    path.write_text(
-        json.dumps({"workloads": {"member_payment_history": {"fingerprints": fingerprints}}})
-    )
-    return path
-
-
 @pytest.mark.parametrize(("drop", "exit_code"), [(True, 1), (False, 0)])
 def test_cli_fail_on_missing(
     fresh_sqlite: Engine,
@@ -110,7 +93,7 @@ def test_cli_fail_on_missing(
     get_settings.cache_clear()
     try:
         result = CliRunner().invoke(
-            cli, ["indexes", "advise", "--from", str(_profile(tmp_path)), "--fail-on-missing"]
+            cli, ["indexes", "advise", "--from", str(profile_log(tmp_path)), "--fail-on-missing"]
         )
     finally:
         get_settings.cache_clear()

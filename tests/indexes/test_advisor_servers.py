@@ -3,12 +3,11 @@ association's own server, holding a copy of its tables with exactly its indexes.
 
 from __future__ import annotations
 
-import json
 import uuid
 from pathlib import Path
 
 import pytest
-from index_helpers import committed_user, indexes_on, seed_invoices
+from index_helpers import STATS, committed_user, indexes_on, profile_log, seed_invoices
 from sqlalchemy import Engine, create_engine, func, inspect, select, text
 from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
@@ -21,11 +20,6 @@ from verenigingen.db.scratch import throwaway_database
 from verenigingen.indexes import advisor
 from verenigingen.indexes.scratch import ScratchUnavailable, ServerDatabaseCopy, copy_tables
 
-LEDGER_INVOICES = (
-    "SELECT invoice.number, invoice.customer_id, invoice.posting_date, invoice.id "
-    "FROM invoice WHERE invoice.customer_id = ? ORDER BY invoice.posting_date, invoice.id"
-)
-STATS = [advisor.StatementStat("member_payment_history", LEDGER_INVOICES, 50, 120.0)]
 HISTORY_INDEX = "ix_invoice_customer_posting"
 
 
@@ -158,15 +152,6 @@ def test_a_server_that_refuses_a_new_database_is_a_clear_error(
         admin.dispose()
 
 
-def _profile(tmp_path: Path) -> Path:
-    path = tmp_path / "performance_baseline.json"
-    fingerprints = [{"fingerprint": LEDGER_INVOICES, "count": 50, "time_ms": 120.0}]
-    path.write_text(
-        json.dumps({"workloads": {"member_payment_history": {"fingerprints": fingerprints}}})
-    )
-    return path
-
-
 def test_cli_advise_proves_on_the_server_and_fails_on_missing(
     committed_server_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -178,7 +163,7 @@ def test_cli_advise_proves_on_the_server_and_fails_on_missing(
     get_settings.cache_clear()
     try:
         result = CliRunner().invoke(
-            cli, ["indexes", "advise", "--from", str(_profile(tmp_path)), "--fail-on-missing"]
+            cli, ["indexes", "advise", "--from", str(profile_log(tmp_path)), "--fail-on-missing"]
         )
     finally:
         get_settings.cache_clear()

@@ -159,8 +159,8 @@ def _copy_rows(reading: Connection, writing: Connection, table: Table) -> None:
 
 
 def _analyse(engine: Engine, tables: list[str]) -> None:
+    keyword = "ANALYZE TABLE" if engine.dialect.name in ("mysql", "mariadb") else "ANALYZE"
     with engine.connect() as connection:
         connection = connection.execution_options(isolation_level="AUTOCOMMIT")
         for name in tables:
-            keyword = "ANALYZE TABLE" if engine.dialect.name in ("mysql", "mariadb") else "ANALYZE"
             connection.exec_driver_sql(f"{keyword} {quote(engine, name)}").close()

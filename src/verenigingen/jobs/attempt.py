@@ -214,21 +214,10 @@ _CLAIM_POSTGRESQL = select(
     func.set_config("synchronous_commit", "off", True),
 ).join_from(_claimed, User, User.id == _claimed.c.user_id)
 
-# A group's later claims (jobs.worker), on a connection of their own in autocommit: Core rows
-# without the user (the group's session has it, or loads it once), so no ORM entity is built.
-# On PostgreSQL that connection commits asynchronously for the whole session (jobs.worker sets
-# and resets it), so the claim is the plain UPDATE ... RETURNING: wrapped in a CTE beside a
-# set_config() call it took about twice as long to run.
-_CLAIM_READ_JOB = select(
-    _job.c.name,
-    _job.c.params,
-    _job.c.user_id,
-    _job.c.attempts,
-    _job.c.max_retries,
-    _job.c.timeout,
-    _job.c.status,
-    _job.c.run_after,
-).where(_job.c.id == bindparam("job_id"))
+# A group's later claims (jobs.worker; groups run on PostgreSQL only), on a connection of their
+# own in autocommit: Core rows without the user (the group's session has it, or loads it once).
+# That connection commits asynchronously for its whole session (claims_connection), so the claim
+# is the plain UPDATE ... RETURNING, without the CTE and the set_config() call.
 _CLAIM_POSTGRESQL_ALONE = _claim_update
 
 # The end: the conditional UPDATE feeds the user's notification, so the INSERT writes a row only
@@ -294,37 +283,18 @@ def claim_job(session: Session, runtime: Runtime, job_id: int) -> tuple[Claim, U
 
 
 def claim_alone(connection: Connection, runtime: Runtime, job_id: int) -> Claim | None:
-    """Queued → Running as :func:`claim_job`, as Core on an autocommit ``connection``: the
-    claim is committed when this returns (on PostgreSQL asynchronously, as the connection's
-    session is set to: see :func:`claims_connection`)."""
-    now = clock.now()
-    if connection.dialect.name == "postgresql":
-        claimed = connection.execute(
-            _CLAIM_POSTGRESQL_ALONE,
-            {
-                "job_id": job_id,
-                "now": now,
-                "grace": float(runtime.settings.job_lease_grace_seconds),
-                "worker_id": runtime.worker_id,
-            },
-        ).one_or_none()
-        return None if claimed is None else claim_of(job_id, claimed, claimed.attempts)
-    row = connection.execute(_CLAIM_READ_JOB, {"job_id": job_id}).one_or_none()
-    if row is None or row.status != JobStatus.QUEUED or (row.run_after and row.run_after > now):
-        return None
-    lease = dt.timedelta(seconds=row.timeout + runtime.settings.job_lease_grace_seconds)
-    updated = connection.execute(
-        _CLAIM,
+    """Queued → Running as :func:`claim_job`, as Core on a PostgreSQL ``connection`` from
+    :func:`claims_connection`: committed (asynchronously) when this returns."""
+    claimed = connection.execute(
+        _CLAIM_POSTGRESQL_ALONE,
         {
             "job_id": job_id,
-            "read_attempts": row.attempts,
-            "now": now,
-            "new_attempts": row.attempts + 1,
-            "lease": now + lease,
+            "now": clock.now(),
+            "grace": float(runtime.settings.job_lease_grace_seconds),
             "worker_id": runtime.worker_id,
         },
-    )
-    return claim_of(job_id, row, row.attempts + 1) if updated.rowcount == 1 else None
+    ).one_or_none()
+    return None if claimed is None else claim_of(job_id, claimed, claimed.attempts)
 
 
 def claims_connection(engine: Engine) -> Connection:
