@@ -28,6 +28,9 @@ class _TwoJobs:
     def job_id(self, message: Any) -> int:
         return int(message)
 
+    def dispatch(self, queue: Queue, job_id: int) -> None:
+        self.messages.append(job_id)
+
 
 class _Waits(threading.Event):
     def __init__(self) -> None:
@@ -46,7 +49,7 @@ def test_consumer_waits_after_each_group_when_asked(monkeypatch) -> None:
     engine = _TwoJobs()
     ran: list[int] = []
 
-    def one_at_a_time(_runtime: Any, first: int, _next_job: Any) -> list[str]:
+    def one_at_a_time(_runtime: Any, first: int, _next_job: Any, _redeliver: Any) -> list[str]:
         # SQLite runs groups of one (jobs.worker): the pause comes after each job.
         ran.append(first)
         if not engine.messages:

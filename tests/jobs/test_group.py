@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
 from verenigingen.auth.models import Role, User
@@ -20,7 +20,7 @@ from verenigingen.db.engine import make_engine
 from verenigingen.db.migrate import upgrade
 from verenigingen.db.scratch import throwaway_database
 from verenigingen.db.session import make_session_factory
-from verenigingen.jobs import enqueue
+from verenigingen.jobs import enqueue, registry
 from verenigingen.jobs.consumer import run_next_group
 from verenigingen.jobs.engine import JobEngine, using_engine
 from verenigingen.jobs.models import Job, Notification, Queue
@@ -139,7 +139,9 @@ def test_waiting_jobs_run_as_one_group_that_commits_once(
         # The first job's claim commits on the group's connection before the group begins; the
         # later claims are autocommit statements; the five completions share one commit.
         assert log.transactions["commit"] == 2
-        assert log.transactions["savepoint"] == log.transactions["release_savepoint"] == 4
+        # Each later job has its savepoint, which SQLAlchemy sends with the first statement run
+        # inside it: these jobs run none (their completions are the group's last statement).
+        assert log.transactions["savepoint"] == 0
     else:
         assert groups == [["completed"]] * 5  # each job alone, claim and run
         assert log.transactions["commit"] == 10
@@ -233,3 +235,118 @@ def test_the_claims_connection_commits_asynchronously_and_the_pool_gets_it_back_
             assert next_user.exec_driver_sql("SHOW synchronous_commit").scalar() == "on"
     finally:
         engine.dispose()
+
+
+def only_grouped(runtime: Runtime) -> None:
+    if not grouped(runtime):
+        pytest.skip("groups run on PostgreSQL only (jobs.worker)")
+
+
+@pytest.mark.parametrize(
+    ("jobs", "statements", "claims"),
+    [
+        # The first claim and the completions: no claims connection is opened.
+        (1, 2, 0),
+        # The first claim; SET synchronous_commit off / DEFAULT on the claims connection; the
+        # later claims in batches of 1, 2, 1; the completions, one statement.
+        (5, 7, 3),
+        # Batches of 1, 2, 4, 8, 4: the claims grow as the log of the group, nothing per job.
+        (20, 9, 5),
+    ],
+)
+def test_a_group_claims_in_growing_batches_and_completes_in_one_statement(
+    runtime: Runtime,
+    engine: JobEngine,
+    owner_id: int,
+    tmp_path: Path,
+    jobs: int,
+    statements: int,
+    claims: int,
+) -> None:
+    only_grouped(runtime)
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    job_ids = enqueue_all(
+        runtime,
+        owner_id,
+        [("test.record", {"marks": str(marks), "key": f"k{i}"}) for i in range(jobs)],
+    )
+    with capture() as log:
+        groups = drain(runtime, engine)
+    assert groups == [["completed"] * jobs]
+    assert log.count == statements
+    assert sum(q.sql.startswith("UPDATE job SET status") for q in log.queries) == claims
+    assert log.transactions["commit"] == 2
+    done, notes = read(runtime, job_ids)
+    assert [(j.status, j.attempts, j.result["runs"]) for j in done] == [("Completed", 1, 1)] * jobs
+    assert all(notes[j] == ["Job completed: test.record"] for j in job_ids)
+
+
+def test_a_claim_held_behind_a_slow_job_goes_back_to_the_queue_unrun(
+    committed_engine: Engine, engine: JobEngine, owner_id: int, tmp_path: Path
+) -> None:
+    settings = Settings(
+        data_dir=tmp_path,
+        job_group_max_seconds=60.0,
+        job_lease_grace_seconds=0.2,  # a claim waits at most 0.1 s for its turn
+    )
+    runtime = Runtime(make_session_factory(committed_engine), settings, worker_id="group:1")
+    only_grouped(runtime)
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    record = ("test.record", {"marks": str(marks), "key": "k"})
+    # Claimed alone, then batches of 1 and 2: the last job is claimed with the slow one.
+    job_ids = enqueue_all(
+        runtime, owner_id, [record, record, ("test.sleep", {"seconds": 0.3}), record]
+    )
+    groups = drain(runtime, engine)
+    # Given back, the last job went to the queue again, and this worker took it once more.
+    assert groups == [["completed", "completed", "completed", "returned", "completed"]]
+    done, notes = read(runtime, job_ids)
+    # Its claim given back did not count as an attempt.
+    assert [(j.status, j.attempts) for j in done] == [("Completed", 1)] * 4
+    assert all(len(notes[j]) == 1 for j in job_ids)
+
+
+def test_a_lease_lost_inside_a_group_rolls_it_back_and_gives_back_its_other_jobs(
+    runtime: Runtime,
+    engine: JobEngine,
+    owner_id: int,
+    committed_engine: Engine,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    only_grouped(runtime)
+    original = registry.get_task("test.write_note")
+
+    def swept_meanwhile(session: Session, user: User, *, subject: str) -> None:
+        original.function(session, user, subject=subject)
+        # The sweeper, from another connection: this run's job is Queued again.
+        with committed_engine.begin() as sweeper:
+            sweeper.execute(update(Job).where(Job.id == job_ids[1]).values(status="Queued"))
+
+    monkeypatch.setitem(
+        registry._tasks,
+        "test.swept",
+        registry.TaskSpec("test.swept", Queue.SHORT, swept_meanwhile),
+    )
+    job_ids = enqueue_all(
+        runtime,
+        owner_id,
+        [
+            ("test.write_note", {"subject": "first"}),
+            ("test.swept", {"subject": "swept"}),
+            ("test.write_note", {"subject": "third"}),
+        ],
+    )
+    groups = drain(runtime, engine)
+    # Nothing of the first group is kept; its two other jobs run again in the next one.
+    assert groups == [["returned", "lost", "returned"], ["completed", "completed"]]
+    done, notes = read(runtime, job_ids)
+    assert [(j.status, j.attempts) for j in done] == [
+        ("Completed", 1),
+        ("Queued", 1),  # as the sweeper left it
+        ("Completed", 1),
+    ]
+    assert notes[job_ids[1]] == []
+    with runtime.session_factory() as session:
+        assert subjects(session, owner_id) == ["first", "third"]

@@ -214,12 +214,6 @@ _CLAIM_POSTGRESQL = select(
     func.set_config("synchronous_commit", "off", True),
 ).join_from(_claimed, User, User.id == _claimed.c.user_id)
 
-# A group's later claims (jobs.worker; groups run on PostgreSQL only), on a connection of their
-# own in autocommit: Core rows without the user (the group's session has it, or loads it once).
-# That connection commits asynchronously for its whole session (claims_connection), so the claim
-# is the plain UPDATE ... RETURNING, without the CTE and the set_config() call.
-_CLAIM_POSTGRESQL_ALONE = _claim_update
-
 # The end: the conditional UPDATE feeds the user's notification, so the INSERT writes a row only
 # when the job was still this run's (its rowcount says which).
 _finished = _FINISH_COMPLETED.returning(_job.c.id).cte("finished")
@@ -282,25 +276,11 @@ def claim_job(session: Session, runtime: Runtime, job_id: int) -> tuple[Claim, U
     return claim_of(job_id, row, row.attempts + 1), row.User
 
 
-def claim_alone(connection: Connection, runtime: Runtime, job_id: int) -> Claim | None:
-    """Queued → Running as :func:`claim_job`, as Core on a PostgreSQL ``connection`` from
-    :func:`claims_connection`: committed (asynchronously) when this returns."""
-    claimed = connection.execute(
-        _CLAIM_POSTGRESQL_ALONE,
-        {
-            "job_id": job_id,
-            "now": clock.now(),
-            "grace": float(runtime.settings.job_lease_grace_seconds),
-            "worker_id": runtime.worker_id,
-        },
-    ).one_or_none()
-    return None if claimed is None else claim_of(job_id, claimed, claimed.attempts)
-
-
 def claims_connection(engine: Engine) -> Connection:
-    """A connection for claims alone: autocommit, and on PostgreSQL asynchronous commit for
-    its session (see _CLAIM_POSTGRESQL for why a claim need not wait for the WAL flush). Give
-    it back with :func:`release_claims_connection`, which resets that before the pool has it."""
+    """A connection for a group's later claims (jobs.batch): autocommit, and on PostgreSQL
+    asynchronous commit for its session (see _CLAIM_POSTGRESQL for why a claim need not wait
+    for the WAL flush). Give it back with :func:`release_claims_connection`, which resets that
+    before the pool has it."""
     connection = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
     if connection.dialect.name == "postgresql":
         connection.exec_driver_sql("SET synchronous_commit = off")

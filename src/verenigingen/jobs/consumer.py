@@ -118,7 +118,7 @@ def run_next_group(
         return job_id
 
     try:
-        outcomes = run_group(runtime, first, next_job)
+        outcomes = run_group(runtime, first, next_job, engine.dispatch)
     except Exception:
         # The group's transaction is gone (a database outage, say): its jobs stay Queued or
         # Running with their leases, and the relay or the sweeper hands them out again. The
