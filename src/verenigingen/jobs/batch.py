@@ -150,19 +150,23 @@ class Completion:
 # The completions arrive as one array per column, unnested into rows: one statement, built and
 # compiled once, whatever the number of jobs (a VALUES list would be compiled again per size).
 # No parameter is named like a column of job: the UPDATE would take it as a value to SET.
-_done = func.unnest(
-    bindparam("job_ids", type_=ARRAY(BigInteger)),
-    bindparam("attempt_numbers", type_=ARRAY(Integer)),
-    bindparam("results", type_=ARRAY(Text)),
-    bindparam("subjects", type_=ARRAY(Text)),
-    bindparam("messages", type_=ARRAY(Text)),
-).table_valued(
-    column("job_id", BigInteger),
-    column("attempt", Integer),
-    column("job_result", Text),
-    column("subject", Text),
-    column("message", Text),
-).render_derived(name="done")
+_done = (
+    func.unnest(
+        bindparam("job_ids", type_=ARRAY(BigInteger)),
+        bindparam("attempt_numbers", type_=ARRAY(Integer)),
+        bindparam("results", type_=ARRAY(Text)),
+        bindparam("subjects", type_=ARRAY(Text)),
+        bindparam("messages", type_=ARRAY(Text)),
+    )
+    .table_valued(
+        column("job_id", BigInteger),
+        column("attempt", Integer),
+        column("job_result", Text),
+        column("subject", Text),
+        column("message", Text),
+    )
+    .render_derived(name="done")
+)
 _finished = (
     update(_job)
     .where(
