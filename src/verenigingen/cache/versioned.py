@@ -74,6 +74,7 @@ class VersionedCache:
         encode: Callable[[T], Any] = _identity,
         decode: Callable[[Any], T] = _identity,
         versions: dict[str, int] | None = None,
+        raw: bool = False,
     ) -> T:
         """The value of ``key`` cached from the current versions of ``tags``, else ``fill()``.
 
@@ -88,6 +89,10 @@ class VersionedCache:
         ``versions``: the current versions of exactly ``tags``, when the caller has read them
         itself (``tags.tag_version``) in a statement sent before anything ``fill`` reads, in
         the same transaction. None: they are read here, first, with one statement.
+
+        ``raw``: ``encode`` returns the stored text itself and ``decode`` is given it back, with
+        no JSON codec around them (for a value that is text already: encoding a long string as
+        JSON again costs more than the rest of storing it).
         """
         if not _NAMESPACE.fullmatch(namespace):
             raise ValueError(f"a cache namespace is 1-60 of [A-Za-z0-9_.-], got {namespace!r}")
@@ -99,7 +104,7 @@ class VersionedCache:
         outcome, entry = self._judge(self.backend.read(namespace, key), versions)
         if entry is not None:
             self.backend.record(namespace, Outcome.HIT, None)
-            return _decoded(entry, decode)
+            return _decoded(entry, decode, raw)
         fill_us: int | None = None
         try:
             if has_written(session):
@@ -116,13 +121,12 @@ class VersionedCache:
                     _, entry = self._judge(self.backend.read(namespace, key), versions)
                     if entry is not None:  # the other filler stored it for our versions
                         outcome = Outcome.HIT
-                        return _decoded(entry, decode)
+                        return _decoded(entry, decode, raw)
                 value, fill_us = _timed(fill)
                 seconds = ttl(value) if callable(ttl) else ttl
                 if seconds > 0:
-                    stored = StoredEntry(
-                        versions, self.clock() + seconds, codec.dumps(encode(value))
-                    )
+                    payload = encode(value) if raw else codec.dumps(encode(value))
+                    stored = StoredEntry(versions, self.clock() + seconds, payload)
                     self.backend.write(namespace, key, stored, seconds)
                 return value
             finally:
@@ -151,11 +155,11 @@ class VersionedCache:
         self.backend.clear()
 
 
-def _decoded(entry: StoredEntry, decode: Callable[[Any], T]) -> T:
+def _decoded(entry: StoredEntry, decode: Callable[[Any], T], raw: bool) -> T:
     # Decoding JSON costs more than the rest of a hit; an in-process entry is decoded once and
     # the same object is returned to every later hit (hence: cached values are read-only).
     if entry.decoded is NOT_DECODED:
-        entry.decoded = decode(codec.loads(entry.payload))
+        entry.decoded = decode(entry.payload if raw else codec.loads(entry.payload))
     value: T = entry.decoded
     return value
 

@@ -1,9 +1,15 @@
-"""The member payment history read model: three statements whatever the size of the ledger.
+"""The member payment history read model: one statement whatever the size of the ledger.
+
+Its rows come in three parts (``UNION ALL``, told apart by a ``kind`` column, each part in its
+own order):
 
 1. the member with its mandates, and the summary of its customer's invoices (scalar subqueries);
 2. one page of the customer's submitted invoices, newest first, outer-joined with their
    allocations and the submitted payments behind them;
 3. the customer's submitted payments with something left unallocated.
+
+One statement, not three: a statement is a round trip and an execution, which on PostgreSQL
+cost more than the rows themselves (docs/benchmarks.md, "Member payment history").
 
 The original built the same page per invoice (about 67 statements per member). Paging is by an
 opaque keyset cursor over (posting date, id), so a page costs the same wherever it starts.
@@ -12,13 +18,14 @@ The history is built straight from the rows as a document of plain values (dicts
 ``Decimal``, dates, in the field order of :class:`PaymentHistory`), which pydantic's own JSON
 writer turns into the same text as the model would give: the API sends that text and the cache
 stores it. Validating a pydantic object per invoice and payment, and Python's ``json``, cost
-more than the three statements together; :func:`payment_history` validates the document once,
-for Python callers, and a test holds its JSON equal to the model's.
+more than the statement; :func:`payment_history` validates the document once, for Python
+callers, and a test holds its JSON equal to the model's.
 
-The statements are built once, here, with bound parameters: SQLAlchemy then finds their
-compiled form by a memoised cache key instead of constructing and hashing a new statement (with
-a subquery's column collection) per read. They select columns, not entities: no identity map,
-no ORM loading; ``session.execute`` still autoflushes and lets ``perf.capture`` count the rows.
+The statement is built once, here (and once more with the cursor's condition), with bound
+parameters: SQLAlchemy then finds its compiled form by a memoised cache key instead of
+constructing and hashing a new statement (with a subquery's column collection) per read. It
+selects columns, not entities: no identity map, no ORM loading; ``session.execute`` still
+autoflushes and lets ``perf.capture`` count the rows.
 """
 
 from __future__ import annotations
@@ -33,7 +40,24 @@ from decimal import Decimal
 from typing import Any
 
 import pydantic_core
-from sqlalchemy import Select, and_, bindparam, func, or_, select
+from sqlalchemy import (
+    BigInteger,
+    CompoundSelect,
+    Date,
+    Integer,
+    Numeric,
+    String,
+    and_,
+    bindparam,
+    cast,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    type_coerce,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from verenigingen.billing.models import DocStatus, Invoice, Payment, PaymentAllocation
@@ -81,6 +105,38 @@ _invoice = Invoice.__table__
 _allocation = PaymentAllocation.__table__
 _payment = Payment.__table__
 
+# The three parts of a history come as the rows of one statement, told apart by ``kind``, in
+# slots of one type each (the first part's types are the statement's: its NULLs are typed).
+MEMBER, PAGE, UNALLOCATED = 0, 1, 2
+_SLOTS: tuple[tuple[str, Any], ...] = (
+    ("kind", Integer()),
+    ("id", BigInteger()),  # the mandate, the invoice, the payment
+    ("other_id", BigInteger()),  # the member's customer, the allocated payment
+    ("number", Integer()),  # how many invoices, whether a credit note
+    ("text1", String()),  # mandate reference, invoice number, payment number
+    ("text2", String()),  # mandate status, invoice status, mode of payment
+    ("text3", String()),  # IBAN, the allocated payment's number, reference
+    ("text4", String()),  # -, the allocated payment's mode of payment, -
+    ("text5", String()),  # -, the allocated payment's reference, -
+    ("day1", Date()),  # signed, posted, posted
+    ("day2", Date()),  # expires, due, -
+    ("day3", Date()),  # -, coverage start, -
+    ("day4", Date()),  # -, coverage end, -
+    ("day5", Date()),  # -, the allocated payment's posting date, -
+    ("money1", Numeric(12, 2)),  # total invoiced, grand total, paid amount
+    ("money2", Numeric(12, 2)),  # outstanding, outstanding, unallocated
+    ("money3", Numeric(12, 2)),  # -, allocated amount, -
+)
+
+
+def _part(kind: int, values: dict[str, Any]) -> list[Any]:
+    """A part's columns in slot order: its values, typed NULLs elsewhere."""
+    columns: list[Any] = [literal(kind, Integer()).label("kind")]
+    for name, type_ in _SLOTS[1:]:
+        value = values.get(name)
+        columns.append((type_coerce(null(), type_) if value is None else value).label(name))
+    return columns
+
 
 def _invoice_aggregate(column: Any) -> Any:
     return (
@@ -95,28 +151,35 @@ def _invoice_aggregate(column: Any) -> Any:
     )
 
 
-_MEMBER = (
-    select(
-        _member.c.customer_id,
-        _invoice_aggregate(func.count(_invoice.c.id)).label("invoices"),
-        _invoice_aggregate(func.sum(_invoice.c.grand_total)).label("total"),
-        _invoice_aggregate(func.sum(_invoice.c.outstanding_amount)).label("outstanding"),
-        _mandate.c.id,
-        _mandate.c.mandate_reference,
-        _mandate.c.status,
-        _mandate.c.sign_date,
-        _mandate.c.expiry_date,
-        _mandate.c.iban,
-    )
-    .select_from(_member.outerjoin(_mandate, _mandate.c.member_id == _member.c.id))
-    .where(_member.c.id == bindparam("member_id"))
-    .order_by(_mandate.c.sign_date.desc(), _mandate.c.id.desc())
+_customer_id = (
+    select(_member.c.customer_id).where(_member.c.id == bindparam("member_id")).scalar_subquery()
 )
 
 
-def _page_statement(*, after_cursor: bool) -> Select[Any]:
+def _history_statement(*, after_cursor: bool) -> CompoundSelect[Any]:
+    member = (
+        select(
+            *_part(
+                MEMBER,
+                {
+                    "id": _mandate.c.id,
+                    "other_id": _member.c.customer_id,
+                    "number": _invoice_aggregate(func.count(_invoice.c.id)),
+                    "text1": _mandate.c.mandate_reference,
+                    "text2": _mandate.c.status,
+                    "text3": _mandate.c.iban,
+                    "day1": _mandate.c.sign_date,
+                    "day2": _mandate.c.expiry_date,
+                    "money1": _invoice_aggregate(func.sum(_invoice.c.grand_total)),
+                    "money2": _invoice_aggregate(func.sum(_invoice.c.outstanding_amount)),
+                },
+            )
+        )
+        .select_from(_member.outerjoin(_mandate, _mandate.c.member_id == _member.c.id))
+        .where(_member.c.id == bindparam("member_id"))
+    )
     conditions = [
-        _invoice.c.customer_id == bindparam("customer_id"),
+        _invoice.c.customer_id == _customer_id,
         _invoice.c.docstatus == DocStatus.SUBMITTED,
     ]
     if after_cursor:
@@ -147,15 +210,29 @@ def _page_statement(*, after_cursor: bool) -> Select[Any]:
         .limit(bindparam("rows"))  # limit + 1: one more tells whether an older page exists
         .subquery("page")
     )
-    return (
+    invoices = (
         select(
-            page,
-            _allocation.c.allocated_amount,
-            _payment.c.id.label("payment_id"),
-            _payment.c.number.label("payment_number"),
-            _payment.c.posting_date.label("payment_date"),
-            _payment.c.mode_of_payment,
-            _payment.c.reference_no,
+            *_part(
+                PAGE,
+                {
+                    "id": page.c.id,
+                    "other_id": _payment.c.id,
+                    "number": cast(page.c.is_return, Integer()),
+                    "text1": page.c.number,
+                    "text2": page.c.status,
+                    "text3": _payment.c.number,
+                    "text4": _payment.c.mode_of_payment,
+                    "text5": _payment.c.reference_no,
+                    "day1": page.c.posting_date,
+                    "day2": page.c.due_date,
+                    "day3": page.c.coverage_start,
+                    "day4": page.c.coverage_end,
+                    "day5": _payment.c.posting_date,
+                    "money1": page.c.grand_total,
+                    "money2": page.c.outstanding_amount,
+                    "money3": _allocation.c.allocated_amount,
+                },
+            )
         )
         .select_from(page)
         .outerjoin(_allocation, _allocation.c.invoice_id == page.c.id)
@@ -166,32 +243,34 @@ def _page_statement(*, after_cursor: bool) -> Select[Any]:
                 _payment.c.docstatus == DocStatus.SUBMITTED,
             ),
         )
-        .order_by(
-            page.c.posting_date.desc(), page.c.id.desc(), _payment.c.posting_date, _payment.c.id
+    )
+    unallocated = select(
+        *_part(
+            UNALLOCATED,
+            {
+                "id": _payment.c.id,
+                "text1": _payment.c.number,
+                "text2": _payment.c.mode_of_payment,
+                "text3": _payment.c.reference_no,
+                "day1": _payment.c.posting_date,
+                "money1": _payment.c.paid_amount,
+                "money2": _payment.c.unallocated_amount,
+            },
         )
-    )
-
-
-_PAGE = _page_statement(after_cursor=False)
-_PAGE_BEFORE = _page_statement(after_cursor=True)
-
-_UNALLOCATED = (
-    select(
-        _payment.c.id,
-        _payment.c.number,
-        _payment.c.posting_date,
-        _payment.c.paid_amount,
-        _payment.c.unallocated_amount,
-        _payment.c.mode_of_payment,
-        _payment.c.reference_no,
-    )
-    .where(
-        _payment.c.customer_id == bindparam("customer_id"),
+    ).where(
+        _payment.c.customer_id == _customer_id,
         _payment.c.docstatus == DocStatus.SUBMITTED,
         _payment.c.unallocated_amount > 0,
     )
-    .order_by(_payment.c.posting_date.desc(), _payment.c.id.desc())
-)
+    history = union_all(member, invoices, unallocated)
+    slot = history.selected_columns
+    # Each part in its order: mandates newest signature first; invoices newest first, each
+    # with its payments oldest first; unallocated payments newest first.
+    return history.order_by(slot.kind, slot.day1.desc(), slot.id.desc(), slot.day5, slot.other_id)
+
+
+_HISTORY = _history_statement(after_cursor=False)
+_HISTORY_BEFORE = _history_statement(after_cursor=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,10 +303,17 @@ def history_document(
     """
     check_page(limit)
     cursor = decode_cursor(before) if before is not None else None
-    rows = session.execute(_MEMBER, {"member_id": member_id}).all()
-    if not rows:
+    params: dict[str, Any] = {"member_id": member_id, "rows": limit + 1}
+    statement = _HISTORY
+    if cursor is not None:
+        statement = _HISTORY_BEFORE
+        params["day"], params["invoice_id"] = cursor
+    # Fetched at once: iterating a result fetches row by row, a driver call and a row each.
+    rows = session.execute(statement, params).all()
+    if not rows or rows[0][0] != MEMBER:
         raise NotFound(f"no member with id {member_id}")
-    customer_id, invoice_count, total, outstanding = rows[0][:4]
+    member_rows = [row for row in rows if row[0] == MEMBER]
+    _, _, customer_id, invoice_count, *_, total, outstanding, _ = member_rows[0]
     mandates = [
         _Mandate(
             status,
@@ -242,35 +328,52 @@ def history_document(
                 "iban": mask_text(iban),
             },
         )
-        for *_, mandate_id, reference, status, sign_date, expiry_date, iban in rows
+        for (
+            _,
+            mandate_id,
+            _,
+            _,
+            reference,
+            status,
+            iban,
+            _,
+            _,
+            sign_date,
+            expiry_date,
+            *_,
+        ) in member_rows
         if mandate_id is not None
     ]
     active = [m.ref for m in mandates if m.status == MandateStatus.ACTIVE]
-    invoices: list[Document] = []
-    unallocated: list[Document] = []
-    next_cursor = None
-    if customer_id is not None:
-        invoices, next_cursor = _invoices(session, customer_id, limit, cursor, mandates)
-        unallocated = [
-            {
-                "id": payment_id,
-                "number": number,
-                "posting_date": posting_date,
-                "paid_amount": paid_amount,
-                "unallocated_amount": unallocated_amount,
-                "mode_of_payment": mode_of_payment,
-                "reference_no": reference_no,
-            }
-            for (
-                payment_id,
-                number,
-                posting_date,
-                paid_amount,
-                unallocated_amount,
-                mode_of_payment,
-                reference_no,
-            ) in session.execute(_UNALLOCATED, {"customer_id": customer_id}).all()
-        ]
+    invoices, next_cursor = _invoices(rows[len(member_rows) :], limit, mandates)
+    unallocated = [
+        {
+            "id": payment_id,
+            "number": number,
+            "posting_date": posting_date,
+            "paid_amount": paid_amount,
+            "unallocated_amount": unallocated_amount,
+            "mode_of_payment": mode_of_payment,
+            "reference_no": reference_no,
+        }
+        for (
+            kind,
+            payment_id,
+            _,
+            _,
+            number,
+            mode_of_payment,
+            reference_no,
+            _,
+            _,
+            posting_date,
+            *_,
+            paid_amount,
+            unallocated_amount,
+            _,
+        ) in rows
+        if kind == UNALLOCATED
+    ]
     return {
         "member_id": member_id,
         "customer_id": customer_id,
@@ -288,40 +391,34 @@ def history_document(
 
 
 def _invoices(
-    session: Session,
-    customer_id: int,
-    limit: int,
-    cursor: Cursor | None,
-    mandates: Sequence[_Mandate],
+    rows: Sequence[Any], limit: int, mandates: Sequence[_Mandate]
 ) -> tuple[list[Document], str | None]:
-    params: dict[str, Any] = {"customer_id": customer_id, "rows": limit + 1}
-    statement = _PAGE
-    if cursor is not None:
-        statement = _PAGE_BEFORE
-        params["day"], params["invoice_id"] = cursor
+    """The page's invoices from the rows after the member's (they come first, then these,
+    grouped by invoice in the page's order, then the unallocated payments)."""
     invoices: list[Document] = []
     last: Cursor | None = None
     older = False
     for (
+        kind,
         invoice_id,
+        payment_id,
+        is_return,
         number,
+        status,
+        payment_number,
+        mode_of_payment,
+        reference_no,
         posting_date,
         due_date,
         coverage_start,
         coverage_end,
+        payment_date,
         grand_total,
         outstanding_amount,
-        status,
-        is_return,
         allocated_amount,
-        payment_id,
-        payment_number,
-        payment_date,
-        mode_of_payment,
-        reference_no,
-    ) in session.execute(statement, params).all():
-        # Rows come grouped by invoice (the page's order, then its payments). Fetched at once:
-        # iterating a result fetches row by row, a driver call and a row object each time.
+    ) in rows:
+        if kind != PAGE:
+            break
         if last is None or last[1] != invoice_id:
             if len(invoices) == limit:  # the page's extra invoice: an older page exists
                 older = True

@@ -123,10 +123,21 @@ def payment_history_text(
         history_tags(member_id, customer_id),
         fill,
         ttl=lambda value: money_ttl(value.outstanding),
-        encode=lambda value: [value.text, value.outstanding],
-        decode=lambda stored: HistoryText(stored[0], stored[1]),
+        encode=_stored,
+        decode=_from_stored,
         versions=versions,
+        raw=True,
     )
+
+
+def _stored(value: HistoryText) -> str:
+    # The outstanding amount on a line of its own, then the JSON text as it is.
+    return f"{value.outstanding}\n{value.text}"
+
+
+def _from_stored(stored: str) -> HistoryText:
+    outstanding, _, text = stored.partition("\n")
+    return HistoryText(text, Decimal(outstanding))
 
 
 def read_payment_history(
