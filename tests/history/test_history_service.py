@@ -1,6 +1,6 @@
 """The cached history on each engine: a hit is one statement (the member, its permission and its
-tags' versions read together), a miss four, and a bump of either tag is never answered from
-the old entry."""
+tags' versions read together), a cold read one (the read model's, which reads them too), a stale
+entry two, and a bump of either tag is never answered from the old entry."""
 
 from __future__ import annotations
 
@@ -57,7 +57,7 @@ def test_hit_is_one_statement_and_a_bump_of_either_tag_recomputes(
         return text, log.count
 
     first, statements = read()
-    assert statements == 2  # member, permission and versions; then the read model's one
+    assert statements == 1  # cold: the read model's statement reads permission and versions too
     assert _outstanding(first) == ["0.00", "25.00", "0.00"]
     assert read() == (first, 1)
 
@@ -68,7 +68,7 @@ def test_hit_is_one_statement_and_a_bump_of_either_tag_recomputes(
     )
     bump_tags(any_session, [f"customer:{customer.id}"])
     settled, statements = read()
-    assert statements == 2
+    assert statements == 2  # the entry is judged (member, permission, versions), then recomputed
     assert _outstanding(settled) == ["0.00", "0.00", "0.00"]
     assert read() == (settled, 1)
 
@@ -109,6 +109,26 @@ def test_permission_is_decided_by_the_same_statement(
             payment_history_text(session, portal, member_id, cache=cache)
     with pytest.raises(NotFound, match="no member with id 987654"):
         payment_history_text(session, ledger.user, 987654, cache=cache)
+    # Refused lookups are not counted.
+    stats = cache.stats()["history"]
+    assert (stats.cold, stats.hits) == (1, 0)
+
+
+def test_a_cached_history_is_refused_to_another_member(
+    session: Session, ledger: LedgerFactory
+) -> None:
+    portal = create_user(session, "lid.ander@example.org", Role.MEMBER)
+    ledger.member(ledger.customer(), user=portal)
+    other = ledger.member(ledger.customer())
+    cache = VersionedCache(MemoryBackend())
+    reader = Session(bind=session.connection(), join_transaction_mode="create_savepoint")
+    payment_history_text(reader, ledger.user, other.id, cache=cache)  # the treasurer fills it
+    with capture() as log, pytest.raises(PermissionDenied):
+        payment_history_text(reader, portal, other.id, cache=cache)
+    assert log.count == 1  # the entry's permission and versions: refused before it is served
+    reader.close()
+    stats = cache.stats()["history"]
+    assert (stats.cold, stats.hits) == (1, 0)
 
 
 @pytest.mark.parametrize(("paid", "minutes"), [("0.00", 30), ("30.00", 60)])

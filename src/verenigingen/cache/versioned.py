@@ -26,6 +26,7 @@ from verenigingen.cache.stats import NamespaceStats, Outcome
 from verenigingen.cache.tags import checked_tags, current_versions
 from verenigingen.cache.writes import has_written
 from verenigingen.config import Settings, get_settings
+from verenigingen.errors import DomainError
 
 T = TypeVar("T")
 Clock = Callable[[], float]
@@ -94,45 +95,110 @@ class VersionedCache:
         no JSON codec around them (for a value that is text already: encoding a long string as
         JSON again costs more than the rest of storing it).
         """
+        if versions is not None and sorted(versions) != checked_tags(tags):
+            raise ValueError(f"versions {sorted(versions)} are not those of the tags {tags}")
+        known = versions
+
+        def read_versions() -> dict[str, int]:
+            return known if known is not None else current_versions(session, tags)
+
+        def fill_cold() -> tuple[T, dict[str, int]]:
+            read = read_versions()  # first, before anything is read or computed
+            return fill(), read
+
+        return self.get_or_fill_from(
+            session,
+            namespace,
+            key,
+            read_versions=read_versions,
+            fill=fill,
+            fill_cold=fill_cold,
+            ttl=ttl,
+            encode=encode,
+            decode=decode,
+            raw=raw,
+        )
+
+    def get_or_fill_from(
+        self,
+        session: Session,
+        namespace: str,
+        key: str,
+        *,
+        read_versions: Callable[[], dict[str, int]],
+        fill: Callable[[], T],
+        fill_cold: Callable[[], tuple[T, dict[str, int]]],
+        ttl: Callable[[T], int] | int,
+        encode: Callable[[T], Any] = _identity,
+        decode: Callable[[Any], T] = _identity,
+        raw: bool = False,
+    ) -> T:
+        """:meth:`get_or_fill` for a caller that reads the versions itself, and that can read
+        them with the value when nothing is stored for the key.
+
+        ``read_versions()``: the current versions of the value's tags, in one statement sent
+        before anything ``fill`` reads. Called when an entry is stored, to judge it; when it may
+        not be served, ``fill()`` computes the value, stored with those versions.
+
+        ``fill_cold()``: when no entry is stored (a cold key), the value and the versions of its
+        tags, read by the statements that read the value: a version read in the same statement
+        as the data (one snapshot) is exactly the one the data was computed from. A cold read is
+        then the fill alone. A ``DomainError`` it raises (the caller's 403 or 404) is not
+        counted as a lookup.
+        """
         if not _NAMESPACE.fullmatch(namespace):
             raise ValueError(f"a cache namespace is 1-60 of [A-Za-z0-9_.-], got {namespace!r}")
-        if versions is None:
-            # First, before anything is read or computed.
-            versions = current_versions(session, tags)
-        elif sorted(versions) != checked_tags(tags):
-            raise ValueError(f"versions {sorted(versions)} are not those of the tags {tags}")
-        outcome, entry = self._judge(self.backend.read(namespace, key), versions)
+        versions: dict[str, int] | None = None
+        outcome, entry = Outcome.COLD, self.backend.read(namespace, key)
         if entry is not None:
-            self.backend.record(namespace, Outcome.HIT, None)
-            return _decoded(entry, decode, raw)
+            versions = read_versions()
+            outcome, entry = self._judge(entry, versions)
+            if entry is not None:
+                self.backend.record(namespace, Outcome.HIT, None)
+                return _decoded(entry, decode, raw)
         fill_us: int | None = None
+        counted = True
         try:
             if has_written(session):
-                value, fill_us = _timed(fill)  # may still roll back: not for anyone else
+                # It may still roll back: not for anyone else.
+                value, fill_us = _timed(fill if versions is not None else _first(fill_cold))
                 return value
             lease = self.backend.acquire_fill(namespace, key, self.fill_wait_seconds)
             if lease is None:
                 # Another filler holds the key too long: compute for this caller alone rather
                 # than wait more or serve what is there.
-                value, fill_us = _timed(fill)
+                value, fill_us = _timed(fill if versions is not None else _first(fill_cold))
                 return value
             try:
                 if lease.waited:
-                    _, entry = self._judge(self.backend.read(namespace, key), versions)
+                    entry = self.backend.read(namespace, key)
+                    if entry is not None:
+                        if versions is None:
+                            versions = read_versions()
+                        _, entry = self._judge(entry, versions)
                     if entry is not None:  # the other filler stored it for our versions
                         outcome = Outcome.HIT
                         return _decoded(entry, decode, raw)
-                value, fill_us = _timed(fill)
+                stored_versions: dict[str, int]
+                if versions is None:
+                    (value, stored_versions), fill_us = _timed(fill_cold)
+                else:
+                    value, fill_us = _timed(fill)
+                    stored_versions = versions
                 seconds = ttl(value) if callable(ttl) else ttl
                 if seconds > 0:
                     payload = encode(value) if raw else codec.dumps(encode(value))
-                    stored = StoredEntry(versions, self.clock() + seconds, payload)
+                    stored = StoredEntry(stored_versions, self.clock() + seconds, payload)
                     self.backend.write(namespace, key, stored, seconds)
                 return value
             finally:
                 lease.release()
+        except DomainError:
+            counted = False
+            raise
         finally:
-            self.backend.record(namespace, outcome, fill_us)
+            if counted:
+                self.backend.record(namespace, outcome, fill_us)
 
     def _judge(
         self, entry: StoredEntry | None, versions: dict[str, int]
@@ -162,6 +228,10 @@ def _decoded(entry: StoredEntry, decode: Callable[[Any], T], raw: bool) -> T:
         entry.decoded = decode(entry.payload if raw else codec.loads(entry.payload))
     value: T = entry.decoded
     return value
+
+
+def _first(fill_cold: Callable[[], tuple[T, dict[str, int]]]) -> Callable[[], T]:
+    return lambda: fill_cold()[0]
 
 
 def _timed(fill: Callable[[], T]) -> tuple[T, int]:

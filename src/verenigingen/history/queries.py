@@ -42,6 +42,7 @@ from typing import Any
 import pydantic_core
 from sqlalchemy import (
     BigInteger,
+    ColumnElement,
     CompoundSelect,
     Date,
     Integer,
@@ -61,6 +62,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from verenigingen.billing.models import DocStatus, Invoice, Payment, PaymentAllocation
+from verenigingen.cache.tags import tag_version
 from verenigingen.db.paging import check_page
 from verenigingen.errors import NotFound, ValidationFailed
 from verenigingen.history.schemas import PaymentHistory
@@ -126,7 +128,15 @@ _SLOTS: tuple[tuple[str, Any], ...] = (
     ("money1", Numeric(12, 2)),  # total invoiced, grand total, paid amount
     ("money2", Numeric(12, 2)),  # outstanding, outstanding, unallocated
     ("money3", Numeric(12, 2)),  # -, allocated amount, -
+    ("owner_id", BigInteger()),  # the member's user (who may read it)
+    ("member_version", Integer()),  # the versions of the history's cache tags (history.service)
+    ("customer_version", Integer()),
 )
+
+
+def tag_text(prefix: str, key: ColumnElement[int]) -> ColumnElement[str]:
+    """The text of a cache tag, as ``history.service`` names them: "customer:17"."""
+    return literal(prefix, String) + cast(key, String)
 
 
 def _part(kind: int, values: dict[str, Any]) -> list[Any]:
@@ -172,6 +182,9 @@ def _history_statement(*, after_cursor: bool) -> CompoundSelect[Any]:
                     "day2": _mandate.c.expiry_date,
                     "money1": _invoice_aggregate(func.sum(_invoice.c.grand_total)),
                     "money2": _invoice_aggregate(func.sum(_invoice.c.outstanding_amount)),
+                    "owner_id": _member.c.user_id,
+                    "member_version": tag_version(tag_text("member:", _member.c.id)),
+                    "customer_version": tag_version(tag_text("customer:", _member.c.customer_id)),
                 },
             )
         )
@@ -292,6 +305,16 @@ def _covering(mandates: Sequence[_Mandate], due_date: dt.date) -> _Mandate | Non
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class Access:
+    """Who may read the history, and the versions of its cache tags, from the same statement."""
+
+    customer_id: int | None
+    user_id: int | None
+    member_version: int
+    customer_version: int
+
+
 def history_document(
     session: Session, member_id: int, *, limit: int = DEFAULT_LIMIT, before: str | None = None
 ) -> Document:
@@ -301,6 +324,17 @@ def history_document(
     No permission check: the caller decides who may read it (see ``history.service``).
     Unknown member → 404; a limit outside 1-500 or a cursor that does not parse → 422.
     """
+    read = history_read(session, member_id, limit=limit, before=before)
+    if read is None:
+        raise NotFound(f"no member with id {member_id}")
+    return read[0]
+
+
+def history_read(
+    session: Session, member_id: int, *, limit: int = DEFAULT_LIMIT, before: str | None = None
+) -> tuple[Document, Access] | None:
+    """:func:`history_document` with the member's :class:`Access`, or None for an unknown
+    member: one statement."""
     check_page(limit)
     cursor = decode_cursor(before) if before is not None else None
     params: dict[str, Any] = {"member_id": member_id, "rows": limit + 1}
@@ -311,9 +345,18 @@ def history_document(
     # Fetched at once: iterating a result fetches row by row, a driver call and a row each.
     rows = session.execute(statement, params).all()
     if not rows or rows[0][0] != MEMBER:
-        raise NotFound(f"no member with id {member_id}")
+        return None
     member_rows = [row for row in rows if row[0] == MEMBER]
-    _, _, customer_id, invoice_count, *_, total, outstanding, _ = member_rows[0]
+    (
+        *_,
+        total,
+        outstanding,
+        _,
+        user_id,
+        member_version,
+        customer_version,
+    ) = member_rows[0]
+    customer_id, invoice_count = member_rows[0][2:4]
     mandates = [
         _Mandate(
             status,
@@ -367,14 +410,17 @@ def history_document(
             _,
             _,
             posting_date,
-            *_,
+            _,
+            _,
+            _,
+            _,
             paid_amount,
             unallocated_amount,
-            _,
+            *_,
         ) in rows
         if kind == UNALLOCATED
     ]
-    return {
+    document = {
         "member_id": member_id,
         "customer_id": customer_id,
         "invoices": invoices,
@@ -388,6 +434,7 @@ def history_document(
         },
         "next_cursor": next_cursor,
     }
+    return document, Access(customer_id, user_id, member_version, customer_version)
 
 
 def _invoices(
@@ -416,6 +463,7 @@ def _invoices(
         grand_total,
         outstanding_amount,
         allocated_amount,
+        *_,
     ) in rows:
         if kind != PAGE:
             break

@@ -9,6 +9,12 @@ A hit is one statement: the member's customer and user (the permission check) wi
 versions of both tags, read together. The customer tag is named by the member's row, so it
 cannot be read before that row; reading both in one statement is one snapshot taken before the
 fill reads anything, which is all that rule 5 asks of the version read.
+
+A cold read (nothing cached for the key) is one statement too: the history's own statement
+reads the member's user and both versions beside the history (``history.queries``), one
+snapshot, so the versions stored are exactly those the history was computed from. An entry that
+may not be served (its versions changed, or it expired) is judged by the first statement and
+recomputed by the second.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import ColumnElement, String, bindparam, cast, literal, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from verenigingen.auth.models import User
@@ -28,9 +34,12 @@ from verenigingen.errors import NotFound, PermissionDenied
 from verenigingen.history.models import MemberFinancialSummary
 from verenigingen.history.queries import (
     DEFAULT_LIMIT,
+    Access,
     decode_cursor,
     dumps,
     history_document,
+    history_read,
+    tag_text,
 )
 from verenigingen.history.schemas import FinancialSummaryOut, PaymentHistory
 from verenigingen.history.summary import Figures, ledger_figures
@@ -47,17 +56,12 @@ class HistoryText:
     outstanding: Decimal
 
 
-def _tag(prefix: str, key: ColumnElement[int]) -> ColumnElement[str]:
-    # The same text as history_tags writes: "customer:17" (CAST renders per dialect).
-    return literal(prefix, String) + cast(key, String)
-
-
 _member = Member.__table__
 _READABLE = select(
     _member.c.customer_id,
     _member.c.user_id,
-    tag_version(_tag("member:", _member.c.id)),
-    tag_version(_tag("customer:", _member.c.customer_id)),
+    tag_version(tag_text("member:", _member.c.id)),
+    tag_version(tag_text("customer:", _member.c.customer_id)),
 ).where(_member.c.id == bindparam("member_id"))
 
 
@@ -65,25 +69,36 @@ def _readable_member(
     session: Session, user: User, member_id: int
 ) -> tuple[int | None, dict[str, int]]:
     """The member's customer id and the current versions of its history's tags, after the
-    permission check: a Member reads only itself (403 for any other id, existing or not);
-    other roles get 404 for an unknown member."""
+    permission check (:func:`_permit`)."""
     require(user, Permission.BILLING_READ)
     # A hit is this statement and nothing else: Core on the session's connection skips the ORM
     # execute path (about a tenth of a hit on SQLite). Flush first, as that path would have.
     session.flush()
     row = session.connection().execute(_READABLE, {"member_id": member_id}).first()
-    if is_member_role(user):
-        if row is None or row.user_id != user.id:
-            raise PermissionDenied("a member may only read its own payment history")
-    elif row is None:
-        raise NotFound(f"no member with id {member_id}")
+    if row is None:
+        _permit(user, member_id, None)
     assert row is not None
-    customer_id: int | None
-    customer_id, _, member_version, customer_version = row
-    versions = {f"member:{member_id}": member_version}
-    if customer_id is not None:
-        versions[f"customer:{customer_id}"] = customer_version
-    return customer_id, versions
+    customer_id, owner_id, member_version, customer_version = row
+    access = Access(customer_id, owner_id, member_version, customer_version)
+    _permit(user, member_id, access)
+    return customer_id, _versions(member_id, access)
+
+
+def _permit(user: User, member_id: int, access: Access | None) -> None:
+    """A Member reads only itself (403 for any other id, existing or not); other roles get 404
+    for an unknown member."""
+    if is_member_role(user):
+        if access is None or access.user_id != user.id:
+            raise PermissionDenied("a member may only read its own payment history")
+    elif access is None:
+        raise NotFound(f"no member with id {member_id}")
+
+
+def _versions(member_id: int, access: Access) -> dict[str, int]:
+    versions = {f"member:{member_id}": access.member_version}
+    if access.customer_id is not None:
+        versions[f"customer:{access.customer_id}"] = access.customer_version
+    return versions
 
 
 def history_tags(member_id: int, customer_id: int | None) -> list[str]:
@@ -110,22 +125,35 @@ def payment_history_text(
     check_page(limit)
     if before is not None:
         decode_cursor(before)
-    customer_id, versions = _readable_member(session, user, member_id)
+    require(user, Permission.BILLING_READ)
+
+    def read_versions() -> dict[str, int]:
+        return _readable_member(session, user, member_id)[1]
 
     def fill() -> HistoryText:
         document = history_document(session, member_id, limit=limit, before=before)
         return HistoryText(dumps(document), document["summary"]["outstanding"])
 
-    return (cache or get_cache()).get_or_fill(
+    def fill_cold() -> tuple[HistoryText, dict[str, int]]:
+        # Nothing cached: the history statement reads the permission and the versions too.
+        session.flush()
+        read = history_read(session, member_id, limit=limit, before=before)
+        _permit(user, member_id, read[1] if read is not None else None)
+        assert read is not None
+        document, access = read
+        text = HistoryText(dumps(document), document["summary"]["outstanding"])
+        return text, _versions(member_id, access)
+
+    return (cache or get_cache()).get_or_fill_from(
         session,
         NAMESPACE,
         f"{member_id}:{limit}:{before or ''}",
-        history_tags(member_id, customer_id),
-        fill,
+        read_versions=read_versions,
+        fill=fill,
+        fill_cold=fill_cold,
         ttl=lambda value: money_ttl(value.outstanding),
         encode=_stored,
         decode=_from_stored,
-        versions=versions,
         raw=True,
     )
 
