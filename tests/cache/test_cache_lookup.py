@@ -20,10 +20,12 @@ from verenigingen.cache import (
     NamespaceStats,
     VersionedCache,
     bump_tags,
+    current_versions,
     money_ttl,
 )
 from verenigingen.cache.memory import MemoryBackend
 from verenigingen.db.session import make_session_factory, read_only, unit_of_work
+from verenigingen.errors import PermissionDenied
 from verenigingen.perf.assertions import assert_queries
 
 
@@ -414,3 +416,65 @@ def test_versions_read_by_the_caller(memory_cache: VersionedCache, any_session: 
         memory_cache.get_or_fill(
             any_session, "own", "k", tags, lambda: 4, ttl=60, versions={tags[0]: 0}
         )
+
+
+def test_a_cold_fill_that_reads_its_versions_is_the_only_statement(
+    any_cache: VersionedCache, any_session: Session
+) -> None:
+    versions_read: list[str] = []
+    fills: list[str] = []
+
+    def read_versions() -> dict[str, int]:
+        versions_read.append("read")
+        return current_versions(any_session, ["t:cold"])
+
+    def fill() -> str:
+        fills.append("fill")
+        return f"fill {len(fills)}"
+
+    def fill_cold() -> tuple[str, dict[str, int]]:
+        fills.append("cold")
+        return f"cold {len(fills)}", {"t:cold": 0}  # as a statement reading both would
+
+    def lookup() -> str:
+        return any_cache.get_or_fill_from(
+            any_session,
+            "raw",
+            "k",
+            read_versions=read_versions,
+            fill=fill,
+            fill_cold=fill_cold,
+            ttl=60,
+            encode=lambda text: f"<{text}>",
+            decode=lambda stored: stored[1:-1],
+            raw=True,
+        )
+
+    assert lookup() == "cold 1"  # nothing stored: the versions come with the value
+    assert versions_read == []
+    assert lookup() == "cold 1"  # stored as encode() gave it, judged by read_versions()
+    assert versions_read == ["read"]
+    bump_tags(any_session, ["t:cold"])
+    assert lookup() == "fill 2"  # an entry whose versions changed is recomputed by fill()
+    assert fills == ["cold", "fill"]
+    stats = any_cache.stats()["raw"]
+    assert (stats.cold, stats.hits, stats.invalidated) == (1, 1, 1)
+
+
+def test_a_lookup_its_cold_fill_refuses_is_not_counted(
+    memory_cache: VersionedCache, any_session: Session
+) -> None:
+    def refused() -> tuple[str, dict[str, int]]:
+        raise PermissionDenied("not yours")
+
+    with pytest.raises(PermissionDenied):
+        memory_cache.get_or_fill_from(
+            any_session,
+            "refused",
+            "k",
+            read_versions=dict,
+            fill=str,
+            fill_cold=refused,
+            ttl=60,
+        )
+    assert "refused" not in memory_cache.stats()
