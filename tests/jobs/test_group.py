@@ -237,11 +237,11 @@ def test_the_claims_connection_commits_asynchronously_and_the_pool_gets_it_back_
         engine.dispose()
 
 
-def only_grouped(runtime: Runtime) -> None:
-    if not grouped(runtime):
-        pytest.skip("groups run on PostgreSQL only (jobs.worker)")
+# Groups run on PostgreSQL only (jobs.worker): these tests take only that engine.
+postgres_only = pytest.mark.parametrize("committed_engine", ["postgres"], indirect=True)
 
 
+@postgres_only
 @pytest.mark.parametrize(
     ("jobs", "statements", "claims"),
     [
@@ -263,7 +263,6 @@ def test_a_group_claims_in_growing_batches_and_completes_in_one_statement(
     statements: int,
     claims: int,
 ) -> None:
-    only_grouped(runtime)
     marks = tmp_path / "marks"
     marks.mkdir()
     job_ids = enqueue_all(
@@ -282,6 +281,7 @@ def test_a_group_claims_in_growing_batches_and_completes_in_one_statement(
     assert all(notes[j] == ["Job completed: test.record"] for j in job_ids)
 
 
+@postgres_only
 def test_a_claim_held_behind_a_slow_job_goes_back_to_the_queue_unrun(
     committed_engine: Engine, engine: JobEngine, owner_id: int, tmp_path: Path
 ) -> None:
@@ -291,7 +291,6 @@ def test_a_claim_held_behind_a_slow_job_goes_back_to_the_queue_unrun(
         job_lease_grace_seconds=0.2,  # a claim waits at most 0.1 s for its turn
     )
     runtime = Runtime(make_session_factory(committed_engine), settings, worker_id="group:1")
-    only_grouped(runtime)
     marks = tmp_path / "marks"
     marks.mkdir()
     record = ("test.record", {"marks": str(marks), "key": "k"})
@@ -308,6 +307,7 @@ def test_a_claim_held_behind_a_slow_job_goes_back_to_the_queue_unrun(
     assert all(len(notes[j]) == 1 for j in job_ids)
 
 
+@postgres_only
 def test_a_lease_lost_inside_a_group_rolls_it_back_and_gives_back_its_other_jobs(
     runtime: Runtime,
     engine: JobEngine,
@@ -315,7 +315,6 @@ def test_a_lease_lost_inside_a_group_rolls_it_back_and_gives_back_its_other_jobs
     committed_engine: Engine,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    only_grouped(runtime)
     original = registry.get_task("test.write_note")
 
     def swept_meanwhile(session: Session, user: User, *, subject: str) -> None:

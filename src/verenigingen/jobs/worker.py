@@ -238,9 +238,10 @@ class _Group:
                 continue
             if time.monotonic() - claimed_at > self.hold_seconds:
                 # A slow job held the rest: back to the queue, for whichever worker is free.
-                self._give_back([j for j in job_ids[index:] if j in claims])
+                rest = list(dict.fromkeys(j for j in job_ids[index:] if j in claims))
+                self._give_back(rest)
                 for j in job_ids[index:]:
-                    self.outcomes.append("returned" if j in claims else "skipped")
+                    self.outcomes.append("returned" if claims.pop(j, None) else "skipped")
                 return
             claim, _queue = claims.pop(job_id)
             self._run(claim, self._user(claim.user_id))
