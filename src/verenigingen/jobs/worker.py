@@ -35,6 +35,9 @@ transaction, and what it writes for them it writes a group at a time (jobs.batch
 Nothing of a job is visible before its group commits. A worker that dies mid-group (SIGKILL, its
 machine gone, its database connection lost) loses the whole group: those jobs stay Running with
 their leases, the sweeper takes them back and they run again, as a job alone whose worker died.
+The jobs it had claimed in a batch but not started go the same way, their attempts counted too:
+the sweeper cannot tell them from jobs that ran (so a job that kills its worker costs its batch
+neighbours an attempt each; batches grow only while jobs end quickly).
 
 Groups run on PostgreSQL only; SQLite and MariaDB run groups of one (a job alone, as before):
 
