@@ -148,25 +148,29 @@ def _part(kind: int, values: dict[str, Any]) -> list[Any]:
     return columns
 
 
-def _invoice_aggregate(column: Any) -> Any:
-    return (
-        select(column)
-        .where(
-            _invoice.c.customer_id == _member.c.customer_id,
-            _invoice.c.docstatus == DocStatus.SUBMITTED,
-            _invoice.c.is_return.is_(False),
-        )
-        .correlate(_member)
-        .scalar_subquery()
-    )
-
-
 _customer_id = (
     select(_member.c.customer_id).where(_member.c.id == bindparam("member_id")).scalar_subquery()
 )
 
 
 def _history_statement(*, after_cursor: bool) -> CompoundSelect[Any]:
+    # The summary over all the customer's submitted invoices: one row (none without invoices),
+    # computed once, not per mandate row.
+    summary = (
+        select(
+            _invoice.c.customer_id,
+            func.count(_invoice.c.id).label("invoices"),
+            func.sum(_invoice.c.grand_total).label("total"),
+            func.sum(_invoice.c.outstanding_amount).label("outstanding"),
+        )
+        .where(
+            _invoice.c.customer_id == _customer_id,
+            _invoice.c.docstatus == DocStatus.SUBMITTED,
+            _invoice.c.is_return.is_(False),
+        )
+        .group_by(_invoice.c.customer_id)
+        .subquery("summary")
+    )
     member = (
         select(
             *_part(
@@ -174,21 +178,25 @@ def _history_statement(*, after_cursor: bool) -> CompoundSelect[Any]:
                 {
                     "id": _mandate.c.id,
                     "other_id": _member.c.customer_id,
-                    "number": _invoice_aggregate(func.count(_invoice.c.id)),
+                    "number": summary.c.invoices,
                     "text1": _mandate.c.mandate_reference,
                     "text2": _mandate.c.status,
                     "text3": _mandate.c.iban,
                     "day1": _mandate.c.sign_date,
                     "day2": _mandate.c.expiry_date,
-                    "money1": _invoice_aggregate(func.sum(_invoice.c.grand_total)),
-                    "money2": _invoice_aggregate(func.sum(_invoice.c.outstanding_amount)),
+                    "money1": summary.c.total,
+                    "money2": summary.c.outstanding,
                     "owner_id": _member.c.user_id,
                     "member_version": tag_version(tag_text("member:", _member.c.id)),
                     "customer_version": tag_version(tag_text("customer:", _member.c.customer_id)),
                 },
             )
         )
-        .select_from(_member.outerjoin(_mandate, _mandate.c.member_id == _member.c.id))
+        .select_from(
+            _member.outerjoin(_mandate, _mandate.c.member_id == _member.c.id).outerjoin(
+                summary, summary.c.customer_id == _member.c.customer_id
+            )
+        )
         .where(_member.c.id == bindparam("member_id"))
     )
     conditions = [
