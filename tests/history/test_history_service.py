@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import uuid
 from collections.abc import Iterator
+from decimal import Decimal
 
 import pytest
 from billing_factories import LedgerFactory
@@ -153,3 +155,30 @@ def test_the_time_to_live_follows_the_money(
     reader.close()
     stats = cache.stats()["history"]
     assert (stats.cold, stats.hits, stats.expired) == (2, 1, 1)
+
+
+def test_the_redis_backend_serves_the_stored_text_as_it_was_written(
+    session: Session, ledger: LedgerFactory, redis_url: str
+) -> None:
+    from verenigingen.cache.redis_backend import RedisBackend
+
+    customer = ledger.customer()
+    member = ledger.member(customer)
+    invoice = ledger.invoice(customer, "30.00", member=member)
+    ledger.payment(customer, "10.00", [(invoice, "10.00")])
+    cache = VersionedCache(RedisBackend(redis_url, prefix=f"hist-{uuid.uuid4().hex[:8]}"))
+    reader = Session(bind=session.connection(), join_transaction_mode="create_savepoint")
+    try:
+        filled = payment_history_text(reader, ledger.user, member.id, cache=cache)
+        with capture() as log:
+            hit = payment_history_text(reader, ledger.user, member.id, cache=cache)
+        assert log.count == 1
+        # The same text and amount outstanding, read back from Redis (a new object each time).
+        assert (hit.text, hit.outstanding) == (filled.text, filled.outstanding)
+        assert hit.outstanding == Decimal("20.00")
+        assert json.loads(hit.text)["invoices"][0]["paid_amount"] == "10.00"
+        stats = cache.stats()["history"]
+        assert (stats.cold, stats.hits) == (1, 1)
+    finally:
+        reader.close()
+        cache.clear()
