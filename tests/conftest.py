@@ -8,8 +8,6 @@ VERENIGINGEN_REQUIRE_SERVICES=1 (set by .ci/run): then a missing service fails t
 
 from __future__ import annotations
 
-import contextlib
-import os
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
@@ -18,43 +16,16 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from server_databases import REQUIRE_SERVICES, committed_engine_on, server_database, service_url
 from verenigingen.auth.models import Role, User
 from verenigingen.auth.service import create_user, issue_token
 from verenigingen.db.engine import make_engine
 from verenigingen.db.migrate import upgrade
-from verenigingen.db.scratch import throwaway_database
 from verenigingen.web.app import create_app
 
 pytest_plugins = ["verenigingen.perf.pytest_plugin"]
-
-REQUIRE_SERVICES = os.environ.get("VERENIGINGEN_REQUIRE_SERVICES") == "1"
-
-
-def service_url(variable: str) -> str:
-    """The URL of a real service for this test, or skip (fail when services are required)."""
-    url = os.environ.get(variable)
-    if not url:
-        message = f"{variable} is not set"
-        if REQUIRE_SERVICES:
-            pytest.fail(f"{message} and VERENIGINGEN_REQUIRE_SERVICES=1", pytrace=False)
-        pytest.skip(f"{message}; set it to run this test against the real server")
-    return url
-
-
-def _server_database(variable: str) -> Iterator[str]:
-    """Create a throw-away database on the server named by ``variable``; drop it afterwards."""
-    server = service_url(variable)
-    with contextlib.ExitStack() as stack:
-        try:
-            url = stack.enter_context(throwaway_database(server, f"vt_{os.getpid()}"))
-        except SQLAlchemyError as error:
-            if REQUIRE_SERVICES:
-                pytest.fail(f"cannot use the server at {variable}: {error}", pytrace=False)
-            pytest.skip(f"cannot use the server at {variable}: {error}")
-        yield url
 
 
 @pytest.fixture(scope="session")
@@ -105,12 +76,12 @@ def redis_url() -> str:
 
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
-    yield from _server_database("VERENIGINGEN_TEST_POSTGRES_URL")
+    yield from server_database("VERENIGINGEN_TEST_POSTGRES_URL")
 
 
 @pytest.fixture(scope="session")
 def mariadb_url() -> Iterator[str]:
-    yield from _server_database("VERENIGINGEN_TEST_MARIADB_URL")
+    yield from server_database("VERENIGINGEN_TEST_MARIADB_URL")
 
 
 @pytest.fixture(scope="session")
@@ -139,13 +110,7 @@ def committed_server_engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
     The shared per-session databases hold only rolled-back work; a test that commits (races
     between threads, say) gets this one, so its rows never reach another test.
     """
-    for url in _server_database(request.param):
-        engine = make_engine(url)
-        try:
-            upgrade(engine)
-            yield engine
-        finally:
-            engine.dispose()
+    yield from committed_engine_on(request.param)
 
 
 @pytest.fixture(params=["sqlite", "postgres", "mariadb"])

@@ -4,7 +4,6 @@ jobs). PostgreSQL runs groups; SQLite and MariaDB run each job alone (jobs.worke
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,12 +12,11 @@ import pytest
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
+from server_databases import committed_engine_on
 from verenigingen.auth.models import Role, User
 from verenigingen.auth.service import create_user
 from verenigingen.config import Settings
 from verenigingen.db.engine import make_engine
-from verenigingen.db.migrate import upgrade
-from verenigingen.db.scratch import throwaway_database
 from verenigingen.db.session import make_session_factory
 from verenigingen.jobs import enqueue, registry
 from verenigingen.jobs.consumer import run_next_group
@@ -36,18 +34,7 @@ def committed_engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
         engine: Engine = request.getfixturevalue("fresh_sqlite")
         yield engine
         return
-    server = os.environ.get(SERVERS[request.param])
-    if not server:
-        if os.environ.get("VERENIGINGEN_REQUIRE_SERVICES") == "1":
-            pytest.fail(f"{SERVERS[request.param]} is not set", pytrace=False)
-        pytest.skip(f"{SERVERS[request.param]} is not set")
-    with throwaway_database(server, f"vg_{os.getpid()}") as url:
-        engine = make_engine(url)
-        try:
-            upgrade(engine)
-            yield engine
-        finally:
-            engine.dispose()
+    yield from committed_engine_on(SERVERS[request.param])
 
 
 @pytest.fixture

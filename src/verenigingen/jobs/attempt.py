@@ -30,6 +30,7 @@ from dataclasses import asdict, dataclass, field, is_dataclass
 from typing import Any, cast
 
 from sqlalchemy import (
+    ColumnElement,
     Connection,
     DateTime,
     Engine,
@@ -48,6 +49,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.dml import Update
 
 from verenigingen import clock
 from verenigingen.auth.models import User
@@ -171,36 +173,42 @@ _FINISH_COMPLETED = (
 
 # --- PostgreSQL: each step in one statement (a round trip each, and one SQLAlchemy execution).
 
+
 # The claim: the conditional UPDATE (one of two racing workers matches the Queued row; the other
 # re-reads it Running and matches nothing) returns the job, joined to its user in the same
 # statement. Its transaction need not wait for the WAL flush (set_config(..., true) is SET
 # LOCAL): WAL is written in order, so the run's durable commit makes the claim durable too, and
 # a claim lost in a server crash before that leaves the job Queued for the relay, as a lost
 # lease would. Saves one fsync a job.
-_claim_update = (
-    update(_job)
-    .where(
-        _job.c.id == bindparam("job_id"),
-        _job.c.status == JobStatus.QUEUED.value,
-        or_(_job.c.run_after.is_(None), _job.c.run_after <= _now),
+def claim_update(which: ColumnElement[bool]) -> Update:
+    """Queued → Running (attempt counted, lease set) for the due jobs ``which`` names, on
+    PostgreSQL; the caller adds what the statement returns. Parameters: now, grace, worker_id."""
+    return (
+        update(_job)
+        .where(
+            which,
+            _job.c.status == JobStatus.QUEUED.value,
+            or_(_job.c.run_after.is_(None), _job.c.run_after <= _now),
+        )
+        .values(
+            status=JobStatus.RUNNING.value,
+            attempts=_job.c.attempts + 1,
+            started_at=_now,
+            lease_until=_now
+            + (_job.c.timeout + bindparam("grace", type_=Float()))
+            * literal_column("interval '1 second'", Interval()),
+            worker=bindparam("worker_id"),
+        )
     )
-    .values(
-        status=JobStatus.RUNNING.value,
-        attempts=_job.c.attempts + 1,
-        started_at=_now,
-        lease_until=_now
-        + (_job.c.timeout + bindparam("grace", type_=Float()))
-        * literal_column("interval '1 second'", Interval()),
-        worker=bindparam("worker_id"),
-    )
-    .returning(
-        _job.c.name,
-        _job.c.params,
-        _job.c.user_id,
-        _job.c.attempts,
-        _job.c.max_retries,
-        _job.c.timeout,
-    )
+
+
+_claim_update = claim_update(_job.c.id == bindparam("job_id")).returning(
+    _job.c.name,
+    _job.c.params,
+    _job.c.user_id,
+    _job.c.attempts,
+    _job.c.max_retries,
+    _job.c.timeout,
 )
 _claimed = _claim_update.cte("claimed")
 _CLAIM_POSTGRESQL = select(

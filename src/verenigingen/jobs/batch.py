@@ -23,9 +23,7 @@ from sqlalchemy import (
     BigInteger,
     Connection,
     DateTime,
-    Float,
     Integer,
-    Interval,
     String,
     Table,
     Text,
@@ -35,14 +33,12 @@ from sqlalchemy import (
     func,
     insert,
     literal,
-    literal_column,
-    or_,
     select,
     update,
 )
 
 from verenigingen import clock
-from verenigingen.jobs.attempt import Claim, claim_of
+from verenigingen.jobs.attempt import Claim, claim_of, claim_update
 from verenigingen.jobs.masking import mask_ibans
 from verenigingen.jobs.models import Indicator, Job, JobStatus, Notification
 from verenigingen.jobs.notifications import completed_notification
@@ -53,32 +49,15 @@ _now = bindparam("now", type_=DateTime())
 
 
 # Queued → Running for each due job among the ids; of two racing workers one matches each row.
-_CLAIM_MANY = (
-    update(_job)
-    .where(
-        _job.c.id.in_(bindparam("job_ids", expanding=True)),
-        _job.c.status == JobStatus.QUEUED.value,
-        or_(_job.c.run_after.is_(None), _job.c.run_after <= _now),
-    )
-    .values(
-        status=JobStatus.RUNNING.value,
-        attempts=_job.c.attempts + 1,
-        started_at=_now,
-        lease_until=_now
-        + (_job.c.timeout + bindparam("grace", type_=Float()))
-        * literal_column("interval '1 second'", Interval()),
-        worker=bindparam("worker_id"),
-    )
-    .returning(
-        _job.c.id,
-        _job.c.name,
-        _job.c.queue,
-        _job.c.params,
-        _job.c.user_id,
-        _job.c.attempts,
-        _job.c.max_retries,
-        _job.c.timeout,
-    )
+_CLAIM_MANY = claim_update(_job.c.id.in_(bindparam("job_ids", expanding=True))).returning(
+    _job.c.id,
+    _job.c.name,
+    _job.c.queue,
+    _job.c.params,
+    _job.c.user_id,
+    _job.c.attempts,
+    _job.c.max_retries,
+    _job.c.timeout,
 )
 
 # Running → Queued for claims a group will not run (or whose run it rolled back): the attempt

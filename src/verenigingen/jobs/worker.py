@@ -266,9 +266,8 @@ class _Group:
 
     def _run(self, claim: Claim, user: User) -> None:
         index = len(self.outcomes)
-        self.outcomes.append("running")
         self._claimed[claim.id] = index
-        self.outcomes[index] = self._execute(claim, user, index)
+        self.outcomes.append(self._execute(claim, user, index))
 
     def _execute(self, claim: Claim, user: User, index: int) -> str:
         savepoint = self.session.begin_nested() if self.session.in_transaction() else None
