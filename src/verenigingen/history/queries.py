@@ -37,6 +37,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any
 
 import pydantic_core
@@ -44,9 +45,8 @@ from sqlalchemy import (
     BigInteger,
     ColumnElement,
     CompoundSelect,
-    Date,
+    Dialect,
     Integer,
-    Numeric,
     String,
     and_,
     bindparam,
@@ -60,6 +60,7 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.orm import Session
+from sqlalchemy.types import UserDefinedType
 
 from verenigingen.billing.models import DocStatus, Invoice, Payment, PaymentAllocation
 from verenigingen.cache.tags import tag_version
@@ -74,12 +75,17 @@ from verenigingen.sepa.models import MandateStatus, SepaMandate
 DEFAULT_LIMIT = 50
 
 Cursor = tuple[dt.date, int]
+Day = Any
+"""A day as the driver gives it (see ``_SLOTS``): a ``dt.date``, or on SQLite its ISO text.
+Days of one statement are all one or all the other, which compare alike."""
 Document = dict[str, Any]
 """A payment history as plain values in the shape of :class:`PaymentHistory`."""
 
 
-def encode_cursor(posting_date: dt.date, invoice_id: int) -> str:
-    raw = json.dumps([posting_date.isoformat(), invoice_id], separators=(",", ":"))
+def encode_cursor(posting_date: dt.date | str, invoice_id: int) -> str:
+    """A cursor after the invoice posted on ``posting_date`` (a date, or its ISO text)."""
+    day = posting_date if isinstance(posting_date, str) else posting_date.isoformat()
+    raw = json.dumps([day, invoice_id], separators=(",", ":"))
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
@@ -107,9 +113,32 @@ _invoice = Invoice.__table__
 _allocation = PaymentAllocation.__table__
 _payment = Payment.__table__
 
+
+class _Amount(UserDefinedType[Any]):
+    """Money in a slot, as the JSON writer takes it: the ``Decimal`` that PostgreSQL and MariaDB
+    send; on SQLite, which keeps a NUMERIC as an integer or a float, its text with two decimals,
+    the text ``Decimal`` would give (``Numeric``'s own conversion), without building one only to
+    write it back out."""
+
+    cache_ok = True
+
+    def get_col_spec(self, **kw: Any) -> str:
+        return "NUMERIC(12, 2)"
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> Any:
+        return _two_places if dialect.name == "sqlite" else None
+
+
+def _two_places(value: float | None) -> str | None:
+    return None if value is None else f"{value:.2f}"
+
+
 # The three parts of a history come as the rows of one statement, told apart by ``kind``, in
-# slots of one type each (the first part's types are the statement's: its NULLs are typed).
+# slots of one type each (the first part's types are the statement's). Days come as the driver
+# gives them: ``dt.date`` from PostgreSQL and MariaDB, the ISO text SQLite stores; both compare
+# in date order and are written the same. Amounts: see ``_Amount``.
 MEMBER, PAGE, UNALLOCATED = 0, 1, 2
+_DAY, _MONEY = String(), _Amount()
 _SLOTS: tuple[tuple[str, Any], ...] = (
     ("kind", Integer()),
     ("id", BigInteger()),  # the mandate, the invoice, the payment
@@ -120,14 +149,14 @@ _SLOTS: tuple[tuple[str, Any], ...] = (
     ("text3", String()),  # IBAN, the allocated payment's number, reference
     ("text4", String()),  # -, the allocated payment's mode of payment, -
     ("text5", String()),  # -, the allocated payment's reference, -
-    ("day1", Date()),  # signed, posted, posted
-    ("day2", Date()),  # expires, due, -
-    ("day3", Date()),  # -, coverage start, -
-    ("day4", Date()),  # -, coverage end, -
-    ("day5", Date()),  # -, the allocated payment's posting date, -
-    ("money1", Numeric(12, 2)),  # total invoiced, grand total, paid amount
-    ("money2", Numeric(12, 2)),  # outstanding, outstanding, unallocated
-    ("money3", Numeric(12, 2)),  # -, allocated amount, -
+    ("day1", _DAY),  # signed, posted, posted
+    ("day2", _DAY),  # expires, due, -
+    ("day3", _DAY),  # -, coverage start, -
+    ("day4", _DAY),  # -, coverage end, -
+    ("day5", _DAY),  # -, the allocated payment's posting date, -
+    ("money1", _MONEY),  # total invoiced, grand total, paid amount
+    ("money2", _MONEY),  # outstanding, outstanding, unallocated
+    ("money3", _MONEY),  # -, allocated amount, -
     ("owner_id", BigInteger()),  # the member's user (who may read it)
     ("member_version", Integer()),  # the versions of the history's cache tags (history.service)
     ("customer_version", Integer()),
@@ -140,11 +169,11 @@ def tag_text(prefix: str, key: ColumnElement[int]) -> ColumnElement[str]:
 
 
 def _part(kind: int, values: dict[str, Any]) -> list[Any]:
-    """A part's columns in slot order: its values, typed NULLs elsewhere."""
+    """A part's columns in slot order, each of its slot's type: its values, NULLs elsewhere."""
     columns: list[Any] = [literal(kind, Integer()).label("kind")]
     for name, type_ in _SLOTS[1:]:
         value = values.get(name)
-        columns.append((type_coerce(null(), type_) if value is None else value).label(name))
+        columns.append(type_coerce(null() if value is None else value, type_).label(name))
     return columns
 
 
@@ -283,11 +312,9 @@ def _history_statement(*, after_cursor: bool) -> CompoundSelect[Any]:
         _payment.c.docstatus == DocStatus.SUBMITTED,
         _payment.c.unallocated_amount > 0,
     )
-    history = union_all(member, invoices, unallocated)
-    slot = history.selected_columns
-    # Each part in its order: mandates newest signature first; invoices newest first, each
-    # with its payments oldest first; unallocated payments newest first.
-    return history.order_by(slot.kind, slot.day1.desc(), slot.id.desc(), slot.day5, slot.other_id)
+    # In no order: sorting the parts' rows together costs SQLite a temporary B-tree of whole
+    # rows, more than Python's sort of rows that come nearly in order (``history_read``).
+    return union_all(member, invoices, unallocated)
 
 
 _HISTORY = _history_statement(after_cursor=False)
@@ -297,13 +324,13 @@ _HISTORY_BEFORE = _history_statement(after_cursor=True)
 @dataclass(frozen=True, slots=True)
 class _Mandate:
     status: str
-    sign_date: dt.date
-    expiry_date: dt.date | None
+    sign_date: Day
+    expiry_date: Day | None
     ref: Document
     """Its MandateRef (the IBAN masked)."""
 
 
-def _covering(mandates: Sequence[_Mandate], due_date: dt.date) -> _Mandate | None:
+def _covering(mandates: Sequence[_Mandate], due_date: Day) -> _Mandate | None:
     """The newest signed mandate valid on ``due_date`` (a draft never covered anything)."""
     for mandate in mandates:  # newest signature first
         if mandate.status == MandateStatus.DRAFT or mandate.sign_date > due_date:
@@ -352,10 +379,17 @@ def history_read(
         params["day"], params["invoice_id"] = cursor
     # Fetched at once: iterating a result fetches row by row, a driver call and a row each.
     rows = session.execute(statement, params).all()
-    if not rows or rows[0][0] != MEMBER:
+    parts: tuple[list[Any], list[Any], list[Any]] = ([], [], [])
+    for row in rows:
+        parts[row[0]].append(row)
+    member_rows, page_rows, unallocated_rows = parts
+    if not member_rows:
         return None
-    member_rows = [row for row in rows if row[0] == MEMBER]
     (
+        _,
+        _,
+        customer_id,
+        invoice_count,
         *_,
         total,
         outstanding,
@@ -364,8 +398,68 @@ def history_read(
         member_version,
         customer_version,
     ) = member_rows[0]
-    customer_id, invoice_count = member_rows[0][2:4]
-    mandates = [
+    mandates = _mandates(member_rows)
+    active = [m.ref for m in mandates if m.status == MandateStatus.ACTIVE]
+    invoices, next_cursor = _invoices(page_rows, limit, mandates)
+    unallocated_rows.sort(key=_newest, reverse=True)
+    unallocated = [
+        {
+            "id": payment_id,
+            "number": number,
+            "posting_date": posting_date,
+            "paid_amount": paid_amount,
+            "unallocated_amount": unallocated_amount,
+            "mode_of_payment": mode_of_payment,
+            "reference_no": reference_no,
+        }
+        for (
+            _,
+            payment_id,
+            _,
+            _,
+            number,
+            mode_of_payment,
+            reference_no,
+            _,
+            _,
+            posting_date,
+            _,
+            _,
+            _,
+            _,
+            paid_amount,
+            unallocated_amount,
+            *_,
+        ) in unallocated_rows
+    ]
+    document = {
+        "member_id": member_id,
+        "customer_id": customer_id,
+        "invoices": invoices,
+        "unallocated_payments": unallocated,
+        "active_mandates": active,
+        "summary": {
+            "invoices": int(invoice_count or 0),
+            "total": Decimal(total or ZERO),
+            "outstanding": Decimal(outstanding or ZERO),
+            "active_mandates": len(active),
+        },
+        "next_cursor": next_cursor,
+    }
+    return document, Access(customer_id, user_id, member_version, customer_version)
+
+
+_newest = itemgetter(9, 1)
+"""A part's order, newest first (with ``reverse``): its first day, then its id."""
+_oldest = itemgetter("posting_date", "payment_id")
+"""An invoice's payments, oldest first."""
+
+
+def _mandates(member_rows: list[Any]) -> list[_Mandate]:
+    """The member's mandates, newest signature first (none: one row without a mandate)."""
+    rows = [row for row in member_rows if row[1] is not None]
+    rows.sort(key=_newest, reverse=True)
+    return [
         _Mandate(
             status,
             sign_date,
@@ -392,69 +486,23 @@ def history_read(
             sign_date,
             expiry_date,
             *_,
-        ) in member_rows
-        if mandate_id is not None
-    ]
-    active = [m.ref for m in mandates if m.status == MandateStatus.ACTIVE]
-    invoices, next_cursor = _invoices(rows[len(member_rows) :], limit, mandates)
-    unallocated = [
-        {
-            "id": payment_id,
-            "number": number,
-            "posting_date": posting_date,
-            "paid_amount": paid_amount,
-            "unallocated_amount": unallocated_amount,
-            "mode_of_payment": mode_of_payment,
-            "reference_no": reference_no,
-        }
-        for (
-            kind,
-            payment_id,
-            _,
-            _,
-            number,
-            mode_of_payment,
-            reference_no,
-            _,
-            _,
-            posting_date,
-            _,
-            _,
-            _,
-            _,
-            paid_amount,
-            unallocated_amount,
-            *_,
         ) in rows
-        if kind == UNALLOCATED
     ]
-    document = {
-        "member_id": member_id,
-        "customer_id": customer_id,
-        "invoices": invoices,
-        "unallocated_payments": unallocated,
-        "active_mandates": active,
-        "summary": {
-            "invoices": int(invoice_count or 0),
-            "total": Decimal(total or ZERO),
-            "outstanding": Decimal(outstanding or ZERO),
-            "active_mandates": len(active),
-        },
-        "next_cursor": next_cursor,
-    }
-    return document, Access(customer_id, user_id, member_version, customer_version)
 
 
 def _invoices(
-    rows: Sequence[Any], limit: int, mandates: Sequence[_Mandate]
+    rows: list[Any], limit: int, mandates: Sequence[_Mandate]
 ) -> tuple[list[Document], str | None]:
-    """The page's invoices from the rows after the member's (they come first, then these,
-    grouped by invoice in the page's order, then the unallocated payments)."""
+    """The page's invoices, newest first, each with its payments oldest first, from the rows of
+    the page (an invoice's row per payment allocated to it; one row without a payment for an
+    invoice with none), in any order."""
+    # Newest invoice first: an invoice's rows, of one key, stay together.
+    rows.sort(key=_newest, reverse=True)
     invoices: list[Document] = []
-    last: Cursor | None = None
+    last: tuple[Any, int] | None = None
     older = False
     for (
-        kind,
+        _,
         invoice_id,
         payment_id,
         is_return,
@@ -473,8 +521,6 @@ def _invoices(
         allocated_amount,
         *_,
     ) in rows:
-        if kind != PAGE:
-            break
         if last is None or last[1] != invoice_id:
             if len(invoices) == limit:  # the page's extra invoice: an older page exists
                 older = True
@@ -499,7 +545,8 @@ def _invoices(
             )
             last = (posting_date, invoice_id)
         if payment_id is not None:
-            invoices[-1]["payments"].append(
+            invoice = invoices[-1]
+            invoice["payments"].append(
                 {
                     "payment_id": payment_id,
                     "payment_number": payment_number,
@@ -509,7 +556,15 @@ def _invoices(
                     "reference_no": reference_no,
                 }
             )
-            invoices[-1]["paid_amount"] += allocated_amount
+            # One payment: its amount as it came; more: their sum.
+            invoice["paid_amount"] = (
+                allocated_amount
+                if len(invoice["payments"]) == 1
+                else Decimal(invoice["paid_amount"]) + Decimal(allocated_amount)
+            )
+    for invoice in invoices:
+        if len(invoice["payments"]) > 1:
+            invoice["payments"].sort(key=_oldest)
     next_cursor = encode_cursor(*last) if older and last is not None else None
     return invoices, next_cursor
 
