@@ -11,6 +11,8 @@ from billing_factories import D, LedgerFactory
 from history_factories import bulk_ledger
 from sqlalchemy.orm import Session
 
+from verenigingen.auth.models import Role
+from verenigingen.auth.service import create_user
 from verenigingen.errors import NotFound, ValidationFailed
 from verenigingen.history.queries import (
     decode_cursor,
@@ -205,3 +207,55 @@ def test_only_active_mandates_are_listed(session: Session, ledger: LedgerFactory
     history = payment_history(session, member.id)
     assert [m.id for m in history.active_mandates] == [kept.id]
     assert history.summary.active_mandates == 1
+
+
+def test_order_amounts_and_text_on_every_engine(any_session: Session) -> None:
+    # The statement's rows come in no order and its values as each driver gives them (dates as
+    # text and amounts as floats on SQLite): the history must still be ordered, summed and
+    # written exactly as the model writes it, on each engine.
+    session = any_session
+    ledger = LedgerFactory(session, create_user(session, "boekhouder@example.org", Role.TREASURER))
+    customer = ledger.customer()
+    member = ledger.member(customer)
+    same_day = dt.date(2026, 1, 5)
+    first = ledger.invoice(customer, "30.35", member=member, posting_date=same_day)
+    second = ledger.invoice(customer, "1234567.89", member=member, posting_date=same_day)
+    newest = ledger.invoice(customer, "10.00", member=member, posting_date=dt.date(2026, 2, 1))
+    # Three payments on the first invoice, the latest created first.
+    for day, amount in ((20, "0.05"), (10, "10.10"), (15, "20.20")):
+        ledger.payment(customer, amount, [(first, amount)], posting_date=dt.date(2026, 1, day))
+    ledger.payment(customer, "2.50", [], posting_date=dt.date(2026, 1, 7), reference_no="a")
+    ledger.payment(customer, "3.50", [], posting_date=dt.date(2026, 1, 7), reference_no="b")
+    credit = ledger.credit_note(newest, "4.00")
+    old = _mandate(session, ledger, member.id, "M-OLD", sign_date=dt.date(2025, 1, 1))
+    old.expiry_date = dt.date(2026, 1, 31)  # covers January's due dates, not February's
+    _mandate(session, ledger, member.id, "M-NEW", sign_date=dt.date(2026, 2, 3))
+    session.flush()
+
+    text = dumps(history_document(session, member.id))
+    history = PaymentHistory.model_validate_json(text)
+    assert text == history.model_dump_json()
+
+    assert [i.id for i in history.invoices] == [credit.id, newest.id, second.id, first.id]
+    by_id = {i.id: i for i in history.invoices}
+    assert [(p.posting_date.day, p.allocated_amount) for p in by_id[first.id].payments] == [
+        (10, D("10.10")),
+        (15, D("20.20")),
+        (20, D("0.05")),
+    ]
+    assert by_id[first.id].paid_amount == D("30.35")
+    assert by_id[first.id].status == "Paid"
+    assert by_id[second.id].grand_total == D("1234567.89")
+    assert (by_id[second.id].paid_amount, by_id[second.id].payments) == (D("0.00"), [])
+    assert by_id[credit.id].is_return
+    mandates = {i.id: i.mandate.mandate_reference if i.mandate else None for i in history.invoices}
+    assert mandates == {credit.id: None, newest.id: "M-NEW", second.id: "M-OLD", first.id: "M-OLD"}
+    assert [m.mandate_reference for m in history.active_mandates] == ["M-NEW", "M-OLD"]
+    # Same day: the later id first.
+    assert [p.reference_no for p in history.unallocated_payments] == ["b", "a"]
+    assert history.summary.model_dump() == {
+        "invoices": 3,
+        "total": D("1234608.24"),
+        "outstanding": D("1234573.89"),
+        "active_mandates": 2,
+    }

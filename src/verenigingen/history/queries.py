@@ -115,22 +115,28 @@ _payment = Payment.__table__
 
 
 class _Amount(UserDefinedType[Any]):
-    """Money in a slot, as the JSON writer takes it: the ``Decimal`` that PostgreSQL and MariaDB
-    send; on SQLite, which keeps a NUMERIC as an integer or a float, its text with two decimals,
-    the text ``Decimal`` would give (``Numeric``'s own conversion), without building one only to
-    write it back out."""
+    """An amount as the driver gives it, unconverted: the ``Decimal`` of PostgreSQL and
+    MariaDB; on SQLite, which keeps a NUMERIC as an integer or a float, that number. The history
+    writes either with two decimals (``_MoneyText``), the text ``Numeric``'s ``Decimal`` would give,
+    without building one only to write it back out."""
 
     cache_ok = True
 
     def get_col_spec(self, **kw: Any) -> str:
         return "NUMERIC(12, 2)"
 
-    def result_processor(self, dialect: Dialect, coltype: object) -> Any:
-        return _two_places if dialect.name == "sqlite" else None
+    def result_processor(self, dialect: Dialect, coltype: object) -> None:
+        return None
 
 
-def _two_places(value: float | None) -> str | None:
-    return None if value is None else f"{value:.2f}"
+class _MoneyText(dict[Any, str]):
+    """Amounts with two decimals, each distinct amount written once per history: amounts repeat
+    (a dues amount, 0.00), and writing a number costs as much as several lookups. Equal amounts
+    have equal text (NUMERIC keeps no negative zero on these engines)."""
+
+    def __missing__(self, amount: Decimal | float) -> str:
+        text = self[amount] = f"{amount:.2f}"
+        return text
 
 
 # The three parts of a history come as the rows of one statement, told apart by ``kind``, in
@@ -400,15 +406,16 @@ def history_read(
     ) = member_rows[0]
     mandates = _mandates(member_rows)
     active = [m.ref for m in mandates if m.status == MandateStatus.ACTIVE]
-    invoices, next_cursor = _invoices(page_rows, limit, mandates)
+    money = _MoneyText()
+    invoices, next_cursor = _invoices(page_rows, limit, mandates, money)
     unallocated_rows.sort(key=_newest, reverse=True)
     unallocated = [
         {
             "id": payment_id,
             "number": number,
             "posting_date": posting_date,
-            "paid_amount": paid_amount,
-            "unallocated_amount": unallocated_amount,
+            "paid_amount": money[paid_amount],
+            "unallocated_amount": money[unallocated_amount],
             "mode_of_payment": mode_of_payment,
             "reference_no": reference_no,
         }
@@ -440,8 +447,8 @@ def history_read(
         "active_mandates": active,
         "summary": {
             "invoices": int(invoice_count or 0),
-            "total": Decimal(total or ZERO),
-            "outstanding": Decimal(outstanding or ZERO),
+            "total": Decimal(money[total or ZERO]),
+            "outstanding": Decimal(money[outstanding or ZERO]),
             "active_mandates": len(active),
         },
         "next_cursor": next_cursor,
@@ -491,7 +498,7 @@ def _mandates(member_rows: list[Any]) -> list[_Mandate]:
 
 
 def _invoices(
-    rows: list[Any], limit: int, mandates: Sequence[_Mandate]
+    rows: list[Any], limit: int, mandates: Sequence[_Mandate], money: _MoneyText
 ) -> tuple[list[Document], str | None]:
     """The page's invoices, newest first, each with its payments oldest first, from the rows of
     the page (an invoice's row per payment allocated to it; one row without a payment for an
@@ -499,7 +506,9 @@ def _invoices(
     # Newest invoice first: an invoice's rows, of one key, stay together.
     rows.sort(key=_newest, reverse=True)
     invoices: list[Document] = []
-    last: tuple[Any, int] | None = None
+    invoice: Document = {}
+    payments: list[Document] = []
+    last_id: int | None = None
     older = False
     for (
         _,
@@ -519,53 +528,56 @@ def _invoices(
         grand_total,
         outstanding_amount,
         allocated_amount,
-        *_,
+        _,
+        _,
+        _,
     ) in rows:
-        if last is None or last[1] != invoice_id:
+        if invoice_id != last_id:
             if len(invoices) == limit:  # the page's extra invoice: an older page exists
                 older = True
                 break
-            covering = _covering(mandates, due_date) if not is_return else None
-            invoices.append(
-                {
-                    "id": invoice_id,
-                    "number": number,
-                    "posting_date": posting_date,
-                    "due_date": due_date,
-                    "coverage_start": coverage_start,
-                    "coverage_end": coverage_end,
-                    "grand_total": grand_total,
-                    "outstanding_amount": outstanding_amount,
-                    "paid_amount": ZERO,  # the sum of its payments, added below
-                    "status": status,
-                    "is_return": bool(is_return),
-                    "payments": [],
-                    "mandate": covering.ref if covering is not None else None,
-                }
-            )
-            last = (posting_date, invoice_id)
+            covering = _covering(mandates, due_date) if mandates and not is_return else None
+            payments = []
+            invoice = {
+                "id": invoice_id,
+                "number": number,
+                "posting_date": posting_date,
+                "due_date": due_date,
+                "coverage_start": coverage_start,
+                "coverage_end": coverage_end,
+                "grand_total": money[grand_total],
+                "outstanding_amount": money[outstanding_amount],
+                "paid_amount": ZERO,  # the sum of its payments, set below
+                "status": status,
+                "is_return": bool(is_return),
+                "payments": payments,
+                "mandate": covering.ref if covering is not None else None,
+            }
+            invoices.append(invoice)
+            last_id = invoice_id
         if payment_id is not None:
-            invoice = invoices[-1]
-            invoice["payments"].append(
+            allocated = money[allocated_amount]
+            payments.append(
                 {
                     "payment_id": payment_id,
                     "payment_number": payment_number,
                     "posting_date": payment_date,
-                    "allocated_amount": allocated_amount,
+                    "allocated_amount": allocated,
                     "mode_of_payment": mode_of_payment,
                     "reference_no": reference_no,
                 }
             )
             # One payment: its amount as it came; more: their sum.
             invoice["paid_amount"] = (
-                allocated_amount
-                if len(invoice["payments"]) == 1
-                else Decimal(invoice["paid_amount"]) + Decimal(allocated_amount)
+                allocated
+                if len(payments) == 1
+                else Decimal(invoice["paid_amount"]) + Decimal(allocated)
             )
     for invoice in invoices:
         if len(invoice["payments"]) > 1:
             invoice["payments"].sort(key=_oldest)
-    next_cursor = encode_cursor(*last) if older and last is not None else None
+    last = invoices[-1] if invoices else None
+    next_cursor = encode_cursor(last["posting_date"], last["id"]) if older and last else None
     return invoices, next_cursor
 
 
