@@ -336,14 +336,13 @@ class _Mandate:
     """Its MandateRef (the IBAN masked)."""
 
 
-def _covering(mandates: Sequence[_Mandate], due_date: Day) -> _Mandate | None:
-    """The newest signed mandate valid on ``due_date`` (a draft never covered anything)."""
-    for mandate in mandates:  # newest signature first
-        if mandate.status == MandateStatus.DRAFT or mandate.sign_date > due_date:
-            continue
-        if mandate.expiry_date is None or mandate.expiry_date >= due_date:
-            return mandate
-    return None
+def _signed(mandates: Sequence[_Mandate]) -> list[tuple[Day, Day | None, Document]]:
+    """The mandates that can cover an invoice (a draft never covered anything), newest
+    signature first, as (signed, expires, MandateRef): the invoice's mandate is the first
+    valid on its due date."""
+    return [
+        (m.sign_date, m.expiry_date, m.ref) for m in mandates if m.status != MandateStatus.DRAFT
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -508,7 +507,10 @@ def _invoices(
     invoices: list[Document] = []
     invoice: Document = {}
     payments: list[Document] = []
+    several: list[list[Document]] = []  # the payments of invoices with more than one
+    signed_mandates = _signed(mandates)
     last_id: int | None = None
+    left = limit
     older = False
     for (
         _,
@@ -533,10 +535,16 @@ def _invoices(
         _,
     ) in rows:
         if invoice_id != last_id:
-            if len(invoices) == limit:  # the page's extra invoice: an older page exists
+            if left == 0:  # the page's extra invoice: an older page exists
                 older = True
                 break
-            covering = _covering(mandates, due_date) if mandates and not is_return else None
+            left -= 1
+            covering = None
+            if not is_return:
+                for signed, expires, ref in signed_mandates:  # inline: a call per invoice shows
+                    if signed <= due_date and (expires is None or expires >= due_date):
+                        covering = ref
+                        break
             payments = []
             invoice = {
                 "id": invoice_id,
@@ -547,16 +555,22 @@ def _invoices(
                 "coverage_end": coverage_end,
                 "grand_total": money[grand_total],
                 "outstanding_amount": money[outstanding_amount],
-                "paid_amount": ZERO,  # the sum of its payments, set below
+                "paid_amount": ZERO,  # what its payments allocated, set below
                 "status": status,
-                "is_return": bool(is_return),
+                "is_return": is_return == 1,
                 "payments": payments,
-                "mandate": covering.ref if covering is not None else None,
+                "mandate": covering,
             }
             invoices.append(invoice)
             last_id = invoice_id
         if payment_id is not None:
             allocated = money[allocated_amount]
+            if payments:  # more than one: their sum, and oldest first (sorted below)
+                invoice["paid_amount"] = Decimal(invoice["paid_amount"]) + Decimal(allocated)
+                if len(payments) == 1:
+                    several.append(payments)
+            else:
+                invoice["paid_amount"] = allocated
             payments.append(
                 {
                     "payment_id": payment_id,
@@ -567,15 +581,8 @@ def _invoices(
                     "reference_no": reference_no,
                 }
             )
-            # One payment: its amount as it came; more: their sum.
-            invoice["paid_amount"] = (
-                allocated
-                if len(payments) == 1
-                else Decimal(invoice["paid_amount"]) + Decimal(allocated)
-            )
-    for invoice in invoices:
-        if len(invoice["payments"]) > 1:
-            invoice["payments"].sort(key=_oldest)
+    for payments in several:
+        payments.sort(key=_oldest)
     last = invoices[-1] if invoices else None
     next_cursor = encode_cursor(last["posting_date"], last["id"]) if older and last else None
     return invoices, next_cursor
