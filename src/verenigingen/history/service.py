@@ -39,9 +39,9 @@ from verenigingen.history.queries import (
     dumps,
     history_document,
     history_read,
-    tag_text,
 )
 from verenigingen.history.schemas import FinancialSummaryOut, PaymentHistory
+from verenigingen.history.statement import tag_text
 from verenigingen.history.summary import Figures, ledger_figures
 from verenigingen.members.models import Member
 
