@@ -82,7 +82,7 @@ def dumps(document: Document) -> str:
     return pydantic_core.to_json(document).decode()
 
 
-class MoneyText(dict[Any, str]):
+class _MoneyText(dict[Any, str]):
     """Amounts with two decimals, each distinct amount written once per history: amounts repeat
     (a dues amount, 0.00), and writing a number costs as much as several lookups. Equal amounts
     have equal text (NUMERIC keeps no negative zero on these engines)."""
@@ -170,7 +170,7 @@ def history_read(
     ) = member_rows[0]
     mandates = _mandates(member_rows)
     active = [m.ref for m in mandates if m.status == MandateStatus.ACTIVE]
-    money = MoneyText()
+    money = _MoneyText()
     invoices, next_cursor = _invoices(page_rows, limit, mandates, money)
     unallocated_rows.sort(key=_newest, reverse=True)
     unallocated = [
@@ -262,7 +262,7 @@ def _mandates(member_rows: list[Any]) -> list[_Mandate]:
 
 
 def _invoices(
-    rows: list[Any], limit: int, mandates: Sequence[_Mandate], money: MoneyText
+    rows: list[Any], limit: int, mandates: Sequence[_Mandate], money: _MoneyText
 ) -> tuple[list[Document], str | None]:
     """The page's invoices, newest first, each with its payments oldest first, from the rows of
     the page (an invoice's row per payment allocated to it; one row without a payment for an

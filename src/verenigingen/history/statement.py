@@ -56,7 +56,7 @@ _payment = Payment.__table__
 class _Amount(UserDefinedType[Any]):
     """An amount as the driver gives it, unconverted: the ``Decimal`` of PostgreSQL and
     MariaDB; on SQLite, which keeps a NUMERIC as an integer or a float, that number. The history
-    writes either with two decimals (``queries.MoneyText``), the text ``Numeric``'s ``Decimal``
+    writes either with two decimals (``queries._MoneyText``), the text ``Numeric``'s ``Decimal``
     would give, without building one only to write it back out."""
 
     cache_ok = True
