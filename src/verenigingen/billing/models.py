@@ -13,6 +13,12 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from verenigingen.db.base import Base, BigIntKey, IdMixin, TimestampMixin
 
 
+def _owned_children(order_by: str) -> Any:
+    """A document's rows (an invoice's lines, a payment's allocations): loaded only when asked
+    for (rule: ``lazy="raise"``), in ``order_by`` order, deleted with their document."""
+    return relationship(lazy="raise", order_by=order_by, cascade="all, delete-orphan")
+
+
 class DocStatus(enum.IntEnum):
     DRAFT = 0
     SUBMITTED = 1
@@ -74,9 +80,7 @@ class Invoice(IdMixin, TimestampMixin, Base):
     )
     remarks: Mapped[str | None] = mapped_column(String(500))
 
-    lines: Mapped[list[InvoiceLine]] = relationship(
-        lazy="raise", order_by="InvoiceLine.idx", cascade="all, delete-orphan"
-    )
+    lines: Mapped[list[InvoiceLine]] = _owned_children("InvoiceLine.idx")
 
 
 class InvoiceLine(IdMixin, Base):
@@ -107,9 +111,7 @@ class Payment(IdMixin, TimestampMixin, Base):
     docstatus: Mapped[int] = mapped_column(default=DocStatus.DRAFT)
     created_by_id: Mapped[int | None] = mapped_column(BigIntKey, ForeignKey("user_account.id"))
 
-    allocations: Mapped[list[PaymentAllocation]] = relationship(
-        lazy="raise", cascade="all, delete-orphan", order_by="PaymentAllocation.id"
-    )
+    allocations: Mapped[list[PaymentAllocation]] = _owned_children("PaymentAllocation.id")
 
 
 class PaymentAllocation(IdMixin, Base):

@@ -92,21 +92,14 @@ class _MoneyText(dict[Any, str]):
         return text
 
 
-@dataclass(frozen=True, slots=True)
-class _Mandate:
-    status: str
-    sign_date: Day
-    expiry_date: Day | None
-    ref: Document
-    """Its MandateRef (the IBAN masked)."""
-
-
-def _signed(mandates: Sequence[_Mandate]) -> list[tuple[Day, Day | None, Document]]:
+def _signed(mandates: Sequence[Document]) -> list[tuple[Day, Day | None, Document]]:
     """The mandates that can cover an invoice (a draft never covered anything), newest
     signature first, as (signed, expires, MandateRef): the invoice's mandate is the first
     valid on its due date."""
     return [
-        (m.sign_date, m.expiry_date, m.ref) for m in mandates if m.status != MandateStatus.DRAFT
+        (m["sign_date"], m["expiry_date"], m)
+        for m in mandates
+        if m["status"] != MandateStatus.DRAFT
     ]
 
 
@@ -169,7 +162,7 @@ def history_read(
         customer_version,
     ) = member_rows[0]
     mandates = _mandates(member_rows)
-    active = [m.ref for m in mandates if m.status == MandateStatus.ACTIVE]
+    active = [m for m in mandates if m["status"] == MandateStatus.ACTIVE]
     money = _MoneyText()
     invoices, next_cursor = _invoices(page_rows, limit, mandates, money)
     unallocated_rows.sort(key=_newest, reverse=True)
@@ -226,24 +219,20 @@ _oldest = itemgetter("posting_date", "payment_id")
 """An invoice's payments, oldest first."""
 
 
-def _mandates(member_rows: list[Any]) -> list[_Mandate]:
-    """The member's mandates, newest signature first (none: one row without a mandate)."""
+def _mandates(member_rows: list[Any]) -> list[Document]:
+    """The member's mandates as MandateRefs (the IBAN masked), newest signature first (none:
+    one row without a mandate)."""
     rows = [row for row in member_rows if row[SLOT["id"]] is not None]
     rows.sort(key=_newest, reverse=True)
     return [
-        _Mandate(
-            status,
-            sign_date,
-            expiry_date,
-            {
-                "id": mandate_id,
-                "mandate_reference": reference,
-                "status": status,
-                "sign_date": sign_date,
-                "expiry_date": expiry_date,
-                "iban": mask_text(iban),
-            },
-        )
+        {
+            "id": mandate_id,
+            "mandate_reference": reference,
+            "status": status,
+            "sign_date": sign_date,
+            "expiry_date": expiry_date,
+            "iban": mask_text(iban),
+        }
         for (
             _,
             mandate_id,
@@ -262,7 +251,7 @@ def _mandates(member_rows: list[Any]) -> list[_Mandate]:
 
 
 def _invoices(
-    rows: list[Any], limit: int, mandates: Sequence[_Mandate], money: _MoneyText
+    rows: list[Any], limit: int, mandates: Sequence[Document], money: _MoneyText
 ) -> tuple[list[Document], str | None]:
     """The page's invoices, newest first, each with its payments oldest first, from the rows of
     the page (an invoice's row per payment allocated to it; one row without a payment for an
