@@ -1,6 +1,6 @@
 """The cached history on each engine: a hit is one statement (the member, its permission and its
-tags' versions read together), a cold read one (the read model's, which reads them too), a stale
-entry two, and a bump of either tag is never answered from the old entry."""
+tags' versions read together), a cold read three (the read model's, whose first reads them too),
+a stale entry four, and a bump of either tag is never answered from the old entry."""
 
 from __future__ import annotations
 
@@ -59,7 +59,7 @@ def test_hit_is_one_statement_and_a_bump_of_either_tag_recomputes(
         return text, log.count
 
     first, statements = read()
-    assert statements == 1  # cold: the read model's statement reads permission and versions too
+    assert statements == 3  # cold: the read model's first statement reads permission and versions
     assert _outstanding(first) == ["0.00", "25.00", "0.00"]
     assert read() == (first, 1)
 
@@ -70,12 +70,12 @@ def test_hit_is_one_statement_and_a_bump_of_either_tag_recomputes(
     )
     bump_tags(any_session, [f"customer:{customer.id}"])
     settled, statements = read()
-    assert statements == 2  # the entry is judged (member, permission, versions), then recomputed
+    assert statements == 4  # the entry is judged (member, permission, versions), then recomputed
     assert _outstanding(settled) == ["0.00", "0.00", "0.00"]
     assert read() == (settled, 1)
 
     bump_tags(any_session, [f"member:{member.id}"])
-    assert read()[1] == 2
+    assert read()[1] == 4
     stats = cache.stats()["history"]
     assert (stats.hits, stats.cold, stats.invalidated) == (2, 1, 2)
 

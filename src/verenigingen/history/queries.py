@@ -1,20 +1,23 @@
-"""The member payment history read model: one statement whatever the size of the ledger.
+"""The member payment history read model: three statements whatever the size of the ledger.
 
-The statement (:mod:`verenigingen.history.statement`) returns the member with its mandates and
-summary, one page of invoices with their payments, and the unallocated payments, in no order;
-:func:`history_read` sorts them and builds the history. The original built the same page per
+:func:`history_read` reads the member with its mandates and summary, one page of invoices with
+their payments, and the unallocated payments (:mod:`verenigingen.history.statement`, a named
+row shape each), and builds the history from those rows. The original built the same page per
 invoice (about 67 statements per member). Paging is by an opaque keyset cursor over (posting
 date, id), so a page costs the same wherever it starts.
 
-The history is built straight from the rows as a document of plain values (dicts, lists,
-amounts as text, days as the driver gives them, in the field order of :class:`PaymentHistory`),
-which pydantic's own JSON writer turns into the same text as the model would give: the API
-sends that text and the cache stores it. Validating a pydantic object per invoice and payment,
-and Python's ``json``, cost more than the statement; :func:`payment_history` validates the
-document once, for Python callers, and a test holds its JSON equal to the model's.
+The history is built as plain values in the shape of :class:`PaymentHistory`
+(:class:`PaymentHistoryValues`: amounts ``Decimal``, days ``dt.date``), which pydantic's own JSON
+writer turns into the same text as the model would give: the API sends that text and the cache
+stores it. :func:`payment_history` validates it once, for Python callers.
 
-The statement selects columns, not entities: no identity map, no ORM loading;
-``session.execute`` still autoflushes and lets ``perf.capture`` count the rows.
+What the three statements see together: on SQLite a read transaction is one snapshot; on
+PostgreSQL and MariaDB (READ COMMITTED) each statement sees what was committed when it started,
+so a ledger write committed between them can show in the later parts and not in the earlier.
+The cache is not misled by it: the versions of the history's tags are read by the first
+statement, before anything else, and every ledger write bumps them in its own transaction, so
+an entry stored with those versions is served only while nothing has changed since that first
+statement, when all three read the same ledger (``history.service``).
 """
 
 from __future__ import annotations
@@ -23,10 +26,7 @@ import base64
 import binascii
 import datetime as dt
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import Decimal
-from operator import itemgetter
 from typing import Any
 
 import pydantic_core
@@ -34,14 +34,22 @@ from sqlalchemy.orm import Session
 
 from verenigingen.db.paging import check_page
 from verenigingen.errors import NotFound, ValidationFailed
-from verenigingen.history.schemas import PaymentHistory
+from verenigingen.history.schemas import (
+    AllocatedPaymentValues,
+    HistoryInvoiceValues,
+    MandateRefValues,
+    PaymentHistory,
+    PaymentHistoryValues,
+    UnallocatedPaymentValues,
+)
 from verenigingen.history.statement import (
-    HISTORY,
-    HISTORY_BEFORE,
     MEMBER,
     PAGE,
-    SLOT,
+    PAGE_BEFORE,
     UNALLOCATED,
+    InvoicePaymentRow,
+    MemberRow,
+    UnallocatedRow,
 )
 from verenigingen.jobs.masking import mask_text
 from verenigingen.money import ZERO
@@ -50,17 +58,11 @@ from verenigingen.sepa.models import MandateStatus
 DEFAULT_LIMIT = 50
 
 Cursor = tuple[dt.date, int]
-Day = Any
-"""A day as the driver gives it (see ``history.statement``): a ``dt.date``, or on SQLite its
-ISO text. Days of one statement are all one or all the other, which compare alike."""
-Document = dict[str, Any]
-"""A payment history as plain values in the shape of :class:`PaymentHistory`."""
 
 
-def encode_cursor(posting_date: dt.date | str, invoice_id: int) -> str:
-    """A cursor after the invoice posted on ``posting_date`` (a date, or its ISO text)."""
-    day = posting_date if isinstance(posting_date, str) else posting_date.isoformat()
-    raw = json.dumps([day, invoice_id], separators=(",", ":"))
+def encode_cursor(posting_date: dt.date, invoice_id: int) -> str:
+    """A cursor after the invoice posted on ``posting_date``."""
+    raw = json.dumps([posting_date.isoformat(), invoice_id], separators=(",", ":"))
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
@@ -76,36 +78,15 @@ def decode_cursor(value: str) -> Cursor:
         raise ValidationFailed("before is not a cursor of this history; use next_cursor") from None
 
 
-def dumps(document: Document) -> str:
-    """The document as the API's JSON text, written as ``PaymentHistory.model_dump_json``
+def dumps(history: PaymentHistoryValues) -> str:
+    """The history as the API's JSON text, written as ``PaymentHistory.model_dump_json``
     writes it (the same Rust serializer: amounts as strings, dates in ISO form, UTF-8 kept)."""
-    return pydantic_core.to_json(document).decode()
-
-
-class _MoneyText(dict[Any, str]):
-    """Amounts with two decimals, each distinct amount written once per history: amounts repeat
-    (a dues amount, 0.00), and writing a number costs as much as several lookups. Equal amounts
-    have equal text (NUMERIC keeps no negative zero on these engines)."""
-
-    def __missing__(self, amount: Decimal | float) -> str:
-        text = self[amount] = f"{amount:.2f}"
-        return text
-
-
-def _signed(mandates: Sequence[Document]) -> list[tuple[Day, Day | None, Document]]:
-    """The mandates that can cover an invoice (a draft never covered anything), newest
-    signature first, as (signed, expires, MandateRef): the invoice's mandate is the first
-    valid on its due date."""
-    return [
-        (m["sign_date"], m["expiry_date"], m)
-        for m in mandates
-        if m["status"] != MandateStatus.DRAFT
-    ]
+    return pydantic_core.to_json(history).decode()
 
 
 @dataclass(frozen=True, slots=True)
 class Access:
-    """Who may read the history, and the versions of its cache tags, from the same statement."""
+    """Who may read the history, and the versions of its cache tags, from its first statement."""
 
     customer_id: int | None
     user_id: int | None
@@ -115,7 +96,7 @@ class Access:
 
 def history_document(
     session: Session, member_id: int, *, limit: int = DEFAULT_LIMIT, before: str | None = None
-) -> Document:
+) -> PaymentHistoryValues:
     """A member's payment history (DOMAIN.md's shape), one page of invoices, newest first, as
     plain values in the shape of :class:`PaymentHistory` (write it with :func:`dumps`).
 
@@ -130,216 +111,153 @@ def history_document(
 
 def history_read(
     session: Session, member_id: int, *, limit: int = DEFAULT_LIMIT, before: str | None = None
-) -> tuple[Document, Access] | None:
+) -> tuple[PaymentHistoryValues, Access] | None:
     """:func:`history_document` with the member's :class:`Access`, or None for an unknown
-    member: one statement."""
+    member. Three statements (the member's, the page's, the unallocated payments'); one for a
+    member without a customer or an unknown member."""
     check_page(limit)
     cursor = decode_cursor(before) if before is not None else None
-    params: dict[str, Any] = {"member_id": member_id, "rows": limit + 1}
-    statement = HISTORY
-    if cursor is not None:
-        statement = HISTORY_BEFORE
-        params["day"], params["invoice_id"] = cursor
-    # Fetched at once: iterating a result fetches row by row, a driver call and a row each.
-    rows = session.execute(statement, params).all()
-    parts: tuple[list[Any], list[Any], list[Any]] = ([], [], [])
-    for row in rows:
-        parts[row[0]].append(row)  # by kind
-    member_rows, page_rows, unallocated_rows = parts[MEMBER], parts[PAGE], parts[UNALLOCATED]
+    member_rows = MEMBER.rows(session, {"member_id": member_id})
     if not member_rows:
         return None
-    (
-        _,
-        _,
-        customer_id,
-        invoice_count,
-        *_,
-        total,
-        outstanding,
-        _,
-        user_id,
-        member_version,
-        customer_version,
-    ) = member_rows[0]
-    mandates = _mandates(member_rows)
-    active = [m for m in mandates if m["status"] == MandateStatus.ACTIVE]
-    money = _MoneyText()
-    invoices, next_cursor = _invoices(page_rows, limit, mandates, money)
-    unallocated_rows.sort(key=_newest, reverse=True)
-    unallocated = [
-        {
-            "id": payment_id,
-            "number": number,
-            "posting_date": posting_date,
-            "paid_amount": money[paid_amount],
-            "unallocated_amount": money[unallocated_amount],
-            "mode_of_payment": mode_of_payment,
-            "reference_no": reference_no,
-        }
-        for (
-            _,
-            payment_id,
-            _,
-            _,
-            number,
-            mode_of_payment,
-            reference_no,
-            _,
-            _,
-            posting_date,
-            _,
-            _,
-            _,
-            _,
-            paid_amount,
-            unallocated_amount,
-            *_,
-        ) in unallocated_rows
-    ]
-    document = {
+    member = member_rows[0]
+    mandates = [_mandate_ref(row) for row in member_rows if row.mandate_id is not None]
+    active = [mandate for mandate in mandates if mandate["status"] == MandateStatus.ACTIVE]
+    invoices: list[HistoryInvoiceValues] = []
+    unallocated: list[UnallocatedPaymentValues] = []
+    next_cursor = None
+    if member.customer_id is not None:
+        invoices, next_cursor = _page(session, member.customer_id, limit, cursor, mandates)
+        unallocated = [
+            _unallocated_payment(row)
+            for row in UNALLOCATED.rows(session, {"customer_id": member.customer_id})
+        ]
+    history: PaymentHistoryValues = {
         "member_id": member_id,
-        "customer_id": customer_id,
+        "customer_id": member.customer_id,
         "invoices": invoices,
         "unallocated_payments": unallocated,
         "active_mandates": active,
         "summary": {
-            "invoices": int(invoice_count or 0),
-            "total": Decimal(money[total or ZERO]),
-            "outstanding": Decimal(money[outstanding or ZERO]),
+            "invoices": member.invoice_count or 0,
+            "total": ZERO if member.total_invoiced is None else member.total_invoiced,
+            "outstanding": ZERO if member.outstanding is None else member.outstanding,
             "active_mandates": len(active),
         },
         "next_cursor": next_cursor,
     }
-    return document, Access(customer_id, user_id, member_version, customer_version)
+    access = Access(
+        member.customer_id, member.user_id, member.member_version, member.customer_version
+    )
+    return history, access
 
 
-_newest = itemgetter(SLOT["day1"], SLOT["id"])
-"""A part's order, newest first (with ``reverse``): its first day, then its id."""
-_oldest = itemgetter("posting_date", "payment_id")
-"""An invoice's payments, oldest first."""
+def _mandate_ref(row: MemberRow) -> MandateRefValues:
+    """The row's mandate as a MandateRef, its IBAN masked (a row with a mandate has all of its
+    fields: the outer join gives all of them or none)."""
+    assert row.mandate_id is not None
+    assert row.mandate_reference is not None
+    assert row.mandate_status is not None
+    assert row.iban is not None
+    assert row.sign_date is not None
+    return {
+        "id": row.mandate_id,
+        "mandate_reference": row.mandate_reference,
+        "status": row.mandate_status,
+        "sign_date": row.sign_date,
+        "expiry_date": row.expiry_date,
+        "iban": mask_text(row.iban),
+    }
 
 
-def _mandates(member_rows: list[Any]) -> list[Document]:
-    """The member's mandates as MandateRefs (the IBAN masked), newest signature first (none:
-    one row without a mandate)."""
-    rows = [row for row in member_rows if row[SLOT["id"]] is not None]
-    rows.sort(key=_newest, reverse=True)
-    return [
-        {
-            "id": mandate_id,
-            "mandate_reference": reference,
-            "status": status,
-            "sign_date": sign_date,
-            "expiry_date": expiry_date,
-            "iban": mask_text(iban),
-        }
-        for (
-            _,
-            mandate_id,
-            _,
-            _,
-            reference,
-            status,
-            iban,
-            _,
-            _,
-            sign_date,
-            expiry_date,
-            *_,
-        ) in rows
-    ]
+def _page(
+    session: Session,
+    customer_id: int,
+    limit: int,
+    cursor: Cursor | None,
+    mandates: list[MandateRefValues],
+) -> tuple[list[HistoryInvoiceValues], str | None]:
+    """One page of invoices, newest first, each with its payments oldest first and the mandate
+    that covers its due date; and the cursor of the next (older) page, if there is one."""
+    params: dict[str, Any] = {"customer_id": customer_id, "rows": limit + 1}
+    statement = PAGE
+    if cursor is not None:
+        statement = PAGE_BEFORE
+        params["day"], params["invoice_id"] = cursor
+    # A draft mandate never covered anything.
+    signed = [mandate for mandate in mandates if mandate["status"] != MandateStatus.DRAFT]
+    invoices: list[HistoryInvoiceValues] = []
+    for row in statement.rows(session, params):  # an invoice's rows come together, in order
+        if not invoices or invoices[-1]["id"] != row.invoice_id:
+            if len(invoices) == limit:  # the page's extra invoice: an older page exists
+                last = invoices[-1]
+                return invoices, encode_cursor(last["posting_date"], last["id"])
+            invoices.append(_invoice(row, signed))
+        if row.payment_id is not None:
+            invoice = invoices[-1]
+            payment = _allocated_payment(row)
+            invoice["payments"].append(payment)
+            invoice["paid_amount"] += payment["allocated_amount"]
+    return invoices, None
 
 
-def _invoices(
-    rows: list[Any], limit: int, mandates: Sequence[Document], money: _MoneyText
-) -> tuple[list[Document], str | None]:
-    """The page's invoices, newest first, each with its payments oldest first, from the rows of
-    the page (an invoice's row per payment allocated to it; one row without a payment for an
-    invoice with none), in any order."""
-    # Newest invoice first: an invoice's rows, of one key, stay together.
-    rows.sort(key=_newest, reverse=True)
-    invoices: list[Document] = []
-    invoice: Document = {}
-    payments: list[Document] = []
-    several: list[list[Document]] = []  # the payments of invoices with more than one
-    signed_mandates = _signed(mandates)
-    last_id: int | None = None
-    left = limit
-    older = False
-    for (
-        _,
-        invoice_id,
-        payment_id,
-        is_return,
-        number,
-        status,
-        payment_number,
-        mode_of_payment,
-        reference_no,
-        posting_date,
-        due_date,
-        coverage_start,
-        coverage_end,
-        payment_date,
-        grand_total,
-        outstanding_amount,
-        allocated_amount,
-        _,
-        _,
-        _,
-    ) in rows:
-        if invoice_id != last_id:
-            if left == 0:  # the page's extra invoice: an older page exists
-                older = True
-                break
-            left -= 1
-            covering = None
-            if not is_return:
-                for signed, expires, ref in signed_mandates:  # inline: a call per invoice shows
-                    if signed <= due_date and (expires is None or expires >= due_date):
-                        covering = ref
-                        break
-            payments = []
-            invoice = {
-                "id": invoice_id,
-                "number": number,
-                "posting_date": posting_date,
-                "due_date": due_date,
-                "coverage_start": coverage_start,
-                "coverage_end": coverage_end,
-                "grand_total": money[grand_total],
-                "outstanding_amount": money[outstanding_amount],
-                "paid_amount": ZERO,  # what its payments allocated, set below
-                "status": status,
-                "is_return": is_return == 1,
-                "payments": payments,
-                "mandate": covering,
-            }
-            invoices.append(invoice)
-            last_id = invoice_id
-        if payment_id is not None:
-            allocated = money[allocated_amount]
-            if payments:  # more than one: their sum, and oldest first (sorted below)
-                invoice["paid_amount"] = Decimal(invoice["paid_amount"]) + Decimal(allocated)
-                if len(payments) == 1:
-                    several.append(payments)
-            else:
-                invoice["paid_amount"] = allocated
-            payments.append(
-                {
-                    "payment_id": payment_id,
-                    "payment_number": payment_number,
-                    "posting_date": payment_date,
-                    "allocated_amount": allocated,
-                    "mode_of_payment": mode_of_payment,
-                    "reference_no": reference_no,
-                }
-            )
-    for payments in several:
-        payments.sort(key=_oldest)
-    last = invoices[-1] if invoices else None
-    next_cursor = encode_cursor(last["posting_date"], last["id"]) if older and last else None
-    return invoices, next_cursor
+def _invoice(row: InvoicePaymentRow, signed: list[MandateRefValues]) -> HistoryInvoiceValues:
+    """The row's invoice, before its payments (``paid_amount`` is their sum, added after)."""
+    return {
+        "id": row.invoice_id,
+        "number": row.number,
+        "posting_date": row.posting_date,
+        "due_date": row.due_date,
+        "coverage_start": row.coverage_start,
+        "coverage_end": row.coverage_end,
+        "grand_total": row.grand_total,
+        "outstanding_amount": row.outstanding_amount,
+        "paid_amount": ZERO,
+        "status": row.status,
+        "is_return": row.is_return,
+        "payments": [],
+        "mandate": None if row.is_return else _covering(signed, row.due_date),
+    }
+
+
+def _covering(signed: list[MandateRefValues], due_date: dt.date) -> MandateRefValues | None:
+    """The member's mandate that covers ``due_date``: the newest signed on or before it that had
+    not expired (``signed`` is newest signature first)."""
+    for mandate in signed:
+        expiry_date = mandate["expiry_date"]
+        if mandate["sign_date"] <= due_date and (expiry_date is None or expiry_date >= due_date):
+            return mandate
+    return None
+
+
+def _allocated_payment(row: InvoicePaymentRow) -> AllocatedPaymentValues:
+    """The row's payment and what it allocated to the row's invoice (for a row with a payment:
+    the outer join gives all of its fields or none)."""
+    assert row.payment_id is not None
+    assert row.payment_number is not None
+    assert row.payment_date is not None
+    assert row.allocated_amount is not None
+    assert row.mode_of_payment is not None
+    return {
+        "payment_id": row.payment_id,
+        "payment_number": row.payment_number,
+        "posting_date": row.payment_date,
+        "allocated_amount": row.allocated_amount,
+        "mode_of_payment": row.mode_of_payment,
+        "reference_no": row.reference_no,
+    }
+
+
+def _unallocated_payment(row: UnallocatedRow) -> UnallocatedPaymentValues:
+    return {
+        "id": row.payment_id,
+        "number": row.number,
+        "posting_date": row.posting_date,
+        "paid_amount": row.paid_amount,
+        "unallocated_amount": row.unallocated_amount,
+        "mode_of_payment": row.mode_of_payment,
+        "reference_no": row.reference_no,
+    }
 
 
 def payment_history(

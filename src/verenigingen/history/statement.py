@@ -1,45 +1,45 @@
-"""The one statement of the member payment history (``history.queries`` reads its rows).
+"""The three statements of the member payment history, each with its own row shape.
 
-Its rows come in three parts (``UNION ALL``, told apart by a ``kind`` column, in no order:
-sorting the parts' rows together costs SQLite a temporary B-tree of whole rows, more than
-Python's sort of rows that come nearly in order):
+1. :data:`MEMBER`: the member (its customer and user, the versions of its history's cache tags)
+   with its mandates, newest signature first, and the summary of its customer's invoices;
+2. :data:`PAGE` (:data:`PAGE_BEFORE` after a cursor): one page of the customer's submitted
+   invoices, newest first, each outer-joined with its allocations and the submitted payments
+   behind them, oldest first;
+3. :data:`UNALLOCATED`: the customer's submitted payments with money left unallocated, newest
+   first.
 
-1. the member with its mandates, and the summary of its customer's invoices (one aggregate);
-2. one page of the customer's submitted invoices (the newest, by a limit), outer-joined with
-   their allocations and the submitted payments behind them;
-3. the customer's submitted payments with something left unallocated.
+Each statement's columns are named by the fields of its row shape (a ``NamedTuple``) and built
+in their order, so a row becomes its shape without anyone counting positions
+(:meth:`NamedStatement.rows`). The columns keep their table's types: amounts are ``Numeric``
+and arrive as ``Decimal`` on every engine (SQLite, which stores a NUMERIC as an integer or a
+float, gets it through SQLAlchemy's two-decimal conversion), days as ``dt.date``, flags as
+``bool``.
 
-One statement, not three: a statement is a round trip and an execution, which on PostgreSQL
-cost more than the rows themselves (docs/benchmarks.md, "Member payment history").
-
-It is built once, here (and once more with the cursor's condition), with bound parameters:
-SQLAlchemy then finds its compiled form by a memoised cache key instead of constructing and
-hashing a new statement (with a subquery's column collection) per read.
+The statements are built once, with bound parameters: SQLAlchemy then finds their compiled
+form by a memoised cache key instead of building and hashing a new statement per read.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Generic, NamedTuple, TypeVar
 
 from sqlalchemy import (
-    BigInteger,
     ColumnElement,
-    CompoundSelect,
-    Dialect,
-    Integer,
+    Select,
     String,
     and_,
     bindparam,
     cast,
     func,
     literal,
-    null,
     or_,
     select,
-    type_coerce,
-    union_all,
 )
-from sqlalchemy.types import UserDefinedType
+from sqlalchemy.orm import Session
 
 from verenigingen.billing.models import DocStatus, Invoice, Payment, PaymentAllocation
 from verenigingen.cache.tags import tag_version
@@ -52,53 +52,86 @@ _invoice = Invoice.__table__
 _allocation = PaymentAllocation.__table__
 _payment = Payment.__table__
 
-
-class _Amount(UserDefinedType[Any]):
-    """An amount as the driver gives it, unconverted: the ``Decimal`` of PostgreSQL and
-    MariaDB; on SQLite, which keeps a NUMERIC as an integer or a float, that number. The history
-    writes either with two decimals (``queries._MoneyText``), the text ``Numeric``'s ``Decimal``
-    would give, without building one only to write it back out."""
-
-    cache_ok = True
-
-    def get_col_spec(self, **kw: Any) -> str:
-        return "NUMERIC(12, 2)"
-
-    def result_processor(self, dialect: Dialect, coltype: object) -> None:
-        return None
+Row = TypeVar("Row", bound=NamedTuple)
 
 
-# The three parts of a history come as the rows of one statement, told apart by ``kind`` (each
-# kind is also its part's position in ``history_read``), in slots of one type each (the first
-# part's types are the statement's). Days come as the driver gives them: ``dt.date`` from
-# PostgreSQL and MariaDB, the ISO text SQLite stores; both compare in date order and are
-# written the same. Amounts: see ``_Amount``.
-MEMBER, PAGE, UNALLOCATED = 0, 1, 2
-_DAY, _MONEY = String(), _Amount()
-_SLOTS: tuple[tuple[str, Any], ...] = (
-    ("kind", Integer()),
-    ("id", BigInteger()),  # the mandate, the invoice, the payment
-    ("other_id", BigInteger()),  # the member's customer, the allocated payment
-    ("number", Integer()),  # how many invoices, whether a credit note
-    ("text1", String()),  # mandate reference, invoice number, payment number
-    ("text2", String()),  # mandate status, invoice status, mode of payment
-    ("text3", String()),  # IBAN, the allocated payment's number, reference
-    ("text4", String()),  # -, the allocated payment's mode of payment, -
-    ("text5", String()),  # -, the allocated payment's reference, -
-    ("day1", _DAY),  # signed, posted, posted
-    ("day2", _DAY),  # expires, due, -
-    ("day3", _DAY),  # -, coverage start, -
-    ("day4", _DAY),  # -, coverage end, -
-    ("day5", _DAY),  # -, the allocated payment's posting date, -
-    ("money1", _MONEY),  # total invoiced, grand total, paid amount
-    ("money2", _MONEY),  # outstanding, outstanding, unallocated
-    ("money3", _MONEY),  # -, allocated amount, -
-    ("owner_id", BigInteger()),  # the member's user (who may read it)
-    ("member_version", Integer()),  # the versions of the history's cache tags (history.service)
-    ("customer_version", Integer()),
-)
-SLOT = {name: index for index, (name, _) in enumerate(_SLOTS)}
-"""Each slot's position in a row (a row unpacks in this order)."""
+class MemberRow(NamedTuple):
+    """The member with one of its mandates; a member without mandates has one row, its mandate
+    fields None. The member's fields repeat on each of its rows."""
+
+    customer_id: int | None
+    user_id: int | None
+    """The member's portal user: a Member role may read only its own history."""
+    member_version: int
+    """The current version of the cache tag ``member:<id>`` (0 if never bumped)."""
+    customer_version: int
+    """The current version of ``customer:<customer id>``."""
+    invoice_count: int | None
+    """The summary, over all the customer's submitted invoices (credit notes left out);
+    None when it has none."""
+    total_invoiced: Decimal | None
+    outstanding: Decimal | None
+    mandate_id: int | None
+    mandate_reference: str | None
+    mandate_status: str | None
+    iban: str | None
+    sign_date: dt.date | None
+    expiry_date: dt.date | None
+
+
+class InvoicePaymentRow(NamedTuple):
+    """An invoice of the page with one submitted payment allocated to it; an invoice without
+    one has one row, its payment fields None."""
+
+    invoice_id: int
+    number: str
+    posting_date: dt.date
+    due_date: dt.date
+    coverage_start: dt.date | None
+    coverage_end: dt.date | None
+    grand_total: Decimal
+    outstanding_amount: Decimal
+    status: str
+    is_return: bool
+    payment_id: int | None
+    payment_number: str | None
+    payment_date: dt.date | None
+    allocated_amount: Decimal | None
+    mode_of_payment: str | None
+    reference_no: str | None
+
+
+class UnallocatedRow(NamedTuple):
+    """A submitted payment with money left that no invoice took."""
+
+    payment_id: int
+    number: str
+    posting_date: dt.date
+    paid_amount: Decimal
+    unallocated_amount: Decimal
+    mode_of_payment: str
+    reference_no: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class NamedStatement(Generic[Row]):
+    """A statement whose rows are read as ``shape``: it selects the shape's fields, by name
+    and in their order (checked when it is built, at import)."""
+
+    shape: type[Row]
+    statement: Select[Any]
+
+    def __post_init__(self) -> None:
+        columns = tuple(self.statement.selected_columns.keys())
+        if columns != self.shape._fields:
+            raise TypeError(
+                f"{self.shape.__name__}: the statement selects {columns}, not {self.shape._fields}"
+            )
+
+    def rows(self, session: Session, params: Mapping[str, Any]) -> list[Row]:
+        # Fetched at once: iterating a result fetches row by row, a driver call each.
+        make = self.shape._make
+        return [make(row) for row in session.execute(self.statement, params).all()]
 
 
 def tag_text(prefix: str, key: ColumnElement[int]) -> ColumnElement[str]:
@@ -106,58 +139,41 @@ def tag_text(prefix: str, key: ColumnElement[int]) -> ColumnElement[str]:
     return literal(prefix, String) + cast(key, String)
 
 
-def _part(kind: int, values: dict[str, Any]) -> list[Any]:
-    """A part's columns in slot order, each of its slot's type: its values, NULLs elsewhere."""
-    columns: list[Any] = [literal(kind, Integer()).label("kind")]
-    for name, type_ in _SLOTS[1:]:
-        value = values.get(name)
-        columns.append(type_coerce(null() if value is None else value, type_).label(name))
-    return columns
-
-
-_customer_id = (
-    select(_member.c.customer_id).where(_member.c.id == bindparam("member_id")).scalar_subquery()
-)
-
-
-def history_statement(*, after_cursor: bool) -> CompoundSelect[Any]:
-    # The summary over all the customer's submitted invoices: one row (none without invoices),
-    # computed once, not per mandate row.
+def _member_statement() -> NamedStatement[MemberRow]:
+    # One aggregate over the customer's invoices, joined once (not computed per mandate row).
     summary = (
         select(
             _invoice.c.customer_id,
-            func.count(_invoice.c.id).label("invoices"),
-            func.sum(_invoice.c.grand_total).label("total"),
+            func.count(_invoice.c.id).label("invoice_count"),
+            func.sum(_invoice.c.grand_total).label("total_invoiced"),
             func.sum(_invoice.c.outstanding_amount).label("outstanding"),
         )
         .where(
-            _invoice.c.customer_id == _customer_id,
+            _invoice.c.customer_id
+            == select(_member.c.customer_id)
+            .where(_member.c.id == bindparam("member_id"))
+            .scalar_subquery(),
             _invoice.c.docstatus == DocStatus.SUBMITTED,
             _invoice.c.is_return.is_(False),
         )
         .group_by(_invoice.c.customer_id)
         .subquery("summary")
     )
-    member = (
+    statement = (
         select(
-            *_part(
-                MEMBER,
-                {
-                    "id": _mandate.c.id,
-                    "other_id": _member.c.customer_id,
-                    "number": summary.c.invoices,
-                    "text1": _mandate.c.mandate_reference,
-                    "text2": _mandate.c.status,
-                    "text3": _mandate.c.iban,
-                    "day1": _mandate.c.sign_date,
-                    "day2": _mandate.c.expiry_date,
-                    "money1": summary.c.total,
-                    "money2": summary.c.outstanding,
-                    "owner_id": _member.c.user_id,
-                    "member_version": tag_version(tag_text("member:", _member.c.id)),
-                    "customer_version": tag_version(tag_text("customer:", _member.c.customer_id)),
-                },
-            )
+            _member.c.customer_id,
+            _member.c.user_id,
+            tag_version(tag_text("member:", _member.c.id)).label("member_version"),
+            tag_version(tag_text("customer:", _member.c.customer_id)).label("customer_version"),
+            summary.c.invoice_count,
+            summary.c.total_invoiced,
+            summary.c.outstanding,
+            _mandate.c.id.label("mandate_id"),
+            _mandate.c.mandate_reference,
+            _mandate.c.status.label("mandate_status"),
+            _mandate.c.iban,
+            _mandate.c.sign_date,
+            _mandate.c.expiry_date,
         )
         .select_from(
             _member.outerjoin(_mandate, _mandate.c.member_id == _member.c.id).outerjoin(
@@ -165,12 +181,17 @@ def history_statement(*, after_cursor: bool) -> CompoundSelect[Any]:
             )
         )
         .where(_member.c.id == bindparam("member_id"))
+        .order_by(_mandate.c.sign_date.desc(), _mandate.c.id.desc())
     )
+    return NamedStatement(MemberRow, statement)
+
+
+def _page_statement(*, after_cursor: bool) -> NamedStatement[InvoicePaymentRow]:
     conditions = [
-        _invoice.c.customer_id == _customer_id,
+        _invoice.c.customer_id == bindparam("customer_id"),
         _invoice.c.docstatus == DocStatus.SUBMITTED,
     ]
-    if after_cursor:
+    if after_cursor:  # older than the cursor's invoice: (posting date, id) below its own
         conditions.append(
             or_(
                 _invoice.c.posting_date < bindparam("day"),
@@ -198,29 +219,24 @@ def history_statement(*, after_cursor: bool) -> CompoundSelect[Any]:
         .limit(bindparam("rows"))  # limit + 1: one more tells whether an older page exists
         .subquery("page")
     )
-    invoices = (
+    statement = (
         select(
-            *_part(
-                PAGE,
-                {
-                    "id": page.c.id,
-                    "other_id": _payment.c.id,
-                    "number": cast(page.c.is_return, Integer()),
-                    "text1": page.c.number,
-                    "text2": page.c.status,
-                    "text3": _payment.c.number,
-                    "text4": _payment.c.mode_of_payment,
-                    "text5": _payment.c.reference_no,
-                    "day1": page.c.posting_date,
-                    "day2": page.c.due_date,
-                    "day3": page.c.coverage_start,
-                    "day4": page.c.coverage_end,
-                    "day5": _payment.c.posting_date,
-                    "money1": page.c.grand_total,
-                    "money2": page.c.outstanding_amount,
-                    "money3": _allocation.c.allocated_amount,
-                },
-            )
+            page.c.id.label("invoice_id"),
+            page.c.number,
+            page.c.posting_date,
+            page.c.due_date,
+            page.c.coverage_start,
+            page.c.coverage_end,
+            page.c.grand_total,
+            page.c.outstanding_amount,
+            page.c.status,
+            page.c.is_return,
+            _payment.c.id.label("payment_id"),
+            _payment.c.number.label("payment_number"),
+            _payment.c.posting_date.label("payment_date"),
+            _allocation.c.allocated_amount,
+            _payment.c.mode_of_payment,
+            _payment.c.reference_no,
         )
         .select_from(page)
         .outerjoin(_allocation, _allocation.c.invoice_id == page.c.id)
@@ -231,27 +247,42 @@ def history_statement(*, after_cursor: bool) -> CompoundSelect[Any]:
                 _payment.c.docstatus == DocStatus.SUBMITTED,
             ),
         )
-    )
-    unallocated = select(
-        *_part(
-            UNALLOCATED,
-            {
-                "id": _payment.c.id,
-                "text1": _payment.c.number,
-                "text2": _payment.c.mode_of_payment,
-                "text3": _payment.c.reference_no,
-                "day1": _payment.c.posting_date,
-                "money1": _payment.c.paid_amount,
-                "money2": _payment.c.unallocated_amount,
-            },
+        .order_by(
+            page.c.posting_date.desc(),
+            page.c.id.desc(),
+            _payment.c.posting_date,
+            _payment.c.id,
         )
-    ).where(
-        _payment.c.customer_id == _customer_id,
-        _payment.c.docstatus == DocStatus.SUBMITTED,
-        _payment.c.unallocated_amount > 0,
     )
-    return union_all(member, invoices, unallocated)  # in no order (see above)
+    return NamedStatement(InvoicePaymentRow, statement)
 
 
-HISTORY = history_statement(after_cursor=False)
-HISTORY_BEFORE = history_statement(after_cursor=True)
+def _unallocated_statement() -> NamedStatement[UnallocatedRow]:
+    statement = (
+        select(
+            _payment.c.id.label("payment_id"),
+            _payment.c.number,
+            _payment.c.posting_date,
+            _payment.c.paid_amount,
+            _payment.c.unallocated_amount,
+            _payment.c.mode_of_payment,
+            _payment.c.reference_no,
+        )
+        .where(
+            _payment.c.customer_id == bindparam("customer_id"),
+            _payment.c.docstatus == DocStatus.SUBMITTED,
+            _payment.c.unallocated_amount > 0,
+        )
+        .order_by(_payment.c.posting_date.desc(), _payment.c.id.desc())
+    )
+    return NamedStatement(UnallocatedRow, statement)
+
+
+MEMBER = _member_statement()
+"""Parameter ``member_id``."""
+PAGE = _page_statement(after_cursor=False)
+"""Parameters ``customer_id`` and ``rows`` (the page's limit + 1)."""
+PAGE_BEFORE = _page_statement(after_cursor=True)
+""":data:`PAGE` older than a cursor: also ``day`` and ``invoice_id``."""
+UNALLOCATED = _unallocated_statement()
+"""Parameter ``customer_id``."""
