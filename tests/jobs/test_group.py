@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, func, select, text, update
 from sqlalchemy.orm import Session
 
 from server_databases import committed_engine_on
@@ -209,7 +209,7 @@ def test_a_duplicate_delivery_inside_a_group_is_skipped(
 def test_the_claims_connection_commits_asynchronously_and_the_pool_gets_it_back_reset(
     postgres_url: str,
 ) -> None:
-    from verenigingen.jobs.attempt import claims_connection, release_claims_connection
+    from verenigingen.jobs.claims_postgresql import claims_connection, release_claims_connection
 
     engine = make_engine(postgres_url, pool_size=1, max_overflow=0)  # one connection, reused
     try:
@@ -229,16 +229,30 @@ postgres_only = pytest.mark.parametrize("committed_engine", ["postgres"], indire
 
 
 @postgres_only
+def test_a_claim_commits_asynchronously_and_the_next_transaction_durably(
+    runtime: Runtime, engine: JobEngine, owner_id: int, committed_engine: Engine
+) -> None:
+    [job_id] = enqueue_all(runtime, owner_id, [("test.write_note", {"subject": "x"})])
+    with committed_engine.connect() as connection, Session(bind=connection) as session:
+        with session.begin():
+            assert runtime.claims.claim(session, job_id) is not None
+            assert session.execute(text("SHOW synchronous_commit")).scalar() == "off"
+        with session.begin():  # the group's transaction, on the same connection
+            assert session.execute(text("SHOW synchronous_commit")).scalar() == "on"
+
+
+@postgres_only
 @pytest.mark.parametrize(
     ("jobs", "statements", "claims"),
     [
-        # The first claim and the completions: no claims connection is opened.
-        (1, 2, 0),
-        # The first claim; SET synchronous_commit off / DEFAULT on the claims connection; the
-        # later claims in batches of 1, 2, 1; the completions, one statement.
-        (5, 7, 3),
+        # SET LOCAL synchronous_commit off and the first claim; the completions: no claims
+        # connection is opened.
+        (1, 3, 0),
+        # The first claim (two statements); SET synchronous_commit off / DEFAULT on the claims
+        # connection; the later claims in batches of 1, 2, 1; the completions, one statement.
+        (5, 8, 3),
         # Batches of 1, 2, 4, 8, 4: the claims grow as the log of the group, nothing per job.
-        (20, 9, 5),
+        (20, 10, 5),
     ],
 )
 def test_a_group_claims_in_growing_batches_and_completes_in_one_statement(

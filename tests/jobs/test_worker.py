@@ -12,10 +12,13 @@ from verenigingen import clock
 from verenigingen.auth.models import Role
 from verenigingen.auth.service import create_user
 from verenigingen.jobs import enqueue, registry
+from verenigingen.jobs.attempt import backoff_seconds, record_failed_attempt
+from verenigingen.jobs.consumer import run_next_group
 from verenigingen.jobs.models import Job, JobStatus, Notification, Queue
+from verenigingen.jobs.outcomes import FailedAttempt, RunOutcome
 from verenigingen.jobs.relay import relay
 from verenigingen.jobs.sweeper import sweep
-from verenigingen.jobs.worker import backoff_seconds, run_job
+from verenigingen.jobs.worker import run_job
 
 
 def reload(session: Session, job: Job) -> Job:
@@ -238,3 +241,53 @@ def test_jobs_of_a_disabled_or_member_user_run_in_that_users_name(
     assert drain() == ["completed"]
     assert reload(session, job).result["user"] == "member@example.org"
     assert session.scalar(select(func.count()).select_from(Notification)) == 1
+
+
+def test_a_failed_attempt_is_recorded_once_and_says_what_it_did(
+    session, treasurer, job_engine, runtime, marks
+):
+    job = enqueue(session, "test.record", user=treasurer, max_retries=1, marks=marks, key="a")
+    session.commit()
+
+    def running(attempt: int) -> None:  # as a claim leaves the job
+        session.execute(
+            update(Job).where(Job.id == job.id).values(status="Running", attempts=attempt)
+        )
+        session.commit()
+
+    def record(attempt: int) -> FailedAttempt:
+        outcome = record_failed_attempt(
+            session, runtime.settings, job.id, job.name, treasurer.id, attempt, 1, "it broke"
+        )
+        session.commit()
+        return outcome
+
+    running(1)
+    assert record(1) is FailedAttempt.RETRY_QUEUED
+    assert reload(session, job).status == JobStatus.QUEUED
+    # The worker and the sweeper both saw the attempt fail: only the first records it.
+    assert record(1) is FailedAttempt.NO_LONGER_RUNNING
+    running(2)
+    assert record(2) is FailedAttempt.FAILED_FOR_GOOD
+    assert reload(session, job).status == JobStatus.FAILED
+    assert len(notes(session, treasurer.id)) == 1
+
+
+def test_the_consumer_logs_what_became_of_each_job(
+    session, treasurer, job_engine, runtime, marks, caplog
+):
+    done = enqueue(session, "test.record", user=treasurer, marks=marks, key="a")
+    failing = enqueue(session, "test.domain_error", user=treasurer)
+    session.commit()
+    job_engine.dispatch(Queue.SHORT, done.id)  # delivered twice
+    caplog.set_level("INFO", logger="verenigingen.jobs.consumer")
+    outcomes = []
+    while (group := run_next_group(runtime, job_engine, tuple(Queue))) is not None:
+        outcomes += group
+    assert outcomes == [RunOutcome.COMPLETED, RunOutcome.FAILED, RunOutcome.NOT_CLAIMED]
+    logged = [r.getMessage() for r in caplog.records if r.name == "verenigingen.jobs.consumer"]
+    assert logged == [
+        f"job {done.id}: completed",
+        f"job {failing.id}: failed",
+        f"job {done.id}: skipped",
+    ]

@@ -1,13 +1,13 @@
 """Claim and finish on each engine: PostgreSQL claims and completes in one statement each
-(UPDATE ... RETURNING in a CTE), SQLite and MariaDB read and then update conditionally. The
-outcomes must be the same on all three."""
+(jobs.claims_postgresql), SQLite and MariaDB read and then update conditionally
+(jobs.claims_plain). The outcomes must be the same on all three."""
 
 from __future__ import annotations
 
 import datetime as dt
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from verenigingen import clock
@@ -15,8 +15,11 @@ from verenigingen.auth.models import Role, User
 from verenigingen.auth.service import create_user
 from verenigingen.config import Settings
 from verenigingen.jobs import enqueue, registry
+from verenigingen.jobs.claims_plain import PlainClaims
+from verenigingen.jobs.claims_postgresql import PostgresBatchClaims, PostgresClaims
 from verenigingen.jobs.models import Job, Notification, Queue
-from verenigingen.jobs.worker import Runtime, run_job
+from verenigingen.jobs.outcomes import RunOutcome
+from verenigingen.jobs.worker import Runtime, claim_strategy, run_job
 
 
 @pytest.fixture
@@ -32,6 +35,21 @@ def engine_runtime(any_session: Session, settings: Settings) -> Runtime:
 @pytest.fixture
 def owner(any_session: Session) -> User:
     return create_user(any_session, "owner@example.org", Role.TREASURER)
+
+
+def test_each_database_has_its_claim_strategy_chosen_once_from_its_dialect(
+    any_engine: Engine, engine_runtime: Runtime, settings: Settings
+) -> None:
+    # The runtime's factory is bound to the test's connection; a worker's to the engine.
+    grouped = any_engine.dialect.name == "postgresql"
+    assert type(engine_runtime.claims) is (PostgresClaims if grouped else PlainClaims)
+    strategy = claim_strategy(any_engine, "engines:2", settings)
+    assert type(strategy) is type(engine_runtime.claims)
+    # Only PostgreSQL claims a group's later jobs; its connection opens at the first batch.
+    batches = strategy.batch_claims(any_engine)
+    assert (type(batches) is PostgresBatchClaims) if grouped else batches is None
+    if batches is not None:
+        batches.close()
 
 
 def fresh(session: Session, job_id: int) -> Job:
@@ -51,8 +69,8 @@ def test_a_job_completes_once_with_its_result_lease_and_one_notification(
 ):
     job = enqueue(any_session, "test.record", user=owner, timeout=40, marks=marks, key="a")
     any_session.commit()
-    assert run_job(engine_runtime, job.id) == "completed"
-    assert run_job(engine_runtime, job.id) == "skipped"  # the same id delivered again
+    assert run_job(engine_runtime, job.id) is RunOutcome.COMPLETED
+    assert run_job(engine_runtime, job.id) is RunOutcome.NOT_CLAIMED  # delivered again
 
     done = fresh(any_session, job.id)
     assert (done.status, done.attempts, done.worker) == ("Completed", 1, "engines:1")
@@ -84,7 +102,7 @@ def test_the_claim_sets_the_lease_to_timeout_plus_grace(
     monkeypatch.setitem(
         registry._tasks, "test.write_note", registry.TaskSpec("w", Queue.SHORT, look_at_the_claim)
     )
-    assert run_job(engine_runtime, job.id) == "completed"
+    assert run_job(engine_runtime, job.id) is RunOutcome.COMPLETED
     assert (seen["status"], seen["attempts"]) == ("Running", 1)
     lease, started = seen["lease"], seen["started"]
     assert isinstance(lease, dt.datetime)
@@ -111,7 +129,7 @@ def test_work_of_a_run_that_lost_its_lease_is_rolled_back_and_not_notified(
     monkeypatch.setitem(
         registry._tasks, "test.write_note", registry.TaskSpec("w", Queue.SHORT, swept_meanwhile)
     )
-    assert run_job(engine_runtime, job.id) == "lost"
+    assert run_job(engine_runtime, job.id) is RunOutcome.LEASE_LOST
     any_session.expire_all()
     written = any_session.scalar(
         select(func.count()).select_from(Notification).where(Notification.user_id == owner.id)
@@ -127,12 +145,12 @@ def test_a_failed_attempt_is_claimed_again_with_the_next_attempt_number(
         any_session, "test.flaky", user=owner, marks=marks, key="f", failures=1, max_retries=2
     )
     any_session.commit()
-    assert run_job(engine_runtime, job.id) == "failed"
+    assert run_job(engine_runtime, job.id) is RunOutcome.FAILED
     retried = fresh(any_session, job.id)
     assert (retried.status, retried.attempts, retried.lease_until) == ("Queued", 1, None)
     any_session.execute(update(Job).where(Job.id == job.id).values(run_after=clock.now()))
     any_session.commit()
-    assert run_job(engine_runtime, job.id) == "completed"
+    assert run_job(engine_runtime, job.id) is RunOutcome.COMPLETED
     assert (fresh(any_session, job.id).status, fresh(any_session, job.id).attempts) == (
         "Completed",
         2,
@@ -154,5 +172,6 @@ def test_claim_skips_unknown_cancelled_and_not_yet_due_jobs(
     cancelled = enqueue(any_session, "test.record", user=owner, marks=marks, key="b")
     cancelled.status = "Cancelled"
     any_session.commit()
-    assert [run_job(engine_runtime, i) for i in (later.id, cancelled.id, 424242)] == ["skipped"] * 3
+    outcomes = [run_job(engine_runtime, i) for i in (later.id, cancelled.id, 424242)]
+    assert outcomes == [RunOutcome.NOT_CLAIMED] * 3
     assert fresh(any_session, later.id).attempts == fresh(any_session, cancelled.id).attempts == 0

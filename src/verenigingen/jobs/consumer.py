@@ -22,6 +22,7 @@ from verenigingen.jobs import engine as job_engine
 from verenigingen.jobs.daily import DailyJobs
 from verenigingen.jobs.engine import JobEngine
 from verenigingen.jobs.models import Queue
+from verenigingen.jobs.outcomes import RunOutcome
 from verenigingen.jobs.relay import relay
 from verenigingen.jobs.sweeper import sweep
 from verenigingen.jobs.worker import Runtime, run_group, run_job
@@ -99,7 +100,7 @@ def run_next_group(
     engine: JobEngine,
     queues: Sequence[Queue],
     stop: threading.Event | None = None,
-) -> list[str] | None:
+) -> list[RunOutcome] | None:
     """Take the next waiting message (earlier queues first) and run its job, and the jobs of the
     messages waiting behind it, as one group (jobs.worker); None when no message waits.
 
