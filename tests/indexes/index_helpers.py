@@ -22,9 +22,13 @@ from verenigingen.members.models import Customer
 STATUSES = [InvoiceStatus.PAID, InvoiceStatus.PAID, InvoiceStatus.UNPAID, InvoiceStatus.OVERDUE]
 
 
-def committed_user(engine: Engine, role: Role = Role.ADMINISTRATOR) -> User:
+def committed_user(
+    engine: Engine, role: Role = Role.ADMINISTRATOR, email: str | None = None
+) -> User:
+    """A user committed to ``engine``'s database (by default ``<role>@example.org``)."""
+    email = email or f"{role.value.lower().replace(' ', '.')}@example.org"
     with unit_of_work(make_session_factory(engine)) as session:
-        return create_user(session, f"{role.value.lower().replace(' ', '.')}@example.org", role)
+        return create_user(session, email, role)
 
 
 def seed_invoices(engine: Engine, customers: int, per_customer: int) -> None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -10,7 +11,7 @@ from index_helpers import committed_user, indexes_on, ledger
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
-from verenigingen.auth.models import Role
+from verenigingen.auth.models import Role, User
 from verenigingen.auth.service import issue_token
 from verenigingen.cli.app import app as cli
 from verenigingen.config import get_settings
@@ -178,3 +179,123 @@ def test_api_is_for_administrators_and_refuses_bad_names(fresh_sqlite: Engine) -
     assert rolled.status_code == 200
     assert rolled.json()["state"] == "rolled_back"
     assert "ixm_invoice_customer_status_posting" not in indexes_on(fresh_sqlite, "invoice")
+
+
+def _client_as(engine: Engine, user: User) -> TestClient:
+    with unit_of_work(make_session_factory(engine)) as session:
+        token = issue_token(session, session.merge(user))
+    return TestClient(create_app(engine), headers={"Authorization": f"Bearer {token}"})
+
+
+@pytest.mark.parametrize(
+    ("body", "arguments", "expected"),
+    [
+        ({"strategic": True}, ["--strategic"], catalog.strategic_names()),
+        (
+            {"name": "ixm_invoice_customer_status_posting"},
+            ["ixm_invoice_customer_status_posting"],
+            ["ixm_invoice_customer_status_posting"],
+        ),
+        (
+            {"table": "invoice", "columns": ["status", "due_date"]},
+            ["--table", "invoice", "--column", "status", "--column", "due_date"],
+            ["ixm_invoice_status_due_date"],
+        ),
+        (  # strategic wins over a name, a name over a table
+            {"name": "ixm_invoice_customer_status_posting", "strategic": True},
+            ["ixm_invoice_customer_status_posting", "--strategic"],
+            catalog.strategic_names(),
+        ),
+        (
+            {"name": "ixm_invoice_customer_status_posting", "table": "payment", "columns": ["id"]},
+            ["ixm_invoice_customer_status_posting", "--table", "payment", "--column", "id"],
+            ["ixm_invoice_customer_status_posting"],
+        ),
+    ],
+)
+def test_api_and_cli_select_the_same_indexes(
+    configured: Engine,
+    monkeypatch: pytest.MonkeyPatch,
+    body: dict[str, object],
+    arguments: list[str],
+    expected: list[str],
+) -> None:
+    asked: dict[str, list[str]] = {}
+
+    def recorded(face: str) -> Callable[..., list[service.AddOutcome]]:
+        def add_indexes(
+            engine: Engine, user: User, specs: Sequence[IndexSpec], *_: object
+        ) -> list[service.AddOutcome]:
+            asked[face] = [spec.name for spec in specs]
+            return []
+
+        return add_indexes
+
+    admin = committed_user(configured, Role.ADMINISTRATOR, "second.admin@example.org")
+    monkeypatch.setattr(service, "add_indexes", recorded("api"))
+    response = _client_as(configured, admin).post("/api/v1/perf/indexes", json=body)
+    assert response.status_code == 200, response.text
+    monkeypatch.setattr(service, "add_indexes", recorded("cli"))
+    result = runner.invoke(cli, ["indexes", "add", *arguments])
+    assert result.exit_code == 0, result.output
+    assert asked == {"api": expected, "cli": expected}
+
+
+@pytest.mark.parametrize(
+    ("body", "arguments", "status"),
+    [
+        ({"name": "ix_nosuch"}, ["ix_nosuch"], 404),
+        (
+            {"table": "invoice", "columns": ["nosuch"]},
+            ["--table", "invoice", "--column", "nosuch"],
+            422,
+        ),
+        ({"table": "invoice"}, ["--table", "invoice"], 422),
+        ({}, [], 422),
+    ],
+)
+def test_api_and_cli_refuse_the_same_selections(
+    configured: Engine, body: dict[str, object], arguments: list[str], status: int
+) -> None:
+    before = _snapshot(configured)
+    admin = committed_user(configured, Role.ADMINISTRATOR, "second.admin@example.org")
+    response = _client_as(configured, admin).post("/api/v1/perf/indexes", json=body)
+    result = runner.invoke(cli, ["indexes", "add", *arguments])
+    assert (response.status_code, result.exit_code) == (status, 2), result.output
+    assert response.json()["detail"] in result.output
+    _nothing_happened(configured, before)
+
+
+INDEX_ROUTES = [
+    ("GET", "/api/v1/perf/indexes"),
+    ("POST", "/api/v1/perf/indexes"),
+    ("POST", "/api/v1/perf/indexes/ixm_invoice_customer_status_posting/impact"),
+    ("POST", "/api/v1/perf/indexes/ixm_invoice_customer_status_posting/rollback"),
+]
+
+
+def test_api_refuses_like_the_other_routers(fresh_sqlite: Engine) -> None:
+    """401 without a token or with a wrong one, 403 for every role but Administrator: the same
+    status and body as the routers on the shared auth dependency (members; the cache statistics,
+    the other administrators-only router)."""
+    before = _snapshot(fresh_sqlite)
+    app = create_app(fresh_sqlite)
+
+    def refusal(client: TestClient, method: str, path: str) -> tuple[int, dict[str, Any]]:
+        response = client.request(method, path, json={"strategic": True})
+        return response.status_code, response.json()
+
+    for client in (TestClient(app), TestClient(app, headers={"Authorization": "Bearer nosuch"})):
+        expected = refusal(client, "GET", "/api/v1/members")
+        assert expected[0] == 401
+        for method, path in INDEX_ROUTES:
+            assert refusal(client, method, path) == expected, (method, path)
+
+    for role in (Role.TREASURER, Role.MEMBERSHIP_SECRETARY, Role.MEMBER):
+        client = _client(fresh_sqlite, role)
+        status, body = refusal(client, "GET", "/api/v1/perf/cache")
+        assert status == 403
+        for method, path in INDEX_ROUTES:
+            status, refused = refusal(client, method, path)
+            assert (status, refused["error"]) == (403, body["error"]), (role, method, path)
+    _nothing_happened(fresh_sqlite, before)

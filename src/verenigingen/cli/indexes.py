@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 from verenigingen.auth.models import User
 from verenigingen.cli.context import console, fail, ready_engine, system_user, transaction
 from verenigingen.errors import DomainError, NotFound, ValidationFailed
-from verenigingen.indexes import advisor, catalog, service
+from verenigingen.indexes import advisor, service
 from verenigingen.indexes.dialects import BuildOptions
 from verenigingen.indexes.impact import DEFAULT_RUNS, IMPROVEMENT_BAR, ImpactReport
 from verenigingen.indexes.scratch import (
@@ -27,6 +27,7 @@ from verenigingen.indexes.scratch import (
     ServerDatabaseCopy,
     SqliteFileCopy,
 )
+from verenigingen.indexes.selection import IndexSelection, select_indexes
 from verenigingen.perf.workloads import UnknownWorkload
 
 app = typer.Typer(
@@ -97,14 +98,8 @@ def add(
 ) -> None:
     """Build indexes online (already valid ones are skipped); every change is recorded."""
     with _manager() as (engine, user):
-        if strategic:
-            specs = list(catalog.STRATEGIC)
-        elif name:
-            specs = [catalog.resolve(name)]
-        elif table_name:
-            specs = [catalog.adhoc(table_name, tuple(columns or ()))]
-        else:
-            raise fail("name an index, or give --strategic, or --table with --column", 2)
+        selection = IndexSelection(name, strategic, table_name, tuple(columns or ()))
+        specs = select_indexes(user, selection)
         options = BuildOptions(lock_timeout_ms, statement_timeout_ms)
         outcomes = service.add_indexes(engine, user, specs, options)
     table = Table(title=f"Add on {engine.dialect.name}")

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from verenigingen.auth.models import User
 from verenigingen.auth.service import authenticate_token
+from verenigingen.db.session import read_only
 from verenigingen.errors import NotAuthenticated
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -36,13 +37,37 @@ SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 _bearer = HTTPBearer(auto_error=False, description="API token from `verenigingen users token`")
 
 
-def current_user(
-    session: SessionDep,
+def bearer_token(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> User:
+) -> str:
+    """The request's API token; 401 when it sends none."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise NotAuthenticated("send an API token as 'Authorization: Bearer <token>'")
-    return authenticate_token(session, credentials.credentials)
+    return credentials.credentials
+
+
+BearerToken = Annotated[str, Depends(bearer_token)]
+
+
+def current_user(session: SessionDep, token: BearerToken) -> User:
+    """The token's user, read in the request's transaction; 401 for an unknown or revoked token."""
+    return authenticate_token(session, token)
 
 
 CurrentUser = Annotated[User, Depends(current_user)]
+
+
+def current_user_outside_transaction(request: Request, token: BearerToken) -> User:
+    """The token's user, read in a short read-only session that ends before the route runs.
+
+    For routes that open no request transaction because they run transactions of their own (the
+    index manager's DDL: an open transaction would make PostgreSQL's concurrent build wait for
+    it, and on SQLite hold the write lock its ledger needs). Same 401 as :func:`current_user`.
+    """
+    with read_only(request.app.state.session_factory) as session:
+        user = authenticate_token(session, token)
+        session.expunge(user)  # keep its loaded attributes past the session's end
+    return user
+
+
+CurrentUserOutsideTransaction = Annotated[User, Depends(current_user_outside_transaction)]
