@@ -1,4 +1,5 @@
-"""Per-dialect engines (one throw-away database per test session), rollback sessions, API clients.
+"""Per-dialect engines (one throw-away database per test session), rollback sessions, API clients,
+the frozen clock and the users of each role.
 
 PostgreSQL, MariaDB and Redis tests read VERENIGINGEN_TEST_POSTGRES_URL /
 VERENIGINGEN_TEST_MARIADB_URL / VERENIGINGEN_TEST_REDIS_URL.
@@ -8,6 +9,7 @@ VERENIGINGEN_REQUIRE_SERVICES=1 (set by .ci/run): then a missing service fails t
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
@@ -19,6 +21,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from server_databases import REQUIRE_SERVICES, committed_engine_on, server_database, service_url
+from verenigingen import clock
 from verenigingen.auth.models import Role, User
 from verenigingen.auth.service import create_user, issue_token
 from verenigingen.db.engine import make_engine
@@ -146,9 +149,60 @@ def any_session(any_engine: Engine) -> Iterator[Session]:
     yield from _rollback_session(any_engine)
 
 
+DEFAULT_TODAY = dt.date(2026, 3, 2)
+"""The tests' today unless a ``today`` mark says otherwise: a Monday, so that dates in the tests
+read like a calendar."""
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "today(day): the day frozen_today fixes the clock at (default DEFAULT_TODAY)"
+    )
+
+
 @pytest.fixture
-def admin(session: Session) -> User:
-    return create_user(session, "admin@example.org", Role.ADMINISTRATOR, full_name="Admin")
+def frozen_today(request: pytest.FixtureRequest) -> Iterator[dt.date]:
+    """``verenigingen.clock.today()`` fixed for the test; the fixture's value is that day.
+
+    The day is the closest ``@pytest.mark.today(day)`` (a module sets it for all its tests in
+    ``pytestmark``), else :data:`DEFAULT_TODAY`. A module whose every test needs the clock says
+    ``pytestmark = pytest.mark.usefixtures("frozen_today")``; inside a test,
+    ``with clock.frozen(day):`` moves time and brings it back to this day.
+    """
+    marker = request.node.get_closest_marker("today")
+    day: dt.date = marker.args[0] if marker else DEFAULT_TODAY
+    with clock.frozen(day):
+        yield day
+
+
+@pytest.fixture
+def working_session(request: pytest.FixtureRequest) -> Session:
+    """The rolled-back session the test works in: ``any_session`` when the test runs on each
+    engine, else ``session``. The role fixtures below create their users in it."""
+    name = "any_session" if "any_session" in request.fixturenames else "session"
+    working: Session = request.getfixturevalue(name)
+    return working
+
+
+@pytest.fixture
+def admin(working_session: Session) -> User:
+    return create_user(working_session, "admin@example.org", Role.ADMINISTRATOR, full_name="Admin")
+
+
+@pytest.fixture
+def treasurer(working_session: Session) -> User:
+    return create_user(working_session, "treasurer@example.org", Role.TREASURER)
+
+
+@pytest.fixture
+def membership_secretary(working_session: Session) -> User:
+    return create_user(working_session, "secretary@example.org", Role.MEMBERSHIP_SECRETARY)
+
+
+@pytest.fixture
+def member_user(working_session: Session) -> User:
+    """A portal login (role Member) that no member record is linked to."""
+    return create_user(working_session, "member@example.org", Role.MEMBER)
 
 
 ClientFactory = Callable[[User | Role | str], TestClient]

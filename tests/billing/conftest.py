@@ -1,22 +1,15 @@
-"""Ledger fixtures: a Treasurer and a factory acting as them in the test's rolled-back session."""
+"""Ledger fixtures: a factory acting as the Treasurer in the test's rolled-back session, and the
+frozen clock for every test here."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 
 import pytest
 from billing_factories import LedgerFactory
 from sqlalchemy.orm import Session
 
-from verenigingen import clock
-from verenigingen.auth.models import Role, User
-from verenigingen.auth.service import create_user
-
-
-@pytest.fixture
-def treasurer(session: Session) -> User:
-    return create_user(session, "penningmeester@example.org", Role.TREASURER)
+from verenigingen.auth.models import User
 
 
 @pytest.fixture
@@ -24,11 +17,6 @@ def ledger(session: Session, treasurer: User) -> LedgerFactory:
     return LedgerFactory(session, treasurer)
 
 
-TODAY = dt.date(2026, 3, 2)
-"""The ledger tests' today: a Monday, so that dates in the tests read like a calendar."""
-
-
 @pytest.fixture(autouse=True)
-def frozen_today() -> Iterator[dt.date]:
-    with clock.frozen(TODAY):
-        yield TODAY
+def _every_test_on_the_frozen_clock(frozen_today: dt.date) -> None:
+    """The ledger tests run on the root conftest's clock (DEFAULT_TODAY, a Monday)."""

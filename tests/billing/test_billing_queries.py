@@ -137,13 +137,15 @@ def test_member_reads_only_its_own_customer(
         queries.list_payments(session, portal, customer_id=scene.theirs.id)
 
 
-def test_member_without_a_customer_reads_nothing(session: Session, scene: Scene) -> None:
-    portal = create_user(session, "los@example.org", Role.MEMBER)
+def test_member_without_a_customer_reads_nothing(
+    session: Session, scene: Scene, member_user: User
+) -> None:
     with pytest.raises(PermissionDenied):
-        queries.list_invoices(session, portal)
+        queries.list_invoices(session, member_user)
 
 
-def test_membership_secretary_reads_everything(session: Session, scene: Scene) -> None:
-    secretary = create_user(session, "secretaris@example.org", Role.MEMBERSHIP_SECRETARY)
-    _, total = queries.list_invoices(session, secretary)
+def test_membership_secretary_reads_everything(
+    session: Session, scene: Scene, membership_secretary: User
+) -> None:
+    _, total = queries.list_invoices(session, membership_secretary)
     assert total == 4

@@ -5,8 +5,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from verenigingen.auth.models import Role, User
-from verenigingen.auth.service import create_user
+from verenigingen.auth.models import User
 from verenigingen.billing.models import (
     AuditEvent,
     DocStatus,
@@ -21,11 +20,6 @@ from verenigingen.members.models import Customer
 from verenigingen.perf.capture import capture
 
 TODAY = dt.date(2026, 3, 1)
-
-
-@pytest.fixture
-def treasurer(session: Session) -> User:
-    return create_user(session, "bulk.treasurer@example.org", Role.TREASURER)
 
 
 def _customer(session: Session, number: int) -> Customer:
@@ -149,14 +143,12 @@ def test_bad_allocations_write_nothing(
     assert session.get(Invoice, open_invoice.id).outstanding_amount == Decimal("25.00")
 
 
-def test_members_may_not_record_payments(session: Session) -> None:
-    member = create_user(session, "m@example.org", Role.MEMBER)
+def test_members_may_not_record_payments(session: Session, member_user: User) -> None:
     with pytest.raises(PermissionDenied):
-        record_payments(session, member, [])
+        record_payments(session, member_user, [])
 
 
-def test_bulk_recording_on_every_engine(any_session: Session) -> None:
-    treasurer = create_user(any_session, "engine.treasurer@example.org", Role.TREASURER)
+def test_bulk_recording_on_every_engine(any_session: Session, treasurer: User) -> None:
     customer = _customer(any_session, 7)
     invoices = [_invoice(any_session, customer, "10.00") for _ in range(4)]
     payments = [

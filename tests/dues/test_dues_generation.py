@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
@@ -12,8 +11,7 @@ from sqlalchemy.orm import Session
 
 from member_factories import bulk_schedules, make_active_member, make_type
 from verenigingen import clock
-from verenigingen.auth.models import Role, User
-from verenigingen.auth.service import create_user
+from verenigingen.auth.models import User
 from verenigingen.billing.models import AuditEvent, Invoice, InvoiceLine
 from verenigingen.dues.models import DuesSchedule, ScheduleStatus
 from verenigingen.dues.service import bill_schedule_until, generate_dues
@@ -24,15 +22,7 @@ from verenigingen.perf.capture import capture
 TODAY = dt.date(2026, 11, 15)
 
 
-@pytest.fixture(autouse=True)
-def _today() -> Iterator[None]:
-    with clock.frozen(TODAY):
-        yield
-
-
-@pytest.fixture
-def boss(any_session: Session) -> User:
-    return create_user(any_session, "boss@example.org", Role.ADMINISTRATOR)
+pytestmark = [pytest.mark.usefixtures("frozen_today"), pytest.mark.today(TODAY)]
 
 
 def all_invoices(session: Session) -> list[Invoice]:
@@ -40,16 +30,18 @@ def all_invoices(session: Session) -> list[Invoice]:
     return list(session.scalars(select(Invoice).order_by(Invoice.member_id, Invoice.id)))
 
 
-def test_run_bills_each_due_schedule_once(any_session, boss):
+def test_run_bills_each_due_schedule_once(any_session, admin):
     session = any_session
     monthly = make_type(session, name="Gewoon lid", amount="10.00")
     annual = make_type(session, name="Jaarlid", period=BillingPeriod.ANNUAL, amount="99.00")
-    member_a, _, schedule_a = make_active_member(session, boss, monthly, start=dt.date(2026, 11, 1))
+    member_a, _, schedule_a = make_active_member(
+        session, admin, monthly, start=dt.date(2026, 11, 1)
+    )
     member_b, _, schedule_b = make_active_member(
-        session, boss, annual, start=dt.date(2026, 12, 10), rate="80.50"
+        session, admin, annual, start=dt.date(2026, 12, 10), rate="80.50"
     )
 
-    result = generate_dues(session, boss)
+    result = generate_dues(session, admin)
 
     assert (result.schedules_billed, result.invoices_created) == (2, 2)
     assert result.total_amount == Decimal("90.50")
@@ -87,7 +79,7 @@ def test_run_bills_each_due_schedule_once(any_session, boss):
     ]
     events = list(session.scalars(select(AuditEvent).where(AuditEvent.event == "dues.generated")))
     assert sorted(e.entity_id for e in events) == sorted([first.id, second.id])
-    assert {e.user_id for e in events} == {boss.id}
+    assert {e.user_id for e in events} == {admin.id}
 
     schedule_a, schedule_b = (session.get(DuesSchedule, s.id) for s in (schedule_a, schedule_b))
     assert (schedule_a.next_invoice_date, schedule_a.last_invoice_date) == (
@@ -98,15 +90,15 @@ def test_run_bills_each_due_schedule_once(any_session, boss):
     assert member_b.customer_id == second.customer_id
 
 
-def test_running_twice_the_same_day_bills_nothing_more(any_session, boss):
+def test_running_twice_the_same_day_bills_nothing_more(any_session, admin):
     session = any_session
     monthly = make_type(session)
     # Three periods behind: a run bills one of them, the next day's run the next one.
-    make_active_member(session, boss, monthly, start=dt.date(2026, 9, 1))
-    assert generate_dues(session, boss).invoices_created == 1
-    assert generate_dues(session, boss).invoices_created == 0
+    make_active_member(session, admin, monthly, start=dt.date(2026, 9, 1))
+    assert generate_dues(session, admin).invoices_created == 1
+    assert generate_dues(session, admin).invoices_created == 0
     with clock.frozen(TODAY + dt.timedelta(days=1)):
-        assert generate_dues(session, boss).invoices_created == 1
+        assert generate_dues(session, admin).invoices_created == 1
     starts = [invoice.coverage_start for invoice in all_invoices(session)]
     assert starts == [dt.date(2026, 9, 1), dt.date(2026, 10, 1)]
 
@@ -135,15 +127,14 @@ def test_what_is_not_due_is_not_billed(session, admin):
     assert invoice.coverage_start == dt.date(2026, 12, 15)
 
 
-def test_run_needs_billing_write(session, admin):
-    secretary = create_user(session, "s@example.org", Role.MEMBERSHIP_SECRETARY)
+def test_run_needs_billing_write(session, admin, membership_secretary):
     with pytest.raises(PermissionDenied):
-        generate_dues(session, secretary)
+        generate_dues(session, membership_secretary)
     with pytest.raises(ValidationFailed, match="batch_size"):
         generate_dues(session, admin, batch_size=0)
 
 
-def test_bill_schedule_until(session, admin):
+def test_bill_schedule_until(session, admin, member_user):
     quarterly = make_type(session, period=BillingPeriod.QUARTERLY, enforce=False)
     _, _, schedule = make_active_member(session, admin, quarterly, start=dt.date(2027, 1, 1))
     billed = bill_schedule_until(session, admin, schedule.id, dt.date(2027, 7, 2))
@@ -160,9 +151,8 @@ def test_bill_schedule_until(session, admin):
         bill_schedule_until(session, admin, 9999, TODAY)
     with pytest.raises(ValidationFailed, match="more than"):
         bill_schedule_until(session, admin, schedule.id, dt.date(2080, 1, 1))
-    member = create_user(session, "lid@example.org", Role.MEMBER)
     with pytest.raises(PermissionDenied):
-        bill_schedule_until(session, member, schedule.id, dt.date(2028, 1, 1))
+        bill_schedule_until(session, member_user, schedule.id, dt.date(2028, 1, 1))
     assert session.scalar(select(func.count()).select_from(Invoice)) == 3
 
 
@@ -188,13 +178,13 @@ PER_BATCH = 10
 
 
 @pytest.mark.parametrize("schedules", [20, 200])
-def test_statement_count_does_not_grow_with_schedules(any_session, boss, schedules):
-    assert statements_for(any_session, boss, schedules, batch_size=500) == PER_BATCH
+def test_statement_count_does_not_grow_with_schedules(any_session, admin, schedules):
+    assert statements_for(any_session, admin, schedules, batch_size=500) == PER_BATCH
 
 
-def test_statement_count_grows_only_per_batch(any_session, boss):
+def test_statement_count_grows_only_per_batch(any_session, admin):
     # 25 schedules in batches of 10: two full batches and a short one ends the run.
-    assert statements_for(any_session, boss, 25, batch_size=10) == 3 * PER_BATCH
+    assert statements_for(any_session, admin, 25, batch_size=10) == 3 * PER_BATCH
 
 
 def test_exactly_full_batches_cost_one_empty_select(session, admin):

@@ -17,22 +17,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "billing"))
 from billing_factories import LedgerFactory
 from history_factories import Drain, make_drain
 
-from verenigingen import clock
-from verenigingen.auth.models import Role, User
-from verenigingen.auth.service import create_user
+from verenigingen.auth.models import User
 from verenigingen.cache import VersionedCache, using_cache
 from verenigingen.cache.memory import MemoryBackend
 from verenigingen.config import Settings
 from verenigingen.jobs.engine import JobEngine, using_engine
 from verenigingen.jobs.worker import Runtime
 
-TODAY = dt.date(2026, 3, 2)
-
 
 @pytest.fixture(autouse=True)
-def frozen_today() -> Iterator[dt.date]:
-    with clock.frozen(TODAY):
-        yield TODAY
+def _every_test_on_the_frozen_clock(frozen_today: dt.date) -> None:
+    """The history tests run on the root conftest's clock (DEFAULT_TODAY, a Monday)."""
 
 
 @pytest.fixture(autouse=True)
@@ -40,13 +35,6 @@ def cache() -> Iterator[VersionedCache]:
     """A cache of this test only: ids and tag versions repeat between rolled-back tests."""
     with using_cache(VersionedCache(MemoryBackend(max_entries=1000))) as fresh:
         yield fresh
-
-
-@pytest.fixture
-def treasurer(session: Session) -> User:
-    return create_user(
-        session, f"penningmeester.{uuid.uuid4().hex[:6]}@example.org", Role.TREASURER
-    )
 
 
 @pytest.fixture

@@ -10,8 +10,6 @@ import pytest
 import sample_tasks  # noqa: F401  (registers the test.* tasks)
 from sqlalchemy.orm import Session, sessionmaker
 
-from verenigingen.auth.models import Role, User
-from verenigingen.auth.service import create_user
 from verenigingen.config import Settings
 from verenigingen.jobs.engine import JobEngine, using_engine
 from verenigingen.jobs.models import Queue
@@ -49,11 +47,6 @@ def marks(tmp_path: Path) -> str:
     path = tmp_path / "marks"
     path.mkdir()
     return str(path)
-
-
-@pytest.fixture
-def treasurer(session: Session) -> User:
-    return create_user(session, "treasurer@example.org", Role.TREASURER)
 
 
 Drain = Callable[[], list[str]]

@@ -39,11 +39,6 @@ def _tasks() -> None:
     load_all()
 
 
-@pytest.fixture
-def admin(session: Session) -> User:
-    return create_user(session, "beheer@example.org", Role.ADMINISTRATOR)
-
-
 def _jobs(session: Session) -> list[Job]:
     session.expire_all()
     return list(session.scalars(select(Job).where(Job.dedup_key.like("daily:%")).order_by(Job.id)))

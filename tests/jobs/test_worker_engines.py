@@ -11,8 +11,7 @@ from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from verenigingen import clock
-from verenigingen.auth.models import Role, User
-from verenigingen.auth.service import create_user
+from verenigingen.auth.models import User
 from verenigingen.config import Settings
 from verenigingen.jobs import enqueue, registry
 from verenigingen.jobs.claims_plain import PlainClaims
@@ -30,11 +29,6 @@ def engine_runtime(any_session: Session, settings: Settings) -> Runtime:
         expire_on_commit=False,
     )
     return Runtime(factory, settings, worker_id="engines:1")
-
-
-@pytest.fixture
-def owner(any_session: Session) -> User:
-    return create_user(any_session, "owner@example.org", Role.TREASURER)
 
 
 def test_each_database_has_its_claim_strategy_chosen_once_from_its_dialect(
@@ -65,21 +59,21 @@ def notifications(session: Session, job_id: int) -> list[Notification]:
 
 
 def test_a_job_completes_once_with_its_result_lease_and_one_notification(
-    any_session, owner, job_engine, engine_runtime, marks
+    any_session, treasurer, job_engine, engine_runtime, marks
 ):
-    job = enqueue(any_session, "test.record", user=owner, timeout=40, marks=marks, key="a")
+    job = enqueue(any_session, "test.record", user=treasurer, timeout=40, marks=marks, key="a")
     any_session.commit()
     assert run_job(engine_runtime, job.id) is RunOutcome.COMPLETED
     assert run_job(engine_runtime, job.id) is RunOutcome.NOT_CLAIMED  # delivered again
 
     done = fresh(any_session, job.id)
     assert (done.status, done.attempts, done.worker) == ("Completed", 1, "engines:1")
-    assert done.result == {"runs": 1, "user": "owner@example.org"}
+    assert done.result == {"runs": 1, "user": "treasurer@example.org"}
     assert done.lease_until is None
     assert done.started_at is not None
     assert done.finished_at is not None
     [note] = notifications(any_session, job.id)
-    assert (note.user_id, note.indicator) == (owner.id, "green")
+    assert (note.user_id, note.indicator) == (treasurer.id, "green")
     assert (note.subject, note.message) == (
         "Job completed: test.record",
         "Job 'test.record' completed successfully",
@@ -87,9 +81,9 @@ def test_a_job_completes_once_with_its_result_lease_and_one_notification(
 
 
 def test_the_claim_sets_the_lease_to_timeout_plus_grace(
-    any_session, owner, job_engine, engine_runtime, settings, monkeypatch
+    any_session, treasurer, job_engine, engine_runtime, settings, monkeypatch
 ):
-    job = enqueue(any_session, "test.write_note", user=owner, timeout=40, subject="x")
+    job = enqueue(any_session, "test.write_note", user=treasurer, timeout=40, subject="x")
     any_session.commit()
     seen: dict[str, object] = {}
 
@@ -116,9 +110,9 @@ def test_the_claim_sets_the_lease_to_timeout_plus_grace(
 
 
 def test_work_of_a_run_that_lost_its_lease_is_rolled_back_and_not_notified(
-    any_session, owner, job_engine, engine_runtime, monkeypatch
+    any_session, treasurer, job_engine, engine_runtime, monkeypatch
 ):
-    job = enqueue(any_session, "test.write_note", user=owner, subject="side effect")
+    job = enqueue(any_session, "test.write_note", user=treasurer, subject="side effect")
     any_session.commit()
     original = registry.get_task("test.write_note")
 
@@ -132,17 +126,17 @@ def test_work_of_a_run_that_lost_its_lease_is_rolled_back_and_not_notified(
     assert run_job(engine_runtime, job.id) is RunOutcome.LEASE_LOST
     any_session.expire_all()
     written = any_session.scalar(
-        select(func.count()).select_from(Notification).where(Notification.user_id == owner.id)
+        select(func.count()).select_from(Notification).where(Notification.user_id == treasurer.id)
     )
     assert written == 0  # neither the task's row nor a notification
     assert fresh(any_session, job.id).status == "Running"  # as the claim left it
 
 
 def test_a_failed_attempt_is_claimed_again_with_the_next_attempt_number(
-    any_session, owner, job_engine, engine_runtime, marks
+    any_session, treasurer, job_engine, engine_runtime, marks
 ):
     job = enqueue(
-        any_session, "test.flaky", user=owner, marks=marks, key="f", failures=1, max_retries=2
+        any_session, "test.flaky", user=treasurer, marks=marks, key="f", failures=1, max_retries=2
     )
     any_session.commit()
     assert run_job(engine_runtime, job.id) is RunOutcome.FAILED
@@ -159,17 +153,17 @@ def test_a_failed_attempt_is_claimed_again_with_the_next_attempt_number(
 
 
 def test_claim_skips_unknown_cancelled_and_not_yet_due_jobs(
-    any_session, owner, job_engine, engine_runtime, marks
+    any_session, treasurer, job_engine, engine_runtime, marks
 ):
     later = enqueue(
         any_session,
         "test.record",
-        user=owner,
+        user=treasurer,
         run_after=clock.now() + dt.timedelta(hours=1),
         marks=marks,
         key="a",
     )
-    cancelled = enqueue(any_session, "test.record", user=owner, marks=marks, key="b")
+    cancelled = enqueue(any_session, "test.record", user=treasurer, marks=marks, key="b")
     cancelled.status = "Cancelled"
     any_session.commit()
     outcomes = [run_job(engine_runtime, i) for i in (later.id, cancelled.id, 424242)]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
@@ -40,10 +39,7 @@ from verenigingen.members.service import (
 TODAY = dt.date(2026, 11, 15)
 
 
-@pytest.fixture(autouse=True)
-def _today() -> Iterator[None]:
-    with clock.frozen(TODAY):
-        yield
+pytestmark = [pytest.mark.usefixtures("frozen_today"), pytest.mark.today(TODAY)]
 
 
 def count(session: Session, model: type) -> int:
@@ -155,11 +151,10 @@ def test_application_without_type_and_without_default_is_refused(session, admin)
         apply_for_membership(session, admin, application())
 
 
-def test_member_role_may_not_apply_on_behalf_of_others(session):
+def test_member_role_may_not_apply_on_behalf_of_others(session, member_user):
     make_type(session, default=True)
-    portal = create_user(session, "lid@example.org", Role.MEMBER)
     with pytest.raises(PermissionDenied):
-        apply_for_membership(session, portal, application())
+        apply_for_membership(session, member_user, application())
 
 
 # --- approval -------------------------------------------------------------------------------
@@ -275,14 +270,14 @@ def test_approving_rejected_or_approved_member_conflicts(session, admin):
     assert snapshot(session) == before
 
 
-def test_secretary_may_approve_but_treasurer_may_not(session, admin):
+def test_secretary_may_approve_but_treasurer_may_not(
+    session, admin, treasurer, membership_secretary
+):
     make_type(session, default=True)
-    treasurer = create_user(session, "t@example.org", Role.TREASURER)
-    secretary = create_user(session, "s@example.org", Role.MEMBERSHIP_SECRETARY)
     member = apply_for_membership(session, admin, application())
     with pytest.raises(PermissionDenied):
         approve_member(session, treasurer, member.id)
-    approve_member(session, secretary, member.id)
+    approve_member(session, membership_secretary, member.id)
     assert member.status == MemberStatus.ACTIVE
 
 
@@ -407,10 +402,9 @@ def test_member_updates_own_contact_fields_only(session, admin):
     assert other.city == "Utrecht"
 
 
-def test_treasurer_may_not_update_members(session, admin):
+def test_treasurer_may_not_update_members(session, admin, treasurer):
     monthly = make_type(session, default=True)
     member, _, _ = make_active_member(session, admin, monthly)
-    treasurer = create_user(session, "t@example.org", Role.TREASURER)
     with pytest.raises(PermissionDenied):
         update_member(session, treasurer, member.id, MemberUpdate(city="Ede"))
 

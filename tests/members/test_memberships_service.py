@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
@@ -12,8 +11,6 @@ from sqlalchemy.orm import Session
 
 from member_factories import make_active_member, make_type
 from verenigingen import clock
-from verenigingen.auth.models import Role
-from verenigingen.auth.service import create_user
 from verenigingen.billing.models import Invoice
 from verenigingen.dues.models import DuesSchedule, ScheduleStatus
 from verenigingen.dues.service import generate_dues
@@ -24,10 +21,7 @@ from verenigingen.members.service import cancel_membership, first_renewal_date, 
 TODAY = dt.date(2026, 11, 15)
 
 
-@pytest.fixture(autouse=True)
-def _today() -> Iterator[None]:
-    with clock.frozen(TODAY):
-        yield
+pytestmark = [pytest.mark.usefixtures("frozen_today"), pytest.mark.today(TODAY)]
 
 
 def invoices(session: Session) -> list[Invoice]:
@@ -132,10 +126,9 @@ def test_renewing_lifetime_or_cancelled_membership_conflicts(session, admin):
         renew_membership(session, admin, 9999)
 
 
-def test_renewing_needs_members_write(session, admin):
+def test_renewing_needs_members_write(session, admin, treasurer):
     annual = make_type(session, period=BillingPeriod.ANNUAL)
     _, membership, _ = make_active_member(session, admin, annual)
-    treasurer = create_user(session, "t@example.org", Role.TREASURER)
     with pytest.raises(PermissionDenied):
         renew_membership(session, treasurer, membership.id)
 
@@ -230,9 +223,8 @@ def test_end_of_period_cancellations_end_on_their_date(session, admin):
     assert staying_schedule.status == ScheduleStatus.ACTIVE
 
 
-def test_ending_cancelled_memberships_needs_members_write(session):
+def test_ending_cancelled_memberships_needs_members_write(session, treasurer):
     from verenigingen.members.service.memberships import complete_end_of_period_cancellations
 
-    treasurer = create_user(session, "penning@example.org", Role.TREASURER)
     with pytest.raises(PermissionDenied):
         complete_end_of_period_cancellations(session, treasurer)

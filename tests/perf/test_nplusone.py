@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -17,9 +17,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, lazyload
 
 from member_factories import bulk_schedules, make_type
-from verenigingen import clock
-from verenigingen.auth.models import Role, User
-from verenigingen.auth.service import create_user
+from verenigingen.auth.models import User
 from verenigingen.billing.models import (
     DocStatus,
     Invoice,
@@ -50,15 +48,7 @@ NAIVE = "tests/perf/naive_patterns.py"
 _tags = itertools.count(1)
 
 
-@pytest.fixture(autouse=True)
-def _today() -> Iterator[None]:
-    with clock.frozen(TODAY):
-        yield
-
-
-@pytest.fixture
-def boss(session: Session) -> User:
-    return create_user(session, "np.admin@example.org", Role.ADMINISTRATOR)
+pytestmark = [pytest.mark.usefixtures("frozen_today"), pytest.mark.today(TODAY)]
 
 
 def marked(marker: str) -> Frame:
@@ -386,10 +376,10 @@ def test_in_lists_of_one_per_item_are_repeats_and_longer_lists_are_batches(
     assert detect(in_pairs) == []  # five statements for ten customers: already batched
 
 
-def test_keyset_pages_of_the_dues_run_are_not_repeats(session: Session, boss: User) -> None:
+def test_keyset_pages_of_the_dues_run_are_not_repeats(session: Session, admin: User) -> None:
     bulk_schedules(session, make_type(session), 12, start=TODAY)
 
-    log = run(lambda: generate_dues(session, boss, batch_size=2))
+    log = run(lambda: generate_dues(session, admin, batch_size=2))
 
     pages = [query for query in log.queries if query.fingerprint.startswith("SELECT dues_schedule")]
     assert len(pages) == 7  # twelve schedules, two per batch, and the empty page that ends it
@@ -485,15 +475,15 @@ def test_two_lookups_per_item_give_slope_two(session: Session) -> None:
         detect_scaling(QueryLog(), QueryLog(), 20, 20)
 
 
-def test_product_list_queries_do_not_grow_with_n(session: Session, boss: User) -> None:
+def test_product_list_queries_do_not_grow_with_n(session: Session, admin: User) -> None:
     seed(session, 5)
-    invoices_at_5 = run(lambda: list_invoices(session, boss, limit=50))
-    members_at_5 = run(lambda: list_members(session, boss, limit=50))
+    invoices_at_5 = run(lambda: list_invoices(session, admin, limit=50))
+    members_at_5 = run(lambda: list_members(session, admin, limit=50))
     seed(session, 15)
-    invoices_at_20 = run(lambda: list_invoices(session, boss, limit=50))
-    members_at_20 = run(lambda: list_members(session, boss, limit=50))
+    invoices_at_20 = run(lambda: list_invoices(session, admin, limit=50))
+    members_at_20 = run(lambda: list_members(session, admin, limit=50))
 
-    assert len(list_invoices(session, boss, limit=50)[0]) == 20
+    assert len(list_invoices(session, admin, limit=50)[0]) == 20
     assert invoices_at_5.count == invoices_at_20.count
     assert detect_scaling(invoices_at_5, invoices_at_20, 5, 20) == []
     assert detect_scaling(members_at_5, members_at_20, 5, 20) == []
@@ -502,18 +492,18 @@ def test_product_list_queries_do_not_grow_with_n(session: Session, boss: User) -
 # The product reports none ------------------------------------------------------------------
 
 
-def test_product_services_have_no_n_plus_one(session: Session, boss: User) -> None:
+def test_product_services_have_no_n_plus_one(session: Session, admin: User) -> None:
     ledger = seed(session, 50)
-    invoices = run(lambda: list_invoices(session, boss, limit=50))
-    assert len(list_invoices(session, boss, limit=50)[0]) == 50
+    invoices = run(lambda: list_invoices(session, admin, limit=50))
+    assert len(list_invoices(session, admin, limit=50)[0]) == 50
 
-    recorded = run(lambda: record_payments(session, boss, payments(ledger, "15.00")))
+    recorded = run(lambda: record_payments(session, admin, payments(ledger, "15.00")))
     assert session.scalar(select(Invoice.status).where(Invoice.id == ledger.invoice_ids[0])) == (
         InvoiceStatus.PAID
     )
 
     bulk_schedules(session, make_type(session), 30, start=TODAY)
-    dues = run(lambda: generate_dues(session, boss))
+    dues = run(lambda: generate_dues(session, admin))
 
     assert detect(invoices) == []
     assert detect(recorded) == []
@@ -522,22 +512,22 @@ def test_product_services_have_no_n_plus_one(session: Session, boss: User) -> No
     assert recorded.count < 50
 
 
-def test_product_bulk_services_do_not_grow_with_n(session: Session, boss: User) -> None:
+def test_product_bulk_services_do_not_grow_with_n(session: Session, admin: User) -> None:
     # Warm-up: the first run of each creates its naming series (an INSERT where later runs
     # UPDATE), which two cold runs would show as a statement growing from 0 to 1.
     membership_type = make_type(session)
     bulk_schedules(session, membership_type, 1, start=TODAY)
-    generate_dues(session, boss)
-    record_payments(session, boss, payments(seed(session, 1)))
+    generate_dues(session, admin)
+    record_payments(session, admin, payments(seed(session, 1)))
 
     bulk_schedules(session, membership_type, 5, start=TODAY)
-    dues_at_5 = run(lambda: generate_dues(session, boss))
+    dues_at_5 = run(lambda: generate_dues(session, admin))
     bulk_schedules(session, membership_type, 20, start=TODAY)
-    dues_at_20 = run(lambda: generate_dues(session, boss))  # bills only the 20 new schedules
+    dues_at_20 = run(lambda: generate_dues(session, admin))  # bills only the 20 new schedules
 
     small, large = payments(seed(session, 5)), payments(seed(session, 20))
-    paid_5 = run(lambda: record_payments(session, boss, small))
-    paid_20 = run(lambda: record_payments(session, boss, large))
+    paid_5 = run(lambda: record_payments(session, admin, small))
+    paid_20 = run(lambda: record_payments(session, admin, large))
 
     assert detect_scaling(dues_at_5, dues_at_20, 5, 20) == []
     assert detect_scaling(paid_5, paid_20, 5, 20) == []

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
 from member_factories import OTHER_IBAN, VALID_IBAN, make_active_member, make_type
-from verenigingen import clock
-from verenigingen.auth.models import Role
-from verenigingen.auth.service import create_user
 from verenigingen.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from verenigingen.sepa.iban import bank_account
 from verenigingen.sepa.models import MandateStatus, SepaMandate
@@ -22,10 +18,7 @@ from verenigingen.sepa.service import create_mandate, list_mandates
 TODAY = dt.date(2026, 11, 15)
 
 
-@pytest.fixture(autouse=True)
-def _today() -> Iterator[None]:
-    with clock.frozen(TODAY):
-        yield
+pytestmark = [pytest.mark.usefixtures("frozen_today"), pytest.mark.today(TODAY)]
 
 
 @pytest.fixture
@@ -112,11 +105,10 @@ def test_reference_is_unique_and_member_must_exist(session, admin, member):
     assert mandates_count(session) == 1
 
 
-def test_who_may_record_and_read(session, admin, member):
-    secretary = create_user(session, "s@example.org", Role.MEMBERSHIP_SECRETARY)
-    treasurer = create_user(session, "t@example.org", Role.TREASURER)
-    portal = create_user(session, "lid@example.org", Role.MEMBER)
-    create_mandate(session, secretary, member.id, mandate(mandate_reference="A-1"))
+def test_who_may_record_and_read(
+    session, admin, member, membership_secretary, treasurer, member_user
+):
+    create_mandate(session, membership_secretary, member.id, mandate(mandate_reference="A-1"))
     create_mandate(
         session,
         treasurer,
@@ -127,16 +119,16 @@ def test_who_may_record_and_read(session, admin, member):
         ),
     )
     with pytest.raises(PermissionDenied):
-        create_mandate(session, portal, member.id, mandate(mandate_reference="A-3"))
+        create_mandate(session, member_user, member.id, mandate(mandate_reference="A-3"))
     assert [m.mandate_reference for m in list_mandates(session, admin, member.id)] == [
         "A-2",
         "A-1",
     ]
     with pytest.raises(PermissionDenied):
-        list_mandates(session, portal, member.id)  # not linked to this member
-    member.user_id = portal.id
+        list_mandates(session, member_user, member.id)  # not linked to this member
+    member.user_id = member_user.id
     session.flush()
-    assert len(list_mandates(session, portal, member.id)) == 2
+    assert len(list_mandates(session, member_user, member.id)) == 2
     with pytest.raises(NotFound):
         list_mandates(session, admin, 9999)
 

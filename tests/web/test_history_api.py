@@ -12,7 +12,6 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from verenigingen import clock
 from verenigingen.auth.models import Role, User
 from verenigingen.auth.service import create_user
 from verenigingen.billing.models import Invoice
@@ -24,11 +23,7 @@ from verenigingen.cache.models import CacheTag
 from verenigingen.history.queries import encode_cursor
 from verenigingen.members.models import Customer, Member
 
-
-@pytest.fixture(autouse=True)
-def _frozen_today() -> Iterator[None]:
-    with clock.frozen(dt.date(2026, 3, 2)):
-        yield
+pytestmark = pytest.mark.usefixtures("frozen_today")
 
 
 @pytest.fixture(autouse=True)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -12,7 +10,6 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from verenigingen import clock
 from verenigingen.auth.models import Role, User
 from verenigingen.auth.service import create_user
 from verenigingen.billing.models import Invoice
@@ -21,11 +18,9 @@ from verenigingen.members.models import Customer, Member
 URL = "/api/v1/invoices"
 
 
-@pytest.fixture(autouse=True)
-def _frozen_today() -> Iterator[None]:
-    # Due dates in these tests are in March 2026; the app reads the same process-wide clock.
-    with clock.frozen(dt.date(2026, 3, 2)):
-        yield
+# Due dates in these tests are in March 2026 (the root conftest's DEFAULT_TODAY); the app reads
+# the same process-wide clock.
+pytestmark = pytest.mark.usefixtures("frozen_today")
 
 
 def add_customer(session: Session) -> Customer:

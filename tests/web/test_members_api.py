@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from member_factories import VALID_IBAN, make_active_member, make_applicant, make_type
-from verenigingen import clock
 from verenigingen.auth.models import Role, User
 from verenigingen.auth.service import create_user
 from verenigingen.dues.models import DuesSchedule
@@ -21,10 +19,7 @@ TODAY = dt.date(2026, 11, 15)
 URL = "/api/v1/members"
 
 
-@pytest.fixture(autouse=True)
-def _today() -> Iterator[None]:
-    with clock.frozen(TODAY):
-        yield
+pytestmark = [pytest.mark.usefixtures("frozen_today"), pytest.mark.today(TODAY)]
 
 
 def count(session: Session, model: type) -> int:

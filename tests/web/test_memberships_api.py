@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import select
 
 from member_factories import make_active_member, make_type
-from verenigingen import clock
 from verenigingen.auth.models import Role
 from verenigingen.auth.service import create_user
 from verenigingen.billing.models import Invoice
@@ -20,10 +18,7 @@ TODAY = dt.date(2026, 11, 15)
 URL = "/api/v1/memberships"
 
 
-@pytest.fixture(autouse=True)
-def _today() -> Iterator[None]:
-    with clock.frozen(TODAY):
-        yield
+pytestmark = [pytest.mark.usefixtures("frozen_today"), pytest.mark.today(TODAY)]
 
 
 def test_requires_token(api):

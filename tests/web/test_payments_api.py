@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -12,7 +10,6 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from verenigingen import clock
 from verenigingen.auth.models import Role
 from verenigingen.auth.service import create_user
 from verenigingen.billing.models import Invoice, Payment, PaymentAllocation
@@ -22,10 +19,7 @@ from verenigingen.members.models import Customer, Member
 URL = "/api/v1/payments"
 
 
-@pytest.fixture(autouse=True)
-def _frozen_today() -> Iterator[None]:
-    with clock.frozen(dt.date(2026, 3, 2)):
-        yield
+pytestmark = pytest.mark.usefixtures("frozen_today")
 
 
 def add_customer(session: Session) -> Customer:
