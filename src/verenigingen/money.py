@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
-from verenigingen.errors import ValidationFailed
+from verenigingen.errors import (
+    AmountNotANumber,
+    AmountNotFinite,
+    AmountNotPositive,
+    AmountTooLarge,
+    AmountTooPrecise,
+)
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
@@ -17,15 +23,15 @@ def parse_amount(value: object, *, field: str = "amount", allow_zero: bool = Fal
     try:
         amount = Decimal(str(value))
     except (InvalidOperation, ValueError):
-        raise ValidationFailed(f"{field} must be a number, got {value!r}") from None
+        raise AmountNotANumber(f"{field} must be a number, got {value!r}") from None
     if not amount.is_finite():
-        raise ValidationFailed(f"{field} must be a finite number")
+        raise AmountNotFinite(f"{field} must be a finite number")
     if amount != amount.quantize(CENT):
-        raise ValidationFailed(f"{field} must have at most two decimals, got {value}")
+        raise AmountTooPrecise(f"{field} must have at most two decimals, got {value}")
     if amount < 0 or (amount == 0 and not allow_zero):
-        raise ValidationFailed(f"{field} must be greater than zero, got {value}")
+        raise AmountNotPositive(f"{field} must be greater than zero, got {value}")
     if amount >= Decimal("10000000000"):
-        raise ValidationFailed(f"{field} is too large: {value}")
+        raise AmountTooLarge(f"{field} is too large: {value}")
     return amount.quantize(CENT)
 
 

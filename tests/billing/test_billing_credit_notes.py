@@ -8,11 +8,18 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from verenigingen.auth.models import User
+from verenigingen.billing.errors import (
+    CreditExceedsOutstanding,
+    CreditNoteNotCreditable,
+    InvoiceAlreadyCancelled,
+    InvoiceNotSubmitted,
+    NothingOutstandingToCredit,
+)
 from verenigingen.billing.models import AuditEvent, DocStatus, Invoice, InvoiceStatus
 from verenigingen.billing.schemas import CreditNoteCreate
 from verenigingen.billing.service.credit_notes import create_credit_note
 from verenigingen.billing.service.invoices import cancel_invoice
-from verenigingen.errors import Conflict, NotFound, ValidationFailed
+from verenigingen.errors import AmountNotPositive, AmountTooPrecise, DomainError, NotFound
 
 
 def _reload(session: Session, invoice: Invoice) -> Invoice:
@@ -74,7 +81,7 @@ def test_credit_note_larger_than_outstanding_is_refused(
     invoice = ledger.invoice(customer, "100.00")
     ledger.payment(customer, "70.00", [(invoice, "70.00")])
     before = ledger_snapshot(session)
-    with pytest.raises(ValidationFailed, match=r"exceeds the outstanding amount 30\.00"):
+    with pytest.raises(CreditExceedsOutstanding, match=r"exceeds the outstanding amount 30\.00"):
         create_credit_note(
             session, treasurer, invoice.id, CreditNoteCreate(amount=D("30.01"), reason="x")
         )
@@ -88,17 +95,26 @@ def test_nothing_outstanding_is_a_conflict(
     invoice = ledger.invoice(customer, "100.00")
     ledger.payment(customer, "100.00", [(invoice, "100.00")])
     before = ledger_snapshot(session)
-    with pytest.raises(Conflict, match="nothing outstanding"):
+    with pytest.raises(NothingOutstandingToCredit, match="nothing outstanding"):
         create_credit_note(session, treasurer, invoice.id, CreditNoteCreate(reason="x"))
     assert ledger_snapshot(session) == before
 
 
 @pytest.mark.parametrize(
-    ("target", "message"),
-    [("draft", "is a draft"), ("cancelled", "is cancelled"), ("return", "is a credit note")],
+    ("target", "error", "message"),
+    [
+        ("draft", InvoiceNotSubmitted, "is a draft"),
+        ("cancelled", InvoiceNotSubmitted, "is cancelled"),
+        ("return", CreditNoteNotCreditable, "is a credit note"),
+    ],
 )
 def test_only_submitted_invoices_can_be_credited(
-    session: Session, treasurer: User, ledger: LedgerFactory, target: str, message: str
+    session: Session,
+    treasurer: User,
+    ledger: LedgerFactory,
+    target: str,
+    error: type[DomainError],
+    message: str,
 ) -> None:
     customer = ledger.customer()
     if target == "draft":
@@ -108,7 +124,7 @@ def test_only_submitted_invoices_can_be_credited(
     else:
         invoice = ledger.credit_note(ledger.invoice(customer), "5.00")
     before = ledger_snapshot(session)
-    with pytest.raises(Conflict, match=message):
+    with pytest.raises(error, match=message):
         create_credit_note(session, treasurer, invoice.id, CreditNoteCreate(reason="x"))
     assert ledger_snapshot(session) == before
 
@@ -119,14 +135,16 @@ def test_unknown_invoice_is_not_found(session: Session, treasurer: User) -> None
 
 
 @pytest.mark.parametrize(
-    ("body", "message"),
+    ("body", "error", "message"),
     [
-        ({"amount": "-1", "reason": "x"}, "greater than zero"),
-        ({"amount": "1.001", "reason": "x"}, "at most two decimals"),
+        ({"amount": "-1", "reason": "x"}, AmountNotPositive, "greater than zero"),
+        ({"amount": "1.001", "reason": "x"}, AmountTooPrecise, "at most two decimals"),
     ],
 )
-def test_bad_credit_amounts_are_refused(body: dict[str, object], message: str) -> None:
-    with pytest.raises(ValidationFailed, match=message):
+def test_bad_credit_amounts_are_refused(
+    body: dict[str, object], error: type[DomainError], message: str
+) -> None:
+    with pytest.raises(error, match=message):
         CreditNoteCreate.model_validate(body)
 
 
@@ -157,7 +175,7 @@ def test_cancelling_a_credit_note_restores_the_original(
     ) == D("-30.00")
 
     before = ledger_snapshot(session)
-    with pytest.raises(Conflict, match="already cancelled"):
+    with pytest.raises(InvoiceAlreadyCancelled, match="already cancelled"):
         cancel_invoice(session, treasurer, first.id)
     assert ledger_snapshot(session) == before
 

@@ -12,10 +12,10 @@ from verenigingen import clock
 from verenigingen.auth.models import Role
 from verenigingen.auth.service import create_user
 from verenigingen.billing import queries
+from verenigingen.billing.errors import InvoiceStillSettled
 from verenigingen.billing.models import DocStatus, Invoice, InvoiceStatus
 from verenigingen.billing.service.invoices import cancel_invoice, refresh_overdue
 from verenigingen.billing.service.payments import cancel_payment
-from verenigingen.errors import Conflict
 
 
 def _reload(session: Session, invoice: Invoice) -> Invoice:
@@ -41,7 +41,7 @@ def test_ledger_flow(any_session: Session) -> None:
     assert _reload(session, first).status == InvoiceStatus.CREDIT_NOTE_ISSUED
     assert _reload(session, second).status == InvoiceStatus.PARTLY_PAID
 
-    with pytest.raises(Conflict, match="cancel those first"):
+    with pytest.raises(InvoiceStillSettled, match="cancel those first"):
         cancel_invoice(session, treasurer, first.id)
 
     with clock.frozen(dt.date(2026, 3, 15)):

@@ -13,6 +13,14 @@ from sqlalchemy.orm import Session
 from verenigingen import clock
 from verenigingen.auth.models import Role, User
 from verenigingen.auth.service import create_user
+from verenigingen.billing.errors import (
+    CoverageEndBeforeStart,
+    DueDateBeforePostingDate,
+    InvoiceAlreadyCancelled,
+    InvoiceNotDraft,
+    InvoiceStillSettled,
+    MemberNotBilledToCustomer,
+)
 from verenigingen.billing.models import AuditEvent, DocStatus, Invoice, InvoiceStatus
 from verenigingen.billing.schemas import InvoiceCreate, InvoiceLineIn
 from verenigingen.billing.service.invoices import (
@@ -22,7 +30,7 @@ from verenigingen.billing.service.invoices import (
     submit_invoice,
 )
 from verenigingen.billing.service.payments import cancel_payment
-from verenigingen.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from verenigingen.errors import NotFound, PermissionDenied, ValidationFailed
 
 
 def _events(session: Session, event: str) -> list[AuditEvent]:
@@ -84,7 +92,7 @@ def test_submit_twice_conflicts_and_changes_nothing(
 ) -> None:
     invoice = ledger.invoice(ledger.customer())
     before = ledger_snapshot(session)
-    with pytest.raises(Conflict, match="already submitted"):
+    with pytest.raises(InvoiceNotDraft, match="already submitted"):
         submit_invoice(session, treasurer, invoice.id)
     assert ledger_snapshot(session) == before
 
@@ -94,11 +102,11 @@ def test_submit_twice_conflicts_and_changes_nothing(
     [
         ({"customer_id": 999_999}, NotFound, "customer 999999"),
         ({"member_id": 999_999}, NotFound, "member 999999"),
-        ({"member_id": "other"}, ValidationFailed, "not billed to customer"),
-        ({"due_date": dt.date(2026, 3, 1)}, ValidationFailed, "before posting_date"),
+        ({"member_id": "other"}, MemberNotBilledToCustomer, "not billed to customer"),
+        ({"due_date": dt.date(2026, 3, 1)}, DueDateBeforePostingDate, "before posting_date"),
         (
             {"coverage_start": dt.date(2026, 3, 1), "coverage_end": dt.date(2026, 2, 1)},
-            ValidationFailed,
+            CoverageEndBeforeStart,
             "coverage_end",
         ),
     ],
@@ -188,7 +196,7 @@ def test_cancel_draft_invoice(session: Session, treasurer: User, ledger: LedgerF
     invoice = ledger.invoice(ledger.customer(), submit=False)
     cancelled = cancel_invoice(session, treasurer, invoice.id)
     assert (cancelled.docstatus, cancelled.status) == (DocStatus.CANCELLED, InvoiceStatus.CANCELLED)
-    with pytest.raises(Conflict, match="cancelled"):
+    with pytest.raises(InvoiceNotDraft, match="cancelled"):
         submit_invoice(session, treasurer, invoice.id)
 
 
@@ -196,7 +204,7 @@ def test_cancel_twice_conflicts(session: Session, treasurer: User, ledger: Ledge
     invoice = ledger.invoice(ledger.customer())
     cancel_invoice(session, treasurer, invoice.id)
     before = ledger_snapshot(session)
-    with pytest.raises(Conflict, match="already cancelled"):
+    with pytest.raises(InvoiceAlreadyCancelled, match="already cancelled"):
         cancel_invoice(session, treasurer, invoice.id)
     assert ledger_snapshot(session) == before
 
@@ -209,7 +217,7 @@ def test_cancel_invoice_with_submitted_payment_asks_to_cancel_it_first(
     payment = ledger.payment(customer, "40.00", [(invoice, "40.00")])
     before = ledger_snapshot(session)
 
-    with pytest.raises(Conflict, match=f"payments {payment.number}.*cancel those first"):
+    with pytest.raises(InvoiceStillSettled, match=f"payments {payment.number}.*cancel those first"):
         cancel_invoice(session, treasurer, invoice.id)
     assert ledger_snapshot(session) == before
 
@@ -232,7 +240,7 @@ def test_cancel_invoice_with_credit_note_asks_to_cancel_it_first(
     invoice = ledger.invoice(ledger.customer(), "100.00")
     credit_note = ledger.credit_note(invoice, "10.00")
     before = ledger_snapshot(session)
-    with pytest.raises(Conflict, match=f"credit notes {credit_note.number}"):
+    with pytest.raises(InvoiceStillSettled, match=f"credit notes {credit_note.number}"):
         cancel_invoice(session, treasurer, invoice.id)
     assert ledger_snapshot(session) == before
 

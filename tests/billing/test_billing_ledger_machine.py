@@ -32,6 +32,21 @@ from sqlalchemy.orm import Session
 from verenigingen import clock
 from verenigingen.auth.models import Role
 from verenigingen.auth.service import create_user
+from verenigingen.billing.errors import (
+    AllocationExceedsOutstanding,
+    AllocationsExceedPaidAmount,
+    AllocationToAnotherCustomer,
+    AllocationToCreditNote,
+    CreditExceedsOutstanding,
+    CreditNoteNotCreditable,
+    InvoiceAlreadyCancelled,
+    InvoiceNotDraft,
+    InvoiceNotSubmitted,
+    InvoiceStillSettled,
+    NothingOutstandingToCredit,
+    PaymentAlreadyCancelled,
+    PaymentNotDraft,
+)
 from verenigingen.billing.models import DocStatus, Invoice, Payment
 from verenigingen.billing.models import PaymentAllocation as Allocation
 from verenigingen.billing.schemas import AllocationIn, CreditNoteCreate, PaymentCreate
@@ -39,7 +54,7 @@ from verenigingen.billing.service.credit_notes import create_credit_note
 from verenigingen.billing.service.invoices import cancel_invoice, submit_invoice
 from verenigingen.billing.service.payments import cancel_payment, create_payment, submit_payment
 from verenigingen.billing.status import invoice_status
-from verenigingen.errors import Conflict, DomainError, NotFound, ValidationFailed
+from verenigingen.errors import DomainError, NotFound
 
 T = TypeVar("T")
 ZERO = Decimal("0.00")
@@ -96,23 +111,31 @@ class LedgerMachine(RuleBasedStateMachine):
         return sorted(ids)[index % len(ids)]
 
     def _attempt(self, expected: type[DomainError] | None, action: Callable[[], T]) -> T | None:
-        """Run ``action``; when an error is expected, it must be raised and change nothing."""
+        """Run ``action``; when an error is expected, that rule (not a neighbour of it) must be
+        the one raised, and nothing may change."""
         if expected is None:
             return action()
         before = ledger_snapshot(self.session)
-        with pytest.raises(expected):
+        with pytest.raises(expected) as raised:
             action()
+        assert type(raised.value) is expected
         assert ledger_snapshot(self.session) == before
         return None
 
-    def _allocation_refusal(self, invoice_id: int, customer: int, amount: Decimal) -> bool:
+    def _allocation_refusal(
+        self, invoice_id: int, customer: int, amount: Decimal
+    ) -> type[DomainError] | None:
+        """The rule that refuses ``amount`` of ``customer`` to ``invoice_id``; None if none does."""
         invoice = self.invoices[invoice_id]
-        return (
-            invoice.customer != customer
-            or invoice.is_return
-            or invoice.docstatus != DocStatus.SUBMITTED
-            or amount > invoice.outstanding
-        )
+        if invoice.customer != customer:
+            return AllocationToAnotherCustomer
+        if invoice.is_return:
+            return AllocationToCreditNote
+        if invoice.docstatus != DocStatus.SUBMITTED:
+            return InvoiceNotSubmitted
+        if amount > invoice.outstanding:
+            return AllocationExceedsOutstanding
+        return None
 
     def _apply_submit(self, payment: ModelPayment) -> None:
         payment.docstatus = DocStatus.SUBMITTED
@@ -159,7 +182,9 @@ class LedgerMachine(RuleBasedStateMachine):
         done = [i for i, m in self.invoices.items() if m.docstatus != DocStatus.DRAFT]
         if done:
             invoice_id = self._pick(done, pick)
-            self._attempt(Conflict, lambda: submit_invoice(self.session, self.user, invoice_id))
+            self._attempt(
+                InvoiceNotDraft, lambda: submit_invoice(self.session, self.user, invoice_id)
+            )
 
     @precondition(lambda self: self.invoices)
     @rule(
@@ -174,16 +199,15 @@ class LedgerMachine(RuleBasedStateMachine):
     ) -> None:
         invoice_id = self._pick(list(self.invoices), pick)
         paid = max(amount + Decimal(extra).scaleb(-2), Decimal("0.01"))
-        refused = self._allocation_refusal(invoice_id, customer, amount) or amount > paid
+        refused = self._allocation_refusal(invoice_id, customer, amount) or (
+            AllocationsExceedPaidAmount if amount > paid else None
+        )
         data = PaymentCreate(
             customer_id=self.customer_ids[customer],
             paid_amount=paid,
             allocations=[AllocationIn(invoice_id=invoice_id, allocated_amount=amount)],
         )
-        payment = self._attempt(
-            ValidationFailed if refused else None,
-            lambda: create_payment(self.session, self.user, data),
-        )
+        payment = self._attempt(refused, lambda: create_payment(self.session, self.user, data))
         if payment is None:
             return
         model = ModelPayment(customer, paid, allocations={invoice_id: amount})
@@ -232,14 +256,16 @@ class LedgerMachine(RuleBasedStateMachine):
     def submit_a_payment(self, pick: int) -> None:
         payment_id = self._pick(list(self.payments), pick)
         model = self.payments[payment_id]
-        refused = model.docstatus != DocStatus.DRAFT or any(
+        refusals = [
             self._allocation_refusal(invoice_id, model.customer, amount)
             for invoice_id, amount in model.allocations.items()
+        ]
+        refused = (
+            PaymentNotDraft
+            if model.docstatus != DocStatus.DRAFT
+            else next((r for r in refusals if r is not None), None)
         )
-        self._attempt(
-            Conflict if refused else None,
-            lambda: submit_payment(self.session, self.user, payment_id),
-        )
+        self._attempt(refused, lambda: submit_payment(self.session, self.user, payment_id))
         if not refused:
             self._apply_submit(model)
 
@@ -250,7 +276,7 @@ class LedgerMachine(RuleBasedStateMachine):
         model = self.payments[payment_id]
         refused = model.docstatus == DocStatus.CANCELLED
         self._attempt(
-            Conflict if refused else None,
+            PaymentAlreadyCancelled if refused else None,
             lambda: cancel_payment(self.session, self.user, payment_id),
         )
         if refused:
@@ -267,10 +293,14 @@ class LedgerMachine(RuleBasedStateMachine):
         original = self.invoices[invoice_id]
         credited = original.outstanding if amount is None else amount
         expected: type[DomainError] | None = None
-        if original.is_return or original.docstatus != DocStatus.SUBMITTED or credited <= 0:
-            expected = Conflict
+        if original.is_return:
+            expected = CreditNoteNotCreditable
+        elif original.docstatus != DocStatus.SUBMITTED:
+            expected = InvoiceNotSubmitted
+        elif credited <= 0:
+            expected = NothingOutstandingToCredit
         elif credited > original.outstanding:
-            expected = ValidationFailed
+            expected = CreditExceedsOutstanding
         data = CreditNoteCreate(amount=amount, reason="correctie")
         note = self._attempt(
             expected, lambda: create_credit_note(self.session, self.user, invoice_id, data)
@@ -302,15 +332,16 @@ class LedgerMachine(RuleBasedStateMachine):
             m.against == invoice_id and m.docstatus == DocStatus.SUBMITTED
             for m in self.invoices.values()
         )
-        refused = model.docstatus == DocStatus.CANCELLED or (
+        refused: type[DomainError] | None = None
+        if model.docstatus == DocStatus.CANCELLED:
+            refused = InvoiceAlreadyCancelled
+        elif (
             model.docstatus == DocStatus.SUBMITTED
             and not model.is_return
             and (settled_by_payment or credited)
-        )
-        self._attempt(
-            Conflict if refused else None,
-            lambda: cancel_invoice(self.session, self.user, invoice_id),
-        )
+        ):
+            refused = InvoiceStillSettled
+        self._attempt(refused, lambda: cancel_invoice(self.session, self.user, invoice_id))
         if refused:
             return
         if model.is_return and model.against is not None:

@@ -12,6 +12,17 @@ from sqlalchemy.orm import Session
 from verenigingen import clock
 from verenigingen.auth.models import Role, User
 from verenigingen.auth.service import create_user
+from verenigingen.billing.errors import (
+    AllocationExceedsOutstanding,
+    AllocationsExceedPaidAmount,
+    AllocationToAnotherCustomer,
+    AllocationToCreditNote,
+    InvoiceAllocatedTwice,
+    InvoiceNotSubmitted,
+    PaymentAlreadyCancelled,
+    PaymentNotDraft,
+    PaymentTypeCannotSettle,
+)
 from verenigingen.billing.models import (
     AuditEvent,
     DocStatus,
@@ -23,7 +34,15 @@ from verenigingen.billing.models import (
 from verenigingen.billing.schemas import AllocationIn, PaymentCreate
 from verenigingen.billing.service.invoices import cancel_invoice
 from verenigingen.billing.service.payments import cancel_payment, create_payment, submit_payment
-from verenigingen.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from verenigingen.errors import (
+    AmountNotANumber,
+    AmountNotFinite,
+    AmountNotPositive,
+    AmountTooPrecise,
+    DomainError,
+    NotFound,
+    PermissionDenied,
+)
 
 
 def _reload(session: Session, invoice: Invoice) -> Invoice:
@@ -167,12 +186,12 @@ class TestRefusedAllocations:
     @pytest.mark.parametrize(
         ("target", "paid", "allocated", "error", "message"),
         [
-            ("open", "150.00", "120.00", ValidationFailed, "exceeds its outstanding amount"),
-            ("open", "50.00", "60.00", ValidationFailed, "more than the paid amount"),
-            ("draft", "50.00", "50.00", ValidationFailed, "is a draft"),
-            ("cancelled", "50.00", "50.00", ValidationFailed, "is cancelled"),
-            ("return", "5.00", "5.00", ValidationFailed, "is a credit note"),
-            ("foreign", "50.00", "50.00", ValidationFailed, "belongs to another customer"),
+            ("open", "150.00", "120.00", AllocationExceedsOutstanding, "exceeds its outstanding"),
+            ("open", "50.00", "60.00", AllocationsExceedPaidAmount, "more than the paid amount"),
+            ("draft", "50.00", "50.00", InvoiceNotSubmitted, "is a draft"),
+            ("cancelled", "50.00", "50.00", InvoiceNotSubmitted, "is cancelled"),
+            ("return", "5.00", "5.00", AllocationToCreditNote, "is a credit note"),
+            ("foreign", "50.00", "50.00", AllocationToAnotherCustomer, "another customer"),
         ],
     )
     def test_refused(
@@ -225,7 +244,7 @@ class TestRefusedAllocations:
         invoice = setup["open"]
         assert isinstance(invoice, Invoice)
         before = ledger_snapshot(session)
-        with pytest.raises(ValidationFailed, match="only once"):
+        with pytest.raises(InvoiceAllocatedTwice, match="only once"):
             create_payment(
                 session,
                 treasurer,
@@ -246,7 +265,7 @@ class TestRefusedAllocations:
         invoice = setup["open"]
         assert isinstance(invoice, Invoice)
         before = ledger_snapshot(session)
-        with pytest.raises(ValidationFailed, match="Pay payment cannot settle"):
+        with pytest.raises(PaymentTypeCannotSettle, match="Pay payment cannot settle"):
             create_payment(
                 session,
                 treasurer,
@@ -268,25 +287,27 @@ def test_unknown_customer_is_not_found(session: Session, treasurer: User) -> Non
 
 
 @pytest.mark.parametrize(
-    ("amount", "message"),
+    ("amount", "error", "message"),
     [
-        ("-10", "greater than zero"),
-        (-10, "greater than zero"),
-        ("0", "greater than zero"),
-        ("10.005", "at most two decimals"),
-        (10.005, "at most two decimals"),
-        ("ten", "must be a number"),
-        (True, "must be a number"),
-        ("NaN", "finite"),
+        ("-10", AmountNotPositive, "greater than zero"),
+        (-10, AmountNotPositive, "greater than zero"),
+        ("0", AmountNotPositive, "greater than zero"),
+        ("10.005", AmountTooPrecise, "at most two decimals"),
+        (10.005, AmountTooPrecise, "at most two decimals"),
+        ("ten", AmountNotANumber, "must be a number"),
+        (True, AmountNotANumber, "must be a number"),
+        ("NaN", AmountNotFinite, "finite"),
     ],
 )
-def test_bad_paid_amounts_are_refused(amount: object, message: str) -> None:
-    with pytest.raises(ValidationFailed, match=f"paid_amount.*{message}|{message}"):
+def test_bad_paid_amounts_are_refused(
+    amount: object, error: type[DomainError], message: str
+) -> None:
+    with pytest.raises(error, match=f"paid_amount.*{message}|{message}"):
         PaymentCreate.model_validate({"customer_id": 1, "paid_amount": amount})
 
 
 def test_bad_allocated_amounts_are_refused() -> None:
-    with pytest.raises(ValidationFailed, match="allocated_amount must have at most two decimals"):
+    with pytest.raises(AmountTooPrecise, match="allocated_amount must have at most two decimals"):
         AllocationIn.model_validate({"invoice_id": 1, "allocated_amount": "1.234"})
 
 
@@ -303,15 +324,15 @@ def test_submit_twice_and_cancel_twice_conflict(
     invoice = ledger.invoice(customer, "100.00")
     payment = ledger.payment(customer, "40.00", [(invoice, "40.00")])
     before = ledger_snapshot(session)
-    with pytest.raises(Conflict, match="already submitted"):
+    with pytest.raises(PaymentNotDraft, match="already submitted"):
         submit_payment(session, treasurer, payment.id)
     assert ledger_snapshot(session) == before
 
     cancel_payment(session, treasurer, payment.id)
     before = ledger_snapshot(session)
-    with pytest.raises(Conflict, match="already cancelled"):
+    with pytest.raises(PaymentAlreadyCancelled, match="already cancelled"):
         cancel_payment(session, treasurer, payment.id)
-    with pytest.raises(Conflict, match="already cancelled"):
+    with pytest.raises(PaymentNotDraft, match="already cancelled"):
         submit_payment(session, treasurer, payment.id)
     assert ledger_snapshot(session) == before
 
@@ -333,7 +354,9 @@ def test_stale_draft_is_refused_at_submit(
     submit_payment(session, treasurer, first.id)
     before = ledger_snapshot(session)
 
-    with pytest.raises(Conflict, match=r"exceeds its outstanding amount 20\.00"):
+    with pytest.raises(
+        AllocationExceedsOutstanding, match=r"exceeds its outstanding amount 20\.00"
+    ):
         submit_payment(session, treasurer, second.id)
 
     assert ledger_snapshot(session) == before
@@ -348,7 +371,7 @@ def test_draft_allocated_to_an_invoice_cancelled_since_is_refused(
     draft = ledger.payment(customer, "50.00", [(invoice, "50.00")], submit=False)
     cancel_invoice(session, treasurer, invoice.id)
     before = ledger_snapshot(session)
-    with pytest.raises(Conflict, match="is cancelled"):
+    with pytest.raises(InvoiceNotSubmitted, match="is cancelled"):
         submit_payment(session, treasurer, draft.id)
     assert ledger_snapshot(session) == before
 

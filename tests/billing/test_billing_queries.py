@@ -10,11 +10,12 @@ import pytest
 from billing_factories import LedgerFactory
 from sqlalchemy.orm import Session
 
+from verenigingen.auth.errors import LoginNotLinkedToMember, NotOwnRecord
 from verenigingen.auth.models import Role, User
 from verenigingen.auth.service import create_user
 from verenigingen.billing import queries
 from verenigingen.billing.models import Invoice, InvoiceStatus, Payment
-from verenigingen.errors import NotFound, PermissionDenied, ValidationFailed
+from verenigingen.errors import NotFound, ValidationFailed
 from verenigingen.members.models import Customer, Member
 
 
@@ -127,20 +128,20 @@ def test_member_reads_only_its_own_customer(
     assert total == 1
     assert queries.get_payment(session, portal, payments[0].id).id == payments[0].id
 
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(NotOwnRecord):
         queries.get_invoice(session, portal, scene.foreign.id)
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(NotOwnRecord):
         queries.get_payment(session, portal, scene.foreign_payment.id)
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(NotOwnRecord):
         queries.list_invoices(session, portal, customer_id=scene.theirs.id)
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(NotOwnRecord):
         queries.list_payments(session, portal, customer_id=scene.theirs.id)
 
 
 def test_member_without_a_customer_reads_nothing(
     session: Session, scene: Scene, member_user: User
 ) -> None:
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(LoginNotLinkedToMember):
         queries.list_invoices(session, member_user)
 
 

@@ -6,6 +6,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from verenigingen.auth.models import User
+from verenigingen.billing.errors import (
+    AllocationExceedsOutstanding,
+    AllocationsExceedPaidAmount,
+    AllocationToAnotherCustomer,
+    InvoiceNotSubmitted,
+)
 from verenigingen.billing.models import (
     AuditEvent,
     DocStatus,
@@ -15,7 +21,7 @@ from verenigingen.billing.models import (
     PaymentAllocation,
 )
 from verenigingen.billing.service.bulk_payments import ReceivedPayment, record_payments
-from verenigingen.errors import NotFound, PermissionDenied, ValidationFailed
+from verenigingen.errors import AmountTooPrecise, NotFound, PermissionDenied
 from verenigingen.members.models import Customer
 from verenigingen.perf.capture import capture
 
@@ -107,11 +113,11 @@ def test_batch_takes_the_same_statements_at_any_size(session: Session, treasurer
     ("allocation", "error", "message"),
     [
         ("unknown", NotFound, "does not exist"),
-        ("other_customer", ValidationFailed, "another customer"),
-        ("draft", ValidationFailed, "is a draft"),
-        ("too_much", ValidationFailed, "exceeds its outstanding amount 20.00"),
-        ("three_decimals", ValidationFailed, "at most two decimals"),
-        ("over_paid", ValidationFailed, "exceed the paid amount"),
+        ("other_customer", AllocationToAnotherCustomer, "another customer"),
+        ("draft", InvoiceNotSubmitted, "is a draft"),
+        ("too_much", AllocationExceedsOutstanding, "exceeds its outstanding amount 20.00"),
+        ("three_decimals", AmountTooPrecise, "at most two decimals"),
+        ("over_paid", AllocationsExceedPaidAmount, "exceed the paid amount"),
     ],
 )
 def test_bad_allocations_write_nothing(

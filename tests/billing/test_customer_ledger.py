@@ -6,10 +6,11 @@ import pytest
 from billing_factories import LedgerFactory
 from sqlalchemy.orm import Session
 
+from verenigingen.auth.errors import NotOwnRecord
 from verenigingen.auth.models import Role
 from verenigingen.auth.service import create_user
 from verenigingen.billing.queries import customer_ledger
-from verenigingen.errors import NotFound, PermissionDenied
+from verenigingen.errors import NotFound
 from verenigingen.perf.assertions import assert_queries
 
 
@@ -64,5 +65,5 @@ def test_a_member_reads_only_its_own_customer(session: Session, ledger: LedgerFa
     login = create_user(session, "lid@example.org", Role.MEMBER)
     ledger.member(own, login)
     assert customer_ledger(session, login, own.id).customer_id == own.id
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(NotOwnRecord):
         customer_ledger(session, login, other.id)

@@ -4,12 +4,12 @@ from sqlalchemy import Engine, inspect, text
 
 from verenigingen.db.engine import make_engine
 from verenigingen.db.migrate import (
-    DatabaseNotReady,
     alembic_config,
     check_schema,
     current_revision,
     head_revision,
 )
+from verenigingen.errors import DatabaseNotReady
 
 
 def test_models_and_migrations_agree(any_engine: Engine) -> None:

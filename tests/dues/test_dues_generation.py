@@ -13,6 +13,7 @@ from member_factories import bulk_schedules, make_active_member, make_type
 from verenigingen import clock
 from verenigingen.auth.models import User
 from verenigingen.billing.models import AuditEvent, Invoice, InvoiceLine
+from verenigingen.dues.errors import TooManyPeriodsAtOnce
 from verenigingen.dues.models import DuesSchedule, ScheduleStatus
 from verenigingen.dues.service import bill_schedule_until, generate_dues
 from verenigingen.errors import NotFound, PermissionDenied, ValidationFailed
@@ -149,7 +150,7 @@ def test_bill_schedule_until(session, admin, member_user):
     assert bill_schedule_until(session, admin, schedule.id, dt.date(2027, 7, 2)) == []
     with pytest.raises(NotFound):
         bill_schedule_until(session, admin, 9999, TODAY)
-    with pytest.raises(ValidationFailed, match="more than"):
+    with pytest.raises(TooManyPeriodsAtOnce, match="more than"):
         bill_schedule_until(session, admin, schedule.id, dt.date(2080, 1, 1))
     with pytest.raises(PermissionDenied):
         bill_schedule_until(session, member_user, schedule.id, dt.date(2028, 1, 1))

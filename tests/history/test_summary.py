@@ -18,10 +18,11 @@ from verenigingen.auth.models import Role
 from verenigingen.billing.models import DocStatus, Invoice, Payment
 from verenigingen.billing.service.invoices import cancel_invoice
 from verenigingen.billing.service.payments import cancel_payment
-from verenigingen.errors import Conflict, DomainError
+from verenigingen.errors import DomainError
 from verenigingen.history import summary
 from verenigingen.history.models import MemberFinancialSummary
 from verenigingen.jobs.engine import JobEngine
+from verenigingen.jobs.errors import JobNotFailed
 from verenigingen.jobs.models import Job, JobStatus, Queue
 from verenigingen.jobs.service import retry_job
 from verenigingen.jobs.worker import Runtime, run_job
@@ -305,7 +306,7 @@ def test_a_failed_delta_counted_by_a_recalculation_cannot_be_retried_to_count_tw
     assert job.error.startswith("superseded: the member summary was rebuilt from the ledger")
 
     # A retry by hand is refused: it would add the 40.00 a second time.
-    with pytest.raises(Conflict, match="only a Failed job can be retried"):
+    with pytest.raises(JobNotFailed, match="only a Failed job can be retried"):
         retry_job(session, ledger.user, job.id)
     drain()
     assert rows(session, customer.id)[0].total_paid == D("40.00")

@@ -18,7 +18,8 @@ from verenigingen.config import get_settings
 from verenigingen.db.engine import make_engine
 from verenigingen.db.scratch import throwaway_database
 from verenigingen.indexes import advisor
-from verenigingen.indexes.scratch import ScratchUnavailable, ServerDatabaseCopy, copy_tables
+from verenigingen.indexes.errors import ScratchUnavailable
+from verenigingen.indexes.scratch import ServerDatabaseCopy, copy_tables
 
 HISTORY_INDEX = "ix_invoice_customer_posting"
 

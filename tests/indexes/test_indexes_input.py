@@ -18,7 +18,8 @@ from verenigingen.config import get_settings
 from verenigingen.db.session import make_session_factory, unit_of_work
 from verenigingen.errors import PermissionDenied
 from verenigingen.indexes import catalog, service
-from verenigingen.indexes.catalog import IndexSpec, InvalidIndexSpec, UnknownIndex
+from verenigingen.indexes.catalog import IndexSpec
+from verenigingen.indexes.errors import InvalidIndexSpec, UnknownIndex
 from verenigingen.web.app import create_app
 
 runner = CliRunner()

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from verenigingen.errors import ValidationFailed
 from verenigingen.jobs import enqueue
+from verenigingen.jobs.errors import JobParametersNotJson, SecretInJobParameters, UnknownTask
 from verenigingen.jobs.models import Job, Queue
 
 
@@ -87,22 +88,23 @@ def test_dedup_key_is_free_again_once_the_job_ended(session, treasurer, job_engi
 
 
 @pytest.mark.parametrize(
-    ("name", "options", "fragment"),
+    ("name", "options", "error", "fragment"),
     [
-        ("test.nope", {}, "unknown task 'test.nope'"),
-        ("test.record", {"queue": "urgent"}, "unknown queue 'urgent'"),
-        ("test.record", {"password": "x"}, "looks like a secret"),
-        ("test.record", {"api_key": "x"}, "looks like a secret"),
-        ("test.record", {"when": object()}, "JSON values"),
-        ("test.record", {"timeout": 0}, "timeout"),
-        ("test.record", {"max_retries": -1}, "max_retries"),
+        ("test.nope", {}, UnknownTask, "unknown task 'test.nope'"),
+        ("test.record", {"queue": "urgent"}, ValidationFailed, "unknown queue 'urgent'"),
+        ("test.record", {"password": "x"}, SecretInJobParameters, "looks like a secret"),
+        ("test.record", {"api_key": "x"}, SecretInJobParameters, "looks like a secret"),
+        ("test.record", {"when": object()}, JobParametersNotJson, "JSON values"),
+        ("test.record", {"timeout": 0}, ValidationFailed, "timeout"),
+        ("test.record", {"max_retries": -1}, ValidationFailed, "max_retries"),
     ],
 )
 def test_bad_enqueue_is_refused_and_writes_nothing(
-    session, treasurer, job_engine, name, options, fragment
+    session, treasurer, job_engine, name, options, error, fragment
 ):
-    with pytest.raises(ValidationFailed, match=fragment):
+    with pytest.raises(error, match=fragment) as raised:
         enqueue(session, name, user=treasurer, **options)
+    assert raised.value.code == error.code
     session.commit()
     assert count_jobs(session) == 0
     assert pending(job_engine) == 0

@@ -11,13 +11,35 @@ from sqlalchemy.orm import Session
 
 from member_factories import OTHER_IBAN, VALID_IBAN, application, make_active_member, make_type
 from verenigingen import clock
+from verenigingen.auth.errors import NotOwnRecord
 from verenigingen.auth.models import Role, User
 from verenigingen.auth.service import create_user
 from verenigingen.billing.models import AuditEvent, Invoice, InvoiceLine
 from verenigingen.config import Settings
 from verenigingen.db.naming import NamingSeries
 from verenigingen.dues.models import DuesSchedule, ScheduleStatus
-from verenigingen.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from verenigingen.errors import (
+    AmountNotANumber,
+    AmountNotPositive,
+    AmountTooPrecise,
+    InvalidIban,
+    NotFound,
+    PermissionDenied,
+    ValidationFailed,
+)
+from verenigingen.members.errors import (
+    ApplicationAlreadyDecided,
+    BicWithoutIban,
+    BirthDateInFuture,
+    ContactDetailsOnly,
+    DuesRateBelowMinimum,
+    IbanRequiredForDirectDebit,
+    MemberAlreadyTerminated,
+    MemberNotTerminable,
+    NoDefaultMembershipType,
+    RejectionReasonRequired,
+    TerminationBeforeMemberSince,
+)
 from verenigingen.members.models import (
     BillingPeriod,
     Customer,
@@ -116,22 +138,27 @@ def test_application_joins_an_existing_customer(session, admin):
 
 
 @pytest.mark.parametrize(
-    ("overrides", "message"),
+    ("overrides", "error", "message"),
     [
-        ({"email": "not-an-email"}, "email"),
-        ({"first_name": "  "}, "first_name"),
-        ({"birth_date": TODAY + dt.timedelta(days=1)}, "future"),
-        ({"iban": "NL91ABNA0417164301"}, "IBAN"),
-        ({"iban": "hello"}, "IBAN"),
-        ({"payment_method": PaymentMethod.SEPA_DIRECT_DEBIT}, "IBAN is required"),
-        ({"bic": "ABNANL2A"}, "without an IBAN"),
+        ({"email": "not-an-email"}, ValidationFailed, "email"),
+        ({"first_name": "  "}, ValidationFailed, "first_name"),
+        ({"birth_date": TODAY + dt.timedelta(days=1)}, BirthDateInFuture, "future"),
+        ({"iban": "NL91ABNA0417164301"}, InvalidIban, "IBAN"),
+        ({"iban": "hello"}, InvalidIban, "IBAN"),
+        (
+            {"payment_method": PaymentMethod.SEPA_DIRECT_DEBIT},
+            IbanRequiredForDirectDebit,
+            "IBAN is required",
+        ),
+        ({"bic": "ABNANL2A"}, BicWithoutIban, "without an IBAN"),
     ],
 )
-def test_bad_application_is_refused_and_writes_nothing(session, admin, overrides, message):
+def test_bad_application_is_refused_and_writes_nothing(session, admin, overrides, error, message):
     make_type(session, default=True)
     before = snapshot(session)
-    with pytest.raises(ValidationFailed, match=message):
+    with pytest.raises(error, match=message) as raised:
         apply_for_membership(session, admin, application(**overrides))
+    assert raised.value.code == error.code
     assert snapshot(session) == before
 
 
@@ -147,7 +174,7 @@ def test_unknown_type_or_customer_is_not_found(session, admin):
 
 def test_application_without_type_and_without_default_is_refused(session, admin):
     make_type(session, default=False)
-    with pytest.raises(ValidationFailed, match="default"):
+    with pytest.raises(NoDefaultMembershipType, match="default"):
         apply_for_membership(session, admin, application())
 
 
@@ -209,19 +236,19 @@ def test_approval_with_custom_type_rate_and_start(session, admin):
 
 
 @pytest.mark.parametrize(
-    ("rate", "message"),
+    ("rate", "error", "message"),
     [
-        ("29.99", "below the minimum"),
-        ("30.005", "two decimals"),
-        ("-5", "greater than zero"),
-        ("abc", "number"),
+        ("29.99", DuesRateBelowMinimum, "below the minimum"),
+        ("30.005", AmountTooPrecise, "two decimals"),
+        ("-5", AmountNotPositive, "greater than zero"),
+        ("abc", AmountNotANumber, "number"),
     ],
 )
-def test_approval_with_bad_rate_is_refused_and_writes_nothing(session, admin, rate, message):
+def test_approval_with_bad_rate_is_refused_and_writes_nothing(session, admin, rate, error, message):
     make_type(session, amount="60.00", minimum="30.00", default=True)
     member = apply_for_membership(session, admin, application())
     before = snapshot(session)
-    with pytest.raises(ValidationFailed, match=message):
+    with pytest.raises(error, match=message):
         approve_member(session, admin, member.id, dues_rate=rate)
     assert snapshot(session) == before
     assert member.status == MemberStatus.PENDING
@@ -260,12 +287,12 @@ def test_approving_rejected_or_approved_member_conflicts(session, admin):
     make_type(session, default=True)
     rejected = apply_for_membership(session, admin, application())
     reject_member(session, admin, rejected.id, "no references")
-    with pytest.raises(Conflict, match="rejected"):
+    with pytest.raises(ApplicationAlreadyDecided, match="rejected"):
         approve_member(session, admin, rejected.id)
     approved = apply_for_membership(session, admin, application())
     approve_member(session, admin, approved.id)
     before = snapshot(session)
-    with pytest.raises(Conflict, match="already approved"):
+    with pytest.raises(ApplicationAlreadyDecided, match="already approved"):
         approve_member(session, admin, approved.id)
     assert snapshot(session) == before
 
@@ -295,12 +322,12 @@ def test_rejection_stores_reason(session, admin):
 def test_rejecting_an_approved_or_rejected_member_conflicts(session, admin):
     monthly = make_type(session, default=True)
     member, _, _ = make_active_member(session, admin, monthly)
-    with pytest.raises(Conflict, match="already decided"):
+    with pytest.raises(ApplicationAlreadyDecided, match="already decided"):
         reject_member(session, admin, member.id, "changed our minds")
     assert member.status == MemberStatus.ACTIVE
     other = apply_for_membership(session, admin, application())
     reject_member(session, admin, other.id, "no")
-    with pytest.raises(Conflict):
+    with pytest.raises(ApplicationAlreadyDecided):
         reject_member(session, admin, other.id, "no again")
     assert other.rejection_reason == "no"
 
@@ -308,7 +335,7 @@ def test_rejecting_an_approved_or_rejected_member_conflicts(session, admin):
 def test_rejection_needs_a_reason(session, admin):
     make_type(session, default=True)
     member = apply_for_membership(session, admin, application())
-    with pytest.raises(ValidationFailed, match="reason"):
+    with pytest.raises(RejectionReasonRequired, match="reason"):
         reject_member(session, admin, member.id, "   ")
     with pytest.raises(NotFound):
         reject_member(session, admin, 9999, "why")
@@ -374,7 +401,7 @@ def test_clearing_iban_of_sepa_payer_is_refused(session, admin):
         payment_method=PaymentMethod.SEPA_DIRECT_DEBIT,
         iban=VALID_IBAN,
     )
-    with pytest.raises(ValidationFailed, match="IBAN is required"):
+    with pytest.raises(IbanRequiredForDirectDebit, match="IBAN is required"):
         update_member(session, admin, member.id, MemberUpdate(iban=None))
     assert member.iban == VALID_IBAN
 
@@ -394,9 +421,9 @@ def test_member_updates_own_contact_fields_only(session, admin):
 
     update_member(session, portal, member.id, MemberUpdate(email="new@example.org", city="Ede"))
     assert (member.email, member.city) == ("new@example.org", "Ede")
-    with pytest.raises(PermissionDenied, match="contact details"):
+    with pytest.raises(ContactDetailsOnly, match="contact details"):
         update_member(session, portal, member.id, MemberUpdate(iban=VALID_IBAN))
-    with pytest.raises(PermissionDenied, match="own"):
+    with pytest.raises(NotOwnRecord, match="own"):
         update_member(session, portal, other.id, MemberUpdate(city="Ede"))
     assert member.iban is None
     assert other.city == "Utrecht"
@@ -431,11 +458,11 @@ def test_terminating_twice_or_a_pending_member_conflicts(session, admin):
     monthly = make_type(session, default=True)
     member, _, _ = make_active_member(session, admin, monthly)
     terminate_member(session, admin, member.id, termination_date=dt.date(2026, 12, 31))
-    with pytest.raises(Conflict, match="already terminated"):
+    with pytest.raises(MemberAlreadyTerminated, match="already terminated"):
         terminate_member(session, admin, member.id)
     assert member.termination_date == dt.date(2026, 12, 31)
     pending = apply_for_membership(session, admin, application())
-    with pytest.raises(Conflict, match="Pending"):
+    with pytest.raises(MemberNotTerminable, match="Pending"):
         terminate_member(session, admin, pending.id)
     with pytest.raises(NotFound):
         terminate_member(session, admin, 9999)
@@ -444,6 +471,6 @@ def test_terminating_twice_or_a_pending_member_conflicts(session, admin):
 def test_termination_before_membership_start_is_refused(session, admin):
     monthly = make_type(session, default=True)
     member, _, _ = make_active_member(session, admin, monthly)
-    with pytest.raises(ValidationFailed, match="before member_since"):
+    with pytest.raises(TerminationBeforeMemberSince, match="before member_since"):
         terminate_member(session, admin, member.id, termination_date=TODAY - dt.timedelta(days=1))
     assert member.status == MemberStatus.ACTIVE

@@ -14,7 +14,14 @@ from verenigingen import clock
 from verenigingen.billing.models import Invoice
 from verenigingen.dues.models import DuesSchedule, ScheduleStatus
 from verenigingen.dues.service import generate_dues
-from verenigingen.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from verenigingen.errors import NotFound, PermissionDenied, ValidationFailed
+from verenigingen.members.errors import (
+    CancelledMembershipNotRenewable,
+    LifetimeMembershipNotRenewable,
+    LifetimeMembershipWithoutPeriodEnd,
+    MembershipAlreadyCancelled,
+    MembershipTypeWithoutPeriod,
+)
 from verenigingen.members.models import BillingPeriod, CancellationType, MembershipStatus
 from verenigingen.members.service import cancel_membership, first_renewal_date, renew_membership
 
@@ -52,7 +59,7 @@ def test_first_renewal_date(session, period, enforce, custom, start, renewal):
 
 def test_custom_type_without_months_is_refused(session):
     membership_type = make_type(session, period=BillingPeriod.CUSTOM, custom_months=None)
-    with pytest.raises(ValidationFailed, match="period length"):
+    with pytest.raises(MembershipTypeWithoutPeriod, match="period length"):
         first_renewal_date(membership_type, TODAY)
 
 
@@ -112,14 +119,14 @@ def test_renewal_keeps_month_end_dates(session, admin):
 def test_renewing_lifetime_or_cancelled_membership_conflicts(session, admin):
     lifetime = make_type(session, period=BillingPeriod.LIFETIME, amount="300.00")
     _, forever, _ = make_active_member(session, admin, lifetime)
-    with pytest.raises(Conflict, match="lifetime"):
+    with pytest.raises(LifetimeMembershipNotRenewable, match="lifetime"):
         renew_membership(session, admin, forever.id)
 
     annual = make_type(session, period=BillingPeriod.ANNUAL)
     _, membership, _ = make_active_member(session, admin, annual)
     cancel_membership(session, admin, membership.id, CancellationType.IMMEDIATE)
     before = len(invoices(session))
-    with pytest.raises(Conflict, match="cancelled"):
+    with pytest.raises(CancelledMembershipNotRenewable, match="cancelled"):
         renew_membership(session, admin, membership.id)
     assert len(invoices(session)) == before
     with pytest.raises(NotFound):
@@ -162,7 +169,7 @@ def test_end_of_period_cancellation_bills_until_the_renewal_date_only(session, a
     with clock.frozen(dt.date(2027, 2, 15)):
         assert generate_dues(session, admin).invoices_created == 0  # March starts at end_date
     assert [i.coverage_start for i in invoices(session)] == [dt.date(2026, 12, 1)]
-    with pytest.raises(Conflict, match="end of its period"):
+    with pytest.raises(CancelledMembershipNotRenewable, match="end of its period"):
         renew_membership(session, admin, membership.id)
 
 
@@ -170,11 +177,11 @@ def test_cancelling_twice_conflicts(session, admin):
     monthly = make_type(session)
     _, immediate, _ = make_active_member(session, admin, monthly)
     cancel_membership(session, admin, immediate.id, CancellationType.IMMEDIATE)
-    with pytest.raises(Conflict, match="already cancelled"):
+    with pytest.raises(MembershipAlreadyCancelled, match="already cancelled"):
         cancel_membership(session, admin, immediate.id, CancellationType.IMMEDIATE)
     _, later, _ = make_active_member(session, admin, monthly)
     cancel_membership(session, admin, later.id, CancellationType.END_OF_PERIOD)
-    with pytest.raises(Conflict, match="already cancelled"):
+    with pytest.raises(MembershipAlreadyCancelled, match="already cancelled"):
         cancel_membership(session, admin, later.id, CancellationType.IMMEDIATE)
     assert later.status == MembershipStatus.ACTIVE
 
@@ -184,7 +191,7 @@ def test_bad_cancellation_type_or_lifetime_end_of_period(session, admin):
     _, membership, _ = make_active_member(session, admin, lifetime)
     with pytest.raises(ValidationFailed, match="cancellation_type"):
         cancel_membership(session, admin, membership.id, "Tomorrow")
-    with pytest.raises(Conflict, match="lifetime"):
+    with pytest.raises(LifetimeMembershipWithoutPeriodEnd, match="lifetime"):
         cancel_membership(session, admin, membership.id, CancellationType.END_OF_PERIOD)
     assert membership.cancellation_type is None
     cancel_membership(session, admin, membership.id, CancellationType.IMMEDIATE)

@@ -9,7 +9,15 @@ import pytest
 from sqlalchemy import func, select
 
 from member_factories import OTHER_IBAN, VALID_IBAN, make_active_member, make_type
-from verenigingen.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from verenigingen.auth.errors import NotOwnRecord
+from verenigingen.errors import InvalidBic, InvalidIban, NotFound, PermissionDenied
+from verenigingen.sepa.errors import (
+    ExpiryBeforeMandateStart,
+    FirstCollectionBeforeSignDate,
+    InvalidMandateReference,
+    MandateReferenceTaken,
+    SignDateInFuture,
+)
 from verenigingen.sepa.iban import bank_account
 from verenigingen.sepa.models import MandateStatus, SepaMandate
 from verenigingen.sepa.schemas import MandateCreate
@@ -76,29 +84,35 @@ def test_given_bic_and_holder_are_kept(session, admin, member):
 
 
 @pytest.mark.parametrize(
-    ("overrides", "message"),
+    ("overrides", "error", "message"),
     [
-        ({"mandate_reference": "M" * 36}, "at most 35"),
-        ({"mandate_reference": "MNDT_0001"}, "may contain only"),
-        ({"mandate_reference": "MNDT-ü"}, "may contain only"),
-        ({"mandate_reference": "   "}, "required"),
-        ({"iban": "NL91ABNA0417164301"}, "IBAN"),
-        ({"iban": "NL91"}, "IBAN"),
-        ({"bic": "NOTABIC"}, "BIC"),
-        ({"sign_date": TODAY + dt.timedelta(days=1)}, "future"),
-        ({"first_collection_date": dt.date(2026, 10, 1)}, "before sign_date"),
-        ({"expiry_date": dt.date(2026, 11, 1)}, "expiry_date"),
+        ({"mandate_reference": "M" * 36}, InvalidMandateReference, "at most 35"),
+        ({"mandate_reference": "MNDT_0001"}, InvalidMandateReference, "may contain only"),
+        ({"mandate_reference": "MNDT-ü"}, InvalidMandateReference, "may contain only"),
+        ({"mandate_reference": "   "}, InvalidMandateReference, "required"),
+        ({"iban": "NL91ABNA0417164301"}, InvalidIban, "IBAN"),
+        ({"iban": "NL91"}, InvalidIban, "IBAN"),
+        ({"bic": "NOTABIC"}, InvalidBic, "BIC"),
+        ({"sign_date": TODAY + dt.timedelta(days=1)}, SignDateInFuture, "future"),
+        (
+            {"first_collection_date": dt.date(2026, 10, 1)},
+            FirstCollectionBeforeSignDate,
+            "before sign_date",
+        ),
+        ({"expiry_date": dt.date(2026, 11, 1)}, ExpiryBeforeMandateStart, "expiry_date"),
     ],
 )
-def test_bad_mandate_is_refused_and_writes_nothing(session, admin, member, overrides, message):
-    with pytest.raises(ValidationFailed, match=message):
+def test_bad_mandate_is_refused_and_writes_nothing(
+    session, admin, member, overrides, error, message
+):
+    with pytest.raises(error, match=message):
         create_mandate(session, admin, member.id, mandate(**overrides))
     assert mandates_count(session) == 0
 
 
 def test_reference_is_unique_and_member_must_exist(session, admin, member):
     create_mandate(session, admin, member.id, mandate())
-    with pytest.raises(Conflict, match="already in use"):
+    with pytest.raises(MandateReferenceTaken, match="already in use"):
         create_mandate(session, admin, member.id, mandate(iban=OTHER_IBAN))
     with pytest.raises(NotFound):
         create_mandate(session, admin, 9999, mandate(mandate_reference="OTHER"))
@@ -124,7 +138,7 @@ def test_who_may_record_and_read(
         "A-2",
         "A-1",
     ]
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(NotOwnRecord):
         list_mandates(session, member_user, member.id)  # not linked to this member
     member.user_id = member_user.id
     session.flush()

@@ -114,7 +114,7 @@ def test_member_reads_its_own_and_gets_403_for_another(
     for path in (url(other.id), url(other.id, "financial-summary"), url(999999)):
         response = client.get(path)
         assert response.status_code == 403
-        assert response.json()["error"] == "forbidden"
+        assert response.json()["error"] == "not_own_record"
 
 
 @pytest.mark.parametrize("what", ["payment-history", "financial-summary"])

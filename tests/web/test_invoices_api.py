@@ -157,26 +157,38 @@ def test_unknown_ids_are_404(treasurer: TestClient) -> None:
 
 
 @pytest.mark.parametrize(
-    ("overrides", "detail"),
+    ("overrides", "code", "detail"),
     [
-        ({"lines": [{"description": "x", "rate": "-5"}]}, "rate must be greater than zero"),
-        ({"lines": [{"description": "x", "rate": 1.005}]}, "at most two decimals"),
-        ({"lines": [{"description": "x", "rate": "1.005"}]}, "at most two decimals"),
-        ({"lines": []}, "lines"),
-        ({"posting_date": "2026-02-30"}, "posting_date"),
-        ({"due_date": "morgen"}, "due_date"),
-        ({"due_date": "2026-03-01"}, "before posting_date"),
-        ({"discount": "5"}, "discount"),
+        (
+            {"lines": [{"description": "x", "rate": "-5"}]},
+            "amount_not_positive",
+            "rate must be greater than zero",
+        ),
+        (
+            {"lines": [{"description": "x", "rate": 1.005}]},
+            "amount_too_precise",
+            "at most two decimals",
+        ),
+        (
+            {"lines": [{"description": "x", "rate": "1.005"}]},
+            "amount_too_precise",
+            "at most two decimals",
+        ),
+        ({"lines": []}, "validation_failed", "lines"),
+        ({"posting_date": "2026-02-30"}, "validation_failed", "posting_date"),
+        ({"due_date": "morgen"}, "validation_failed", "due_date"),
+        ({"due_date": "2026-03-01"}, "due_date_before_posting_date", "before posting_date"),
+        ({"discount": "5"}, "validation_failed", "discount"),
     ],
 )
 def test_bad_invoice_input_is_422_and_writes_nothing(
-    session: Session, treasurer: TestClient, overrides: dict[str, Any], detail: str
+    session: Session, treasurer: TestClient, overrides: dict[str, Any], code: str, detail: str
 ) -> None:
     customer = add_customer(session)
     before = session.scalar(select(func.count()).select_from(Invoice))
     response = treasurer.post(URL, json=invoice_body(customer, **overrides))
     assert response.status_code == 422
-    assert response.json()["error"] == "validation_failed"
+    assert response.json()["error"] == code
     assert detail in response.json()["detail"]
     assert session.scalar(select(func.count()).select_from(Invoice)) == before
 
@@ -193,6 +205,7 @@ def test_member_of_another_customer_is_422(session: Session, treasurer: TestClie
     member = add_member(session, other)
     response = treasurer.post(URL, json=invoice_body(customer, member_id=member.id))
     assert response.status_code == 422
+    assert response.json()["error"] == "member_not_billed_to_customer"
     assert "not billed to customer" in response.json()["detail"]
 
 
@@ -221,16 +234,19 @@ def test_member_reads_only_its_own_invoices(
     portal = portal_client(session, api, mine)
 
     assert portal.get(f"{URL}/{own_id}").status_code == 200
-    assert portal.get(f"{URL}/{foreign_id}").status_code == 403
+    foreign = portal.get(f"{URL}/{foreign_id}")
+    assert (foreign.status_code, foreign.json()["error"]) == (403, "not_own_record")
     listed = portal.get(URL).json()
     assert [item["id"] for item in listed["items"]] == [own_id]
-    assert portal.get(URL, params={"customer_id": theirs.id}).status_code == 403
+    theirs_listed = portal.get(URL, params={"customer_id": theirs.id})
+    assert (theirs_listed.status_code, theirs_listed.json()["error"]) == (403, "not_own_record")
 
 
 def test_cancel_and_conflicts(session: Session, treasurer: TestClient) -> None:
     customer = add_customer(session)
     invoice_id = submitted_invoice(treasurer, customer)
-    assert treasurer.post(f"{URL}/{invoice_id}/submit").status_code == 409
+    again = treasurer.post(f"{URL}/{invoice_id}/submit")
+    assert (again.status_code, again.json()["error"]) == (409, "invoice_not_draft")
 
     payment = treasurer.post(
         "/api/v1/payments",
@@ -242,7 +258,7 @@ def test_cancel_and_conflicts(session: Session, treasurer: TestClient) -> None:
     ).json()
     blocked = treasurer.post(f"{URL}/{invoice_id}/cancel")
     assert blocked.status_code == 409
-    assert blocked.json()["error"] == "conflict"
+    assert blocked.json()["error"] == "invoice_still_settled"
     assert payment["number"] in blocked.json()["detail"]
     assert "cancel those first" in blocked.json()["detail"]
 
@@ -250,7 +266,8 @@ def test_cancel_and_conflicts(session: Session, treasurer: TestClient) -> None:
     cancelled = treasurer.post(f"{URL}/{invoice_id}/cancel")
     assert cancelled.status_code == 200
     assert (cancelled.json()["status"], cancelled.json()["docstatus"]) == ("Cancelled", 2)
-    assert treasurer.post(f"{URL}/{invoice_id}/cancel").status_code == 409
+    twice = treasurer.post(f"{URL}/{invoice_id}/cancel")
+    assert (twice.status_code, twice.json()["error"]) == (409, "invoice_already_cancelled")
 
 
 def test_credit_notes(session: Session, treasurer: TestClient) -> None:

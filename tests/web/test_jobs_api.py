@@ -149,7 +149,7 @@ def test_jobs_of_others_are_403_and_unknown_ones_404(api, session, job_engine):
         ("POST", f"{URL}/{job.id}/cancel"),
     ):
         response = other.request(method, path)
-        assert (response.status_code, response.json()["error"]) == (403, "forbidden")
+        assert (response.status_code, response.json()["error"]) == (403, "not_own_record")
     assert other.get(f"{URL}/987654").status_code == 404
     assert other.post(f"{URL}/987654/retry").status_code == 404
     assert other.post(f"{URL}/987654/cancel").status_code == 404
@@ -162,8 +162,9 @@ def test_jobs_of_others_are_403_and_unknown_ones_404(api, session, job_engine):
 def test_status_of_another_user_is_for_administrators_only(api, session, job_engine):
     owner = user(session, Role.TREASURER)
     a_job(session, owner)
-    assert api(Role.TREASURER).get(URL, params={"user": owner.id}).status_code == 403
-    assert api(Role.TREASURER).get(URL, params={"user": owner.email}).status_code == 403
+    for who in (owner.id, owner.email):
+        response = api(Role.TREASURER).get(URL, params={"user": who})
+        assert (response.status_code, response.json()["error"]) == (403, "not_own_record")
     assert api(owner).get(URL, params={"user": owner.id}).json()["total"] == 1
     admin = api(Role.ADMINISTRATOR)
     by_id = admin.get(URL, params={"user": owner.id}).json()
@@ -198,18 +199,34 @@ def test_retry_only_a_failed_job_with_attempts_left(api, session, job_engine):
     refused = client.post(f"{URL}/{completed.id}/retry")
     assert refused.status_code == 409
     assert refused.json() == {
-        "error": "conflict",
+        "error": "job_not_failed",
         "detail": f"job {completed.id} is Completed; only a Failed job can be retried",
     }
     past = client.post(f"{URL}/{spent.id}/retry")
-    assert past.status_code == 409
+    assert (past.status_code, past.json()["error"]) == (409, "job_out_of_retries")
     assert "used all 4 attempts" in past.json()["detail"]
 
     retried = client.post(f"{URL}/{retryable.id}/retry")
     assert retried.status_code == 200
     assert (retried.json()["status"], retried.json()["attempts"]) == ("Queued", 1)
     assert job_engine.take(Queue.LONG).args == (retryable.id,)
-    assert client.post(f"{URL}/{retryable.id}/retry").status_code == 409
+    again = client.post(f"{URL}/{retryable.id}/retry")
+    assert (again.status_code, again.json()["error"]) == (409, "job_not_failed")
+    session.expire_all()
+    assert session.get(Job, spent.id).status == "Failed"
+
+
+def test_retry_while_a_job_of_the_same_key_is_queued_is_refused(api, session, job_engine):
+    owner = user(session, Role.TREASURER)
+    failed = a_job(
+        session, owner, status="Failed", attempts=1, dedup_key="dues", active_dedup_key=None
+    )
+    a_job(session, owner, dedup_key="dues", active_dedup_key="dues")
+    response = api(owner).post(f"{URL}/{failed.id}/retry")
+    assert (response.status_code, response.json()["error"]) == (409, "duplicate_job")
+    session.expire_all()
+    assert session.get(Job, failed.id).status == "Failed"
+    assert job_engine.take(Queue.LONG) is None
 
 
 def test_administrator_may_retry_anyones_failed_job(api, session, job_engine):
@@ -224,10 +241,11 @@ def test_cancel_only_a_queued_job(api, session, job_engine):
     running = a_job(session, owner, status="Running", active_dedup_key=None)
     queued = a_job(session, owner)
     refused = client.post(f"{URL}/{running.id}/cancel")
-    assert (refused.status_code, refused.json()["detail"]) == (
-        409,
-        f"job {running.id} is Running; only a Queued job can be cancelled",
-    )
+    assert refused.status_code == 409
+    assert refused.json() == {
+        "error": "job_not_queued",
+        "detail": f"job {running.id} is Running; only a Queued job can be cancelled",
+    }
     cancelled = client.post(f"{URL}/{queued.id}/cancel")
     assert (cancelled.status_code, cancelled.json()["status"]) == (200, "Cancelled")
     assert client.post(f"{URL}/{queued.id}/cancel").status_code == 409

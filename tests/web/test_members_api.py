@@ -74,22 +74,23 @@ def test_apply_then_read(api, session):
 
 
 @pytest.mark.parametrize(
-    ("change", "fragment"),
+    ("change", "code", "fragment"),
     [
-        ({"iban": "NL91ABNA0417164301"}, "IBAN"),
-        ({"email": "jan"}, "email"),
-        ({"birth_date": "2026-13-01"}, "birth_date"),
-        ({"birth_date": "2027-01-01"}, "future"),
-        ({"payment_method": "Cheque"}, "payment_method"),
-        ({"membership_type_id": "x"}, "membership_type_id"),
-        ({"shoe_size": 44}, "shoe_size"),
+        ({"iban": "NL91ABNA0417164301"}, "invalid_iban", "IBAN"),
+        ({"email": "jan"}, "validation_failed", "email"),
+        ({"birth_date": "2026-13-01"}, "validation_failed", "birth_date"),
+        ({"birth_date": "2027-01-01"}, "birth_date_in_future", "future"),
+        ({"payment_method": "Cheque"}, "validation_failed", "payment_method"),
+        ({"membership_type_id": "x"}, "validation_failed", "membership_type_id"),
+        ({"shoe_size": 44}, "validation_failed", "shoe_size"),
+        ({"bic": "ABNANL2A", "iban": None}, "bic_without_iban", "without an IBAN"),
     ],
 )
-def test_bad_application_is_422_and_writes_nothing(api, session, change, fragment):
+def test_bad_application_is_422_and_writes_nothing(api, session, change, code, fragment):
     make_type(session, default=True)
     response = api(Role.ADMINISTRATOR).post(URL, json={**APPLICATION, **change})
     assert response.status_code == 422
-    assert response.json()["error"] == "validation_failed"
+    assert response.json()["error"] == code
     assert fragment in response.json()["detail"]
     assert count(session, Member) == 0
 
@@ -126,7 +127,7 @@ def test_member_sees_only_itself(api, session, admin):
     assert client.get(f"{URL}/{me.id}").status_code == 200
     response = client.get(f"{URL}/{other.id}")
     assert response.status_code == 403
-    assert response.json()["error"] == "forbidden"
+    assert response.json()["error"] == "not_own_record"
 
 
 def test_member_role_cannot_write(api, session, admin):
@@ -170,14 +171,14 @@ def test_approve(api, session, admin):
     client = api(Role.MEMBERSHIP_SECRETARY)
     url = f"{URL}/{member.id}/approve"
 
-    for body, fragment in (
-        ({"dues_rate": "12.345"}, "two decimals"),
-        ({"dues_rate": "14.99"}, "minimum"),
-        ({"dues_rate": 15.001}, "two decimals"),
-        ({"start_date": "2026-02-30"}, "start_date"),
+    for body, code, fragment in (
+        ({"dues_rate": "12.345"}, "amount_too_precise", "two decimals"),
+        ({"dues_rate": "14.99"}, "dues_rate_below_minimum", "minimum"),
+        ({"dues_rate": 15.001}, "amount_too_precise", "two decimals"),
+        ({"start_date": "2026-02-30"}, "validation_failed", "start_date"),
     ):
         response = client.post(url, json=body)
-        assert response.status_code == 422, body
+        assert (response.status_code, response.json()["error"]) == (422, code), body
         assert fragment in response.json()["detail"]
     assert count(session, DuesSchedule) == 0
     assert client.post(url, json={"membership_type_id": 999}).status_code == 404
@@ -188,7 +189,7 @@ def test_approve(api, session, admin):
     assert (response.json()["status"], response.json()["member_since"]) == ("Active", "2026-12-01")
     again = client.post(url)
     assert again.status_code == 409
-    assert again.json()["error"] == "conflict"
+    assert again.json()["error"] == "application_already_decided"
     assert "already approved" in again.json()["detail"]
 
 
@@ -204,8 +205,14 @@ def test_reject(api, session, admin):
         "Rejected",
         "Geen referenties",
     )
-    assert client.post(f"{URL}/{pending.id}/approve").status_code == 409
-    assert client.post(f"{URL}/{approved.id}/reject", json={"reason": "x"}).status_code == 409
+    for response in (
+        client.post(f"{URL}/{pending.id}/approve"),
+        client.post(f"{URL}/{approved.id}/reject", json={"reason": "x"}),
+    ):
+        assert (response.status_code, response.json()["error"]) == (
+            409,
+            "application_already_decided",
+        )
 
 
 def test_terminate(api, session, admin):
@@ -220,7 +227,8 @@ def test_terminate(api, session, admin):
         "Terminated",
         "2026-11-15",
     )
-    assert client.post(url).status_code == 409
+    twice = client.post(url)
+    assert (twice.status_code, twice.json()["error"]) == (409, "member_already_terminated")
     assert client.post(f"{URL}/999/terminate").status_code == 404
 
 

@@ -170,7 +170,7 @@ def test_idempotent_retry_returns_the_first_payment_and_writes_nothing(
 
     changed = treasurer.post(URL, json={**body, "paid_amount": "41.00"}, headers=headers)
     assert changed.status_code == 409
-    assert changed.json()["error"] == "conflict"
+    assert changed.json()["error"] == "idempotency_key_reused"
     session.expire_all()
     assert count(session, Payment) == 1
     assert count(session, IdempotencyRecord) == 1
@@ -191,28 +191,34 @@ def test_failed_create_stores_no_idempotency_record(
 
 
 @pytest.mark.parametrize(
-    ("overrides", "detail"),
+    ("overrides", "code", "detail"),
     [
-        ({"paid_amount": "-5"}, "paid_amount must be greater than zero"),
-        ({"paid_amount": -5}, "paid_amount must be greater than zero"),
-        ({"paid_amount": 10.005}, "paid_amount must have at most two decimals"),
-        ({"paid_amount": "10.005"}, "paid_amount must have at most two decimals"),
-        ({"paid_amount": "tien"}, "paid_amount must be a number"),
-        ({"posting_date": "2026-13-01"}, "posting_date"),
-        ({"mode_of_payment": "Bitcoin"}, "mode_of_payment"),
-        ({"allocations": [{"invoice_id": "INV", "allocated_amount": "1"}]}, "invoice_id"),
-        ({"allocations": "all"}, "allocations"),
+        ({"paid_amount": "-5"}, "amount_not_positive", "paid_amount must be greater than zero"),
+        ({"paid_amount": -5}, "amount_not_positive", "paid_amount must be greater than zero"),
+        ({"paid_amount": 10.005}, "amount_too_precise", "paid_amount must have at most two"),
+        ({"paid_amount": "10.005"}, "amount_too_precise", "paid_amount must have at most two"),
+        ({"paid_amount": "tien"}, "amount_not_a_number", "paid_amount must be a number"),
+        ({"paid_amount": "1e10"}, "amount_too_large", "paid_amount is too large"),
+        ({"paid_amount": "Infinity"}, "amount_not_finite", "paid_amount must be a finite"),
+        ({"posting_date": "2026-13-01"}, "validation_failed", "posting_date"),
+        ({"mode_of_payment": "Bitcoin"}, "validation_failed", "mode_of_payment"),
+        (
+            {"allocations": [{"invoice_id": "INV", "allocated_amount": "1"}]},
+            "validation_failed",
+            "invoice_id",
+        ),
+        ({"allocations": "all"}, "validation_failed", "allocations"),
     ],
 )
 def test_bad_payment_input_is_422_and_writes_nothing(
-    session: Session, treasurer: TestClient, overrides: dict[str, Any], detail: str
+    session: Session, treasurer: TestClient, overrides: dict[str, Any], code: str, detail: str
 ) -> None:
     customer = add_customer(session)
     response = treasurer.post(
         URL, json={"customer_id": customer.id, "paid_amount": "10.00", **overrides}
     )
     assert response.status_code == 422
-    assert response.json()["error"] == "validation_failed"
+    assert response.json()["error"] == code
     assert detail in response.json()["detail"]
     session.expire_all()
     assert count(session, Payment) == 0
@@ -233,10 +239,18 @@ def test_allocation_refusals(session: Session, treasurer: TestClient) -> None:
             },
         )
 
-    assert attempt(invoice_id, "100.01").status_code == 422
-    assert attempt(invoice_id, "50.00", paid="40.00").status_code == 422
-    assert attempt(foreign_id, "10.00").status_code == 422
-    assert attempt(999_999, "10.00").status_code == 404
+    def refusal(response: Any) -> tuple[int, str]:
+        return response.status_code, response.json()["error"]
+
+    assert refusal(attempt(invoice_id, "100.01")) == (422, "allocation_exceeds_outstanding")
+    assert refusal(attempt(invoice_id, "50.00", paid="40.00")) == (
+        422,
+        "allocations_exceed_paid_amount",
+    )
+    assert refusal(attempt(foreign_id, "10.00")) == (422, "allocation_to_another_customer")
+    assert refusal(attempt(999_999, "10.00")) == (404, "not_found")
+    assert treasurer.post(f"/api/v1/invoices/{invoice_id}/cancel").status_code == 200
+    assert refusal(attempt(invoice_id, "10.00")) == (409, "invoice_not_submitted")
     session.expire_all()
     assert count(session, Payment) == 0
 
@@ -254,11 +268,12 @@ def test_state_conflicts_and_unknown_ids(session: Session, treasurer: TestClient
     ).json()
 
     again = treasurer.post(f"{URL}/{payment['id']}/submit")
-    assert again.status_code == 409
+    assert (again.status_code, again.json()["error"]) == (409, "payment_not_draft")
     assert "already submitted" in again.json()["detail"]
     cancelled = treasurer.post(f"{URL}/{payment['id']}/cancel")
     assert (cancelled.status_code, cancelled.json()["status"]) == (200, "Cancelled")
-    assert treasurer.post(f"{URL}/{payment['id']}/cancel").status_code == 409
+    twice = treasurer.post(f"{URL}/{payment['id']}/cancel")
+    assert (twice.status_code, twice.json()["error"]) == (409, "payment_already_cancelled")
 
     for response in (
         treasurer.get(f"{URL}/999999"),

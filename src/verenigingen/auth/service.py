@@ -10,9 +10,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from verenigingen import clock
+from verenigingen.auth.errors import PasswordTooShort, UserAlreadyExists
 from verenigingen.auth.models import ApiToken, Role, User
 from verenigingen.auth.passwords import hash_password, verify_password
-from verenigingen.errors import Conflict, NotAuthenticated, NotFound, ValidationFailed
+from verenigingen.errors import NotAuthenticated, NotFound, ValidationFailed
 
 TOKEN_PREFIX = "vrg_"  # noqa: S105 (a public marker that makes tokens recognisable)
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -41,9 +42,9 @@ def create_user(
         raise ValidationFailed(f"not a valid email address: {email!r}")
     role = parse_role(role) if isinstance(role, str) else role
     if password is not None and len(password) < MIN_PASSWORD_LENGTH:
-        raise ValidationFailed(f"the password needs at least {MIN_PASSWORD_LENGTH} characters")
+        raise PasswordTooShort(f"the password needs at least {MIN_PASSWORD_LENGTH} characters")
     if session.scalar(select(User.id).where(User.email == email)) is not None:
-        raise Conflict(f"a user with email {email} already exists")
+        raise UserAlreadyExists(f"a user with email {email} already exists")
     user = User(
         email=email,
         role=role.value,

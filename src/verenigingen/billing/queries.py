@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session, selectinload
 
+from verenigingen.auth.errors import LoginNotLinkedToMember, NotOwnRecord
 from verenigingen.auth.models import User
 from verenigingen.auth.permissions import Permission, is_member_role, require
 from verenigingen.billing.models import DocStatus, Invoice, InvoiceStatus, Payment
 from verenigingen.db.paging import check_page, count_rows
-from verenigingen.errors import NotFound, PermissionDenied, ValidationFailed
+from verenigingen.errors import NotFound, ValidationFailed
 from verenigingen.members.models import Customer
 from verenigingen.members.ownership import own_member_ids
 
@@ -32,7 +33,7 @@ def _own_customer_id(session: Session, user: User) -> int | None:
         return None
     _member_id, customer_id = own_member_ids(session, user)
     if customer_id is None:
-        raise PermissionDenied("this login is not linked to a member with a customer")
+        raise LoginNotLinkedToMember("this login is not linked to a member with a customer")
     return customer_id
 
 
@@ -42,7 +43,7 @@ def _narrow_customer(session: Session, user: User, customer_id: int | None) -> i
     if own is None:
         return customer_id
     if customer_id is not None and customer_id != own:
-        raise PermissionDenied("a member may only read its own invoices and payments")
+        raise NotOwnRecord("a member may only read its own invoices and payments")
     return own
 
 
@@ -92,7 +93,7 @@ def get_invoice(session: Session, user: User, invoice_id: int) -> Invoice:
         raise NotFound(f"invoice {invoice_id} does not exist")
     own = _own_customer_id(session, user)
     if own is not None and invoice.customer_id != own:
-        raise PermissionDenied("a member may only read its own invoices")
+        raise NotOwnRecord("a member may only read its own invoices")
     return invoice
 
 
@@ -143,7 +144,7 @@ def get_payment(session: Session, user: User, payment_id: int) -> Payment:
         raise NotFound(f"payment {payment_id} does not exist")
     own = _own_customer_id(session, user)
     if own is not None and payment.customer_id != own:
-        raise PermissionDenied("a member may only read its own payments")
+        raise NotOwnRecord("a member may only read its own payments")
     return payment
 
 

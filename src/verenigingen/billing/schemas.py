@@ -2,8 +2,8 @@
 
 Amounts enter through :func:`verenigingen.money.parse_amount` (before Pydantic turns a float into
 a binary fraction), so a JSON ``10.005`` or ``-3`` is refused with the same domain error that a
-CLI caller gets: ``ValidationFailed``, which the web layer maps to 422. Amounts leave as strings
-with exactly two decimals.
+CLI caller gets: a ``ValidationFailed`` rule such as ``AmountTooPrecise``, which the web layer
+maps to 422. Amounts leave as strings with exactly two decimals.
 """
 
 from __future__ import annotations
@@ -15,14 +15,14 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, model_validator
 
 from verenigingen.billing.models import DocStatus, ModeOfPayment, PaymentType
-from verenigingen.errors import ValidationFailed
+from verenigingen.errors import AmountNotANumber
 from verenigingen.money import CENT, parse_amount
 
 
 def _amount_validator(field: str) -> BeforeValidator:
     def validate(value: Any) -> Decimal:
         if isinstance(value, bool):  # bool is an int to Python, never an amount
-            raise ValidationFailed(f"{field} must be a number, got {value!r}")
+            raise AmountNotANumber(f"{field} must be a number, got {value!r}")
         return parse_amount(value, field=field)
 
     return BeforeValidator(validate)

@@ -13,9 +13,9 @@ from sqlalchemy.orm import Session
 
 from verenigingen.auth.models import Role, User
 from verenigingen.db.engine import make_engine
-from verenigingen.db.migrate import DatabaseNotReady, check_schema
+from verenigingen.db.migrate import check_schema
 from verenigingen.db.session import make_session_factory, unit_of_work
-from verenigingen.errors import DomainError
+from verenigingen.errors import DatabaseNotReady, DomainError
 
 console = Console(soft_wrap=True)
 errors = Console(stderr=True, soft_wrap=True)

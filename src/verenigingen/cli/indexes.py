@@ -19,14 +19,9 @@ from verenigingen.cli.context import console, fail, ready_engine, system_user, t
 from verenigingen.errors import DomainError, NotFound, ValidationFailed
 from verenigingen.indexes import advisor, service
 from verenigingen.indexes.dialects import BuildOptions
+from verenigingen.indexes.errors import ScratchUnavailable
 from verenigingen.indexes.impact import DEFAULT_RUNS, IMPROVEMENT_BAR, ImpactReport
-from verenigingen.indexes.scratch import (
-    DemoCopy,
-    ScratchSource,
-    ScratchUnavailable,
-    ServerDatabaseCopy,
-    SqliteFileCopy,
-)
+from verenigingen.indexes.scratch import DemoCopy, ScratchSource, ServerDatabaseCopy, SqliteFileCopy
 from verenigingen.indexes.selection import IndexSelection, select_indexes
 from verenigingen.perf.workloads import UnknownWorkload
 

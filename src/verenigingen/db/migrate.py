@@ -11,16 +11,9 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
-from verenigingen.errors import DomainError
+from verenigingen.errors import DatabaseNotReady
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
-
-
-class DatabaseNotReady(DomainError):
-    """The database cannot be reached or is not on the current schema."""
-
-    code = "database_not_ready"
-    status_code = 503
 
 
 def alembic_config(engine: Engine) -> Config:

@@ -31,6 +31,7 @@ from verenigingen import clock
 from verenigingen.auth.models import User
 from verenigingen.auth.permissions import Permission, require, require_any
 from verenigingen.billing.models import Invoice
+from verenigingen.dues.errors import DuesScheduleWithoutPeriod, TooManyPeriodsAtOnce
 from verenigingen.dues.invoicing import DuesCharge, insert_dues_invoices, period_description
 from verenigingen.dues.models import DuesSchedule, ScheduleStatus
 from verenigingen.dues.periods import advance
@@ -217,7 +218,7 @@ def bill_schedule_until(
     if schedule.status != ScheduleStatus.ACTIVE:
         return []
     if schedule.billing_months < 1:
-        raise ValidationFailed(f"dues schedule {schedule_id} has no billing period")
+        raise DuesScheduleWithoutPeriod(f"dues schedule {schedule_id} has no billing period")
     context = session.execute(
         select(MembershipType.name, Membership.start_date)
         .join(Membership, Membership.membership_type_id == MembershipType.id)
@@ -241,7 +242,7 @@ def bill_schedule_until(
         )
         start = next_start
         if len(charges) > MAX_PERIODS_AT_ONCE:
-            raise ValidationFailed(
+            raise TooManyPeriodsAtOnce(
                 f"billing dues schedule {schedule_id} until {until} would make more than "
                 f"{MAX_PERIODS_AT_ONCE} invoices; check the dates"
             )

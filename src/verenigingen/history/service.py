@@ -25,12 +25,13 @@ from decimal import Decimal
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
+from verenigingen.auth.errors import NotOwnRecord
 from verenigingen.auth.models import User
 from verenigingen.auth.permissions import Permission, is_member_role, require
 from verenigingen.cache import VersionedCache, get_cache, money_ttl
 from verenigingen.cache.tags import tag_version
 from verenigingen.db.paging import check_page
-from verenigingen.errors import NotFound, PermissionDenied
+from verenigingen.errors import NotFound
 from verenigingen.history.models import MemberFinancialSummary
 from verenigingen.history.queries import (
     DEFAULT_LIMIT,
@@ -89,7 +90,7 @@ def _permit(user: User, member_id: int, access: Access | None) -> None:
     for an unknown member."""
     if is_member_role(user):
         if access is None or access.user_id != user.id:
-            raise PermissionDenied("a member may only read its own payment history")
+            raise NotOwnRecord("a member may only read its own payment history")
     elif access is None:
         raise NotFound(f"no member with id {member_id}")
 

@@ -32,8 +32,9 @@ from sqlglot import exp
 
 from verenigingen.db.base import Base
 from verenigingen.indexes import catalog
-from verenigingen.indexes.catalog import IndexSpec, InvalidIndexSpec
+from verenigingen.indexes.catalog import IndexSpec
 from verenigingen.indexes.dialects import BuildOptions, IndexDialect, for_engine
+from verenigingen.indexes.errors import InvalidIndexSpec
 from verenigingen.indexes.impact import IMPROVEMENT_BAR
 from verenigingen.indexes.scratch import ScratchSource
 from verenigingen.indexes.shapes import parse, table_shapes

@@ -30,7 +30,8 @@ from verenigingen.billing.models import (
 )
 from verenigingen.billing.queries import customer_ledger, list_invoices
 from verenigingen.db.base import Base
-from verenigingen.errors import DomainError, NotFound, ValidationFailed
+from verenigingen.errors import DomainError
+from verenigingen.indexes.errors import InvalidIndexSpec, UnknownIndex
 from verenigingen.sepa.models import MandateStatus, SepaMandate
 from verenigingen.sepa.service import list_mandates
 
@@ -50,14 +51,6 @@ class Probe:
 
     choose: Callable[[Session], int]
     read: Callable[[Session, User, int], object]
-
-
-class UnknownIndex(NotFound):
-    code = "unknown_index"
-
-
-class InvalidIndexSpec(ValidationFailed):
-    code = "invalid_index"
 
 
 @dataclass(frozen=True)

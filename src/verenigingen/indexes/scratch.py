@@ -29,8 +29,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from verenigingen.db.engine import make_engine
 from verenigingen.db.scratch import throwaway_database
-from verenigingen.errors import DomainError
 from verenigingen.indexes.dialects import for_engine, quote
+from verenigingen.indexes.errors import ScratchUnavailable
 from verenigingen.perf.workloads.database import DemoDatabase
 
 COPY_BATCH = 5_000
@@ -46,13 +46,6 @@ class ScratchSource(Protocol):
     def fresh_copy(self, tables: Collection[str]) -> AbstractContextManager[Engine]:
         """An engine on a private copy of the data (at least ``tables``), gone after the block."""
         ...
-
-
-class ScratchUnavailable(DomainError):
-    """No scratch copy can be made (the server refuses a new database, say)."""
-
-    code = "scratch_unavailable"
-    status_code = 503
 
 
 @dataclass(frozen=True)

@@ -21,10 +21,19 @@ from sqlalchemy.orm import Session
 from verenigingen import clock
 from verenigingen.auth.models import Role, User
 from verenigingen.db.session import make_session_factory, unit_of_work
-from verenigingen.errors import Conflict, PermissionDenied
+from verenigingen.errors import PermissionDenied
 from verenigingen.indexes import catalog, impact
-from verenigingen.indexes.catalog import IndexSpec, UnknownIndex
+from verenigingen.indexes.catalog import IndexSpec
 from verenigingen.indexes.dialects import BuildFailed, BuildOptions, ExistingIndex, for_engine
+from verenigingen.indexes.errors import (
+    IndexDeclaredByModels,
+    IndexNameTaken,
+    IndexNotBuilt,
+    IndexNotManaged,
+    IndexRollbackInterrupted,
+    IndexWithoutProbes,
+    UnknownIndex,
+)
 from verenigingen.indexes.models import IndexChange, IndexState
 
 
@@ -108,12 +117,14 @@ def _add(engine: Engine, user: User, spec: IndexSpec, options: BuildOptions) -> 
     current = existing.get(spec.name)
     if current is not None and current.valid:
         if current.columns != spec.columns:
-            raise Conflict(
+            raise IndexNameTaken(
                 f"an index {spec.name} already exists on {spec.table} with other columns "
                 f"({', '.join(current.columns)})"
             )
         if current.ignored:
-            raise Conflict(f"{spec.name} is IGNORED (a rollback was interrupted); roll it back")
+            raise IndexRollbackInterrupted(
+                f"{spec.name} is IGNORED (a rollback was interrupted); roll it back"
+            )
         return AddOutcome(
             spec, "skipped", IndexState.VALID, "already exists and valid", leftovers=leftovers
         )
@@ -191,9 +202,9 @@ def measure_impact(
     spec = find_spec(engine, name)
     current = _existing(engine, spec.table)[0].get(spec.name)
     if current is None or not current.valid or current.ignored:
-        raise Conflict(f"{spec.name} is not built and valid; add it first")
+        raise IndexNotBuilt(f"{spec.name} is not built and valid; add it first")
     if not spec.probes:
-        raise Conflict(f"{spec.name} declares no reads to measure (an ad-hoc index)")
+        raise IndexWithoutProbes(f"{spec.name} declares no reads to measure (an ad-hoc index)")
     report = impact.measure_index(engine, spec, user, runs)
     with _ledger(engine) as session:
         change = _latest_change(session, spec.name)
@@ -228,11 +239,15 @@ def rollback_index(
     options = options or BuildOptions()
     spec = find_spec(engine, name)
     if spec.declared_by_models:
-        raise Conflict(f"{spec.name} is declared by the models; only a migration may drop it")
+        raise IndexDeclaredByModels(
+            f"{spec.name} is declared by the models; only a migration may drop it"
+        )
     with _ledger(engine) as session:
         change = _latest_change(session, spec.name)
         if change is None or change.state == IndexState.ROLLED_BACK:
-            raise Conflict(f"{spec.name} was not added by the index manager; nothing to roll back")
+            raise IndexNotManaged(
+                f"{spec.name} was not added by the index manager; nothing to roll back"
+            )
         change_id = change.id
     dialect = for_engine(engine)
     statements: list[str] = []

@@ -8,8 +8,9 @@ from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from verenigingen import clock
+from verenigingen.auth.errors import NotOwnRecord
 from verenigingen.auth.models import Role, User
-from verenigingen.errors import NotFound, PermissionDenied
+from verenigingen.errors import NotFound
 from verenigingen.jobs.models import Indicator, Notification
 
 MAX_LIST = 200
@@ -111,7 +112,7 @@ def mark_read(session: Session, user: User, notification_id: int) -> Notificatio
     if notification is None:
         raise NotFound(f"no notification {notification_id}")
     if notification.user_id != user.id:
-        raise PermissionDenied(f"notification {notification_id} belongs to another user")
+        raise NotOwnRecord(f"notification {notification_id} belongs to another user")
     if notification.read_at is None:
         notification.read_at = clock.now()
         session.flush()

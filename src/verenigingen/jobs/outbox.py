@@ -25,6 +25,7 @@ from verenigingen import clock
 from verenigingen.auth.models import User
 from verenigingen.errors import ValidationFailed
 from verenigingen.jobs import engine as job_engine
+from verenigingen.jobs.errors import JobParametersNotJson, SecretInJobParameters
 from verenigingen.jobs.models import DEFAULT_TIMEOUTS, Job, JobStatus, Queue
 from verenigingen.jobs.registry import get_task, parse_queue
 
@@ -228,13 +229,13 @@ def _check_limits(timeout: int, max_retries: int) -> None:
 def _check_params(params: dict[str, Any]) -> None:
     for key in params:
         if _SECRET_NAME.search(key):
-            raise ValidationFailed(
+            raise SecretInJobParameters(
                 f"job parameter {key!r} looks like a secret; jobs store their parameters "
                 "readably, so pass an id and let the task look the secret up"
             )
     try:
         json.dumps(params)
     except (TypeError, ValueError) as error:
-        raise ValidationFailed(
+        raise JobParametersNotJson(
             f"job parameters must be JSON values (ids, not objects): {error}"
         ) from None

@@ -9,8 +9,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from verenigingen import clock
+from verenigingen.auth.errors import NotOwnRecord
 from verenigingen.auth.models import User
-from verenigingen.errors import NotFound, PermissionDenied
+from verenigingen.errors import NotFound
 from verenigingen.jobs.models import Job, JobStatus
 
 RECENT_DAYS = 7
@@ -24,7 +25,7 @@ def get_job(session: Session, user: User, job_id: int) -> Job:
     if job is None:
         raise NotFound(f"no job {job_id}")
     if job.user_id != user.id and not user.is_administrator:
-        raise PermissionDenied(f"job {job_id} belongs to another user")
+        raise NotOwnRecord(f"job {job_id} belongs to another user")
     return job
 
 
@@ -40,7 +41,7 @@ def _resolve_user(session: Session, user: User, wanted: int | str) -> int:
         condition = User.email == text.lower()
     # Asking about anyone else is an administrator's right, whether that user exists or not.
     if not user.is_administrator:
-        raise PermissionDenied("only an administrator may see another user's jobs")
+        raise NotOwnRecord("only an administrator may see another user's jobs")
     target = session.scalar(select(User.id).where(condition))
     if target is None:
         raise NotFound(f"no user {text}")

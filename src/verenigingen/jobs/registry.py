@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from verenigingen.auth.models import User
 from verenigingen.errors import ValidationFailed
+from verenigingen.jobs.errors import UnknownTask
 from verenigingen.jobs.models import Queue
 
 TaskFunction = Callable[..., Any]
@@ -76,7 +77,7 @@ def get_task(name: str) -> TaskSpec:
     spec = _tasks.get(name)
     if spec is None:
         known = ", ".join(sorted(_tasks)) or "none loaded"
-        raise ValidationFailed(f"unknown task {name!r}; known tasks: {known}")
+        raise UnknownTask(f"unknown task {name!r}; known tasks: {known}")
     return spec
 
 

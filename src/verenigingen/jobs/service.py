@@ -10,7 +10,13 @@ from sqlalchemy.orm import Session
 
 from verenigingen import clock
 from verenigingen.auth.models import User
-from verenigingen.errors import Conflict
+from verenigingen.jobs.errors import (
+    DuplicateJob,
+    JobChangedMeanwhile,
+    JobNotFailed,
+    JobNotQueued,
+    JobOutOfRetries,
+)
 from verenigingen.jobs.models import Job, JobStatus
 from verenigingen.jobs.outbox import dispatch_after_commit
 from verenigingen.jobs.queries import get_job
@@ -25,16 +31,16 @@ def retry_job(session: Session, user: User, job_id: int) -> Job:
     """
     job = get_job(session, user, job_id)
     if job.status != JobStatus.FAILED:
-        raise Conflict(f"job {job_id} is {job.status}; only a Failed job can be retried")
+        raise JobNotFailed(f"job {job_id} is {job.status}; only a Failed job can be retried")
     if job.attempts > job.max_retries:
-        raise Conflict(
+        raise JobOutOfRetries(
             f"job {job_id} has used all {job.attempts} attempts (max_retries "
             f"{job.max_retries}); start a new job instead"
         )
     if job.dedup_key is not None and session.scalar(
         select(Job.id).where(Job.active_dedup_key == job.dedup_key)
     ):
-        raise Conflict(f"another job with key {job.dedup_key!r} is already queued or running")
+        raise DuplicateJob(f"another job with key {job.dedup_key!r} is already queued or running")
     now = clock.now()
     try:
         with session.begin_nested():
@@ -51,11 +57,11 @@ def retry_job(session: Session, user: User, job_id: int) -> Job:
                 .execution_options(synchronize_session=False)
             )
     except IntegrityError:
-        raise Conflict(
+        raise DuplicateJob(
             f"another job with key {job.dedup_key!r} is already queued or running"
         ) from None
     if changed.rowcount != 1:  # type: ignore[attr-defined]
-        raise Conflict(f"job {job_id} changed meanwhile; look again")
+        raise JobChangedMeanwhile(f"job {job_id} changed meanwhile; look again")
     session.refresh(job)
     dispatch_after_commit(session, job)
     return job
@@ -77,7 +83,7 @@ def cancel_job(session: Session, user: User, job_id: int) -> Job:
     )
     if changed.rowcount != 1:  # type: ignore[attr-defined]
         session.refresh(job)
-        raise Conflict(f"job {job_id} is {job.status}; only a Queued job can be cancelled")
+        raise JobNotQueued(f"job {job_id} is {job.status}; only a Queued job can be cancelled")
     session.refresh(job)
     return job
 

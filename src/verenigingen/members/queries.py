@@ -7,10 +7,11 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, joinedload
 
+from verenigingen.auth.errors import LoginNotLinkedToMember, NotOwnRecord
 from verenigingen.auth.models import User
 from verenigingen.auth.permissions import Permission, is_member_role, require
 from verenigingen.db.paging import check_page, count_rows
-from verenigingen.errors import NotFound, PermissionDenied, ValidationFailed
+from verenigingen.errors import NotFound, ValidationFailed
 from verenigingen.members.models import Member, Membership, MembershipStatus, MemberStatus
 from verenigingen.members.ownership import own_member_ids
 
@@ -27,7 +28,7 @@ def _own_member_id(session: Session, user: User) -> int | None:
         return None
     own_id, _ = own_member_ids(session, user)
     if own_id is None:
-        raise PermissionDenied("this login is not linked to a member")
+        raise LoginNotLinkedToMember("this login is not linked to a member")
     return own_id
 
 
@@ -52,7 +53,7 @@ def get_member(session: Session, user: User, member_id: int) -> Member:
     require(user, Permission.MEMBERS_READ)
     own_id = _own_member_id(session, user)
     if own_id is not None and own_id != member_id:
-        raise PermissionDenied("a member may only read its own record")
+        raise NotOwnRecord("a member may only read its own record")
     member = session.get(Member, member_id)
     if member is None:
         raise NotFound(f"no member with id {member_id}")
@@ -74,7 +75,7 @@ def list_memberships(
     own_id = _own_member_id(session, user)
     if own_id is not None:
         if member_id is not None and member_id != own_id:
-            raise PermissionDenied("a member may only read its own memberships")
+            raise NotOwnRecord("a member may only read its own memberships")
         member_id = own_id
     stmt = (
         select(Membership)
@@ -101,5 +102,5 @@ def get_membership(session: Session, user: User, membership_id: int) -> Membersh
         raise NotFound(f"no membership with id {membership_id}")
     own_id = _own_member_id(session, user)
     if own_id is not None and membership.member_id != own_id:
-        raise PermissionDenied("a member may only read its own memberships")
+        raise NotOwnRecord("a member may only read its own memberships")
     return membership

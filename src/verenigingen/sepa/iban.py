@@ -5,7 +5,7 @@ from __future__ import annotations
 from schwifty import BIC, IBAN
 from schwifty.exceptions import SchwiftyException
 
-from verenigingen.errors import ValidationFailed
+from verenigingen.errors import InvalidBic, InvalidIban
 
 
 def normalise_iban(value: str) -> str:
@@ -13,14 +13,14 @@ def normalise_iban(value: str) -> str:
     try:
         return str(IBAN(value).compact)
     except SchwiftyException as error:
-        raise ValidationFailed(f"not a valid IBAN: {value!r} ({error})") from None
+        raise InvalidIban(f"not a valid IBAN: {value!r} ({error})") from None
 
 
 def normalise_bic(value: str) -> str:
     try:
         return str(BIC(value).compact)
     except SchwiftyException as error:
-        raise ValidationFailed(f"not a valid BIC: {value!r} ({error})") from None
+        raise InvalidBic(f"not a valid BIC: {value!r} ({error})") from None
 
 
 def bank_account(iban: str, bic: str | None) -> tuple[str, str | None]:

@@ -8,11 +8,19 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from verenigingen import clock
+from verenigingen.auth.errors import NotOwnRecord
 from verenigingen.auth.models import User
 from verenigingen.auth.permissions import Permission, is_member_role, require, require_any
-from verenigingen.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from verenigingen.errors import NotFound
 from verenigingen.members.models import Member
 from verenigingen.members.ownership import own_member_ids
+from verenigingen.sepa.errors import (
+    ExpiryBeforeMandateStart,
+    FirstCollectionBeforeSignDate,
+    InvalidMandateReference,
+    MandateReferenceTaken,
+    SignDateInFuture,
+)
 from verenigingen.sepa.iban import bank_account
 from verenigingen.sepa.models import MandateStatus, SepaMandate
 from verenigingen.sepa.schemas import MandateCreate
@@ -25,14 +33,14 @@ REFERENCE_PATTERN = re.compile(r"^[A-Za-z0-9/?:().,'+ -]+$")
 def check_mandate_reference(value: str) -> str:
     reference = value.strip()
     if not reference:
-        raise ValidationFailed("mandate_reference is required")
+        raise InvalidMandateReference("mandate_reference is required")
     if len(reference) > MAX_REFERENCE_LENGTH:
-        raise ValidationFailed(
+        raise InvalidMandateReference(
             f"mandate_reference may be at most {MAX_REFERENCE_LENGTH} characters, "
             f"got {len(reference)}"
         )
     if not REFERENCE_PATTERN.match(reference):
-        raise ValidationFailed(
+        raise InvalidMandateReference(
             f"mandate_reference {reference!r} may contain only A-Z, a-z, 0-9, spaces and "
             "/ ? : ( ) . , ' + -"
         )
@@ -51,20 +59,22 @@ def create_mandate(
     reference = check_mandate_reference(data.mandate_reference)
     iban, bic = bank_account(data.iban, (data.bic or "").strip() or None)
     if data.sign_date > clock.today():
-        raise ValidationFailed(f"sign_date {data.sign_date} lies in the future")
+        raise SignDateInFuture(f"sign_date {data.sign_date} lies in the future")
     first = data.first_collection_date
     if first is not None and first < data.sign_date:
-        raise ValidationFailed(
+        raise FirstCollectionBeforeSignDate(
             f"first_collection_date {first} lies before sign_date {data.sign_date}"
         )
     if data.expiry_date is not None and data.expiry_date <= (first or data.sign_date):
-        raise ValidationFailed(f"expiry_date {data.expiry_date} must lie after the mandate starts")
+        raise ExpiryBeforeMandateStart(
+            f"expiry_date {data.expiry_date} must lie after the mandate starts"
+        )
     member = session.get(Member, member_id)
     if member is None:
         raise NotFound(f"no member with id {member_id}")
     taken = session.scalar(select(SepaMandate.id).where(SepaMandate.mandate_reference == reference))
     if taken is not None:
-        raise Conflict(f"mandate reference {reference!r} is already in use")
+        raise MandateReferenceTaken(f"mandate reference {reference!r} is already in use")
     holder = (data.account_holder or "").strip() or member.account_holder or member.full_name
     mandate = SepaMandate(
         mandate_reference=reference,
@@ -88,7 +98,7 @@ def list_mandates(session: Session, user: User, member_id: int) -> list[SepaMand
     if is_member_role(user):
         own_id, _ = own_member_ids(session, user)
         if own_id != member_id:
-            raise PermissionDenied("a member may only read its own mandates")
+            raise NotOwnRecord("a member may only read its own mandates")
     elif session.get(Member, member_id) is None:
         raise NotFound(f"no member with id {member_id}")
     return list(

@@ -1,4 +1,10 @@
-"""The one place that turns errors into HTTP: ``{"error": code, "detail": message}``."""
+"""The one place that turns errors into HTTP: ``{"error": code, "detail": message}``.
+
+A domain error brings its own code and status (``verenigingen.errors`` and each domain's
+``errors`` module). What is not a domain error gets one of :data:`HANDLER_CODES`: the request
+failed FastAPI's validation, no route matched, a constraint the services did not foresee, the
+database was away. The rules of the HTTP face itself (``Idempotency-Key``) are classes here.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,20 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from verenigingen.errors import DomainError
+from verenigingen.errors import Conflict, DomainError
+
+
+class IdempotencyKeyReused(Conflict):
+    """This ``Idempotency-Key`` was used before with a different request body."""
+
+    code = "idempotency_key_reused"
+
+
+class IdempotencyKeyInProgress(Conflict):
+    """A request with this ``Idempotency-Key`` is still being processed; retry when it is done."""
+
+    code = "idempotency_key_in_progress"
+
 
 _HTTP_CODES = {
     400: "bad_request",
@@ -19,6 +38,26 @@ _HTTP_CODES = {
     409: "conflict",
     422: "validation_failed",
 }
+UNMAPPED_HTTP_CODE = "http_error"
+"""The code of an HTTP error whose status has no name in ``_HTTP_CODES``."""
+
+HANDLER_CODES: dict[str, tuple[int | None, str | None]] = {
+    "bad_request": (400, "The request could not be read."),
+    "not_authenticated": (401, None),
+    "forbidden": (403, None),
+    "not_found": (404, "No route has this path."),
+    "method_not_allowed": (405, "The path exists, but not with this method."),
+    "conflict": (409, "A concurrent change won (a constraint caught it); a retry may succeed."),
+    "validation_failed": (422, "The body, path or query does not match the API's shapes."),
+    "database_unavailable": (
+        503,
+        "The database could not be reached or a lock wait timed out; a retry may succeed.",
+    ),
+    UNMAPPED_HTTP_CODE: (None, "Any other HTTP error; the status says which."),
+}
+"""The codes this module's handlers give to what is not a domain error: code -> (status, when;
+None where the error class of the same code says it all). A status of None: the status of the
+HTTP error itself."""
 
 
 def error_response(status_code: int, code: str, detail: str) -> JSONResponse:
@@ -45,7 +84,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, error: StarletteHTTPException) -> JSONResponse:
-        code = _HTTP_CODES.get(error.status_code, "http_error")
+        code = _HTTP_CODES.get(error.status_code, UNMAPPED_HTTP_CODE)
         return error_response(error.status_code, code, str(error.detail))
 
     @app.exception_handler(IntegrityError)

@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 
 from verenigingen.auth.models import User
 from verenigingen.db.idempotency import IdempotencyRecord
-from verenigingen.errors import Conflict, ValidationFailed
+from verenigingen.errors import ValidationFailed
+from verenigingen.web.errors import IdempotencyKeyInProgress, IdempotencyKeyReused
 
 MAX_KEY_LENGTH = 200
 
@@ -55,7 +56,9 @@ def run_idempotent(
     )
     if previous is not None:
         if previous.request_hash != request_hash:
-            raise Conflict("this Idempotency-Key was used before with a different request body")
+            raise IdempotencyKeyReused(
+                "this Idempotency-Key was used before with a different request body"
+            )
         return JSONResponse(
             json.loads(previous.response_body),
             status_code=previous.response_status,
@@ -75,5 +78,7 @@ def run_idempotent(
     try:
         session.flush()
     except IntegrityError:
-        raise Conflict("a request with this Idempotency-Key is already being processed") from None
+        raise IdempotencyKeyInProgress(
+            "a request with this Idempotency-Key is already being processed"
+        ) from None
     return JSONResponse(content, status_code=status_code)

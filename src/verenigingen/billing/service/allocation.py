@@ -15,9 +15,15 @@ from sqlalchemy.orm import Session, aliased, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from verenigingen import clock
+from verenigingen.billing.errors import (
+    AllocationExceedsOutstanding,
+    AllocationToAnotherCustomer,
+    AllocationToCreditNote,
+    InvoiceNotSubmitted,
+)
 from verenigingen.billing.models import DocStatus, Invoice, InvoiceStatus
 from verenigingen.billing.status import invoice_status
-from verenigingen.errors import NotFound
+from verenigingen.errors import DomainError, NotFound
 from verenigingen.money import ZERO
 
 
@@ -151,18 +157,23 @@ def describe(invoice: Invoice) -> str:
     return f"invoice {invoice.number} (id {invoice.id})"
 
 
-def check_allocatable(invoice: Invoice, customer_id: int, amount: Decimal) -> str | None:
-    """Why ``amount`` of a payment of ``customer_id`` may not go to ``invoice``; None if it may."""
+def check_allocatable(invoice: Invoice, customer_id: int, amount: Decimal) -> DomainError | None:
+    """The rule that forbids ``amount`` of a payment of ``customer_id`` to go to ``invoice``, as
+    the error to raise; None if it may go there."""
     if invoice.customer_id != customer_id:
-        return f"{describe(invoice)} belongs to another customer"
+        return AllocationToAnotherCustomer(f"{describe(invoice)} belongs to another customer")
     if invoice.is_return:
-        return f"{describe(invoice)} is a credit note; payments settle invoices only"
+        return AllocationToCreditNote(
+            f"{describe(invoice)} is a credit note; payments settle invoices only"
+        )
     if invoice.docstatus == DocStatus.DRAFT:
-        return f"{describe(invoice)} is a draft; submit it before allocating payments to it"
+        return InvoiceNotSubmitted(
+            f"{describe(invoice)} is a draft; submit it before allocating payments to it"
+        )
     if invoice.docstatus == DocStatus.CANCELLED:
-        return f"{describe(invoice)} is cancelled"
+        return InvoiceNotSubmitted(f"{describe(invoice)} is cancelled")
     if amount > invoice.outstanding_amount:
-        return (
+        return AllocationExceedsOutstanding(
             f"allocating {amount} to {describe(invoice)} exceeds its outstanding amount "
             f"{invoice.outstanding_amount}"
         )

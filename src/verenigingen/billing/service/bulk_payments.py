@@ -21,6 +21,7 @@ from verenigingen import clock
 from verenigingen.auth.models import User
 from verenigingen.auth.permissions import Permission, require
 from verenigingen.billing.audit import record_money_events
+from verenigingen.billing.errors import AllocationsExceedPaidAmount
 from verenigingen.billing.models import (
     DocStatus,
     ModeOfPayment,
@@ -35,7 +36,7 @@ from verenigingen.billing.service.allocation import (
     lock_invoices,
     refresh_status,
 )
-from verenigingen.errors import DomainError, NotFound, ValidationFailed
+from verenigingen.errors import DomainError, NotFound
 from verenigingen.history import pipeline
 from verenigingen.money import ZERO, parse_amount
 
@@ -76,7 +77,7 @@ def _check_amounts(payment: ReceivedPayment) -> None:
     for _invoice_id, amount in payment.allocations:
         parse_amount(amount, field="allocated_amount")
     if sum((amount for _, amount in payment.allocations), ZERO) > payment.paid_amount:
-        raise ValidationFailed(
+        raise AllocationsExceedPaidAmount(
             f"allocations of {sum(a for _, a in payment.allocations)} exceed the paid amount "
             f"{payment.paid_amount}"
         )
@@ -92,9 +93,9 @@ def _record_batch(session: Session, user: User, batch: Sequence[ReceivedPayment]
                 invoice = invoices.get(invoice_id)
                 if invoice is None:
                     raise NotFound(f"invoice {invoice_id} does not exist")
-                problem = check_allocatable(invoice, payment.customer_id, amount)
-                if problem is not None:
-                    raise ValidationFailed(problem)
+                refusal = check_allocatable(invoice, payment.customer_id, amount)
+                if refusal is not None:
+                    raise refusal
                 # Only the in-memory copy changes until every check has passed.
                 invoice.outstanding_amount -= amount
                 touched.add(invoice_id)

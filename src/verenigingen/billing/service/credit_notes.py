@@ -14,11 +14,16 @@ from verenigingen import clock
 from verenigingen.auth.models import User
 from verenigingen.auth.permissions import Permission, require
 from verenigingen.billing.audit import record_money_event
+from verenigingen.billing.errors import (
+    CreditExceedsOutstanding,
+    CreditNoteNotCreditable,
+    InvoiceNotSubmitted,
+    NothingOutstandingToCredit,
+)
 from verenigingen.billing.models import DocStatus, Invoice, InvoiceLine, InvoiceStatus
 from verenigingen.billing.numbering import next_invoice_numbers
 from verenigingen.billing.schemas import CreditNoteCreate
 from verenigingen.billing.service.allocation import describe, lock_invoice, refresh_status
-from verenigingen.errors import Conflict, ValidationFailed
 from verenigingen.history import pipeline
 from verenigingen.history.pipeline import SummaryDelta, month_of
 from verenigingen.money import ZERO
@@ -37,15 +42,19 @@ def create_credit_note(
     # Locked so that a payment submitted at the same time cannot take the same outstanding amount.
     original = lock_invoice(session, invoice_id)
     if original.is_return:
-        raise Conflict(f"{describe(original)} is a credit note itself; credit the original invoice")
+        raise CreditNoteNotCreditable(
+            f"{describe(original)} is a credit note itself; credit the original invoice"
+        )
     if original.docstatus != DocStatus.SUBMITTED:
         state = "a draft" if original.docstatus == DocStatus.DRAFT else "cancelled"
-        raise Conflict(f"{describe(original)} is {state}; only submitted invoices can be credited")
+        raise InvoiceNotSubmitted(
+            f"{describe(original)} is {state}; only submitted invoices can be credited"
+        )
     amount = data.amount if data.amount is not None else original.outstanding_amount
     if amount <= ZERO:
-        raise Conflict(f"{describe(original)} has nothing outstanding to credit")
+        raise NothingOutstandingToCredit(f"{describe(original)} has nothing outstanding to credit")
     if amount > original.outstanding_amount:
-        raise ValidationFailed(
+        raise CreditExceedsOutstanding(
             f"credit amount {amount} exceeds the outstanding amount "
             f"{original.outstanding_amount} of {describe(original)}"
         )

@@ -12,6 +12,16 @@ from verenigingen import clock
 from verenigingen.auth.models import User
 from verenigingen.auth.permissions import Permission, require
 from verenigingen.billing.audit import record_money_event
+from verenigingen.billing.errors import (
+    CoverageEndBeforeStart,
+    DueDateBeforePostingDate,
+    InvoiceAlreadyCancelled,
+    InvoiceNotDraft,
+    InvoiceStillSettled,
+    InvoiceTotalNotPositive,
+    MemberNotBilledToCustomer,
+    OutstandingExceedsTotal,
+)
 from verenigingen.billing.models import (
     DocStatus,
     Invoice,
@@ -28,7 +38,7 @@ from verenigingen.billing.service.allocation import (
     lock_invoice,
     refresh_status,
 )
-from verenigingen.errors import Conflict, NotFound, ValidationFailed
+from verenigingen.errors import NotFound
 from verenigingen.history import pipeline
 from verenigingen.history.pipeline import SummaryDelta, month_of
 from verenigingen.members.models import Customer, Member
@@ -48,11 +58,11 @@ def create_invoice(session: Session, user: User, data: InvoiceCreate) -> Invoice
     posting_date = data.posting_date or clock.today()
     due_date = data.due_date or posting_date + dt.timedelta(days=PAYMENT_TERM_DAYS)
     if due_date < posting_date:
-        raise ValidationFailed(
+        raise DueDateBeforePostingDate(
             f"due_date {due_date.isoformat()} is before posting_date {posting_date.isoformat()}"
         )
     if data.coverage_start and data.coverage_end and data.coverage_end < data.coverage_start:
-        raise ValidationFailed("coverage_end is before coverage_start")
+        raise CoverageEndBeforeStart("coverage_end is before coverage_start")
     if session.get(Customer, data.customer_id) is None:
         raise NotFound(f"customer {data.customer_id} does not exist")
     if data.member_id is not None:
@@ -62,7 +72,7 @@ def create_invoice(session: Session, user: User, data: InvoiceCreate) -> Invoice
         if member_customer is None:
             raise NotFound(f"member {data.member_id} does not exist")
         if member_customer.customer_id != data.customer_id:
-            raise ValidationFailed(
+            raise MemberNotBilledToCustomer(
                 f"member {data.member_id} is not billed to customer {data.customer_id}"
             )
     lines = [
@@ -77,7 +87,7 @@ def create_invoice(session: Session, user: User, data: InvoiceCreate) -> Invoice
     ]
     grand_total = sum((line.amount for line in lines), ZERO)
     if grand_total <= ZERO:
-        raise ValidationFailed("the invoice total must be greater than zero")
+        raise InvoiceTotalNotPositive("the invoice total must be greater than zero")
 
     # Everything is checked: from here on the invoice is written.
     (number,) = next_invoice_numbers(session, posting_date)
@@ -110,7 +120,7 @@ def submit_invoice(session: Session, user: User, invoice_id: int) -> Invoice:
     invoice = lock_invoice(session, invoice_id, with_lines=True)
     if invoice.docstatus != DocStatus.DRAFT:
         state = "submitted" if invoice.docstatus == DocStatus.SUBMITTED else "cancelled"
-        raise Conflict(f"{describe(invoice)} is already {state}")
+        raise InvoiceNotDraft(f"{describe(invoice)} is already {state}")
     invoice.docstatus = DocStatus.SUBMITTED
     invoice.outstanding_amount = invoice.grand_total
     refresh_status(invoice, has_credit_notes=False)
@@ -146,7 +156,7 @@ def cancel_invoice(session: Session, user: User, invoice_id: int) -> Invoice:
     require(user, Permission.BILLING_WRITE)
     invoice = lock_invoice(session, invoice_id, with_lines=True)
     if invoice.docstatus == DocStatus.CANCELLED:
-        raise Conflict(f"{describe(invoice)} is already cancelled")
+        raise InvoiceAlreadyCancelled(f"{describe(invoice)} is already cancelled")
     months = [month_of(invoice.posting_date)]
     if invoice.docstatus == DocStatus.SUBMITTED:
         if invoice.is_return:
@@ -207,7 +217,7 @@ def _ensure_nothing_settles(session: Session, invoice: Invoice) -> None:
     if credit_note_numbers:
         blockers.append(f"credit notes {', '.join(credit_note_numbers)}")
     if blockers:
-        raise Conflict(
+        raise InvoiceStillSettled(
             f"{describe(invoice)} is settled by submitted {' and '.join(blockers)}; "
             "cancel those first"
         )
@@ -221,7 +231,9 @@ def _restore_original(session: Session, credit_note: Invoice) -> Invoice:
     original.outstanding_amount += amount
     if original.outstanding_amount > original.grand_total:
         # Only reachable if the ledger was edited outside these services; refuse to make it worse.
-        raise Conflict(f"{describe(original)} would owe more than its total; the ledger is damaged")
+        raise OutstandingExceedsTotal(
+            f"{describe(original)} would owe more than its total; the ledger is damaged"
+        )
     # The credit note being cancelled is still submitted in the database; look for the others.
     others = session.scalar(
         select(Invoice.id)

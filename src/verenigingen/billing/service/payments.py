@@ -17,6 +17,14 @@ from verenigingen import clock
 from verenigingen.auth.models import User
 from verenigingen.auth.permissions import Permission, require
 from verenigingen.billing.audit import record_money_events
+from verenigingen.billing.errors import (
+    AllocationsExceedPaidAmount,
+    InvoiceAllocatedTwice,
+    OutstandingExceedsTotal,
+    PaymentAlreadyCancelled,
+    PaymentNotDraft,
+    PaymentTypeCannotSettle,
+)
 from verenigingen.billing.models import DocStatus, Invoice, Payment, PaymentAllocation, PaymentType
 from verenigingen.billing.numbering import next_payment_numbers
 from verenigingen.billing.schemas import PaymentCreate
@@ -29,7 +37,7 @@ from verenigingen.billing.service.allocation import (
     write_outstanding,
 )
 from verenigingen.config import Settings
-from verenigingen.errors import Conflict, NotFound, ValidationFailed
+from verenigingen.errors import NotFound
 from verenigingen.history import pipeline
 from verenigingen.members.models import Customer, Member
 from verenigingen.money import ZERO
@@ -40,8 +48,9 @@ def create_payment(session: Session, user: User, data: PaymentCreate) -> Payment
 
     With ``data.allocations`` given, each must go to a submitted, non-return invoice of the same
     customer and fit its outstanding amount, and together they may not exceed ``paid_amount``
-    (422; unknown invoice → 404). Without allocations (None), a Receive payment is spread over the
-    customer's open invoices oldest-first; the rest stays unallocated.
+    (422; a draft or cancelled invoice → 409 ``invoice_not_submitted``; unknown invoice → 404).
+    Without allocations (None), a Receive payment is spread over the customer's open invoices
+    oldest-first; the rest stays unallocated.
     """
     require(user, Permission.BILLING_WRITE)
     if session.get(Customer, data.customer_id) is None:
@@ -84,10 +93,10 @@ def _checked_plan(session: Session, data: PaymentCreate) -> list[tuple[int, Deci
     """The explicit allocations of ``data``, validated against the invoices as they are now."""
     allocations = data.allocations or []
     if allocations and data.payment_type != PaymentType.RECEIVE:
-        raise ValidationFailed(f"a {data.payment_type.value} payment cannot settle invoices")
+        raise PaymentTypeCannotSettle(f"a {data.payment_type.value} payment cannot settle invoices")
     ids = [allocation.invoice_id for allocation in allocations]
     if len(set(ids)) != len(ids):
-        raise ValidationFailed("each invoice may appear only once in allocations")
+        raise InvoiceAllocatedTwice("each invoice may appear only once in allocations")
     invoices = (
         {
             invoice.id: invoice
@@ -100,14 +109,14 @@ def _checked_plan(session: Session, data: PaymentCreate) -> list[tuple[int, Deci
     if missing:
         raise NotFound(f"invoice {missing[0]} does not exist")
     for allocation in allocations:
-        reason = check_allocatable(
+        refusal = check_allocatable(
             invoices[allocation.invoice_id], data.customer_id, allocation.allocated_amount
         )
-        if reason:
-            raise ValidationFailed(reason)
+        if refusal is not None:
+            raise refusal
     total = sum((allocation.allocated_amount for allocation in allocations), ZERO)
     if total > data.paid_amount:
-        raise ValidationFailed(
+        raise AllocationsExceedPaidAmount(
             f"allocations total {total}, more than the paid amount {data.paid_amount}"
         )
     return [(allocation.invoice_id, allocation.allocated_amount) for allocation in allocations]
@@ -140,7 +149,9 @@ def submit_payment(
     """Submit a Draft payment: each allocation lowers its invoice's outstanding amount.
 
     The invoices are locked and re-checked first; if another payment or credit note took what
-    this one planned to settle, nothing changes and the caller gets 409. Submitting twice → 409.
+    this one planned to settle, nothing changes and the caller gets 422
+    (``allocation_exceeds_outstanding``), or 409 (``invoice_not_submitted``) when the invoice was
+    cancelled meanwhile. Submitting twice → 409 (``payment_not_draft``).
     Inline: the rules, outstanding and status, the audit trail and the cache tag bumps; the
     member summary, mandate usage and analytics are enqueued (:mod:`verenigingen.history.pipeline`).
     """
@@ -148,19 +159,21 @@ def submit_payment(
     payment, member_ids = _lock_payment(session, payment_id)
     if payment.docstatus != DocStatus.DRAFT:
         state = "submitted" if payment.docstatus == DocStatus.SUBMITTED else "cancelled"
-        raise Conflict(f"payment {payment.number} is already {state}")
+        raise PaymentNotDraft(f"payment {payment.number} is already {state}")
     invoices, credited = lock_invoices_with_credit_flags(
         session, (a.invoice_id for a in payment.allocations)
     )
     allocated = sum((a.allocated_amount for a in payment.allocations), ZERO)
     if allocated > payment.paid_amount:
-        raise Conflict(f"payment {payment.number} allocates more than it pays")
+        raise AllocationsExceedPaidAmount(f"payment {payment.number} allocates more than it pays")
     for allocation in payment.allocations:
-        reason = check_allocatable(
+        refusal = check_allocatable(
             invoices[allocation.invoice_id], payment.customer_id, allocation.allocated_amount
         )
-        if reason:
-            raise Conflict(f"{reason}; it changed after payment {payment.number} was drafted")
+        if refusal is not None:
+            raise type(refusal)(
+                f"{refusal.detail}; it changed after payment {payment.number} was drafted"
+            )
     write_outstanding(session, invoices, _changes(payment, sign=-1), credited)
     payment.docstatus = DocStatus.SUBMITTED
     payment.unallocated_amount = payment.paid_amount - allocated
@@ -193,7 +206,7 @@ def cancel_payment(
     require(user, Permission.BILLING_WRITE)
     payment, member_ids = _lock_payment(session, payment_id)
     if payment.docstatus == DocStatus.CANCELLED:
-        raise Conflict(f"payment {payment.number} is already cancelled")
+        raise PaymentAlreadyCancelled(f"payment {payment.number} is already cancelled")
     was_submitted = payment.docstatus == DocStatus.SUBMITTED
     events: list[dict[str, Any]] = []
     if was_submitted:
@@ -204,7 +217,7 @@ def cancel_payment(
             invoice = invoices[allocation.invoice_id]
             if invoice.outstanding_amount + allocation.allocated_amount > invoice.grand_total:
                 # Only reachable if the ledger was edited outside these services.
-                raise Conflict(f"{describe(invoice)} would owe more than its total")
+                raise OutstandingExceedsTotal(f"{describe(invoice)} would owe more than its total")
         write_outstanding(session, invoices, _changes(payment, sign=1), credited)
         events = _allocation_events(payment, "allocation.reversed")
     payment.docstatus = DocStatus.CANCELLED

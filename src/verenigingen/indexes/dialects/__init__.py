@@ -14,8 +14,8 @@ from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine
 
-from verenigingen.errors import ValidationFailed
 from verenigingen.indexes.catalog import IndexSpec
+from verenigingen.indexes.errors import UnsupportedDialect
 
 
 @dataclass(frozen=True)
@@ -115,6 +115,6 @@ def for_engine(engine: Engine) -> IndexDialect:
     try:
         return dialects[engine.dialect.name]
     except KeyError:
-        raise ValidationFailed(
+        raise UnsupportedDialect(
             f"the index manager does not support {engine.dialect.name}"
         ) from None

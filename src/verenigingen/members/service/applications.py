@@ -15,7 +15,15 @@ from verenigingen.config import Settings, get_settings
 from verenigingen.db.naming import reserve_numbers
 from verenigingen.dues.invoicing import DuesCharge, insert_dues_invoices, period_description
 from verenigingen.dues.models import DuesSchedule
-from verenigingen.errors import Conflict, NotFound, ValidationFailed
+from verenigingen.errors import NotFound, ValidationFailed
+from verenigingen.members.errors import (
+    ApplicationAlreadyDecided,
+    BicWithoutIban,
+    DuesRateBelowMinimum,
+    IbanRequiredForDirectDebit,
+    NoDefaultMembershipType,
+    RejectionReasonRequired,
+)
 from verenigingen.members.models import (
     ApplicationStatus,
     Customer,
@@ -58,7 +66,9 @@ def membership_type_or_default(session: Session, type_id: int | None) -> Members
         .limit(1)
     )
     if default is None:
-        raise ValidationFailed("no membership type given and no default membership type is set")
+        raise NoDefaultMembershipType(
+            "no membership type given and no default membership type is set"
+        )
     return default
 
 
@@ -89,9 +99,9 @@ def apply_for_membership(
     if clean_optional(data.iban) is not None:
         iban, bic = bank_account(data.iban or "", clean_optional(data.bic))
     elif clean_optional(data.bic) is not None:
-        raise ValidationFailed("a BIC was given without an IBAN")
+        raise BicWithoutIban("a BIC was given without an IBAN")
     if data.payment_method == PaymentMethod.SEPA_DIRECT_DEBIT and iban is None:
-        raise ValidationFailed("an IBAN is required for payment by SEPA Direct Debit")
+        raise IbanRequiredForDirectDebit("an IBAN is required for payment by SEPA Direct Debit")
     membership_type = membership_type_or_default(session, data.membership_type_id)
     if data.customer_id is not None and session.get(Customer, data.customer_id) is None:
         raise NotFound(f"no customer with id {data.customer_id}")
@@ -145,9 +155,11 @@ def approve_member(
         or member.application_status == ApplicationStatus.REJECTED
     )
     if rejected:
-        raise Conflict(f"the application of {member.member_id} was rejected; it cannot be approved")
+        raise ApplicationAlreadyDecided(
+            f"the application of {member.member_id} was rejected; it cannot be approved"
+        )
     if member.status != MemberStatus.PENDING or member.application_status not in _OPEN_APPLICATION:
-        raise Conflict(
+        raise ApplicationAlreadyDecided(
             f"{member.member_id} is already approved (status {member.status}, "
             f"application {member.application_status})"
         )
@@ -159,7 +171,7 @@ def approve_member(
     else:
         rate = parse_amount(dues_rate, field="dues_rate")
     if rate < membership_type.minimum_amount:
-        raise ValidationFailed(
+        raise DuesRateBelowMinimum(
             f"dues_rate {rate} is below the minimum {membership_type.minimum_amount} "
             f"of membership type {membership_type.name!r}"
         )
@@ -239,12 +251,12 @@ def reject_member(session: Session, user: User, member_id: int, reason: str) -> 
     require(user, Permission.MEMBERS_WRITE)
     cleaned = clean_optional(reason)
     if cleaned is None:
-        raise ValidationFailed("a reason is required to reject an application")
+        raise RejectionReasonRequired("a reason is required to reject an application")
     if len(cleaned) > 255:
         raise ValidationFailed("the reason may be at most 255 characters")
     member = lock_member(session, member_id)
     if member.status != MemberStatus.PENDING or member.application_status not in _OPEN_APPLICATION:
-        raise Conflict(
+        raise ApplicationAlreadyDecided(
             f"the application of {member.member_id} is already decided "
             f"(status {member.status}); only pending applications can be rejected"
         )

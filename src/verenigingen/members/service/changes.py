@@ -9,10 +9,19 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from verenigingen import clock
+from verenigingen.auth.errors import NotOwnRecord
 from verenigingen.auth.models import User
 from verenigingen.auth.permissions import Permission, is_member_role, require
 from verenigingen.dues.models import DuesSchedule, ScheduleStatus
-from verenigingen.errors import Conflict, PermissionDenied, ValidationFailed
+from verenigingen.errors import ValidationFailed
+from verenigingen.members.errors import (
+    BicWithoutIban,
+    ContactDetailsOnly,
+    IbanRequiredForDirectDebit,
+    MemberAlreadyTerminated,
+    MemberNotTerminable,
+    TerminationBeforeMemberSince,
+)
 from verenigingen.members.models import (
     CancellationType,
     Member,
@@ -42,10 +51,10 @@ def _check_may_update(session: Session, user: User, member_id: int, fields: set[
     require(user, Permission.MEMBERS_READ)
     own_id, _ = own_member_ids(session, user)
     if own_id != member_id:
-        raise PermissionDenied("a member may only change its own details")
+        raise NotOwnRecord("a member may only change its own details")
     others = sorted(fields - CONTACT_FIELDS)
     if others:
-        raise PermissionDenied(
+        raise ContactDetailsOnly(
             f"a member may change only its contact details ({', '.join(sorted(CONTACT_FIELDS))});"
             f" ask the membership secretary to change {', '.join(others)}"
         )
@@ -74,13 +83,13 @@ def _validated_changes(member: Member, sent: dict[str, Any]) -> dict[str, Any]:
         bic = clean_optional(sent.get("bic"))
         if iban is None:
             if bic is not None:
-                raise ValidationFailed("a BIC was given without an IBAN")
+                raise BicWithoutIban("a BIC was given without an IBAN")
             changes["iban"], changes["bic"] = None, None
         else:
             changes["iban"], changes["bic"] = bank_account(iban, bic)
     method = changes.get("payment_method", member.payment_method)
     if method == PaymentMethod.SEPA_DIRECT_DEBIT and changes.get("iban", member.iban) is None:
-        raise ValidationFailed("an IBAN is required for payment by SEPA Direct Debit")
+        raise IbanRequiredForDirectDebit("an IBAN is required for payment by SEPA Direct Debit")
     return changes
 
 
@@ -118,15 +127,17 @@ def terminate_member(
         raise ValidationFailed("the reason may be at most 255 characters")
     member = lock_member(session, member_id)
     if member.status == MemberStatus.TERMINATED:
-        raise Conflict(f"{member.member_id} was already terminated on {member.termination_date}")
+        raise MemberAlreadyTerminated(
+            f"{member.member_id} was already terminated on {member.termination_date}"
+        )
     if member.status not in _TERMINABLE:
-        raise Conflict(
+        raise MemberNotTerminable(
             f"{member.member_id} has status {member.status}; only Active, Suspended or Expired "
             "members can be terminated"
         )
     day = termination_date or clock.today()
     if member.member_since is not None and day < member.member_since:
-        raise ValidationFailed(
+        raise TerminationBeforeMemberSince(
             f"termination_date {day} lies before member_since {member.member_since}"
         )
     memberships = session.scalars(

@@ -13,7 +13,14 @@ from verenigingen.auth.permissions import Permission, require
 from verenigingen.dues.models import DuesSchedule, ScheduleStatus
 from verenigingen.dues.periods import advance
 from verenigingen.dues.service import bill_schedule_until
-from verenigingen.errors import Conflict, NotFound, ValidationFailed
+from verenigingen.errors import NotFound, ValidationFailed
+from verenigingen.members.errors import (
+    CancelledMembershipNotRenewable,
+    LifetimeMembershipNotRenewable,
+    LifetimeMembershipWithoutPeriodEnd,
+    MembershipAlreadyCancelled,
+    MembershipTypeWithoutPeriod,
+)
 from verenigingen.members.models import (
     BillingPeriod,
     CancellationType,
@@ -36,7 +43,7 @@ def term_months(membership_type: MembershipType) -> int | None:
         return None
     months = membership_type.period_months
     if months is None or months < 1:
-        raise ValidationFailed(
+        raise MembershipTypeWithoutPeriod(
             f"membership type {membership_type.name!r} has no period length in months"
         )
     if membership_type.enforce_minimum_period:
@@ -74,15 +81,19 @@ def renew_membership(session: Session, user: User, membership_id: int) -> Member
     require(user, Permission.MEMBERS_WRITE)
     membership = lock_membership(session, membership_id)
     if membership.status == MembershipStatus.CANCELLED:
-        raise Conflict(f"membership {membership_id} is cancelled and cannot be renewed")
+        raise CancelledMembershipNotRenewable(
+            f"membership {membership_id} is cancelled and cannot be renewed"
+        )
     if membership.cancellation_type is not None:
-        raise Conflict(
+        raise CancelledMembershipNotRenewable(
             f"membership {membership_id} ends on {membership.cancellation_date} "
             "(cancelled at the end of its period) and cannot be renewed"
         )
     term = term_months(membership.membership_type)
     if term is None or membership.renewal_date is None:
-        raise Conflict(f"membership {membership_id} is a lifetime membership; it never renews")
+        raise LifetimeMembershipNotRenewable(
+            f"membership {membership_id} is a lifetime membership; it never renews"
+        )
     # Counted from the start date so that 31 January renews to 31 March, not 28 March.
     membership.renewal_date = advance(membership.start_date, membership.renewal_date, term)
     if membership.status in (MembershipStatus.EXPIRED, MembershipStatus.INACTIVE):
@@ -118,7 +129,7 @@ def cancel_membership(
     kind = parse_cancellation_type(cancellation_type)
     membership = lock_membership(session, membership_id)
     if membership.status == MembershipStatus.CANCELLED or membership.cancellation_type:
-        raise Conflict(
+        raise MembershipAlreadyCancelled(
             f"membership {membership_id} is already cancelled "
             f"({membership.cancellation_type}, {membership.cancellation_date})"
         )
@@ -129,7 +140,7 @@ def cancel_membership(
         session.execute(schedule.values(status=ScheduleStatus.CANCELLED))
     else:
         if membership.renewal_date is None:
-            raise Conflict(
+            raise LifetimeMembershipWithoutPeriodEnd(
                 f"membership {membership_id} is a lifetime membership without a period end; "
                 "cancel it immediately"
             )

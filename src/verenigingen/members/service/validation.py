@@ -7,6 +7,7 @@ import re
 
 from verenigingen import clock
 from verenigingen.errors import ValidationFailed
+from verenigingen.members.errors import BirthDateInFuture
 
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -35,5 +36,5 @@ def clean_optional(value: str | None) -> str | None:
 
 def check_birth_date(value: dt.date | None) -> dt.date | None:
     if value is not None and value > clock.today():
-        raise ValidationFailed(f"birth_date {value} lies in the future")
+        raise BirthDateInFuture(f"birth_date {value} lies in the future")
     return value

@@ -14,8 +14,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from sqlalchemy import Connection, Engine
 
-from verenigingen.errors import Conflict
 from verenigingen.indexes import service
+from verenigingen.indexes.errors import IndexBuildFailed
 from verenigingen.indexes.schemas import AddIn, AddOut, ImpactOut, IndexStatusOut, RollbackOut
 from verenigingen.indexes.selection import select_indexes
 from verenigingen.web.deps import CurrentUserOutsideTransaction
@@ -50,7 +50,7 @@ def add_indexes(
     specs = select_indexes(user, body.selection())
     outcomes = service.add_indexes(engine, user, specs, body.options())
     if failed := [o for o in outcomes if o.failed]:
-        raise Conflict("; ".join(f"{o.spec.name}: {o.state}: {o.detail}" for o in failed))
+        raise IndexBuildFailed("; ".join(f"{o.spec.name}: {o.state}: {o.detail}" for o in failed))
     return [AddOut.of(o) for o in outcomes]
 
 

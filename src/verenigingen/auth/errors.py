@@ -1,0 +1,30 @@
+"""Rules of users, logins and who may read what (see ``verenigingen.errors`` for the scheme)."""
+
+from __future__ import annotations
+
+from verenigingen.errors import Conflict, PermissionDenied, ValidationFailed
+
+
+class NotOwnRecord(PermissionDenied):
+    """A member (or a user) asked for a record that is not its own: another member's invoice,
+    payment, mandate or history, another user's job or notification."""
+
+    code = "not_own_record"
+
+
+class LoginNotLinkedToMember(PermissionDenied):
+    """A Member login that is linked to no member record (or to one without a customer)."""
+
+    code = "login_not_linked_to_member"
+
+
+class PasswordTooShort(ValidationFailed):
+    """A new password shorter than the minimum length."""
+
+    code = "password_too_short"
+
+
+class UserAlreadyExists(Conflict):
+    """A user with this email address already exists."""
+
+    code = "user_already_exists"
