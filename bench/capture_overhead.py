@@ -34,6 +34,7 @@ from verenigingen.perf.capture import capture
 from verenigingen.perf.workloads import get_workload
 from verenigingen.perf.workloads.database import LARGE, RUN_DAY, DemoDatabase, acting_user
 from verenigingen.perf.workloads.runner import WORKLOAD_SEED
+from verenigingen.startup import load_subscribers
 
 GOAL = 0.10
 MODES: dict[str, Callable[[], contextlib.AbstractContextManager[object]]] = {
@@ -45,6 +46,7 @@ MODES: dict[str, Callable[[], contextlib.AbstractContextManager[object]]] = {
 
 
 def main() -> None:
+    load_subscribers()  # as every entry point does: the services record events
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=21)
     parser.add_argument("--reads", type=int, default=50)

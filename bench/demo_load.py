@@ -18,6 +18,7 @@ from verenigingen.db.engine import make_engine
 from verenigingen.db.migrate import upgrade
 from verenigingen.db.session import make_session_factory
 from verenigingen.demo.generator import DemoOptions, load_demo
+from verenigingen.startup import load_subscribers
 
 GOAL_SECONDS = 60.0
 
@@ -35,6 +36,7 @@ def run_once(options: DemoOptions) -> tuple[float, int, int]:
 
 
 def main() -> None:
+    load_subscribers()  # as every entry point does: the services record events
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--members", type=int, default=2000)
     parser.add_argument("--months", type=int, default=24)

@@ -28,6 +28,7 @@ from verenigingen.db.session import make_session_factory, unit_of_work
 from verenigingen.dues.models import DuesSchedule
 from verenigingen.dues.service import generate_dues
 from verenigingen.members.models import Customer, Member, Membership, MembershipType
+from verenigingen.startup import load_subscribers
 
 TODAY = dt.date(2026, 11, 15)
 CHUNK = 5_000  # rows per bulk insert while building the data
@@ -179,6 +180,7 @@ def report(label: str, engine_factory: Any, count: int, batch_size: int) -> None
 
 
 def main() -> None:
+    load_subscribers()  # as every entry point does: the services record events
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--schedules", type=int, default=10_000)
     parser.add_argument("--batch-size", type=int, default=500)

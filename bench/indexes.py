@@ -43,6 +43,7 @@ from verenigingen.indexes import catalog, service
 from verenigingen.indexes.dialects import for_engine, rolled_back
 from verenigingen.indexes.impact import ProbeStatement
 from verenigingen.members.models import Customer
+from verenigingen.startup import load_subscribers
 
 PER_CUSTOMER = 100
 CHUNK = 10_000
@@ -281,6 +282,7 @@ def report(label: str, engine_factory: Any, invoices: int, runs: int) -> None:
 
 
 def main() -> None:
+    load_subscribers()  # as every entry point does: the services record events
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--invoices", type=int, default=200_000)
     parser.add_argument("--runs", type=int, default=15)

@@ -34,10 +34,12 @@ from verenigingen.billing.service.payments import create_payment, submit_payment
 from verenigingen.db.session import make_session_factory, unit_of_work
 from verenigingen.history import analytics, summary
 from verenigingen.history.pipeline import month_of
-from verenigingen.jobs.engine import JobEngine, using_engine
+from verenigingen.jobs.engine import JobEngine
+from verenigingen.jobs.outbox import JOB_ENGINE_KEY
 from verenigingen.perf.capture import capture
 from verenigingen.perf.workloads.database import LARGE, RUN_DAY, DemoDatabase, acting_user
 from verenigingen.sepa.usage import record_usage
+from verenigingen.startup import load_subscribers
 
 
 def drafts(session: Session, user: User, count: int) -> list[tuple[int, int, str]]:
@@ -69,6 +71,7 @@ def drafts(session: Session, user: User, count: int) -> list[tuple[int, int, str
 
 
 def main() -> None:
+    load_subscribers()  # as every entry point does: the services record events
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--payments", type=int, default=200)
     args = parser.parse_args()
@@ -78,10 +81,11 @@ def main() -> None:
     statements: dict[str, list[int]] = {"deferred": [], "inline": []}
     with (
         clock.frozen(RUN_DAY),
-        using_engine(JobEngine.memory("bench-submit")),
         database.fresh_copy() as engine,
     ):
-        factory = make_session_factory(engine)
+        # As the API's sessions: committed jobs are handed to (in-memory) queues.
+        jobs = JobEngine.memory("bench-submit")
+        factory = make_session_factory(engine, info={JOB_ENGINE_KEY: jobs})
         with unit_of_work(factory) as session:
             user = acting_user(session)
             planned = drafts(session, user, args.payments)

@@ -18,17 +18,24 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
+from contexts import context_on, savepoint_sessions
 from server_databases import REQUIRE_SERVICES, committed_engine_on, server_database, service_url
 from verenigingen import clock
+from verenigingen.app_context import context_of
 from verenigingen.auth.models import Role, User
 from verenigingen.auth.service import create_user, issue_token
 from verenigingen.db.engine import make_engine
 from verenigingen.db.migrate import upgrade
+from verenigingen.jobs.engine import JobEngine
+from verenigingen.startup import load_subscribers
 from verenigingen.web.app import create_app
 
 pytest_plugins = ["verenigingen.perf.pytest_plugin"]
+
+# As every entry point does at start-up: the services record events whose subscribers must run.
+load_subscribers()
 
 
 @pytest.fixture(scope="session")
@@ -129,6 +136,9 @@ def _rollback_session(engine: Engine) -> Iterator[Session]:
     session = Session(
         bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
     )
+    # The test's own context: its settings, a fresh cache, and in-memory queues that receive
+    # what the test commits (the ``job_engine`` fixture).
+    context_on(engine).attach(session)
     try:
         yield session
     finally:
@@ -176,6 +186,12 @@ def frozen_today(request: pytest.FixtureRequest) -> Iterator[dt.date]:
 
 
 @pytest.fixture
+def job_engine(working_session: Session) -> JobEngine:
+    """The in-memory queues of the test's context: what the test commits is handed to them."""
+    return context_of(working_session).jobs
+
+
+@pytest.fixture
 def working_session(request: pytest.FixtureRequest) -> Session:
     """The rolled-back session the test works in: ``any_session`` when the test runs on each
     engine, else ``session``. The role fixtures below create their users in it."""
@@ -215,11 +231,7 @@ def api(session: Session) -> Iterator[ClientFactory]:
     Each request runs in a savepoint of the test's connection, so the test can read what the API
     wrote through ``session`` (call ``session.expire_all()`` first) and everything is rolled back.
     """
-    connection = session.connection()
-    factory = sessionmaker(
-        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
-    )
-    app = create_app(session_factory=factory)
+    app = create_app(context_of(session), session_factory=savepoint_sessions(session))
     clients: list[TestClient] = []
 
     def make(who: User | Role | str) -> TestClient:

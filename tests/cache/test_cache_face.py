@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
+from verenigingen.app_context import context_of
 from verenigingen.auth.models import Role
-from verenigingen.cache import VersionedCache, bump_tags, using_cache
-from verenigingen.cache.memory import MemoryBackend
+from verenigingen.cache import VersionedCache, bump_tags
+from verenigingen.cli import cache as cli_cache
 from verenigingen.cli.app import app
 
 runner = CliRunner()
@@ -26,11 +25,10 @@ def three_lookups(cache: VersionedCache, session: Session) -> None:
 
 
 @pytest.fixture
-def cache(session: Session) -> Iterator[VersionedCache]:
-    cache = VersionedCache(MemoryBackend(100))
+def cache(session: Session) -> VersionedCache:
+    cache = context_of(session).cache  # the one the API's routes are given
     three_lookups(cache, session)
-    with using_cache(cache):
-        yield cache
+    return cache
 
 
 def test_administrators_read_the_statistics(cache: VersionedCache, api) -> None:  # type: ignore[no-untyped-def]
@@ -77,7 +75,9 @@ def table_rows(output: str) -> dict[str, list[str]]:
     }
 
 
-def test_cli_shows_the_statistics(cache: VersionedCache) -> None:
+def test_cli_shows_the_statistics(cache: VersionedCache, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The command's cache is the one its settings build; here, the one the lookups went through.
+    monkeypatch.setattr(cli_cache, "cache_from_settings", lambda _settings: cache)
     result = runner.invoke(app, ["cache", "stats"], env={"COLUMNS": "160"})
     assert result.exit_code == 0, result.output
     assert "cache (memory)" in result.output
@@ -89,7 +89,10 @@ def test_cli_shows_the_statistics(cache: VersionedCache) -> None:
     assert float(rows["history"][7]) >= 0  # mean fill time in ms
 
 
-def test_cli_clear_empties_the_cache(cache: VersionedCache) -> None:
+def test_cli_clear_empties_the_cache(
+    cache: VersionedCache, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cli_cache, "cache_from_settings", lambda _settings: cache)
     result = runner.invoke(app, ["cache", "clear"])
     assert result.exit_code == 0
     assert result.output.strip() == "cache (memory) cleared"
@@ -100,15 +103,16 @@ def test_cli_clear_empties_the_cache(cache: VersionedCache) -> None:
 
 
 def test_cli_shows_what_other_processes_counted_on_redis(
-    redis_url: str, redis_prefix: str, session: Session
+    redis_url: str, redis_prefix: str, session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from verenigingen.cache.redis_backend import RedisBackend
 
     other_process = VersionedCache(RedisBackend(redis_url, prefix=redis_prefix))
     three_lookups(other_process, session)
-    with using_cache(VersionedCache(RedisBackend(redis_url, prefix=redis_prefix))) as this:
-        result = runner.invoke(app, ["cache", "stats"], env={"COLUMNS": "160"})
-        this.clear()
+    this = VersionedCache(RedisBackend(redis_url, prefix=redis_prefix))
+    monkeypatch.setattr(cli_cache, "cache_from_settings", lambda _settings: this)
+    result = runner.invoke(app, ["cache", "stats"], env={"COLUMNS": "160"})
+    this.clear()
     assert result.exit_code == 0
     assert "cache (redis)" in result.output
     rows = table_rows(result.output)
@@ -117,11 +121,12 @@ def test_cli_shows_what_other_processes_counted_on_redis(
 
 
 @pytest.mark.parametrize("command", ["stats", "clear"])
-def test_cli_says_when_redis_is_down(command: str) -> None:
+def test_cli_says_when_redis_is_down(command: str, monkeypatch: pytest.MonkeyPatch) -> None:
     from verenigingen.cache.redis_backend import RedisBackend
 
-    with using_cache(VersionedCache(RedisBackend("redis://127.0.0.1:1/0"))):
-        result = runner.invoke(app, ["cache", command])
+    down = VersionedCache(RedisBackend("redis://127.0.0.1:1/0"))
+    monkeypatch.setattr(cli_cache, "cache_from_settings", lambda _settings: down)
+    result = runner.invoke(app, ["cache", command])
     assert result.exit_code == 1
     assert "cannot reach the cache's Redis (VERENIGINGEN_REDIS_URL)" in result.output
     assert "Traceback" not in result.output

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
+
+from contexts import savepoint_sessions
 
 # The ledger factories live with the billing tests; the history is read from the same ledger.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "billing"))
@@ -17,11 +17,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "billing"))
 from billing_factories import LedgerFactory
 from history_factories import Drain, make_drain
 
+from verenigingen.app_context import context_of
 from verenigingen.auth.models import User
-from verenigingen.cache import VersionedCache, using_cache
-from verenigingen.cache.memory import MemoryBackend
+from verenigingen.cache import VersionedCache
 from verenigingen.config import Settings
-from verenigingen.jobs.engine import JobEngine, using_engine
+from verenigingen.jobs.engine import JobEngine
 from verenigingen.jobs.worker import Runtime
 
 
@@ -30,11 +30,11 @@ def _every_test_on_the_frozen_clock(frozen_today: dt.date) -> None:
     """The history tests run on the root conftest's clock (DEFAULT_TODAY, a Monday)."""
 
 
-@pytest.fixture(autouse=True)
-def cache() -> Iterator[VersionedCache]:
-    """A cache of this test only: ids and tag versions repeat between rolled-back tests."""
-    with using_cache(VersionedCache(MemoryBackend(max_entries=1000))) as fresh:
-        yield fresh
+@pytest.fixture
+def cache(session: Session) -> VersionedCache:
+    """The cache of the test session's context: this test's only (ids and tag versions repeat
+    between rolled-back tests)."""
+    return context_of(session).cache
 
 
 @pytest.fixture
@@ -43,18 +43,10 @@ def ledger(session: Session, treasurer: User) -> LedgerFactory:
 
 
 @pytest.fixture
-def job_engine() -> Iterator[JobEngine]:
-    with using_engine(JobEngine.memory(f"history{uuid.uuid4().hex[:8]}")) as engine:
-        yield engine
-
-
-@pytest.fixture
 def runtime(session: Session, tmp_path: Path) -> Runtime:
     """Runs jobs in savepoints of the test's connection: their commits are rolled back after."""
-    factory = sessionmaker(
-        bind=session.connection(), join_transaction_mode="create_savepoint", expire_on_commit=False
-    )
-    return Runtime(factory, Settings(data_dir=tmp_path, job_retry_backoff_seconds=0.0), "t:1")
+    settings = Settings(data_dir=tmp_path, job_retry_backoff_seconds=0.0)
+    return Runtime(savepoint_sessions(session), settings, "t:1")
 
 
 @pytest.fixture

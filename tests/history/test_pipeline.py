@@ -9,6 +9,8 @@ from billing_factories import LedgerFactory
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from contexts import context_on
+from verenigingen.app_context import CONTEXT_KEY
 from verenigingen.billing.service.payments import cancel_payment, submit_payment
 from verenigingen.cache.models import CacheTag
 from verenigingen.config import Settings
@@ -80,10 +82,14 @@ def test_sepa_payment_adds_the_mandate_usage_job_in_the_same_seven_statements(
     with capture() as log:
         submit_payment(session, user, payment_id)
     assert log.count == 7, log.describe()
-    assert [(name, params) for name, _, params in jobs(session, before_jobs)][1] == (
+    # The history's subscriber first (summary, analytics), then SEPA's; all in the one INSERT.
+    names = [name for name, _, _ in jobs(session, before_jobs)]
+    assert names == [
+        "history.apply_summary_delta",
+        "history.update_payment_analytics",
         "sepa.record_mandate_usage",
-        {"payment_id": payment_id, "cancelled": False},
-    )
+    ]
+    assert jobs(session, before_jobs)[2][2] == {"payment_id": payment_id, "cancelled": False}
 
 
 def test_large_payment_recalculates_instead_of_a_delta(
@@ -123,9 +129,9 @@ def test_internal_transfer_refreshes_the_summary_only_above_the_threshold(
     ledger.member(customer)
     draft = ledger.payment(customer, amount, submit=False, payment_type="Internal Transfer")
     before = last_job_id(session)
-    submit_payment(
-        session, ledger.user, draft.id, settings=Settings(history_refresh_above=Decimal("100.00"))
-    )
+    engine = session.get_bind()
+    session.info[CONTEXT_KEY] = context_on(engine, Settings(history_refresh_above=Decimal("100")))
+    submit_payment(session, ledger.user, draft.id)
     assert [name for name, _, _ in jobs(session, before)] == expected
 
 

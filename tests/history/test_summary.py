@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from contexts import savepoint_sessions
 from verenigingen.auth.models import Role
 from verenigingen.billing.models import DocStatus, Invoice, Payment
 from verenigingen.billing.service.invoices import cancel_invoice
@@ -229,7 +230,6 @@ def test_pipeline_and_jobs_agree_with_the_ledger_on_every_engine(
 ) -> None:
     from billing_factories import LedgerFactory as Factory
     from history_factories import make_drain
-    from sqlalchemy.orm import sessionmaker
 
     from verenigingen.auth.models import Role
     from verenigingen.auth.service import create_user
@@ -244,12 +244,8 @@ def test_pipeline_and_jobs_agree_with_the_ledger_on_every_engine(
     ledger.payment(customer, "600.00", [(i, "100.00") for i in invoices[1:]])  # recalculation
     ledger.credit_note(invoices[0], "10.00")
     any_session.commit()
-    factory = sessionmaker(
-        bind=any_session.connection(),
-        join_transaction_mode="create_savepoint",
-        expire_on_commit=False,
-    )
-    runtime = Runtime(factory, Settings(data_dir=tmp_path, job_retry_backoff_seconds=0.0), "t:1")
+    settings = Settings(data_dir=tmp_path, job_retry_backoff_seconds=0.0)
+    runtime = Runtime(savepoint_sessions(any_session), settings, "t:1")
     outcomes = make_drain(job_engine, runtime)()
     # 7 invoices, each (delta, analytics); the direct debit's delta, usage and analytics; the large
     # payment's recalculation and analytics; the credit note's delta and analytics.

@@ -11,6 +11,7 @@ from index_helpers import committed_user, indexes_on, ledger
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
+from contexts import context_on
 from verenigingen.auth.models import Role, User
 from verenigingen.auth.service import issue_token
 from verenigingen.cli.app import app as cli
@@ -144,14 +145,17 @@ def _client(engine: Engine, role: Role) -> TestClient:
 
         user = create_user(session, f"{role.value.lower().replace(' ', '.')}@example.org", role)
         token = issue_token(session, user)
-    return TestClient(create_app(engine), headers={"Authorization": f"Bearer {token}"})
+    return TestClient(create_app(context_on(engine)), headers={"Authorization": f"Bearer {token}"})
 
 
 def test_api_is_for_administrators_and_refuses_bad_names(fresh_sqlite: Engine) -> None:
     before = _snapshot(fresh_sqlite)
     treasurer = _client(fresh_sqlite, Role.TREASURER)
     admin = _client(fresh_sqlite, Role.ADMINISTRATOR)
-    assert TestClient(create_app(fresh_sqlite)).get("/api/v1/perf/indexes").status_code == 401
+    assert (
+        TestClient(create_app(context_on(fresh_sqlite))).get("/api/v1/perf/indexes").status_code
+        == 401
+    )
     assert treasurer.get("/api/v1/perf/indexes").status_code == 403
     assert treasurer.post("/api/v1/perf/indexes", json={"strategic": True}).status_code == 403
     unknown = admin.post("/api/v1/perf/indexes", json={"name": "ix_nosuch"})
@@ -185,7 +189,7 @@ def test_api_is_for_administrators_and_refuses_bad_names(fresh_sqlite: Engine) -
 def _client_as(engine: Engine, user: User) -> TestClient:
     with unit_of_work(make_session_factory(engine)) as session:
         token = issue_token(session, session.merge(user))
-    return TestClient(create_app(engine), headers={"Authorization": f"Bearer {token}"})
+    return TestClient(create_app(context_on(engine)), headers={"Authorization": f"Bearer {token}"})
 
 
 @pytest.mark.parametrize(
@@ -280,7 +284,7 @@ def test_api_refuses_like_the_other_routers(fresh_sqlite: Engine) -> None:
     status and body as the routers on the shared auth dependency (members; the cache statistics,
     the other administrators-only router)."""
     before = _snapshot(fresh_sqlite)
-    app = create_app(fresh_sqlite)
+    app = create_app(context_on(fresh_sqlite))
 
     def refusal(client: TestClient, method: str, path: str) -> tuple[int, dict[str, Any]]:
         response = client.request(method, path, json={"strategic": True})

@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import sample_tasks  # noqa: F401  (registers the test.* tasks)
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
+from contexts import savepoint_sessions
 from verenigingen.config import Settings
-from verenigingen.jobs.engine import JobEngine, using_engine
+from verenigingen.jobs.engine import JobEngine
 from verenigingen.jobs.models import Queue
 from verenigingen.jobs.worker import Runtime, run_job
-
-
-@pytest.fixture
-def job_engine() -> Iterator[JobEngine]:
-    with using_engine(JobEngine.memory(f"test{uuid.uuid4().hex[:8]}")) as engine:
-        yield engine
 
 
 @pytest.fixture
@@ -36,10 +30,7 @@ def settings(tmp_path: Path) -> Settings:
 @pytest.fixture
 def runtime(session: Session, settings: Settings) -> Runtime:
     """Runs jobs in savepoints of the test's connection: their commits are rolled back after."""
-    factory = sessionmaker(
-        bind=session.connection(), join_transaction_mode="create_savepoint", expire_on_commit=False
-    )
-    return Runtime(factory, settings, worker_id="test:1")
+    return Runtime(savepoint_sessions(session), settings, worker_id="test:1")
 
 
 @pytest.fixture

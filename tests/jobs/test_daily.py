@@ -18,7 +18,7 @@ from verenigingen.auth.models import Role, User
 from verenigingen.auth.service import create_user
 from verenigingen.billing.models import Invoice, InvoiceStatus
 from verenigingen.cli.app import app as cli
-from verenigingen.config import get_settings
+from verenigingen.config import Settings, get_settings
 from verenigingen.db.session import make_session_factory
 from verenigingen.dues.service import generate_dues
 from verenigingen.jobs.daily import DailyJobs, daily_key, daily_task_names, start_daily_jobs
@@ -26,7 +26,7 @@ from verenigingen.jobs.models import Job, JobStatus
 from verenigingen.members.models import BillingPeriod, CancellationType, MembershipStatus
 from verenigingen.members.service import cancel_membership
 from verenigingen.perf.capture import capture
-from verenigingen.tasks import load_all
+from verenigingen.startup import load_all
 
 START = dt.date(2026, 11, 1)
 LATER = dt.date(2027, 2, 1)
@@ -36,7 +36,7 @@ DAILY = ["billing.refresh_overdue", "dues.generate", "members.complete_cancellat
 
 @pytest.fixture(autouse=True)
 def _tasks() -> None:
-    load_all()
+    load_all(Settings())
 
 
 def _jobs(session: Session) -> list[Job]:
@@ -169,15 +169,17 @@ def test_the_workers_maintenance_round_starts_them_unless_turned_off(
 ) -> None:
     from verenigingen.config import Settings
     from verenigingen.jobs import consumer
-    from verenigingen.jobs.engine import JobEngine, using_engine
+    from verenigingen.jobs.engine import JobEngine
+    from verenigingen.jobs.outbox import JOB_ENGINE_KEY
     from verenigingen.jobs.worker import Runtime
 
-    factory = make_session_factory(fresh_sqlite)
+    engine = JobEngine.memory("daily-test")
+    factory = make_session_factory(fresh_sqlite, info={JOB_ENGINE_KEY: engine})
     with factory() as session, session.begin():
         create_user(session, "beheer@example.org", Role.ADMINISTRATOR)
     monkeypatch.setattr(consumer, "_DAILY", DailyJobs())
     runtime = Runtime(factory, Settings(data_dir=tmp_path, daily_jobs=enabled), "t:1")
-    with using_engine(JobEngine.memory("daily-test")) as engine, clock.frozen(LATER):
+    with clock.frozen(LATER):
         consumer.maintain(runtime, engine)
         waiting = sum(engine.pending(queue) for queue in consumer.Queue)
     with factory() as session:

@@ -27,6 +27,7 @@ from verenigingen.db.scratch import throwaway_database
 from verenigingen.db.session import make_session_factory
 from verenigingen.jobs.engine import JobEngine
 from verenigingen.jobs.models import Job, Notification, Queue
+from verenigingen.jobs.outbox import JOB_ENGINE_KEY
 
 
 @pytest.fixture(scope="session")
@@ -63,7 +64,9 @@ def shape(
     db = make_engine(settings=settings)
     if request.param != "sqlite":
         upgrade(db)
-    factory = make_session_factory(db)
+    engine = JobEngine.from_settings(settings)
+    # As a request's: what these sessions commit is handed to the workers' queues.
+    factory = make_session_factory(db, info={JOB_ENGINE_KEY: engine})
     with factory() as session, session.begin():
         create_user(session, "admin@example.org", Role.ADMINISTRATOR)
         user_id = create_user(session, "treasurer@example.org", Role.TREASURER).id
@@ -71,7 +74,6 @@ def shape(
     marks.mkdir()
     logs = base / "logs"
     logs.mkdir()
-    engine = JobEngine.from_settings(settings)
     shape = Shape(request.param, env, factory, engine, marks, user_id, logs)
     try:
         yield shape
@@ -98,16 +100,14 @@ def test_rolled_back_enqueue_never_runs(workers: Shape) -> None:
     with workers.factory() as session, session.begin():
         from verenigingen.auth.models import User
         from verenigingen.jobs import enqueue
-        from verenigingen.jobs.engine import using_engine
 
-        with using_engine(workers.engine):
-            enqueue(
-                session,
-                "test.record",
-                user=session.get(User, workers.user_id),
-                marks=str(workers.marks),
-                key=rolled_back,
-            )
+        enqueue(
+            session,
+            "test.record",
+            user=session.get(User, workers.user_id),
+            marks=str(workers.marks),
+            key=rolled_back,
+        )
         session.rollback()
     # A job committed after it runs; once it has, the workers have seen everything before it.
     later = workers.enqueue("test.record", marks=str(workers.marks), key=key())

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, func, select, text, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from server_databases import committed_engine_on
 from verenigingen.auth.models import Role, User
@@ -20,8 +20,9 @@ from verenigingen.db.engine import make_engine
 from verenigingen.db.session import make_session_factory
 from verenigingen.jobs import enqueue, registry
 from verenigingen.jobs.consumer import run_next_group
-from verenigingen.jobs.engine import JobEngine, using_engine
+from verenigingen.jobs.engine import JobEngine
 from verenigingen.jobs.models import Job, Notification, Queue
+from verenigingen.jobs.outbox import JOB_ENGINE_KEY
 from verenigingen.jobs.worker import Runtime
 from verenigingen.perf.capture import capture
 
@@ -37,15 +38,20 @@ def committed_engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
     yield from committed_engine_on(SERVERS[request.param])
 
 
+def sessions_of(database: Engine, jobs: JobEngine) -> sessionmaker[Session]:
+    # As a worker's: what its sessions commit is handed to its engine.
+    return make_session_factory(database, info={JOB_ENGINE_KEY: jobs})
+
+
 @pytest.fixture
-def runtime(committed_engine: Engine, tmp_path: Path) -> Runtime:
+def runtime(committed_engine: Engine, engine: JobEngine, tmp_path: Path) -> Runtime:
     settings = Settings(
         data_dir=tmp_path,
         job_retry_backoff_seconds=0.0,
         # A loaded machine must not split the group under test: the size is the point here.
         job_group_max_seconds=60.0,
     )
-    return Runtime(make_session_factory(committed_engine), settings, worker_id="group:1")
+    return Runtime(sessions_of(committed_engine, engine), settings, worker_id="group:1")
 
 
 @pytest.fixture
@@ -55,9 +61,8 @@ def owner_id(runtime: Runtime) -> int:
 
 
 @pytest.fixture
-def engine() -> Iterator[JobEngine]:
-    with using_engine(JobEngine.memory(f"group{uuid.uuid4().hex[:8]}")) as engine:
-        yield engine
+def engine() -> JobEngine:
+    return JobEngine.memory(f"group{uuid.uuid4().hex[:8]}")
 
 
 def enqueue_all(
@@ -291,7 +296,7 @@ def test_a_claim_held_behind_a_slow_job_goes_back_to_the_queue_unrun(
         job_group_max_seconds=60.0,
         job_lease_grace_seconds=0.2,  # a claim waits at most 0.1 s for its turn
     )
-    runtime = Runtime(make_session_factory(committed_engine), settings, worker_id="group:1")
+    runtime = Runtime(sessions_of(committed_engine, engine), settings, worker_id="group:1")
     marks = tmp_path / "marks"
     marks.mkdir()
     record = ("test.record", {"marks": str(marks), "key": "k"})

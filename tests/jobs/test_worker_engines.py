@@ -8,8 +8,9 @@ import datetime as dt
 
 import pytest
 from sqlalchemy import Engine, func, select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
+from contexts import savepoint_sessions
 from verenigingen import clock
 from verenigingen.auth.models import User
 from verenigingen.config import Settings
@@ -23,12 +24,7 @@ from verenigingen.jobs.worker import Runtime, claim_strategy, run_job
 
 @pytest.fixture
 def engine_runtime(any_session: Session, settings: Settings) -> Runtime:
-    factory = sessionmaker(
-        bind=any_session.connection(),
-        join_transaction_mode="create_savepoint",
-        expire_on_commit=False,
-    )
-    return Runtime(factory, settings, worker_id="engines:1")
+    return Runtime(savepoint_sessions(any_session), settings, worker_id="engines:1")
 
 
 def test_each_database_has_its_claim_strategy_chosen_once_from_its_dialect(

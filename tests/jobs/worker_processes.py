@@ -18,7 +18,7 @@ from verenigingen.auth.models import User
 from verenigingen.config import Settings
 from verenigingen.db.session import read_only
 from verenigingen.jobs import enqueue
-from verenigingen.jobs.engine import JobEngine, using_engine
+from verenigingen.jobs.engine import JobEngine
 from verenigingen.jobs.models import Job
 
 TESTS_DIR = Path(__file__).parent
@@ -96,7 +96,7 @@ class Shape:
         self.workers = []
 
     def enqueue(self, name: str, **options: Any) -> int:
-        with using_engine(self.engine), self.factory() as session, session.begin():
+        with self.factory() as session, session.begin():
             user = session.get(User, self.user_id)
             assert user is not None
             return enqueue(session, name, user=user, **options).id

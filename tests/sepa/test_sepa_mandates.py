@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from member_factories import OTHER_IBAN, VALID_IBAN, make_active_member, make_type
 from verenigingen.auth.errors import NotOwnRecord
 from verenigingen.errors import InvalidBic, InvalidIban, NotFound, PermissionDenied
+from verenigingen.iban import bank_account
 from verenigingen.sepa.errors import (
     ExpiryBeforeMandateStart,
     FirstCollectionBeforeSignDate,
@@ -18,7 +19,6 @@ from verenigingen.sepa.errors import (
     MandateReferenceTaken,
     SignDateInFuture,
 )
-from verenigingen.sepa.iban import bank_account
 from verenigingen.sepa.models import MandateStatus, SepaMandate
 from verenigingen.sepa.schemas import MandateCreate
 from verenigingen.sepa.service import create_mandate, list_mandates

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -12,13 +11,14 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from contexts import savepoint_sessions
+from verenigingen.app_context import context_of
 from verenigingen.auth.models import Role, User
 from verenigingen.auth.service import create_user
 from verenigingen.billing.models import Invoice
 from verenigingen.billing.schemas import InvoiceCreate, InvoiceLineIn
 from verenigingen.billing.service.invoices import create_invoice, submit_invoice
-from verenigingen.cache import VersionedCache, using_cache
-from verenigingen.cache.memory import MemoryBackend
+from verenigingen.cache import VersionedCache
 from verenigingen.cache.models import CacheTag
 from verenigingen.history.queries import encode_cursor
 from verenigingen.members.models import Customer, Member
@@ -26,11 +26,10 @@ from verenigingen.members.models import Customer, Member
 pytestmark = pytest.mark.usefixtures("frozen_today")
 
 
-@pytest.fixture(autouse=True)
-def cache() -> Iterator[VersionedCache]:
-    # Ids and tag versions repeat between rolled-back tests: each test gets its own cache.
-    with using_cache(VersionedCache(MemoryBackend())) as fresh:
-        yield fresh
+@pytest.fixture
+def cache(session: Session) -> VersionedCache:
+    # Ids and tag versions repeat between rolled-back tests: each test's context has its own.
+    return context_of(session).cache
 
 
 def url(member_id: int, what: str = "payment-history") -> str:
@@ -154,7 +153,6 @@ def test_cursor_pages_over_http(session: Session, api: Any, admin: User) -> None
 def test_financial_summary_before_and_after_the_job(
     session: Session, api: Any, admin: User, tmp_path: Any
 ) -> None:
-    from sqlalchemy.orm import sessionmaker
 
     from verenigingen.config import Settings
     from verenigingen.jobs.models import Job
@@ -170,10 +168,7 @@ def test_financial_summary_before_and_after_the_job(
         "45.00",
         "Unpaid",
     )
-    factory = sessionmaker(
-        bind=session.connection(), join_transaction_mode="create_savepoint", expire_on_commit=False
-    )
-    runtime = Runtime(factory, Settings(data_dir=tmp_path), "t:1")
+    runtime = Runtime(savepoint_sessions(session), Settings(data_dir=tmp_path), "t:1")
     queued = session.scalars(select(Job.id).where(Job.status == "Queued").order_by(Job.id)).all()
     assert [run_job(runtime, job_id) for job_id in queued] == ["completed", "completed"]
     after = client.get(url(member.id, "financial-summary")).json()

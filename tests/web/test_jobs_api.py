@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
+from contexts import savepoint_sessions
 from verenigingen import clock
 from verenigingen.auth.models import Role, User
 from verenigingen.auth.service import create_user
 from verenigingen.config import Settings
 from verenigingen.jobs import enqueue
-from verenigingen.jobs.engine import JobEngine, using_engine
+from verenigingen.jobs.engine import JobEngine
 from verenigingen.jobs.models import Job, Notification, Queue
 from verenigingen.jobs.worker import Runtime, run_job
 
@@ -23,18 +23,9 @@ URL = "/api/v1/jobs"
 
 
 @pytest.fixture
-def job_engine() -> Iterator[JobEngine]:
-    with using_engine(JobEngine.memory(f"web{uuid.uuid4().hex[:8]}")) as engine:
-        yield engine
-
-
-@pytest.fixture
 def work(session: Session, job_engine: JobEngine, tmp_path):
     """Run what the API queued, as a worker would, inside the test's transaction."""
-    factory = sessionmaker(
-        bind=session.connection(), join_transaction_mode="create_savepoint", expire_on_commit=False
-    )
-    runtime = Runtime(factory, Settings(data_dir=tmp_path), worker_id="web-test:1")
+    runtime = Runtime(savepoint_sessions(session), Settings(data_dir=tmp_path), "web-test:1")
 
     def run_all() -> list[str]:
         outcomes = []

@@ -1,3 +1,5 @@
+from contexts import context_on
+from verenigingen.app_context import context_of
 from verenigingen.auth.models import Role
 
 
@@ -44,10 +46,14 @@ def test_a_failing_commit_is_an_error_response_not_a_success(session, admin) -> 
     session.add(Customer(debtor_number="DUP-1", name="Existing"))
     token = issue_token(session, admin)
     session.flush()
+    context = context_of(session)
     factory = sessionmaker(
-        bind=session.connection(), join_transaction_mode="create_savepoint", expire_on_commit=False
+        bind=session.connection(),
+        join_transaction_mode="create_savepoint",
+        expire_on_commit=False,
+        info=context.session_info(),
     )
-    app = create_app(session_factory=factory)
+    app = create_app(context, session_factory=factory)
 
     @app.post("/probe")
     def probe(db: SessionDep, _user: CurrentUser) -> dict[str, str]:
@@ -86,7 +92,8 @@ def test_reads_do_not_take_the_sqlite_write_lock(fresh_sqlite) -> None:
         dbapi_connection.set_trace_callback(record)
 
     event.listen(fresh_sqlite, "checkout", trace)
-    with TestClient(create_app(fresh_sqlite), headers={"Authorization": f"Bearer {token}"}) as c:
+    app = create_app(context_on(fresh_sqlite))
+    with TestClient(app, headers={"Authorization": f"Bearer {token}"}) as c:
         assert c.get("/api/v1/members").status_code == 200
         assert begins == ["BEGIN DEFERRED"]
         assert c.post("/api/v1/members", json={}).status_code == 422

@@ -1,7 +1,8 @@
 """Version-tagged cache (DESIGN.md rule 5): tag versions in the database decide what is valid.
 
 Writers call :func:`bump_tags` in their transaction; readers call
-``get_cache().get_or_fill(session, namespace, key, tags, fill, ttl=...)``.
+``cache.get_or_fill(session, namespace, key, tags, fill, ttl=...)`` on the cache of the
+application context (:mod:`verenigingen.app_context`).
 """
 
 from verenigingen.cache.stats import NamespaceStats, Outcome
@@ -11,10 +12,7 @@ from verenigingen.cache.versioned import (
     SETTLED_TTL_SECONDS,
     VersionedCache,
     cache_from_settings,
-    get_cache,
     money_ttl,
-    set_cache,
-    using_cache,
 )
 
 __all__ = [
@@ -26,8 +24,5 @@ __all__ = [
     "bump_tags",
     "cache_from_settings",
     "current_versions",
-    "get_cache",
     "money_ttl",
-    "set_cache",
-    "using_cache",
 ]

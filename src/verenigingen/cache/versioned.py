@@ -9,11 +9,9 @@ bump is visible. Reading the versions after computing would label old data with 
 
 from __future__ import annotations
 
-import contextlib
 import re
-import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -25,7 +23,7 @@ from verenigingen.cache.memory import MemoryBackend
 from verenigingen.cache.stats import NamespaceStats, Outcome
 from verenigingen.cache.tags import checked_tags, current_versions
 from verenigingen.cache.writes import has_written
-from verenigingen.config import Settings, get_settings
+from verenigingen.config import Settings
 from verenigingen.errors import DomainError
 
 T = TypeVar("T")
@@ -240,9 +238,8 @@ def _timed(fill: Callable[[], T]) -> tuple[T, int]:
     return value, (time.perf_counter_ns() - started) // 1000
 
 
-def cache_from_settings(settings: Settings | None = None) -> VersionedCache:
+def cache_from_settings(settings: Settings) -> VersionedCache:
     """Redis when configured (``cache_backend`` redis, or auto with ``redis_url``), else memory."""
-    settings = settings or get_settings()
     choice = settings.cache_backend
     if choice == "auto":
         choice = "redis" if settings.redis_url else "memory"
@@ -253,36 +250,3 @@ def cache_from_settings(settings: Settings | None = None) -> VersionedCache:
 
         return VersionedCache(RedisBackend(settings.redis_url))
     return VersionedCache(MemoryBackend(settings.cache_max_entries))
-
-
-_current: VersionedCache | None = None
-_current_lock = threading.Lock()
-
-
-def get_cache() -> VersionedCache:
-    """This process's cache, built from the settings on first use."""
-    global _current
-    with _current_lock:
-        if _current is None:
-            _current = cache_from_settings()
-        return _current
-
-
-def set_cache(cache: VersionedCache | None) -> None:
-    """Replace this process's cache (None: build it from the settings again on next use)."""
-    global _current
-    with _current_lock:
-        _current = cache
-
-
-@contextlib.contextmanager
-def using_cache(cache: VersionedCache) -> Iterator[VersionedCache]:
-    """Make ``cache`` this process's cache inside the block (tests, benchmarks)."""
-    global _current
-    with _current_lock:
-        previous, _current = _current, cache
-    try:
-        yield cache
-    finally:
-        with _current_lock:
-            _current = previous

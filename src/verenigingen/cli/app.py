@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from verenigingen.cli import cache, demo, dues, indexes, jobs, perf, serve, setup, users, worker
+from verenigingen.startup import load_subscribers
 
 app = typer.Typer(
     name="verenigingen",
@@ -12,6 +13,15 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def start() -> None:
+    """Membership and dues administration for associations."""
+    # Every command may write through the services, whose events need their subscribers.
+    load_subscribers()
+
+
 app.command("init")(setup.init)
 app.command("serve")(serve.serve)
 app.command("demo")(demo.demo)

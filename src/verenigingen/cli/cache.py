@@ -6,9 +6,10 @@ import redis
 import typer
 from rich.table import Table
 
-from verenigingen.cache import get_cache
+from verenigingen.cache import cache_from_settings
 from verenigingen.cache.schemas import CacheStatsOut
 from verenigingen.cli.context import console, fail
+from verenigingen.config import get_settings
 
 app = typer.Typer(help="The cache: hit and miss statistics, clear.", no_args_is_help=True)
 
@@ -20,7 +21,7 @@ def stats() -> None:
     With Redis these are the counts of every process; in memory only this one's, so the command
     line sees what the embedded server saw only when Redis holds the cache.
     """
-    cache = get_cache()
+    cache = cache_from_settings(get_settings())
     try:
         shown = CacheStatsOut.of(cache.backend.name, cache.stats())
     except redis.RedisError as error:
@@ -58,7 +59,7 @@ def stats() -> None:
 @app.command("clear")
 def clear() -> None:
     """Drop every entry and counter. Never needed for correctness: changed data bumps versions."""
-    cache = get_cache()
+    cache = cache_from_settings(get_settings())
     try:
         cache.clear()
     except redis.RedisError as error:

@@ -1,4 +1,5 @@
-"""What every command needs: an engine on the current schema, a unit of work, the acting user."""
+"""What every command needs: the application context on the current schema, a unit of work, the
+acting user."""
 
 from __future__ import annotations
 
@@ -11,11 +12,14 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from verenigingen.app_context import AppContext
 from verenigingen.auth.models import Role, User
+from verenigingen.config import get_settings
 from verenigingen.db.engine import make_engine
 from verenigingen.db.migrate import check_schema
-from verenigingen.db.session import make_session_factory, unit_of_work
+from verenigingen.db.session import unit_of_work
 from verenigingen.errors import DatabaseNotReady, DomainError
+from verenigingen.startup import load_all
 
 console = Console(soft_wrap=True)
 errors = Console(stderr=True, soft_wrap=True)
@@ -25,6 +29,14 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     """Print a one-line error on stderr and return the exit to raise."""
     errors.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
+
+
+def ready_context() -> AppContext:
+    """The command's application context on the configured, migrated database (or exit), with
+    every task and event subscriber loaded."""
+    settings = get_settings()
+    load_all(settings)
+    return AppContext.build(settings, database=ready_engine())
 
 
 def ready_engine() -> Engine:
@@ -42,10 +54,10 @@ def ready_engine() -> Engine:
 
 
 @contextlib.contextmanager
-def transaction(engine: Engine) -> Iterator[Session]:
+def transaction(context: AppContext) -> Iterator[Session]:
     """One command, one transaction; a domain error becomes a one-line error, nothing written."""
     try:
-        with unit_of_work(make_session_factory(engine)) as session:
+        with unit_of_work(context.sessions) as session:
             yield session
     except DomainError as error:
         raise fail(error.detail) from None

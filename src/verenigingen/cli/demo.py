@@ -10,8 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from sqlalchemy import func, select
 
-from verenigingen.cli.context import console, fail, ready_engine
-from verenigingen.db.session import make_session_factory
+from verenigingen.cli.context import console, fail, ready_context
 from verenigingen.demo.generator import DemoOptions, load_demo
 from verenigingen.errors import DomainError
 from verenigingen.members.models import Member
@@ -27,8 +26,8 @@ def demo(
     if_empty: bool = typer.Option(False, "--if-empty", help="Do nothing when members exist."),
 ) -> None:
     """Load a demo association: members, memberships, dues, payments, mandates, credit notes."""
-    engine = ready_engine()
-    factory = make_session_factory(engine)
+    context = ready_context()
+    factory = context.sessions
     with factory() as session:
         existing = session.scalar(select(func.count(Member.id))) or 0
     if existing and if_empty:

@@ -7,7 +7,7 @@ import datetime as dt
 import typer
 
 from verenigingen import clock
-from verenigingen.cli.context import console, ready_engine, system_user, transaction
+from verenigingen.cli.context import console, ready_context, system_user, transaction
 from verenigingen.dues.service import generate_dues
 
 app = typer.Typer(help="Dues schedules and their invoices.", no_args_is_help=True)
@@ -22,8 +22,8 @@ def generate(
 ) -> None:
     """Bill every dues schedule that is due: one invoice per schedule, never twice a period."""
     day = date.date() if date else clock.today()
-    engine = ready_engine()
-    with transaction(engine) as session:
+    context = ready_context()
+    with transaction(context) as session:
         result = generate_dues(session, system_user(session), today=day, batch_size=batch_size)
     console.print(
         f"Dues run of {day}: {result.invoices_created} invoices for "

@@ -15,7 +15,14 @@ from rich.table import Table
 from sqlalchemy import Engine
 
 from verenigingen.auth.models import User
-from verenigingen.cli.context import console, fail, ready_engine, system_user, transaction
+from verenigingen.cli.context import (
+    console,
+    fail,
+    ready_context,
+    ready_engine,
+    system_user,
+    transaction,
+)
 from verenigingen.errors import DomainError, NotFound, ValidationFailed
 from verenigingen.indexes import advisor, service
 from verenigingen.indexes.dialects import BuildOptions
@@ -33,9 +40,10 @@ app = typer.Typer(
 @contextlib.contextmanager
 def _manager() -> Iterator[tuple[Engine, User]]:
     """The engine and the acting administrator; a domain error becomes a one-line exit."""
-    engine = ready_engine()
+    context = ready_context()
+    engine = context.database
     try:
-        with transaction(engine) as session:
+        with transaction(context) as session:
             user = system_user(session)
         try:
             yield engine, user

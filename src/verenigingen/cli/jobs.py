@@ -10,18 +10,14 @@ from rich.table import Table
 
 from verenigingen import clock
 from verenigingen.auth.service import get_user_by_email
-from verenigingen.cli.context import console, fail, ready_engine, system_user, transaction
-from verenigingen.config import get_settings
-from verenigingen.db.session import make_session_factory
+from verenigingen.cli.context import console, fail, ready_context, system_user, transaction
 from verenigingen.jobs import queries
 from verenigingen.jobs.daily import start_daily_jobs
-from verenigingen.jobs.engine import current_engine
 from verenigingen.jobs.models import JobStatus
 from verenigingen.jobs.relay import relay
 from verenigingen.jobs.schemas import JobOut
 from verenigingen.jobs.service import cancel_job, retry_job
 from verenigingen.jobs.sweeper import sweep
-from verenigingen.tasks import load_all
 
 app = typer.Typer(
     help="Background jobs: list, show, retry, cancel, sweep, daily.", no_args_is_help=True
@@ -47,8 +43,8 @@ def list_jobs(
 ) -> None:
     """Jobs, newest first."""
     wanted = _parse_status(status)
-    engine = ready_engine()
-    with transaction(engine) as session:
+    context = ready_context()
+    with transaction(context) as session:
         user_id = get_user_by_email(session, user).id if user else None
         jobs = queries.list_jobs(session, status=wanted, user_id=user_id, name=name, limit=limit)
         shown = [JobOut.of(job) for job in jobs]
@@ -70,8 +66,8 @@ def list_jobs(
 @app.command("show")
 def show(job_id: int) -> None:
     """Everything about one job, as JSON (IBANs masked)."""
-    engine = ready_engine()
-    with transaction(engine) as session:
+    context = ready_context()
+    with transaction(context) as session:
         shown = JobOut.of(queries.get_job(session, system_user(session), job_id))
     typer.echo(json.dumps(shown.model_dump(mode="json"), indent=2))
 
@@ -79,20 +75,19 @@ def show(job_id: int) -> None:
 @app.command("retry")
 def retry(job_id: int) -> None:
     """Queue a Failed job again (while it has attempts left)."""
-    load_all()
-    engine = ready_engine()
-    with transaction(engine) as session:
+    context = ready_context()
+    with transaction(context) as session:
         job = retry_job(session, system_user(session), job_id)
         shown = f"Job {job.id} '{job.name}' is {job.status} again."
-    current_engine().close()
+    context.close()
     console.print(shown, highlight=False)
 
 
 @app.command("cancel")
 def cancel(job_id: int) -> None:
     """Cancel a Queued job."""
-    engine = ready_engine()
-    with transaction(engine) as session:
+    context = ready_context()
+    with transaction(context) as session:
         job = cancel_job(session, system_user(session), job_id)
         shown = f"Job {job.id} '{job.name}' is {job.status}."
     console.print(shown, highlight=False)
@@ -101,11 +96,9 @@ def cancel(job_id: int) -> None:
 @app.command("sweep")
 def sweep_now() -> None:
     """Take back Running jobs past their lease and hand over lost Queued ones, once."""
-    engine = ready_engine()
-    factory = make_session_factory(engine)
-    settings = get_settings()
-    swept = sweep(factory, settings)
-    sent = relay(factory, current_engine(), settings)
+    context = ready_context()
+    swept = sweep(context.sessions, context.settings)
+    sent = relay(context.sessions, context.jobs, context.settings)
     console.print(
         f"Requeued {swept.requeued} and failed {swept.failed} job(s) past their lease; "
         f"dispatched {sent} queued job(s).",
@@ -125,9 +118,8 @@ def daily(
         when = dt.date.fromisoformat(day) if day else clock.today()
     except ValueError:
         raise fail(f"--day must be a date as YYYY-MM-DD, got {day!r}") from None
-    load_all()
-    engine = ready_engine()
-    with transaction(engine) as session:
+    context = ready_context()
+    with transaction(context) as session:
         started = [
             (job.id, job.name) for job in start_daily_jobs(session, when, again_failed=again_failed)
         ]

@@ -5,8 +5,7 @@ from __future__ import annotations
 import typer
 import uvicorn
 
-from verenigingen.cli.context import console, ready_engine
-from verenigingen.config import get_settings
+from verenigingen.cli.context import console, ready_context
 from verenigingen.jobs.consumer import start_in_thread
 from verenigingen.web.app import create_app
 
@@ -22,10 +21,11 @@ def serve(
     ),
 ) -> None:
     """Serve the API (OpenAPI documentation at /docs)."""
-    engine = ready_engine()
-    app = create_app(engine)
+    context = ready_context()
+    app = create_app(context)
     # The embedded shape needs no second process: jobs run in a thread of this one.
-    stop_consumer = start_in_thread() if worker and not get_settings().redis_url else None
+    in_process = worker and not context.settings.redis_url
+    stop_consumer = start_in_thread(context.settings, context.jobs) if in_process else None
     if stop_consumer is not None:
         console.print("Running background jobs in this process (--no-worker to turn off).")
     console.print(f"Serving on http://{host}:{port} (API docs at http://{host}:{port}/docs)")

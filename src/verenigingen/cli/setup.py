@@ -6,6 +6,7 @@ import typer
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
+from verenigingen.app_context import AppContext
 from verenigingen.auth.models import Role, User
 from verenigingen.auth.service import create_user
 from verenigingen.cli.context import console, fail, transaction
@@ -38,7 +39,7 @@ def init(
         console.print(f"Database {url} is up to date (schema {head}).")
     else:
         console.print(f"Database {url} migrated from {before or 'empty'} to schema {head}.")
-    with transaction(engine) as session:
+    with transaction(AppContext.build(settings, database=engine)) as session:
         has_admin = session.scalar(select(User.id).where(User.role == Role.ADMINISTRATOR).limit(1))
         if has_admin is None:
             create_user(session, admin_email, Role.ADMINISTRATOR, full_name="Administrator")

@@ -7,7 +7,7 @@ import sys
 import typer
 
 from verenigingen.auth.service import create_user, get_user_by_email, issue_token
-from verenigingen.cli.context import console, fail, ready_engine, transaction
+from verenigingen.cli.context import console, fail, ready_context, transaction
 
 app = typer.Typer(help="Users, roles and API tokens.", no_args_is_help=True)
 
@@ -27,8 +27,8 @@ def create(
         password = sys.stdin.readline().rstrip("\r\n")
         if not password:
             raise fail("--password-stdin given but stdin held no password")
-    engine = ready_engine()
-    with transaction(engine) as session:
+    context = ready_context()
+    with transaction(context) as session:
         user = create_user(session, email, role, password=password, full_name=full_name)
         console.print(f"Created {user.role} {user.email} (id {user.id}).", highlight=False)
 
@@ -36,7 +36,7 @@ def create(
 @app.command("token")
 def token(email: str) -> None:
     """Print a new API token for the user on stdout (only its hash is stored)."""
-    engine = ready_engine()
-    with transaction(engine) as session:
+    context = ready_context()
+    with transaction(context) as session:
         issued = issue_token(session, get_user_by_email(session, email))
     typer.echo(issued)

@@ -12,7 +12,7 @@ from verenigingen.errors import ValidationFailed
 from verenigingen.jobs.consumer import run_workers
 from verenigingen.jobs.models import Queue
 from verenigingen.jobs.registry import parse_queue, task_names
-from verenigingen.tasks import load_all
+from verenigingen.startup import load_all
 
 
 def parse_queues(value: str) -> list[Queue]:
@@ -40,14 +40,14 @@ def worker(
     except ValidationFailed as error:
         raise fail(error.detail) from None
     ready_engine().dispose()  # refuse to start on an unreachable or outdated database
+    settings = get_settings()
     try:
-        load_all()
+        load_all(settings)
     except ImportError as error:
         raise fail(
             f"cannot load a task module ({error}); check VERENIGINGEN_JOB_TASK_MODULES"
         ) from None
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(process)d %(message)s")
-    settings = get_settings()
     backend = "Redis" if settings.redis_url else f"SQLite in {settings.data_dir}"
     console.print(
         f"Worker: {workers} process(es) on {', '.join(q.value for q in chosen)} "

@@ -9,8 +9,12 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 
-def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)
+def make_session_factory(
+    engine: Engine, *, info: dict[str, object] | None = None
+) -> sessionmaker[Session]:
+    """Sessions on ``engine``; each starts with a copy of ``info`` (what the application context
+    gives its sessions, see :mod:`verenigingen.app_context`)."""
+    return sessionmaker(bind=engine, expire_on_commit=False, autoflush=True, info=info)
 
 
 @contextlib.contextmanager

@@ -16,12 +16,13 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
+from verenigingen import events
 from verenigingen.auth.models import User
 from verenigingen.billing.audit import record_money_events
 from verenigingen.billing.models import DocStatus, Invoice, InvoiceLine
 from verenigingen.billing.numbering import next_invoice_numbers
 from verenigingen.billing.status import invoice_status
-from verenigingen.history import pipeline
+from verenigingen.dues.events import DuesBilled
 
 PAYMENT_TERM_DAYS = 14
 """Days a member has to pay a dues invoice, counted from the posting date."""
@@ -131,6 +132,6 @@ def insert_dues_invoices(
             for invoice_id, charge in zip(invoice_ids, charges, strict=True)
         ],
     )
-    # The new invoices change these customers' histories and summaries.
-    pipeline.after_bulk(session, user, {c.customer_id for c in charges}, [pipeline.month_of(today)])
+    customer_ids = frozenset(charge.customer_id for charge in charges)
+    events.record(session, DuesBilled(user, tuple(invoice_ids), customer_ids, today))
     return invoice_ids

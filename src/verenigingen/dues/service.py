@@ -31,10 +31,10 @@ from verenigingen import clock
 from verenigingen.auth.models import User
 from verenigingen.auth.permissions import Permission, require, require_any
 from verenigingen.billing.models import Invoice
+from verenigingen.clock import advance
 from verenigingen.dues.errors import DuesScheduleWithoutPeriod, TooManyPeriodsAtOnce
 from verenigingen.dues.invoicing import DuesCharge, insert_dues_invoices, period_description
 from verenigingen.dues.models import DuesSchedule, ScheduleStatus
-from verenigingen.dues.periods import advance
 from verenigingen.errors import NotFound, ValidationFailed
 from verenigingen.members.models import Membership, MembershipType
 

@@ -1,9 +1,10 @@
-"""What a ledger write leaves behind in its own transaction: cache tag bumps and the outbox jobs.
+"""What a ledger event leaves behind in its own transaction: cache tag bumps and the jobs.
 
-Billing services call these after the critical work (rules, allocations, outstanding, status,
-audit). Everything here costs two statements whatever the number of members and jobs: one tag
-bump and one INSERT of all job rows. The heavy work (summary, mandate usage, analytics) runs in
-the jobs after commit; a rolled-back write leaves neither bumps nor jobs.
+The history's subscribers (:mod:`verenigingen.history.subscribers`) call these when billing or
+dues records an event, after the ledger's critical work (rules, allocations, outstanding,
+status, audit). Each bumps the tags at once and returns the jobs that keep the summary and the
+analytics up to date; the event platform enqueues them with the other subscribers' jobs in one
+INSERT. A rolled-back write leaves neither bumps nor jobs.
 """
 
 from __future__ import annotations
@@ -17,15 +18,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from verenigingen.auth.models import User
-from verenigingen.billing.models import ModeOfPayment, Payment, PaymentType
+from verenigingen.billing.events import PaymentChange
+from verenigingen.billing.models import PaymentType
 from verenigingen.cache.tags import bump_tags
-from verenigingen.config import Settings, get_settings
+from verenigingen.config import Settings
 from verenigingen.history import tasks
-from verenigingen.jobs import JobRequest, enqueue_many
+from verenigingen.jobs import JobRequest
 from verenigingen.members.models import Member
 from verenigingen.money import ZERO
-from verenigingen.sepa import tasks as sepa_tasks
 
 
 @dataclass(frozen=True)
@@ -37,8 +37,7 @@ class PipelinePolicy:
     recalculate_above: Decimal = Decimal("500.00")
 
     @classmethod
-    def from_settings(cls, settings: Settings | None = None) -> PipelinePolicy:
-        settings = settings or get_settings()
+    def from_settings(cls, settings: Settings) -> PipelinePolicy:
         return cls(
             settings.history_refresh_above,
             settings.history_recalculate_invoices,
@@ -89,76 +88,57 @@ def month_of(day: dt.date) -> str:
     return f"{day:%Y-%m}"
 
 
-def payment_delta(payment: Payment, allocated: Decimal) -> SummaryDelta:
-    """The summary change of submitting ``payment`` (cancelling it is the negation)."""
-    if payment.payment_type == PaymentType.RECEIVE:
-        return SummaryDelta(paid=payment.paid_amount, outstanding=-allocated)
-    if payment.payment_type == PaymentType.PAY:
-        return SummaryDelta(paid=-payment.paid_amount)
+def payment_delta(event: PaymentChange) -> SummaryDelta:
+    """The summary change of submitting the payment (cancelling it is the negation)."""
+    if event.payment_type == PaymentType.RECEIVE:
+        return SummaryDelta(paid=event.paid_amount, outstanding=-event.allocated_amount)
+    if event.payment_type == PaymentType.PAY:
+        return SummaryDelta(paid=-event.paid_amount)
     return SummaryDelta()
 
 
 def after_payment(
-    session: Session,
-    user: User,
-    payment: Payment,
-    member_ids: Sequence[int],
-    invoice_months: Iterable[str],
-    *,
-    cancelled: bool,
-    policy: PipelinePolicy,
-) -> None:
-    """Bump the tags and enqueue the jobs of a payment submitted (or a submitted one cancelled).
+    session: Session, event: PaymentChange, *, cancelled: bool, policy: PipelinePolicy
+) -> list[JobRequest]:
+    """Bump the tags of a payment submitted (or a submitted one cancelled); its jobs to enqueue.
 
     The summary is refreshed for Receive and Pay payments, and for any payment above
     ``policy.refresh_above``; a payment touching more than ``recalculate_invoices`` invoices or
     above ``recalculate_above`` recalculates it from the ledger instead of applying a delta.
     """
-    bump_tags(session, cache_tags(payment.customer_id, member_ids))
-    allocations = payment.allocations
-    allocated = sum((a.allocated_amount for a in allocations), ZERO)
+    bump_tags(session, cache_tags(event.customer_id, event.member_ids))
     requests: list[JobRequest] = []
     refresh = (
-        payment.payment_type in (PaymentType.RECEIVE, PaymentType.PAY)
-        or payment.paid_amount > policy.refresh_above
+        event.payment_type in (PaymentType.RECEIVE, PaymentType.PAY)
+        or event.paid_amount > policy.refresh_above
     )
-    if refresh and member_ids:
+    if refresh and event.member_ids:
         if (
-            len(allocations) > policy.recalculate_invoices
-            or payment.paid_amount > policy.recalculate_above
+            event.invoice_count > policy.recalculate_invoices
+            or event.paid_amount > policy.recalculate_above
         ):
-            requests.append(recalculate_request(payment.customer_id))
+            requests.append(recalculate_request(event.customer_id))
         else:
-            delta = payment_delta(payment, allocated)
+            delta = payment_delta(event)
             requests.append(
-                delta_request(payment.customer_id, delta.negated() if cancelled else delta)
+                delta_request(event.customer_id, delta.negated() if cancelled else delta)
             )
-    if payment.mode_of_payment == ModeOfPayment.SEPA_DIRECT_DEBIT and member_ids:
-        requests.append(
-            JobRequest(
-                sepa_tasks.RECORD_MANDATE_USAGE,
-                {"payment_id": payment.id, "cancelled": cancelled},
-            )
-        )
-    months = sorted({month_of(payment.posting_date), *invoice_months})
-    requests.append(analytics_request(months))
-    enqueue_many(session, requests, user=user)
+    # The collection rate of the month an invoice was posted in changes when it is paid.
+    months = {month_of(event.posting_date), *map(month_of, event.invoice_posting_dates)}
+    requests.append(analytics_request(sorted(months)))
+    return requests
 
 
 def after_invoice(
-    session: Session,
-    user: User,
-    customer_id: int,
-    delta: SummaryDelta,
-    months: Iterable[str],
-) -> None:
-    """Bump the tags and enqueue the jobs of an invoice or credit note submitted or cancelled."""
+    session: Session, customer_id: int, delta: SummaryDelta, months: Iterable[str]
+) -> list[JobRequest]:
+    """Bump the tags of an invoice or credit note submitted or cancelled; its jobs to enqueue."""
     member_ids = member_ids_of(session, customer_id)
     bump_tags(session, cache_tags(customer_id, member_ids))
     requests = [analytics_request(sorted(set(months)))]
     if member_ids and delta != SummaryDelta():
         requests.insert(0, delta_request(customer_id, delta))
-    enqueue_many(session, requests, user=user)
+    return requests
 
 
 def delta_request(customer_id: int, delta: SummaryDelta) -> JobRequest:
@@ -191,27 +171,27 @@ def analytics_request(months: Sequence[str]) -> JobRequest:
 
 
 def after_bulk(
-    session: Session, user: User | None, customer_ids: Iterable[int], months: Iterable[str]
-) -> None:
-    """Bump the tags and enqueue the jobs of a bulk write (a dues run, a payment batch).
+    session: Session, customer_ids: Iterable[int], months: Iterable[str], *, with_jobs: bool
+) -> list[JobRequest]:
+    """Bump the tags of a bulk write (a dues run, a payment batch); its jobs to enqueue.
 
     Three statements whatever the batch size: the customers' members, one tag bump, one INSERT
-    of the jobs (a recalculation per batch of customers and one analytics job). Without a user
-    (a system run) the tags are still bumped; the summaries then wait for the next job or
-    ``recalculate_all``.
+    of the jobs (a recalculation per batch of customers and one analytics job). Without jobs (a
+    system run with no user) the tags are still bumped; the summaries then wait for the next
+    job or ``recalculate_all``.
     """
     customers = sorted(set(customer_ids))
     if not customers:
-        return
+        return []
     rows = session.execute(
         select(Member.customer_id, Member.id).where(Member.customer_id.in_(customers))
     ).all()
     tags = [f"customer:{customer_id}" for customer_id in customers]
-    tags += [f"member:{member_id}" for _customer, member_id in rows]
+    tags += [f"member:{row.id}" for row in rows]
     bump_tags(session, tags)
-    if user is None:
-        return
-    with_members = sorted({customer_id for customer_id, _member in rows if customer_id is not None})
+    if not with_jobs:
+        return []
+    with_members = sorted({row.customer_id for row in rows if row.customer_id is not None})
     requests = bulk_recalculation_requests(with_members)
     requests.append(analytics_request(sorted(set(months))))
-    enqueue_many(session, requests, user=user)
+    return requests

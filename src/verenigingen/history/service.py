@@ -25,10 +25,11 @@ from decimal import Decimal
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
+from verenigingen.app_context import context_of
 from verenigingen.auth.errors import NotOwnRecord
 from verenigingen.auth.models import User
 from verenigingen.auth.permissions import Permission, is_member_role, require
-from verenigingen.cache import VersionedCache, get_cache, money_ttl
+from verenigingen.cache import VersionedCache, money_ttl
 from verenigingen.cache.tags import tag_version
 from verenigingen.db.paging import check_page
 from verenigingen.errors import NotFound
@@ -145,7 +146,7 @@ def payment_history_text(
         text = HistoryText(dumps(document), document["summary"]["outstanding"])
         return text, _versions(member_id, access)
 
-    return (cache or get_cache()).get_or_fill_from(
+    return (cache or context_of(session).cache).get_or_fill_from(
         session,
         NAMESPACE,
         f"{member_id}:{limit}:{before or ''}",

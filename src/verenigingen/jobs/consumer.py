@@ -154,12 +154,11 @@ def _run(runtime: Runtime, job_id: int) -> None:
 
 
 def start_in_thread(
-    queues: Sequence[Queue] = tuple(Queue), settings: Settings | None = None
+    settings: Settings, engine: JobEngine, queues: Sequence[Queue] = tuple(Queue)
 ) -> Callable[[], None]:
-    """Run a consumer in a daemon thread of this process; returns the function that stops it."""
-    runtime = Runtime.from_settings(settings)
-    engine = JobEngine.from_settings(runtime.settings)
-    job_engine.set_engine(engine)
+    """Run a consumer of ``engine`` in a daemon thread of this process (the embedded shape's
+    server); returns the function that stops it."""
+    runtime = Runtime.from_settings(settings, engine)
     stop = threading.Event()
     thread = threading.Thread(
         target=consume,
@@ -178,10 +177,9 @@ def start_in_thread(
 
 def run_process(queues: Sequence[Queue]) -> None:
     """One worker process: the consumer in the main thread until SIGTERM or SIGINT."""
-    settings = get_settings()
-    runtime = Runtime.from_settings(settings)
+    settings = get_settings()  # a worker process's start-up: it reads its environment
     engine = JobEngine.from_settings(settings)
-    job_engine.set_engine(engine)
+    runtime = Runtime.from_settings(settings, engine)
     stop = threading.Event()
 
     def _stop(_signum: int, _frame: FrameType | None) -> None:

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 from huey import Huey, MemoryHuey, RedisHuey, SqliteHuey
 from huey.storage import SqliteStorage
 
-from verenigingen.config import Settings, get_settings
+from verenigingen.config import Settings
 from verenigingen.jobs.models import Queue
 
 log = logging.getLogger(__name__)
@@ -79,8 +79,7 @@ class JobEngine:
         }
 
     @classmethod
-    def from_settings(cls, settings: Settings | None = None) -> JobEngine:
-        settings = settings or get_settings()
+    def from_settings(cls, settings: Settings) -> JobEngine:
         if settings.redis_url:
             return cls.redis(settings.redis_url, settings.jobs_namespace)
         settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -146,31 +145,3 @@ class JobEngine:
             if close is not None:
                 with contextlib.suppress(Exception):
                     close()
-
-
-_current: JobEngine | None = None
-
-
-def current_engine() -> JobEngine:
-    """This process's engine, built from the settings on first use."""
-    global _current
-    if _current is None:
-        _current = JobEngine.from_settings()
-    return _current
-
-
-def set_engine(engine: JobEngine | None) -> None:
-    global _current
-    _current = engine
-
-
-@contextlib.contextmanager
-def using_engine(engine: JobEngine) -> Iterator[JobEngine]:
-    """Make ``engine`` this process's engine inside the block (tests, benchmarks)."""
-    global _current
-    previous = _current
-    _current = engine
-    try:
-        yield engine
-    finally:
-        _current = previous

@@ -173,6 +173,10 @@ def _insert_loaded(session: Session, values: dict[str, Any]) -> Job:
     return job
 
 
+JOB_ENGINE_KEY = "verenigingen.job_engine"
+"""Where a session keeps the job engine its committed jobs are handed to."""
+
+
 def dispatch_after_commit(session: Session, job: Job) -> None:
     """Hand ``job`` to the engine once ``session`` commits (also used by a manual retry)."""
     _remember(session, [(job.queue, job.id)])
@@ -195,7 +199,11 @@ def _dispatch_pending(session: Session) -> None:
     pending: list[tuple[str, int]] = session.info.pop(_PENDING, [])
     if not pending:
         return
-    engine = job_engine.current_engine()
+    # The engine of whoever opened the session: the application context, or a worker's runtime.
+    engine: job_engine.JobEngine | None = session.info.get(JOB_ENGINE_KEY)
+    if engine is None:
+        log.debug("no job engine on this session; the relay hands over %d job(s)", len(pending))
+        return
     for queue, job_id in pending:
         try:
             engine.dispatch(queue, job_id)

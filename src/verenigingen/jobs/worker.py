@@ -31,7 +31,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
 from verenigingen.auth.models import User
-from verenigingen.config import Settings, get_settings
+from verenigingen.config import Settings
 from verenigingen.db.engine import make_engine
 from verenigingen.db.session import make_session_factory
 from verenigingen.errors import DomainError
@@ -40,7 +40,9 @@ from verenigingen.jobs.claims import BatchClaims, Claim, ClaimStrategy, Completi
 from verenigingen.jobs.claims_plain import PlainClaims
 from verenigingen.jobs.claims_postgresql import PostgresClaims
 from verenigingen.jobs.deadline import JobTimeout, deadline
+from verenigingen.jobs.engine import JobEngine
 from verenigingen.jobs.error_text import describe
+from verenigingen.jobs.outbox import JOB_ENGINE_KEY
 from verenigingen.jobs.outcomes import RunOutcome
 from verenigingen.jobs.registry import get_task
 from verenigingen.jobs.results import result_to_store
@@ -88,9 +90,11 @@ class Runtime:
         self.claims = claim_strategy(bind, self.worker_id, self.settings)
 
     @classmethod
-    def from_settings(cls, settings: Settings | None = None) -> Runtime:
-        settings = settings or get_settings()
-        return cls(make_session_factory(make_engine(settings=settings)), settings)
+    def from_settings(cls, settings: Settings, jobs: JobEngine) -> Runtime:
+        """A worker's runtime on the database of ``settings``; what its jobs enqueue is handed
+        to ``jobs`` at commit."""
+        database = make_engine(settings=settings)
+        return cls(make_session_factory(database, info={JOB_ENGINE_KEY: jobs}), settings)
 
 
 def run_job(runtime: Runtime, job_id: int) -> RunOutcome:

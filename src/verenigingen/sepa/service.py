@@ -7,11 +7,12 @@ import re
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from verenigingen import clock
+from verenigingen import clock, events
 from verenigingen.auth.errors import NotOwnRecord
 from verenigingen.auth.models import User
 from verenigingen.auth.permissions import Permission, is_member_role, require, require_any
 from verenigingen.errors import NotFound
+from verenigingen.iban import bank_account
 from verenigingen.members.models import Member
 from verenigingen.members.ownership import own_member_ids
 from verenigingen.sepa.errors import (
@@ -21,7 +22,7 @@ from verenigingen.sepa.errors import (
     MandateReferenceTaken,
     SignDateInFuture,
 )
-from verenigingen.sepa.iban import bank_account
+from verenigingen.sepa.events import MandateChanged
 from verenigingen.sepa.models import MandateStatus, SepaMandate
 from verenigingen.sepa.schemas import MandateCreate
 
@@ -89,6 +90,7 @@ def create_mandate(
     )
     session.add(mandate)
     session.flush()
+    events.record(session, MandateChanged(user, mandate.id, member.id, mandate.status))
     return mandate
 
 

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
-from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from verenigingen import __version__
-from verenigingen.db.engine import make_engine
-from verenigingen.db.session import make_session_factory
-from verenigingen.tasks import load_all as load_task_modules
+from verenigingen.app_context import AppContext
+from verenigingen.startup import load_all
 from verenigingen.web.api import cache as cache_api
 from verenigingen.web.api import dues, invoices, jobs, members, memberships, notifications, payments
 from verenigingen.web.api import history as history_api
@@ -21,16 +19,14 @@ API_PREFIX = "/api/v1"
 
 
 def create_app(
-    engine: Engine | None = None, *, session_factory: sessionmaker[Session] | None = None
+    context: AppContext, *, session_factory: sessionmaker[Session] | None = None
 ) -> FastAPI:
-    """Build the app on ``engine`` (default: the configured database) or a given session factory."""
-    read_session_factory = None
-    if session_factory is None:
-        engine = engine or make_engine()
-        session_factory = make_session_factory(engine)
-        read_session_factory = make_session_factory(
-            engine.execution_options(sqlite_begin="DEFERRED")
-        )
+    """Build the app on ``context``, built at start-up; its routes reach it as a dependency.
+
+    ``session_factory`` replaces the context's sessions for every request (a test runs them in
+    savepoints of its own transaction); its sessions must carry the context.
+    """
+    load_all(context.settings)  # the job names the API may enqueue, the event subscribers
     app = FastAPI(
         title="verenigingen",
         version=__version__,
@@ -38,11 +34,11 @@ def create_app(
         docs_url="/docs",
         openapi_url="/openapi.json",
     )
-    app.state.session_factory = session_factory
-    app.state.read_session_factory = read_session_factory
+    app.state.context = context
+    app.state.session_factory = session_factory or context.sessions
+    app.state.read_session_factory = None if session_factory else context.read_sessions
     install_error_handlers(app)
     app.add_middleware(ServerTimingMiddleware)
-    load_task_modules()  # the job names the API may enqueue
     for module in (members, memberships, invoices, payments, dues, jobs, notifications):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(index_api.router, prefix=API_PREFIX)

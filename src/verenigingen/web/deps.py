@@ -9,12 +9,22 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
 
+from verenigingen.app_context import AppContext
 from verenigingen.auth.models import User
 from verenigingen.auth.service import authenticate_token
 from verenigingen.db.session import read_only
 from verenigingen.errors import NotAuthenticated
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def get_context(request: Request) -> AppContext:
+    """The application context the app was built with (settings, cache, job engine)."""
+    context: AppContext = request.app.state.context
+    return context
+
+
+ContextDep = Annotated[AppContext, Depends(get_context)]
 
 
 def get_session(request: Request) -> Iterator[Session]:

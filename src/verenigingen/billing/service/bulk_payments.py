@@ -17,11 +17,12 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
-from verenigingen import clock
+from verenigingen import clock, events
 from verenigingen.auth.models import User
 from verenigingen.auth.permissions import Permission, require
 from verenigingen.billing.audit import record_money_events
 from verenigingen.billing.errors import AllocationsExceedPaidAmount
+from verenigingen.billing.events import PaymentsRecorded
 from verenigingen.billing.models import (
     DocStatus,
     ModeOfPayment,
@@ -37,7 +38,6 @@ from verenigingen.billing.service.allocation import (
     refresh_status,
 )
 from verenigingen.errors import DomainError, NotFound
-from verenigingen.history import pipeline
 from verenigingen.money import ZERO, parse_amount
 
 BATCH_SIZE = 500
@@ -163,7 +163,14 @@ def _record_batch(session: Session, user: User, batch: Sequence[ReceivedPayment]
             for payment_id, payment in zip(payment_ids, batch, strict=True)
         ],
     )
-    months = {pipeline.month_of(p.posting_date) for p in batch}
-    months |= {pipeline.month_of(invoices[i].posting_date) for i in touched}
-    pipeline.after_bulk(session, user, {p.customer_id for p in batch}, months)
+    posting_dates = {p.posting_date for p in batch} | {invoices[i].posting_date for i in touched}
+    events.record(
+        session,
+        PaymentsRecorded(
+            user=user,
+            payment_ids=tuple(payment_ids),
+            customer_ids=frozenset(p.customer_id for p in batch),
+            posting_dates=frozenset(posting_dates),
+        ),
+    )
     return payment_ids

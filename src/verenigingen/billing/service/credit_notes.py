@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
-from verenigingen import clock
+from verenigingen import clock, events
 from verenigingen.auth.models import User
 from verenigingen.auth.permissions import Permission, require
 from verenigingen.billing.audit import record_money_event
@@ -20,12 +20,11 @@ from verenigingen.billing.errors import (
     InvoiceNotSubmitted,
     NothingOutstandingToCredit,
 )
+from verenigingen.billing.events import CreditNoteSubmitted
 from verenigingen.billing.models import DocStatus, Invoice, InvoiceLine, InvoiceStatus
 from verenigingen.billing.numbering import next_invoice_numbers
 from verenigingen.billing.schemas import CreditNoteCreate
 from verenigingen.billing.service.allocation import describe, lock_invoice, refresh_status
-from verenigingen.history import pipeline
-from verenigingen.history.pipeline import SummaryDelta, month_of
 from verenigingen.money import ZERO
 
 
@@ -39,6 +38,14 @@ def create_credit_note(
     original's outstanding drops by the amount; at zero it shows Credit Note Issued.
     """
     require(user, Permission.BILLING_WRITE)
+    return credit_invoice(session, user, invoice_id, data)
+
+
+def credit_invoice(
+    session: Session, user: User, invoice_id: int, data: CreditNoteCreate
+) -> Invoice:
+    """:func:`create_credit_note` without the permission check, for the ledger's own rules (a
+    termination credits the periods after it, whoever was allowed to terminate)."""
     # Locked so that a payment submitted at the same time cannot take the same outstanding amount.
     original = lock_invoice(session, invoice_id)
     if original.is_return:
@@ -101,12 +108,16 @@ def create_credit_note(
         credit_note.grand_total,
         {"number": credit_note.number, "return_against_id": original.id, "reason": data.reason},
     )
-    pipeline.after_invoice(
+    events.record(
         session,
-        user,
-        original.customer_id,
-        SummaryDelta(credited=amount, outstanding=-amount),
-        [month_of(original.posting_date)],
+        CreditNoteSubmitted(
+            user=user,
+            credit_note_id=credit_note.id,
+            original_invoice_id=original.id,
+            customer_id=original.customer_id,
+            amount=amount,
+            original_posting_date=original.posting_date,
+        ),
     )
     session.flush()
     return credit_note

@@ -8,7 +8,7 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
-from verenigingen import clock
+from verenigingen import clock, events
 from verenigingen.auth.models import User
 from verenigingen.auth.permissions import Permission, require
 from verenigingen.billing.audit import record_money_event
@@ -21,6 +21,12 @@ from verenigingen.billing.errors import (
     InvoiceTotalNotPositive,
     MemberNotBilledToCustomer,
     OutstandingExceedsTotal,
+)
+from verenigingen.billing.events import (
+    CreditNoteCancelled,
+    InvoiceCancelled,
+    InvoicesTurnedOverdue,
+    InvoiceSubmitted,
 )
 from verenigingen.billing.models import (
     DocStatus,
@@ -39,8 +45,6 @@ from verenigingen.billing.service.allocation import (
     refresh_status,
 )
 from verenigingen.errors import NotFound
-from verenigingen.history import pipeline
-from verenigingen.history.pipeline import SummaryDelta, month_of
 from verenigingen.members.models import Customer, Member
 from verenigingen.money import ZERO, round_money
 
@@ -133,13 +137,15 @@ def submit_invoice(session: Session, user: User, invoice_id: int) -> Invoice:
         invoice.grand_total,
         {"number": invoice.number, "customer_id": invoice.customer_id},
     )
-    total = invoice.grand_total
-    pipeline.after_invoice(
+    events.record(
         session,
-        user,
-        invoice.customer_id,
-        SummaryDelta(invoices=1, invoiced=total, outstanding=total),
-        [month_of(invoice.posting_date)],
+        InvoiceSubmitted(
+            user=user,
+            invoice_id=invoice.id,
+            customer_id=invoice.customer_id,
+            grand_total=invoice.grand_total,
+            posting_date=invoice.posting_date,
+        ),
     )
     session.flush()
     return invoice
@@ -157,19 +163,29 @@ def cancel_invoice(session: Session, user: User, invoice_id: int) -> Invoice:
     invoice = lock_invoice(session, invoice_id, with_lines=True)
     if invoice.docstatus == DocStatus.CANCELLED:
         raise InvoiceAlreadyCancelled(f"{describe(invoice)} is already cancelled")
-    months = [month_of(invoice.posting_date)]
+    cancelled: InvoiceCancelled | CreditNoteCancelled | None = None
     if invoice.docstatus == DocStatus.SUBMITTED:
         if invoice.is_return:
             original = _restore_original(session, invoice)
-            months = [month_of(original.posting_date)]
-            # The credit is gone and the original owes it again.
-            delta = SummaryDelta(credited=invoice.grand_total, outstanding=-invoice.grand_total)
+            cancelled = CreditNoteCancelled(
+                user=user,
+                credit_note_id=invoice.id,
+                original_invoice_id=original.id,
+                customer_id=invoice.customer_id,
+                amount=-invoice.grand_total,
+                original_posting_date=original.posting_date,
+            )
         else:
             _ensure_nothing_settles(session, invoice)
-            delta = SummaryDelta(
-                invoices=-1, invoiced=-invoice.grand_total, outstanding=-invoice.outstanding_amount
+            cancelled = InvoiceCancelled(
+                user=user,
+                invoice_id=invoice.id,
+                customer_id=invoice.customer_id,
+                grand_total=invoice.grand_total,
+                outstanding_amount=invoice.outstanding_amount,
+                posting_date=invoice.posting_date,
             )
-    was_submitted = invoice.docstatus == DocStatus.SUBMITTED
+    was_submitted = cancelled is not None
     invoice.docstatus = DocStatus.CANCELLED
     # A cancelled document owes nothing; keeping the old figure would count it in open totals.
     invoice.outstanding_amount = ZERO
@@ -184,9 +200,9 @@ def cancel_invoice(session: Session, user: User, invoice_id: int) -> Invoice:
         invoice.grand_total,
         {"number": invoice.number, "was_submitted": was_submitted},
     )
-    if was_submitted:
+    if cancelled is not None:
         # A draft never reached the ledger: nothing to invalidate or to update in the background.
-        pipeline.after_invoice(session, user, invoice.customer_id, delta, months)
+        events.record(session, cancelled)
     session.flush()
     return invoice
 
@@ -273,5 +289,5 @@ def refresh_overdue(session: Session, today: dt.date | None = None) -> int:
         .values(status=InvoiceStatus.OVERDUE.value)
         .execution_options(synchronize_session="fetch")
     )
-    pipeline.after_bulk(session, None, customer_ids, [])
+    events.record(session, InvoicesTurnedOverdue(user=None, customer_ids=frozenset(customer_ids)))
     return cast(CursorResult[Any], result).rowcount

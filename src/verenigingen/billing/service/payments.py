@@ -7,13 +7,14 @@ the same invoices in between. Only submit and cancel change what an invoice owes
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
-from verenigingen import clock
+from verenigingen import clock, events
 from verenigingen.auth.models import User
 from verenigingen.auth.permissions import Permission, require
 from verenigingen.billing.audit import record_money_events
@@ -25,7 +26,15 @@ from verenigingen.billing.errors import (
     PaymentNotDraft,
     PaymentTypeCannotSettle,
 )
-from verenigingen.billing.models import DocStatus, Invoice, Payment, PaymentAllocation, PaymentType
+from verenigingen.billing.events import PaymentCancelled, PaymentChange, PaymentSubmitted
+from verenigingen.billing.models import (
+    DocStatus,
+    Invoice,
+    ModeOfPayment,
+    Payment,
+    PaymentAllocation,
+    PaymentType,
+)
 from verenigingen.billing.numbering import next_payment_numbers
 from verenigingen.billing.schemas import PaymentCreate
 from verenigingen.billing.service.allocation import (
@@ -36,11 +45,11 @@ from verenigingen.billing.service.allocation import (
     lock_invoices_with_credit_flags,
     write_outstanding,
 )
-from verenigingen.config import Settings
 from verenigingen.errors import NotFound
-from verenigingen.history import pipeline
 from verenigingen.members.models import Customer, Member
 from verenigingen.money import ZERO
+
+P = TypeVar("P", bound=PaymentChange)
 
 
 def create_payment(session: Session, user: User, data: PaymentCreate) -> Payment:
@@ -143,17 +152,16 @@ def _lock_payment(session: Session, payment_id: int) -> tuple[Payment, list[int]
     return rows[0][0], member_ids
 
 
-def submit_payment(
-    session: Session, user: User, payment_id: int, *, settings: Settings | None = None
-) -> Payment:
+def submit_payment(session: Session, user: User, payment_id: int) -> Payment:
     """Submit a Draft payment: each allocation lowers its invoice's outstanding amount.
 
     The invoices are locked and re-checked first; if another payment or credit note took what
     this one planned to settle, nothing changes and the caller gets 422
     (``allocation_exceeds_outstanding``), or 409 (``invoice_not_submitted``) when the invoice was
     cancelled meanwhile. Submitting twice → 409 (``payment_not_draft``).
-    Inline: the rules, outstanding and status, the audit trail and the cache tag bumps; the
-    member summary, mandate usage and analytics are enqueued (:mod:`verenigingen.history.pipeline`).
+    Inline: the rules, outstanding and status, the audit trail; then ``PaymentSubmitted`` is
+    recorded, whose subscribers bump the cache tags and enqueue the member summary, the mandate
+    usage and the analytics.
     """
     require(user, Permission.BILLING_WRITE)
     payment, member_ids = _lock_payment(session, payment_id)
@@ -185,22 +193,12 @@ def submit_payment(
             *_allocation_events(payment, "allocation.applied"),
         ],
     )
-    pipeline.after_payment(
-        session,
-        user,
-        payment,
-        member_ids,
-        _invoice_months(invoices),
-        cancelled=False,
-        policy=pipeline.PipelinePolicy.from_settings(settings),
-    )
+    events.record(session, _payment_change(PaymentSubmitted, user, payment, member_ids, invoices))
     session.flush()
     return payment
 
 
-def cancel_payment(
-    session: Session, user: User, payment_id: int, *, settings: Settings | None = None
-) -> Payment:
+def cancel_payment(session: Session, user: User, payment_id: int) -> Payment:
     """Cancel a payment. A submitted one gives each invoice back what it settled (outstanding and
     status restored); a draft is simply cancelled. Cancelling twice → 409."""
     require(user, Permission.BILLING_WRITE)
@@ -208,7 +206,7 @@ def cancel_payment(
     if payment.docstatus == DocStatus.CANCELLED:
         raise PaymentAlreadyCancelled(f"payment {payment.number} is already cancelled")
     was_submitted = payment.docstatus == DocStatus.SUBMITTED
-    events: list[dict[str, Any]] = []
+    reversals: list[dict[str, Any]] = []
     if was_submitted:
         invoices, credited = lock_invoices_with_credit_flags(
             session, (a.invoice_id for a in payment.allocations)
@@ -219,27 +217,20 @@ def cancel_payment(
                 # Only reachable if the ledger was edited outside these services.
                 raise OutstandingExceedsTotal(f"{describe(invoice)} would owe more than its total")
         write_outstanding(session, invoices, _changes(payment, sign=1), credited)
-        events = _allocation_events(payment, "allocation.reversed")
+        reversals = _allocation_events(payment, "allocation.reversed")
     payment.docstatus = DocStatus.CANCELLED
     record_money_events(
         session,
         user,
         [
-            *events,
+            *reversals,
             _payment_event(payment, "payment.cancelled", {"was_submitted": was_submitted}),
         ],
     )
     if was_submitted:
         # A draft never reached the ledger: nothing to invalidate or to update in the background.
-        pipeline.after_payment(
-            session,
-            user,
-            payment,
-            member_ids,
-            _invoice_months(invoices),
-            cancelled=True,
-            policy=pipeline.PipelinePolicy.from_settings(settings),
-        )
+        change = _payment_change(PaymentCancelled, user, payment, member_ids, invoices)
+        events.record(session, change)
     session.flush()
     return payment
 
@@ -248,9 +239,26 @@ def _changes(payment: Payment, *, sign: int) -> dict[int, Decimal]:
     return {a.invoice_id: sign * a.allocated_amount for a in payment.allocations}
 
 
-def _invoice_months(invoices: dict[int, Invoice]) -> set[str]:
-    # The collection rate of the month an invoice was posted in changes when it is paid.
-    return {pipeline.month_of(invoice.posting_date) for invoice in invoices.values()}
+def _payment_change(
+    kind: type[P],
+    user: User,
+    payment: Payment,
+    member_ids: Sequence[int],
+    invoices: dict[int, Invoice],
+) -> P:
+    return kind(
+        user=user,
+        payment_id=payment.id,
+        customer_id=payment.customer_id,
+        member_ids=tuple(member_ids),
+        payment_type=PaymentType(payment.payment_type),
+        mode_of_payment=ModeOfPayment(payment.mode_of_payment),
+        posting_date=payment.posting_date,
+        paid_amount=payment.paid_amount,
+        allocated_amount=sum((a.allocated_amount for a in payment.allocations), ZERO),
+        invoice_count=len(payment.allocations),
+        invoice_posting_dates=tuple(invoice.posting_date for invoice in invoices.values()),
+    )
 
 
 def _payment_event(payment: Payment, event: str, data: dict[str, Any]) -> dict[str, Any]:

@@ -8,14 +8,14 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from verenigingen import clock
+from verenigingen import clock, events
+from verenigingen.app_context import settings_of
 from verenigingen.auth.models import User
 from verenigingen.auth.permissions import Permission, require
-from verenigingen.config import Settings, get_settings
+from verenigingen.config import Settings
 from verenigingen.db.naming import reserve_numbers
-from verenigingen.dues.invoicing import DuesCharge, insert_dues_invoices, period_description
-from verenigingen.dues.models import DuesSchedule
 from verenigingen.errors import NotFound, ValidationFailed
+from verenigingen.iban import bank_account
 from verenigingen.members.errors import (
     ApplicationAlreadyDecided,
     BicWithoutIban,
@@ -24,6 +24,7 @@ from verenigingen.members.errors import (
     NoDefaultMembershipType,
     RejectionReasonRequired,
 )
+from verenigingen.members.events import MembershipApproved
 from verenigingen.members.models import (
     ApplicationStatus,
     Customer,
@@ -43,11 +44,8 @@ from verenigingen.members.service.validation import (
     clean_optional,
 )
 from verenigingen.money import parse_amount
-from verenigingen.sepa.iban import bank_account
 
 DEBTOR_SERIES = "DEB-"
-INVOICE_DAYS_BEFORE = 30
-"""A new schedule's invoice is made this many days before its period starts."""
 
 _OPEN_APPLICATION = (ApplicationStatus.PENDING, ApplicationStatus.UNDER_REVIEW)
 
@@ -90,7 +88,7 @@ def apply_for_membership(
 ) -> Member:
     """Record an application: a Pending member with a fresh ``<prefix>-YYYY-MM-####`` id."""
     require(user, Permission.MEMBERS_WRITE)
-    settings = settings or get_settings()
+    settings = settings or settings_of(session)
     first_name = clean_name(data.first_name, "first_name")
     last_name = clean_name(data.last_name, "last_name")
     email = clean_email(data.email)
@@ -175,9 +173,8 @@ def approve_member(
             f"dues_rate {rate} is below the minimum {membership_type.minimum_amount} "
             f"of membership type {membership_type.name!r}"
         )
-    term = term_months(membership_type)
-    today = clock.today()
-    start = start_date or today
+    term_months(membership_type)  # a type without a period length is refused before any write
+    start = start_date or clock.today()
 
     # Everything is checked; from here on we write.
     customer_id = member.customer_id
@@ -193,37 +190,19 @@ def approve_member(
     )
     session.add(membership)
     session.flush()
-    if rate > 0 and term is None:
-        insert_dues_invoices(
-            session,
-            user,
-            [
-                DuesCharge(
-                    customer_id=customer_id,
-                    member_id=member.id,
-                    dues_schedule_id=None,
-                    coverage_start=start,
-                    coverage_end=None,
-                    amount=rate,
-                    description=period_description(membership_type.name, start, None),
-                )
-            ],
-            today,
-        )
-    elif rate > 0:
-        assert membership_type.period_months is not None  # term_months checked it
-        session.add(
-            DuesSchedule(
-                membership_id=membership.id,
-                member_id=member.id,
-                customer_id=customer_id,
-                billing_frequency=membership_type.billing_period,
-                billing_months=membership_type.period_months,
-                dues_rate=rate,
-                next_invoice_date=start,
-                invoice_days_before=INVOICE_DAYS_BEFORE,
-            )
-        )
+    # Billing the membership (a schedule, or a lifetime membership's one invoice) is dues' work.
+    events.record(
+        session,
+        MembershipApproved(
+            user=user,
+            member_id=member.id,
+            customer_id=customer_id,
+            membership_id=membership.id,
+            membership_type_id=membership_type.id,
+            dues_rate=rate,
+            start_date=start,
+        ),
+    )
     member.status = MemberStatus.ACTIVE
     member.application_status = ApplicationStatus.APPROVED
     member.member_since = start

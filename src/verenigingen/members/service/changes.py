@@ -5,15 +5,15 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from verenigingen import clock
+from verenigingen import clock, events
 from verenigingen.auth.errors import NotOwnRecord
 from verenigingen.auth.models import User
 from verenigingen.auth.permissions import Permission, is_member_role, require
-from verenigingen.dues.models import DuesSchedule, ScheduleStatus
 from verenigingen.errors import ValidationFailed
+from verenigingen.iban import bank_account
 from verenigingen.members.errors import (
     BicWithoutIban,
     ContactDetailsOnly,
@@ -22,6 +22,7 @@ from verenigingen.members.errors import (
     MemberNotTerminable,
     TerminationBeforeMemberSince,
 )
+from verenigingen.members.events import MemberChanged, MemberTerminated
 from verenigingen.members.models import (
     CancellationType,
     Member,
@@ -39,7 +40,6 @@ from verenigingen.members.service.validation import (
     clean_name,
     clean_optional,
 )
-from verenigingen.sepa.iban import bank_account
 
 _TERMINABLE = (MemberStatus.ACTIVE, MemberStatus.SUSPENDED, MemberStatus.EXPIRED)
 
@@ -102,9 +102,11 @@ def update_member(session: Session, user: User, member_id: int, data: MemberUpda
     sent = data.model_dump(exclude_unset=True)
     _check_may_update(session, user, member_id, set(sent))
     member = lock_member(session, member_id)
-    for field, value in _validated_changes(member, sent).items():
+    changes = _validated_changes(member, sent)
+    for field, value in changes.items():
         setattr(member, field, value)
     session.flush()
+    events.record(session, MemberChanged(user, member.id, frozenset(changes)))
     return member
 
 
@@ -116,7 +118,10 @@ def terminate_member(
     termination_date: dt.date | None = None,
     reason: str | None = None,
 ) -> Member:
-    """End a membership relation: member Terminated, memberships and dues schedules cancelled.
+    """End a membership relation: member Terminated, memberships cancelled.
+
+    Records ``MemberTerminated``: its subscribers cancel the dues schedules and credit what the
+    member was invoiced for periods that start after ``termination_date``.
 
     Only Active, Suspended or Expired members can be terminated; a pending application is
     rejected instead, and terminating twice is a 409.
@@ -152,11 +157,7 @@ def terminate_member(
         membership.status = MembershipStatus.CANCELLED
         membership.cancellation_type = CancellationType.IMMEDIATE.value
         membership.cancellation_date = day
-    session.execute(
-        update(DuesSchedule)
-        .where(DuesSchedule.member_id == member.id, DuesSchedule.status != ScheduleStatus.CANCELLED)
-        .values(status=ScheduleStatus.CANCELLED)
-    )
+    events.record(session, MemberTerminated(user, member.id, member.customer_id, day))
     member.status = MemberStatus.TERMINATED
     member.termination_date = day
     member.termination_reason = cleaned_reason

@@ -7,12 +7,10 @@ import datetime as dt
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, selectinload
 
-from verenigingen import clock
+from verenigingen import clock, events
 from verenigingen.auth.models import User
 from verenigingen.auth.permissions import Permission, require
-from verenigingen.dues.models import DuesSchedule, ScheduleStatus
-from verenigingen.dues.periods import advance
-from verenigingen.dues.service import bill_schedule_until
+from verenigingen.clock import advance
 from verenigingen.errors import NotFound, ValidationFailed
 from verenigingen.members.errors import (
     CancelledMembershipNotRenewable,
@@ -21,6 +19,7 @@ from verenigingen.members.errors import (
     MembershipAlreadyCancelled,
     MembershipTypeWithoutPeriod,
 )
+from verenigingen.members.events import MembershipCancelled, MembershipRenewed, MembershipsEnded
 from verenigingen.members.models import (
     BillingPeriod,
     CancellationType,
@@ -99,11 +98,7 @@ def renew_membership(session: Session, user: User, membership_id: int) -> Member
     if membership.status in (MembershipStatus.EXPIRED, MembershipStatus.INACTIVE):
         membership.status = MembershipStatus.ACTIVE
     session.flush()
-    schedule_id = session.scalar(
-        select(DuesSchedule.id).where(DuesSchedule.membership_id == membership.id)
-    )
-    if schedule_id is not None:
-        bill_schedule_until(session, user, schedule_id, membership.renewal_date)
+    events.record(session, MembershipRenewed(user, membership.id, membership.renewal_date))
     return membership
 
 
@@ -122,8 +117,8 @@ def cancel_membership(
 ) -> Membership:
     """Cancel now (Immediate) or at the renewal date (End of Period); twice is a 409.
 
-    Immediate stops the dues schedule; End of Period lets it bill up to the renewal date and
-    no period that starts on or after it.
+    Records ``MembershipCancelled``: its subscribers stop the dues schedule (Immediate) or let
+    it bill up to the renewal date and no period that starts on or after it (End of Period).
     """
     require(user, Permission.MEMBERS_WRITE)
     kind = parse_cancellation_type(cancellation_type)
@@ -133,11 +128,9 @@ def cancel_membership(
             f"membership {membership_id} is already cancelled "
             f"({membership.cancellation_type}, {membership.cancellation_date})"
         )
-    schedule = update(DuesSchedule).where(DuesSchedule.membership_id == membership.id)
     if kind == CancellationType.IMMEDIATE:
         membership.status = MembershipStatus.CANCELLED
         membership.cancellation_date = clock.today()
-        session.execute(schedule.values(status=ScheduleStatus.CANCELLED))
     else:
         if membership.renewal_date is None:
             raise LifetimeMembershipWithoutPeriodEnd(
@@ -145,7 +138,10 @@ def cancel_membership(
                 "cancel it immediately"
             )
         membership.cancellation_date = membership.renewal_date
-        session.execute(schedule.values(end_date=membership.renewal_date))
+    immediate = kind == CancellationType.IMMEDIATE
+    events.record(
+        session, MembershipCancelled(user, membership.id, membership.cancellation_date, immediate)
+    )
     membership.cancellation_type = kind.value
     session.flush()
     return membership
@@ -173,10 +169,5 @@ def complete_end_of_period_cancellations(
         .values(status=MembershipStatus.CANCELLED.value)
         .execution_options(synchronize_session=False)
     )
-    session.execute(
-        update(DuesSchedule)
-        .where(DuesSchedule.membership_id.in_(ids))
-        .values(status=ScheduleStatus.CANCELLED.value)
-        .execution_options(synchronize_session=False)
-    )
+    events.record(session, MembershipsEnded(user, tuple(ids)))
     return len(ids)

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 
 from verenigingen.cache.report import cache_statistics
 from verenigingen.cache.schemas import CacheStatsOut
-from verenigingen.web.deps import CurrentUser
+from verenigingen.web.deps import ContextDep, CurrentUser
 from verenigingen.web.schemas import ErrorBody
 
 router = APIRouter(
@@ -17,6 +17,6 @@ router = APIRouter(
 
 
 @router.get("")
-def cache_stats(user: CurrentUser) -> CacheStatsOut:
+def cache_stats(user: CurrentUser, context: ContextDep) -> CacheStatsOut:
     """Per namespace: lookups, hits, misses (cold, invalidated, expired), hit rate, fill time."""
-    return cache_statistics(user)
+    return cache_statistics(user, context.cache)

@@ -1,0 +1,99 @@
+"""The application context: what a process builds once at start-up and hands to its boundaries.
+
+The settings, the database, the cache and the job engine are built here, from the settings the
+entry point read, instead of being looked up in module globals by whoever needs them. The web
+app keeps its context on ``app.state`` and hands it to routes as a dependency; the command line
+builds one per command; tests build one around their own engine.
+
+Every session a context opens carries the context (``session.info``). That is how the pieces
+that only see a unit of work reach it without a global: an event subscriber reads the settings
+with :func:`settings_of`, the history service its cache with :func:`context_of`, and the outbox
+hands the jobs of a committed session to that session's job engine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from verenigingen.cache.versioned import VersionedCache, cache_from_settings
+from verenigingen.config import Settings, get_settings
+from verenigingen.db.engine import make_engine
+from verenigingen.db.session import make_session_factory
+from verenigingen.jobs.engine import JobEngine
+from verenigingen.jobs.outbox import JOB_ENGINE_KEY
+
+CONTEXT_KEY = "verenigingen.context"
+
+
+@dataclass
+class AppContext:
+    """One process's settings, database, cache and job engine, and the sessions that use them."""
+
+    settings: Settings
+    database: Engine
+    cache: VersionedCache
+    jobs: JobEngine
+    sessions: sessionmaker[Session] = field(init=False)
+    """Sessions for writes; each carries this context."""
+    read_sessions: sessionmaker[Session] = field(init=False)
+    """Sessions for reads; on SQLite their transaction starts DEFERRED (no write lock)."""
+
+    def __post_init__(self) -> None:
+        info = self.session_info()
+        self.sessions = make_session_factory(self.database, info=info)
+        deferred = self.database.execution_options(sqlite_begin="DEFERRED")
+        self.read_sessions = make_session_factory(deferred, info=info)
+
+    @classmethod
+    def build(
+        cls,
+        settings: Settings,
+        *,
+        database: Engine | None = None,
+        cache: VersionedCache | None = None,
+        jobs: JobEngine | None = None,
+    ) -> AppContext:
+        """The context of ``settings``; any part given is used instead of one built from them."""
+        return cls(
+            settings=settings,
+            database=database or make_engine(settings=settings),
+            cache=cache or cache_from_settings(settings),
+            jobs=jobs or JobEngine.from_settings(settings),
+        )
+
+    def session_info(self) -> dict[str, object]:
+        return {CONTEXT_KEY: self, JOB_ENGINE_KEY: self.jobs}
+
+    def attach(self, session: Session) -> Session:
+        """Make a session opened elsewhere (a test's savepoint session) carry this context."""
+        session.info.update(self.session_info())
+        return session
+
+    def close(self) -> None:
+        self.jobs.close()
+        self.database.dispose()
+
+
+def settings_of(session: Session) -> Settings:
+    """The settings of ``session``'s context; a session opened outside any context (a script, a
+    benchmark, a test's own session) has the settings of the environment."""
+    context = session.info.get(CONTEXT_KEY)
+    return context.settings if isinstance(context, AppContext) else get_settings()
+
+
+class NoContext(LookupError):
+    """A session was opened outside any application context."""
+
+
+def context_of(session: Session) -> AppContext:
+    """The context whose factory opened ``session`` (or that was attached to it)."""
+    context = session.info.get(CONTEXT_KEY)
+    if not isinstance(context, AppContext):
+        raise NoContext(
+            "this session was not opened by an application context; open it with "
+            "AppContext.sessions or attach one with AppContext.attach"
+        )
+    return context

@@ -1,0 +1,99 @@
+"""Domain events: what a write service says happened, and who acts on it in the same transaction.
+
+A write service records a typed event on its unit of work once its own rows are written:
+``record(session, PaymentSubmitted(...))``. The subscribers registered for that event's type run
+at once, in the order they were registered, on the same session: their statements are part of
+the writer's transaction, a rollback undoes them with the rest, and query counts see them as the
+service's own. Work that can wait is returned by the subscribers as job requests, and the jobs of
+all of an event's subscribers are enqueued in one INSERT, in the name of the event's user. This
+is how a domain lets others react without importing them: billing records ``PaymentSubmitted``
+and never learns that the history read model, the mandate usage and the cache tags follow it.
+
+Subscribers are registered at start-up, as tasks are: each domain's ``subscribers.py`` decorates
+plain functions with ``@subscriber(EventType)``, and the entry points import the modules listed
+in :mod:`verenigingen.startup`. Recording an event before they are loaded is an error, so that a
+boundary that forgot them fails at once instead of quietly leaving the read models behind.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from sqlalchemy.orm import Session
+
+from verenigingen.auth.models import User
+from verenigingen.jobs.outbox import JobRequest, enqueue_many
+
+
+@dataclass(frozen=True)
+class DomainEvent:
+    """Base of every event: a frozen dataclass of ids and plain values, named in the past tense.
+
+    ``user`` is who acted (None for the system's own daily work); follow-up jobs run in its name.
+    """
+
+    user: User | None
+
+
+E = TypeVar("E", bound=DomainEvent)
+FollowUps = Sequence[JobRequest]
+"""The jobs a subscriber wants enqueued (an empty sequence when it did all its work inline)."""
+Subscriber = Callable[[Session, Any], FollowUps]
+
+_subscribers: defaultdict[type[DomainEvent], list[Subscriber]] = defaultdict(list)
+_loaded_modules: set[str] = set()
+
+
+class SubscribersNotLoaded(RuntimeError):
+    """An event was recorded before any subscriber module was loaded."""
+
+
+def subscriber(
+    event_type: type[E],
+) -> Callable[[Callable[[Session, E], FollowUps]], Callable[[Session, E], FollowUps]]:
+    """Register the decorated function to run whenever an ``event_type`` event is recorded."""
+
+    def register(function: Callable[[Session, E], FollowUps]) -> Callable[[Session, E], FollowUps]:
+        if function not in _subscribers[event_type]:
+            _subscribers[event_type].append(function)
+        return function
+
+    return register
+
+
+def record(session: Session, event: DomainEvent) -> None:
+    """Run the subscribers of ``event``'s type on ``session``, then enqueue their follow-up jobs.
+
+    The jobs of all subscribers go into one INSERT (one statement whatever their number); an
+    event without a user may not ask for jobs.
+    """
+    if not _loaded_modules:
+        raise SubscribersNotLoaded(
+            f"{type(event).__name__} was recorded before the subscribers were loaded; "
+            "entry points call verenigingen.startup.load_all() first"
+        )
+    follow_ups: list[JobRequest] = []
+    for function in _subscribers.get(type(event), ()):
+        follow_ups.extend(function(session, event))
+    if not follow_ups:
+        return
+    if event.user is None:
+        names = ", ".join(request.name for request in follow_ups)
+        raise ValueError(f"{type(event).__name__} has no user to run its follow-up jobs: {names}")
+    enqueue_many(session, follow_ups, user=event.user)
+
+
+def subscribers_of(event_type: type[DomainEvent]) -> list[Subscriber]:
+    """The registered subscribers of ``event_type``, in the order they run."""
+    return list(_subscribers.get(event_type, ()))
+
+
+def load_subscriber_modules(modules: Iterable[str]) -> None:
+    """Import each module, whose ``@subscriber`` decorators register it (twice is harmless)."""
+    for module in modules:
+        importlib.import_module(module)
+        _loaded_modules.add(module)

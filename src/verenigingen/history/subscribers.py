@@ -1,0 +1,97 @@
+"""How the history read model follows the ledger: cache tags at once, summary and analytics by job.
+
+Every subscriber bumps the tags of the customers and members whose history the event changes, in
+the writer's transaction, so that no cached history outlives the write; and returns the jobs that
+bring the member financial summary and the payment analytics up to date after commit.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from verenigingen.app_context import settings_of
+from verenigingen.billing.events import (
+    CreditNoteCancelled,
+    CreditNoteSubmitted,
+    InvoiceCancelled,
+    InvoicesTurnedOverdue,
+    InvoiceSubmitted,
+    PaymentCancelled,
+    PaymentsRecorded,
+    PaymentSubmitted,
+)
+from verenigingen.cache.tags import bump_tags
+from verenigingen.dues.events import DuesBilled
+from verenigingen.events import FollowUps, subscriber
+from verenigingen.history import pipeline
+from verenigingen.history.pipeline import PipelinePolicy, SummaryDelta, month_of
+from verenigingen.sepa.events import MandateChanged
+
+
+@subscriber(PaymentSubmitted)
+def payment_submitted(session: Session, event: PaymentSubmitted) -> FollowUps:
+    policy = PipelinePolicy.from_settings(settings_of(session))
+    return pipeline.after_payment(session, event, cancelled=False, policy=policy)
+
+
+@subscriber(PaymentCancelled)
+def payment_cancelled(session: Session, event: PaymentCancelled) -> FollowUps:
+    policy = PipelinePolicy.from_settings(settings_of(session))
+    return pipeline.after_payment(session, event, cancelled=True, policy=policy)
+
+
+@subscriber(InvoiceSubmitted)
+def invoice_submitted(session: Session, event: InvoiceSubmitted) -> FollowUps:
+    total = event.grand_total
+    delta = SummaryDelta(invoices=1, invoiced=total, outstanding=total)
+    return pipeline.after_invoice(session, event.customer_id, delta, [month_of(event.posting_date)])
+
+
+@subscriber(InvoiceCancelled)
+def invoice_cancelled(session: Session, event: InvoiceCancelled) -> FollowUps:
+    delta = SummaryDelta(
+        invoices=-1, invoiced=-event.grand_total, outstanding=-event.outstanding_amount
+    )
+    return pipeline.after_invoice(session, event.customer_id, delta, [month_of(event.posting_date)])
+
+
+@subscriber(CreditNoteSubmitted)
+def credit_note_submitted(session: Session, event: CreditNoteSubmitted) -> FollowUps:
+    delta = SummaryDelta(credited=event.amount, outstanding=-event.amount)
+    months = [month_of(event.original_posting_date)]
+    return pipeline.after_invoice(session, event.customer_id, delta, months)
+
+
+@subscriber(CreditNoteCancelled)
+def credit_note_cancelled(session: Session, event: CreditNoteCancelled) -> FollowUps:
+    # The credit is gone and the original owes it again.
+    delta = SummaryDelta(credited=-event.amount, outstanding=event.amount)
+    months = [month_of(event.original_posting_date)]
+    return pipeline.after_invoice(session, event.customer_id, delta, months)
+
+
+@subscriber(PaymentsRecorded)
+def payments_recorded(session: Session, event: PaymentsRecorded) -> FollowUps:
+    months = {month_of(day) for day in event.posting_dates}
+    return pipeline.after_bulk(session, event.customer_ids, months, with_jobs=True)
+
+
+@subscriber(DuesBilled)
+def dues_billed(session: Session, event: DuesBilled) -> FollowUps:
+    months = [month_of(event.posting_date)]
+    return pipeline.after_bulk(
+        session, event.customer_ids, months, with_jobs=event.user is not None
+    )
+
+
+@subscriber(InvoicesTurnedOverdue)
+def invoices_turned_overdue(session: Session, event: InvoicesTurnedOverdue) -> FollowUps:
+    # A status change only: the summary's amounts stay, the cached histories must not.
+    return pipeline.after_bulk(session, event.customer_ids, [], with_jobs=False)
+
+
+@subscriber(MandateChanged)
+def mandate_changed(session: Session, event: MandateChanged) -> FollowUps:
+    # A history lists the member's mandates and the mandate covering each invoice.
+    bump_tags(session, [f"member:{event.member_id}"])
+    return []

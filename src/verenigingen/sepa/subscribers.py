@@ -1,0 +1,29 @@
+"""How the SEPA domain follows the ledger: a direct-debit payment is a use of its mandate."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from verenigingen.billing.events import PaymentCancelled, PaymentChange, PaymentSubmitted
+from verenigingen.billing.models import ModeOfPayment
+from verenigingen.events import FollowUps, subscriber
+from verenigingen.jobs import JobRequest
+from verenigingen.sepa import tasks
+
+
+@subscriber(PaymentSubmitted)
+def payment_submitted(session: Session, event: PaymentSubmitted) -> FollowUps:
+    return _usage_request(event, cancelled=False)
+
+
+@subscriber(PaymentCancelled)
+def payment_cancelled(session: Session, event: PaymentCancelled) -> FollowUps:
+    return _usage_request(event, cancelled=True)
+
+
+def _usage_request(event: PaymentChange, *, cancelled: bool) -> FollowUps:
+    # Only a member's customer has mandates; the usage row is written after commit (a job).
+    if event.mode_of_payment != ModeOfPayment.SEPA_DIRECT_DEBIT or not event.member_ids:
+        return []
+    params = {"payment_id": event.payment_id, "cancelled": cancelled}
+    return [JobRequest(tasks.RECORD_MANDATE_USAGE, params)]
