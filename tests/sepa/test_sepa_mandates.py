@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from member_factories import OTHER_IBAN, VALID_IBAN, make_active_member, make_type
-from verenigingen.auth.errors import NotOwnRecord
+from verenigingen.auth.errors import LoginNotLinkedToMember
 from verenigingen.errors import InvalidBic, InvalidIban, NotFound, PermissionDenied
 from verenigingen.iban import bank_account
 from verenigingen.sepa.errors import (
@@ -138,8 +138,8 @@ def test_who_may_record_and_read(
         "A-2",
         "A-1",
     ]
-    with pytest.raises(NotOwnRecord):
-        list_mandates(session, member_user, member.id)  # not linked to this member
+    with pytest.raises(LoginNotLinkedToMember):
+        list_mandates(session, member_user, member.id)  # a login linked to no member yet
     member.user_id = member_user.id
     session.flush()
     assert len(list_mandates(session, member_user, member.id)) == 2

@@ -8,17 +8,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.orm import Session, selectinload
 
 from verenigingen.auth.errors import LoginNotLinkedToMember, NotOwnRecord
 from verenigingen.auth.models import User
-from verenigingen.auth.permissions import Permission, is_member_role, require
+from verenigingen.auth.permissions import Permission, require
 from verenigingen.billing.models import DocStatus, Invoice, InvoiceStatus, Payment
 from verenigingen.db.paging import check_page, count_rows
 from verenigingen.errors import NotFound, ValidationFailed
 from verenigingen.members.models import Customer
-from verenigingen.members.ownership import own_member_ids
+from verenigingen.members.scope import ReadScope, read_scope
 
 PAYMENT_DOCSTATUS_BY_STATUS: dict[str, DocStatus] = {
     "Draft": DocStatus.DRAFT,
@@ -27,24 +27,36 @@ PAYMENT_DOCSTATUS_BY_STATUS: dict[str, DocStatus] = {
 }
 
 
-def _own_customer_id(session: Session, user: User) -> int | None:
-    """The customer a Member may read, or None for roles that read every customer."""
-    if not is_member_role(user):
-        return None
-    _member_id, customer_id = own_member_ids(session, user)
-    if customer_id is None:
+def readable_invoices(scope: ReadScope) -> Select[Invoice]:
+    """Every invoice (and credit note) the scope may read: all of them, or its customer's."""
+    statement = select(Invoice)
+    if not scope.everything:
+        statement = statement.where(Invoice.customer_id == _own_customer(scope))
+    return statement
+
+
+def readable_payments(scope: ReadScope) -> Select[Payment]:
+    """Every payment the scope may read: all of them, or its customer's."""
+    statement = select(Payment)
+    if not scope.everything:
+        statement = statement.where(Payment.customer_id == _own_customer(scope))
+    return statement
+
+
+def _own_customer(scope: ReadScope) -> int:
+    if scope.customer_id is None:
         raise LoginNotLinkedToMember("this login is not linked to a member with a customer")
-    return customer_id
+    return scope.customer_id
 
 
-def _narrow_customer(session: Session, user: User, customer_id: int | None) -> int | None:
-    """The customer filter to apply: the Member's own, or what the caller asked for."""
-    own = _own_customer_id(session, user)
-    if own is None:
+def _customer_filter(scope: ReadScope, customer_id: int | None) -> int | None:
+    """The customer filter a list adds to its readable statement (a Member's is built in; asking
+    for another customer's is a 403)."""
+    if scope.everything:
         return customer_id
-    if customer_id is not None and customer_id != own:
+    if customer_id is not None and customer_id != _own_customer(scope):
         raise NotOwnRecord("a member may only read its own invoices and payments")
-    return own
+    return None
 
 
 def list_invoices(
@@ -60,7 +72,8 @@ def list_invoices(
     """A page of invoices (with lines), newest first, and how many match in total."""
     require(user, Permission.BILLING_READ)
     check_page(limit, offset)
-    customer_id = _narrow_customer(session, user, customer_id)
+    scope = read_scope(session, user)
+    customer_id = _customer_filter(scope, customer_id)
     conditions: list[ColumnElement[bool]] = []
     if status is not None:
         try:
@@ -71,11 +84,10 @@ def list_invoices(
         conditions.append(Invoice.customer_id == customer_id)
     if member_id is not None:
         conditions.append(Invoice.member_id == member_id)
-    total = count_rows(session, select(Invoice.id).where(*conditions))
+    matching = readable_invoices(scope).where(*conditions)
+    total = count_rows(session, matching.with_only_columns(Invoice.id))
     invoices = session.scalars(
-        select(Invoice)
-        .where(*conditions)
-        .options(selectinload(Invoice.lines))
+        matching.options(selectinload(Invoice.lines))
         .order_by(Invoice.posting_date.desc(), Invoice.id.desc())
         .limit(limit)
         .offset(offset)
@@ -91,8 +103,7 @@ def get_invoice(session: Session, user: User, invoice_id: int) -> Invoice:
     )
     if invoice is None:
         raise NotFound(f"invoice {invoice_id} does not exist")
-    own = _own_customer_id(session, user)
-    if own is not None and invoice.customer_id != own:
+    if not read_scope(session, user).may_read_customer(invoice.customer_id):
         raise NotOwnRecord("a member may only read its own invoices")
     return invoice
 
@@ -112,7 +123,8 @@ def list_payments(
     """
     require(user, Permission.BILLING_READ)
     check_page(limit, offset)
-    customer_id = _narrow_customer(session, user, customer_id)
+    scope = read_scope(session, user)
+    customer_id = _customer_filter(scope, customer_id)
     conditions: list[ColumnElement[bool]] = []
     if status is not None:
         docstatus = PAYMENT_DOCSTATUS_BY_STATUS.get(status)
@@ -122,11 +134,10 @@ def list_payments(
         conditions.append(Payment.docstatus == docstatus)
     if customer_id is not None:
         conditions.append(Payment.customer_id == customer_id)
-    total = count_rows(session, select(Payment.id).where(*conditions))
+    matching = readable_payments(scope).where(*conditions)
+    total = count_rows(session, matching.with_only_columns(Payment.id))
     payments = session.scalars(
-        select(Payment)
-        .where(*conditions)
-        .options(selectinload(Payment.allocations))
+        matching.options(selectinload(Payment.allocations))
         .order_by(Payment.posting_date.desc(), Payment.id.desc())
         .limit(limit)
         .offset(offset)
@@ -142,8 +153,7 @@ def get_payment(session: Session, user: User, payment_id: int) -> Payment:
     )
     if payment is None:
         raise NotFound(f"payment {payment_id} does not exist")
-    own = _own_customer_id(session, user)
-    if own is not None and payment.customer_id != own:
+    if not read_scope(session, user).may_read_customer(payment.customer_id):
         raise NotOwnRecord("a member may only read its own payments")
     return payment
 
@@ -171,7 +181,7 @@ def customer_ledger(session: Session, user: User, customer_id: int) -> CustomerL
     An unknown customer is a 404 (one more statement, only when the ledger comes back empty).
     """
     require(user, Permission.BILLING_READ)
-    customer_id = _narrow_customer(session, user, customer_id) or customer_id
+    _customer_filter(read_scope(session, user), customer_id)  # a Member: its own customer only
     invoices = session.scalars(
         select(Invoice)
         .where(Invoice.customer_id == customer_id)

@@ -46,6 +46,7 @@ from verenigingen.history.schemas import FinancialSummaryOut, PaymentHistory
 from verenigingen.history.statement import tag_text
 from verenigingen.history.summary import Figures, ledger_figures
 from verenigingen.members.models import Member
+from verenigingen.members.scope import may_read_member_owned_by
 
 NAMESPACE = "history"
 
@@ -90,7 +91,7 @@ def _permit(user: User, member_id: int, access: Access | None) -> None:
     """A Member reads only itself (403 for any other id, existing or not); other roles get 404
     for an unknown member."""
     if is_member_role(user):
-        if access is None or access.user_id != user.id:
+        if access is None or not may_read_member_owned_by(user, access.user_id):
             raise NotOwnRecord("a member may only read its own payment history")
     elif access is None:
         raise NotFound(f"no member with id {member_id}")

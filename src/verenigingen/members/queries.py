@@ -7,13 +7,13 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, joinedload
 
-from verenigingen.auth.errors import LoginNotLinkedToMember, NotOwnRecord
+from verenigingen.auth.errors import NotOwnRecord
 from verenigingen.auth.models import User
-from verenigingen.auth.permissions import Permission, is_member_role, require
+from verenigingen.auth.permissions import Permission, require
 from verenigingen.db.paging import check_page, count_rows
 from verenigingen.errors import NotFound, ValidationFailed
 from verenigingen.members.models import Member, Membership, MembershipStatus, MemberStatus
-from verenigingen.members.ownership import own_member_ids
+from verenigingen.members.scope import ReadScope, read_scope
 
 
 def _page(session: Session, stmt: Select[Any], limit: int, offset: int) -> tuple[list[Any], int]:
@@ -22,14 +22,20 @@ def _page(session: Session, stmt: Select[Any], limit: int, offset: int) -> tuple
     return items, total
 
 
-def _own_member_id(session: Session, user: User) -> int | None:
-    """The only member a portal login may read; None for roles that read every member."""
-    if not is_member_role(user):
-        return None
-    own_id, _ = own_member_ids(session, user)
-    if own_id is None:
-        raise LoginNotLinkedToMember("this login is not linked to a member")
-    return own_id
+def readable_members(scope: ReadScope) -> Select[Member]:
+    """Every member the scope may read: all of them, or the Member's own record."""
+    statement = select(Member)
+    if not scope.everything:
+        statement = statement.where(Member.id == scope.member_id)
+    return statement
+
+
+def readable_memberships(scope: ReadScope) -> Select[Membership]:
+    """Every membership the scope may read: all of them, or the Member's own."""
+    statement = select(Membership)
+    if not scope.everything:
+        statement = statement.where(Membership.member_id == scope.member_id)
+    return statement
 
 
 def list_members(
@@ -38,21 +44,19 @@ def list_members(
     """One page of members by name, and the total; a portal member gets only itself."""
     require(user, Permission.MEMBERS_READ)
     check_page(limit, offset)
-    stmt = select(Member).order_by(Member.last_name, Member.first_name, Member.id)
+    if status is not None and status not in set(MemberStatus):
+        raise ValidationFailed(f"unknown member status {status!r}")
+    stmt = readable_members(read_scope(session, user))
     if status is not None:
-        if status not in set(MemberStatus):
-            raise ValidationFailed(f"unknown member status {status!r}")
         stmt = stmt.where(Member.status == status)
-    own_id = _own_member_id(session, user)
-    if own_id is not None:
-        stmt = stmt.where(Member.id == own_id)
-    return _page(session, stmt, limit, offset)
+    return _page(
+        session, stmt.order_by(Member.last_name, Member.first_name, Member.id), limit, offset
+    )
 
 
 def get_member(session: Session, user: User, member_id: int) -> Member:
     require(user, Permission.MEMBERS_READ)
-    own_id = _own_member_id(session, user)
-    if own_id is not None and own_id != member_id:
+    if not read_scope(session, user).may_read_member(member_id):
         raise NotOwnRecord("a member may only read its own record")
     member = session.get(Member, member_id)
     if member is None:
@@ -72,17 +76,15 @@ def list_memberships(
     """One page of memberships (newest first) with their types loaded, and the total."""
     require(user, Permission.MEMBERS_READ)
     check_page(limit, offset)
-    own_id = _own_member_id(session, user)
-    if own_id is not None:
-        if member_id is not None and member_id != own_id:
-            raise NotOwnRecord("a member may only read its own memberships")
-        member_id = own_id
+    scope = read_scope(session, user)
+    if member_id is not None and not scope.may_read_member(member_id):
+        raise NotOwnRecord("a member may only read its own memberships")
     stmt = (
-        select(Membership)
+        readable_memberships(scope)
         .options(joinedload(Membership.membership_type, innerjoin=True))
         .order_by(Membership.start_date.desc(), Membership.id.desc())
     )
-    if member_id is not None:
+    if member_id is not None and scope.everything:
         stmt = stmt.where(Membership.member_id == member_id)
     if status is not None:
         if status not in set(MembershipStatus):
@@ -100,7 +102,6 @@ def get_membership(session: Session, user: User, membership_id: int) -> Membersh
     )
     if membership is None:
         raise NotFound(f"no membership with id {membership_id}")
-    own_id = _own_member_id(session, user)
-    if own_id is not None and membership.member_id != own_id:
+    if not read_scope(session, user).may_read_member(membership.member_id):
         raise NotOwnRecord("a member may only read its own memberships")
     return membership

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from verenigingen import clock, events
 from verenigingen.auth.errors import NotOwnRecord
 from verenigingen.auth.models import User
-from verenigingen.auth.permissions import Permission, is_member_role, require, require_any
+from verenigingen.auth.permissions import Permission, require, require_any
 from verenigingen.errors import NotFound
 from verenigingen.iban import bank_account
 from verenigingen.members.models import Member
-from verenigingen.members.ownership import own_member_ids
+from verenigingen.members.scope import ReadScope, read_scope
 from verenigingen.sepa.errors import (
     ExpiryBeforeMandateStart,
     FirstCollectionBeforeSignDate,
@@ -94,19 +94,25 @@ def create_mandate(
     return mandate
 
 
+def readable_mandates(scope: ReadScope) -> Select[SepaMandate]:
+    """Every mandate the scope may read: all of them, or the Member's own."""
+    statement = select(SepaMandate)
+    if not scope.everything:
+        statement = statement.where(SepaMandate.member_id == scope.member_id)
+    return statement
+
+
 def list_mandates(session: Session, user: User, member_id: int) -> list[SepaMandate]:
     """The member's mandates, newest signature first; a portal member sees only its own."""
     require(user, Permission.MEMBERS_READ)
-    if is_member_role(user):
-        own_id, _ = own_member_ids(session, user)
-        if own_id != member_id:
-            raise NotOwnRecord("a member may only read its own mandates")
-    elif session.get(Member, member_id) is None:
-        raise NotFound(f"no member with id {member_id}")
+    scope = read_scope(session, user)
+    if not scope.may_read_member(member_id):
+        raise NotOwnRecord("a member may only read its own mandates")
+    statement = readable_mandates(scope)
+    if scope.everything:  # a Member's scope is its own member already
+        if session.get(Member, member_id) is None:
+            raise NotFound(f"no member with id {member_id}")
+        statement = statement.where(SepaMandate.member_id == member_id)
     return list(
-        session.scalars(
-            select(SepaMandate)
-            .where(SepaMandate.member_id == member_id)
-            .order_by(SepaMandate.sign_date.desc(), SepaMandate.id.desc())
-        )
+        session.scalars(statement.order_by(SepaMandate.sign_date.desc(), SepaMandate.id.desc()))
     )

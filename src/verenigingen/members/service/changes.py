@@ -31,8 +31,8 @@ from verenigingen.members.models import (
     MemberStatus,
     PaymentMethod,
 )
-from verenigingen.members.ownership import own_member_ids
 from verenigingen.members.schemas import CONTACT_FIELDS, MemberUpdate
+from verenigingen.members.scope import read_scope
 from verenigingen.members.service.applications import lock_member
 from verenigingen.members.service.validation import (
     check_birth_date,
@@ -49,8 +49,7 @@ def _check_may_update(session: Session, user: User, member_id: int, fields: set[
         require(user, Permission.MEMBERS_WRITE)
         return
     require(user, Permission.MEMBERS_READ)
-    own_id, _ = own_member_ids(session, user)
-    if own_id != member_id:
+    if not read_scope(session, user).may_read_member(member_id):
         raise NotOwnRecord("a member may only change its own details")
     others = sorted(fields - CONTACT_FIELDS)
     if others:
