@@ -133,6 +133,20 @@ def test_a_cached_history_is_refused_to_another_member(
     assert (stats.cold, stats.hits) == (1, 0)
 
 
+def test_a_refused_cold_read_costs_the_first_statement_only(
+    session: Session, ledger: LedgerFactory
+) -> None:
+    portal = create_user(session, "lid.koud@example.org", Role.MEMBER)
+    ledger.member(ledger.customer(), user=portal)
+    customer = ledger.customer()
+    other = ledger.member(customer)
+    ledger.invoice(customer, "25.00")
+    session.flush()
+    with capture() as log, pytest.raises(PermissionDenied):
+        payment_history_text(session, portal, other.id, cache=VersionedCache(MemoryBackend()))
+    assert log.count == 1  # the member's statement: neither the page nor the payments are read
+
+
 @pytest.mark.parametrize(("paid", "minutes"), [("0.00", 30), ("30.00", 60)])
 def test_the_time_to_live_follows_the_money(
     session: Session, ledger: LedgerFactory, paid: str, minutes: int

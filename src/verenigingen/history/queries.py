@@ -26,6 +26,7 @@ import base64
 import binascii
 import datetime as dt
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -110,17 +111,31 @@ def history_document(
 
 
 def history_read(
-    session: Session, member_id: int, *, limit: int = DEFAULT_LIMIT, before: str | None = None
+    session: Session,
+    member_id: int,
+    *,
+    limit: int = DEFAULT_LIMIT,
+    before: str | None = None,
+    permit: Callable[[Access | None], None] = lambda _access: None,
 ) -> tuple[PaymentHistoryValues, Access] | None:
     """:func:`history_document` with the member's :class:`Access`, or None for an unknown
     member. Three statements (the member's, the page's, the unallocated payments'); one for a
-    member without a customer or an unknown member."""
+    member without a customer or an unknown member.
+
+    ``permit`` judges the member's access (None: unknown member) as soon as the first statement
+    has read it, and raises to refuse: a refused read costs that one statement.
+    """
     check_page(limit)
     cursor = decode_cursor(before) if before is not None else None
     member_rows = MEMBER.rows(session, {"member_id": member_id})
     if not member_rows:
+        permit(None)
         return None
     member = member_rows[0]
+    access = Access(
+        member.customer_id, member.user_id, member.member_version, member.customer_version
+    )
+    permit(access)
     mandates = [_mandate_ref(row) for row in member_rows if row.mandate_id is not None]
     active = [mandate for mandate in mandates if mandate["status"] == MandateStatus.ACTIVE]
     invoices: list[HistoryInvoiceValues] = []
@@ -146,9 +161,6 @@ def history_read(
         },
         "next_cursor": next_cursor,
     }
-    access = Access(
-        member.customer_id, member.user_id, member.member_version, member.customer_version
-    )
     return history, access
 
 

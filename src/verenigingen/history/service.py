@@ -1,8 +1,9 @@
 """Who may read a member's history and summary, and the cache in front of the history.
 
 The history is cached in the namespace ``history`` under the tags ``customer:<id>`` and
-``member:<id>``; every ledger write bumps them in its own transaction
-(:mod:`verenigingen.history.pipeline`), so a read after a payment recomputes. The entry is the
+``member:<id>``; every ledger write bumps them in its own transaction (the history's
+subscribers to the ledger's events, :mod:`verenigingen.history.subscribers`), so a read after a
+payment recomputes. The entry is the
 history's JSON text: the API sends it as it is, and an in-process hit returns the same object.
 
 A hit is one statement: the member's customer and user (the permission check) with the current
@@ -10,11 +11,14 @@ versions of both tags, read together. The customer tag is named by the member's 
 cannot be read before that row; reading both in one statement is one snapshot taken before the
 fill reads anything, which is all that rule 5 asks of the version read.
 
-A cold read (nothing cached for the key) is one statement too: the history's own statement
-reads the member's user and both versions beside the history (``history.queries``), one
-snapshot, so the versions stored are exactly those the history was computed from. An entry that
-may not be served (its versions changed, or it expired) is judged by the first statement and
-recomputed by the second.
+A cold read (nothing cached for the key) is the history's three statements
+(``history.queries``): the first reads the member's user and both versions beside the member,
+its mandates and summary, and the permission is judged on it before the page and the
+unallocated payments are read (a refused read costs that one statement). The versions are read
+before the data they cover, so an entry never claims newer versions than its data: a payment
+committed between the statements leaves an entry stored under the older versions, which the
+next read recomputes. An entry that may not be served (its versions changed, or it expired) is
+judged by the hit's statement and recomputed by the three.
 """
 
 from __future__ import annotations
@@ -138,11 +142,16 @@ def payment_history_text(
         return HistoryText(dumps(document), document["summary"]["outstanding"])
 
     def fill_cold() -> tuple[HistoryText, dict[str, int]]:
-        # Nothing cached: the history statement reads the permission and the versions too.
+        # Nothing cached: the history's first statement reads the permission and the versions.
         session.flush()
-        read = history_read(session, member_id, limit=limit, before=before)
-        _permit(user, member_id, read[1] if read is not None else None)
-        assert read is not None
+        read = history_read(
+            session,
+            member_id,
+            limit=limit,
+            before=before,
+            permit=lambda access: _permit(user, member_id, access),
+        )
+        assert read is not None  # an unknown member was refused by _permit
         document, access = read
         text = HistoryText(dumps(document), document["summary"]["outstanding"])
         return text, _versions(member_id, access)

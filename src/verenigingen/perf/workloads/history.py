@@ -133,10 +133,10 @@ def _portal_step(session: Session, user: User, unit: PortalUnit) -> None:
 MEMBER_PAYMENT_HISTORY = register(
     Workload(
         name="member_payment_history",
-        description="50 cold reads of a member's payment history through the API's path: one "
-        "statement reads the permission, the cache tags' versions and the history of "
-        "history.queries (invoices with their payments, unallocated payments, mandates, "
-        "summary)",
+        description="50 cold reads of a member's payment history through the API's path: the "
+        "three statements of history.queries (the member with the permission, the cache tags' "
+        "versions, its mandates and summary; the page of invoices with their payments; the "
+        "unallocated payments)",
         iterations=50,
         plan=_history_reads,
         step=_read_history,
