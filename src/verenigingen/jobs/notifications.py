@@ -45,7 +45,7 @@ def notify_job_completed(session: Session, *, job_id: int, job_name: str, user_i
     """The user's one notification of a completed job (in the job's final transaction).
 
     On PostgreSQL the worker writes it in the statement that completes the job instead
-    (jobs.worker), with :func:`completed_notification`.
+    (jobs.claims_postgresql), with :func:`completed_notification`.
     """
     session.connection().execute(
         _INSERT_COMPLETED,

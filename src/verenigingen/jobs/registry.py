@@ -6,7 +6,7 @@ check permissions as they do for a request. Params are ids and plain values; the
 JSON (a dict of counts, say) or None.
 
 The platform never imports a domain: each domain's ``tasks.py`` registers its tasks when it is
-imported, and the entry points import the modules listed in :mod:`verenigingen.tasks`.
+imported, and the entry points import the modules listed in :mod:`verenigingen.startup`.
 """
 
 from __future__ import annotations

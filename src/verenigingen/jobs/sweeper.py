@@ -15,6 +15,7 @@ from verenigingen.config import Settings
 from verenigingen.db.session import unit_of_work
 from verenigingen.jobs.attempt import record_failed_attempt
 from verenigingen.jobs.models import Job, JobStatus
+from verenigingen.jobs.outcomes import FailedAttempt
 
 log = logging.getLogger(__name__)
 
@@ -57,9 +58,9 @@ def sweep(factory: sessionmaker[Session], settings: Settings) -> SweepResult:
                 row.max_retries,
                 error,
             )
-            if outcome == "retry":
+            if outcome == FailedAttempt.RETRY_QUEUED:
                 result.requeued += 1
-            elif outcome == "failed":
+            elif outcome == FailedAttempt.FAILED_FOR_GOOD:
                 result.failed += 1
     if result.requeued or result.failed:
         log.warning("sweeper took back %d job(s), failed %d", result.requeued, result.failed)
