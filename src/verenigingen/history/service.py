@@ -67,9 +67,10 @@ _member = Member.__table__
 _READABLE = select(
     _member.c.customer_id,
     _member.c.user_id,
-    tag_version(tag_text("member:", _member.c.id)),
-    tag_version(tag_text("customer:", _member.c.customer_id)),
+    tag_version(tag_text("member:", _member.c.id)).label("member_version"),
+    tag_version(tag_text("customer:", _member.c.customer_id)).label("customer_version"),
 ).where(_member.c.id == bindparam("member_id"))
+"""A hit's one statement: the member's :class:`Access`, its columns named by Access's fields."""
 
 
 def _readable_member(
@@ -85,10 +86,9 @@ def _readable_member(
     if row is None:
         _permit(user, member_id, None)
     assert row is not None
-    customer_id, owner_id, member_version, customer_version = row
-    access = Access(customer_id, owner_id, member_version, customer_version)
+    access = Access(**row._mapping)
     _permit(user, member_id, access)
-    return customer_id, _versions(member_id, access)
+    return access.customer_id, _versions(member_id, access)
 
 
 def _permit(user: User, member_id: int, access: Access | None) -> None:
