@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from verenigingen.cache.versioned import VersionedCache, cache_from_settings
 from verenigingen.config import Settings, get_settings
 from verenigingen.db.engine import make_engine
+from verenigingen.db.installation import installation_id
 from verenigingen.db.session import make_session_factory
 from verenigingen.jobs.engine import JobEngine
 from verenigingen.jobs.outbox import JOB_ENGINE_KEY
@@ -56,11 +57,15 @@ class AppContext:
         cache: VersionedCache | None = None,
         jobs: JobEngine | None = None,
     ) -> AppContext:
-        """The context of ``settings``; any part given is used instead of one built from them."""
+        """The context of ``settings``; any part given is used instead of one built from them.
+
+        Building the cache reads the database's installation id (one statement at start-up).
+        """
+        database = database or make_engine(settings=settings)
         return cls(
             settings=settings,
-            database=database or make_engine(settings=settings),
-            cache=cache or cache_from_settings(settings),
+            database=database,
+            cache=cache or cache_from_settings(settings, installation_id(database)),
             jobs=jobs or JobEngine.from_settings(settings),
         )
 

@@ -5,6 +5,7 @@ from verenigingen.billing.models import AuditEvent, Invoice, InvoiceLine, Paymen
 from verenigingen.cache.models import CacheTag
 from verenigingen.db.base import Base
 from verenigingen.db.idempotency import IdempotencyRecord
+from verenigingen.db.installation import Installation
 from verenigingen.db.naming import NamingSeries
 from verenigingen.dues.models import DuesSchedule
 from verenigingen.history.models import MemberFinancialSummary, PaymentAnalytics
@@ -22,6 +23,7 @@ __all__ = [
     "DuesSchedule",
     "IdempotencyRecord",
     "IndexChange",
+    "Installation",
     "Invoice",
     "InvoiceLine",
     "Job",

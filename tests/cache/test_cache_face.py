@@ -77,7 +77,7 @@ def table_rows(output: str) -> dict[str, list[str]]:
 
 def test_cli_shows_the_statistics(cache: VersionedCache, monkeypatch: pytest.MonkeyPatch) -> None:
     # The command's cache is the one its settings build; here, the one the lookups went through.
-    monkeypatch.setattr(cli_cache, "cache_from_settings", lambda _settings: cache)
+    monkeypatch.setattr(cli_cache, "command_cache", lambda: cache)
     result = runner.invoke(app, ["cache", "stats"], env={"COLUMNS": "160"})
     assert result.exit_code == 0, result.output
     assert "cache (memory)" in result.output
@@ -92,7 +92,7 @@ def test_cli_shows_the_statistics(cache: VersionedCache, monkeypatch: pytest.Mon
 def test_cli_clear_empties_the_cache(
     cache: VersionedCache, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(cli_cache, "cache_from_settings", lambda _settings: cache)
+    monkeypatch.setattr(cli_cache, "command_cache", lambda: cache)
     result = runner.invoke(app, ["cache", "clear"])
     assert result.exit_code == 0
     assert result.output.strip() == "cache (memory) cleared"
@@ -110,7 +110,7 @@ def test_cli_shows_what_other_processes_counted_on_redis(
     other_process = VersionedCache(RedisBackend(redis_url, prefix=redis_prefix))
     three_lookups(other_process, session)
     this = VersionedCache(RedisBackend(redis_url, prefix=redis_prefix))
-    monkeypatch.setattr(cli_cache, "cache_from_settings", lambda _settings: this)
+    monkeypatch.setattr(cli_cache, "command_cache", lambda: this)
     result = runner.invoke(app, ["cache", "stats"], env={"COLUMNS": "160"})
     this.clear()
     assert result.exit_code == 0
@@ -125,7 +125,7 @@ def test_cli_says_when_redis_is_down(command: str, monkeypatch: pytest.MonkeyPat
     from verenigingen.cache.redis_backend import RedisBackend
 
     down = VersionedCache(RedisBackend("redis://127.0.0.1:1/0"))
-    monkeypatch.setattr(cli_cache, "cache_from_settings", lambda _settings: down)
+    monkeypatch.setattr(cli_cache, "command_cache", lambda: down)
     result = runner.invoke(app, ["cache", command])
     assert result.exit_code == 1
     assert "cannot reach the cache's Redis (VERENIGINGEN_REDIS_URL)" in result.output

@@ -108,11 +108,14 @@ def test_clear_removes_only_its_own_prefix(
 
 
 def test_configuration_chooses_the_backend(redis_url: str) -> None:
-    assert cache_from_settings(Settings(redis_url=None)).backend.name == "memory"
-    assert cache_from_settings(Settings(redis_url=redis_url)).backend.name == "redis"
-    forced = cache_from_settings(Settings(redis_url=redis_url, cache_backend="memory"))
+    this = "2f0c5a57-0000-4000-8000-000000000001"  # an installation id
+    assert cache_from_settings(Settings(redis_url=None), this).backend.name == "memory"
+    redis_cache = cache_from_settings(Settings(redis_url=redis_url, jobs_namespace="vv"), this)
+    assert redis_cache.backend.name == "redis"
+    assert redis_cache.backend.prefix == f"vv:cache:{this}"  # type: ignore[attr-defined]
+    forced = cache_from_settings(Settings(redis_url=redis_url, cache_backend="memory"), this)
     assert forced.backend.name == "memory"
-    bounded = cache_from_settings(Settings(cache_max_entries=7))
+    bounded = cache_from_settings(Settings(cache_max_entries=7), this)
     assert bounded.backend.max_entries == 7  # type: ignore[attr-defined]
 
 

@@ -238,8 +238,14 @@ def _timed(fill: Callable[[], T]) -> tuple[T, int]:
     return value, (time.perf_counter_ns() - started) // 1000
 
 
-def cache_from_settings(settings: Settings) -> VersionedCache:
-    """Redis when configured (``cache_backend`` redis, or auto with ``redis_url``), else memory."""
+def cache_from_settings(settings: Settings, installation: str) -> VersionedCache:
+    """Redis when configured (``cache_backend`` redis, or auto with ``redis_url``), else memory.
+
+    Redis keys live under ``<jobs namespace>:cache:<installation id>``: processes of one
+    installation share them, and another installation on the same Redis (another namespace, or
+    the same one on another database) never reads them. The in-process cache serves one
+    process, so one installation, by construction.
+    """
     choice = settings.cache_backend
     if choice == "auto":
         choice = "redis" if settings.redis_url else "memory"
@@ -248,5 +254,6 @@ def cache_from_settings(settings: Settings) -> VersionedCache:
             raise ValueError("VERENIGINGEN_CACHE_BACKEND=redis needs VERENIGINGEN_REDIS_URL")
         from verenigingen.cache.redis_backend import RedisBackend
 
-        return VersionedCache(RedisBackend(settings.redis_url))
+        prefix = f"{settings.jobs_namespace}:cache:{installation}"
+        return VersionedCache(RedisBackend(settings.redis_url, prefix=prefix))
     return VersionedCache(MemoryBackend(settings.cache_max_entries))

@@ -6,12 +6,23 @@ import redis
 import typer
 from rich.table import Table
 
-from verenigingen.cache import cache_from_settings
+from verenigingen.cache import VersionedCache, cache_from_settings
 from verenigingen.cache.schemas import CacheStatsOut
-from verenigingen.cli.context import console, fail
+from verenigingen.cli.context import console, fail, ready_engine
 from verenigingen.config import get_settings
+from verenigingen.db.installation import installation_id
 
 app = typer.Typer(help="The cache: hit and miss statistics, clear.", no_args_is_help=True)
+
+
+def command_cache() -> VersionedCache:
+    """The cache this installation's processes use (its Redis keys carry the installation id,
+    read from the configured database)."""
+    engine = ready_engine()
+    try:
+        return cache_from_settings(get_settings(), installation_id(engine))
+    finally:
+        engine.dispose()
 
 
 @app.command("stats")
@@ -21,7 +32,7 @@ def stats() -> None:
     With Redis these are the counts of every process; in memory only this one's, so the command
     line sees what the embedded server saw only when Redis holds the cache.
     """
-    cache = cache_from_settings(get_settings())
+    cache = command_cache()
     try:
         shown = CacheStatsOut.of(cache.backend.name, cache.stats())
     except redis.RedisError as error:
@@ -59,7 +70,7 @@ def stats() -> None:
 @app.command("clear")
 def clear() -> None:
     """Drop every entry and counter. Never needed for correctness: changed data bumps versions."""
-    cache = cache_from_settings(get_settings())
+    cache = command_cache()
     try:
         cache.clear()
     except redis.RedisError as error:
