@@ -15,6 +15,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, model_validator
 
 from verenigingen.billing.models import DocStatus, ModeOfPayment, PaymentType
+from verenigingen.db.ids import RecordId
 from verenigingen.errors import AmountNotANumber
 from verenigingen.money import CENT, parse_amount
 
@@ -52,9 +53,9 @@ class InvoiceLineIn(_Input):
 class InvoiceCreate(_Input):
     """A draft invoice. ``posting_date`` defaults to today, ``due_date`` to the payment term."""
 
-    customer_id: int
-    member_id: int | None = None
-    dues_schedule_id: int | None = None
+    customer_id: RecordId
+    member_id: RecordId | None = None
+    dues_schedule_id: RecordId | None = None
     posting_date: dt.date | None = None
     due_date: dt.date | None = None
     coverage_start: dt.date | None = None
@@ -79,7 +80,7 @@ class CreditNoteCreate(_Input):
 
 
 class AllocationIn(_Input):
-    invoice_id: int
+    invoice_id: RecordId
     allocated_amount: Annotated[Decimal, _amount_validator("allocated_amount")]
 
 
@@ -87,7 +88,7 @@ class PaymentCreate(_Input):
     """A draft payment. ``allocations`` omitted (null): settle the oldest open invoices first;
     an empty list: keep the whole amount unallocated."""
 
-    customer_id: int
+    customer_id: RecordId
     paid_amount: Annotated[Decimal, _amount_validator("paid_amount")]
     posting_date: dt.date | None = None
     payment_type: PaymentType = PaymentType.RECEIVE

@@ -5,12 +5,13 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select
+from sqlalchemy import false, func, select
 from sqlalchemy.orm import Session
 
 from verenigingen import clock
 from verenigingen.auth.errors import NotOwnRecord
 from verenigingen.auth.models import User
+from verenigingen.db.ids import parse_record_id
 from verenigingen.errors import NotFound
 from verenigingen.jobs.models import Job, JobStatus
 
@@ -31,10 +32,12 @@ def get_job(session: Session, user: User, job_id: int) -> Job:
 
 def _resolve_user(session: Session, user: User, wanted: int | str) -> int:
     text = str(wanted).strip()
-    if text.isdigit():
-        if int(text) == user.id:
+    if text.isascii() and text.isdigit():  # an id; other digits (U+0661, U+00B9) are no id
+        number = parse_record_id(text)
+        if number == user.id:
             return user.id
-        condition = User.id == int(text)
+        # Past the largest id no user exists: asked without binding what the driver cannot.
+        condition = User.id == number if number is not None else false()
     else:
         if text.lower() == user.email:
             return user.id

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from verenigingen.db.ids import RecordId
 from verenigingen.members.models import (
     CancellationType,
     Member,
@@ -31,9 +32,9 @@ class MemberApplication(BaseModel):
     iban: str | None = Field(default=None, max_length=50)
     bic: str | None = Field(default=None, max_length=20)
     account_holder: str | None = Field(default=None, max_length=140)
-    membership_type_id: int | None = None
+    membership_type_id: RecordId | None = None
     """Requested type; the default type when omitted."""
-    customer_id: int | None = None
+    customer_id: RecordId | None = None
     """Join an existing customer (a family with one payer) instead of getting a new one."""
 
 
@@ -62,7 +63,7 @@ CONTACT_FIELDS = frozenset({"email", "address_line", "postal_code", "city"})
 class ApprovalRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    membership_type_id: int | None = None
+    membership_type_id: RecordId | None = None
     dues_rate: Decimal | None = None
     """A custom or reduced fee; never below the type's minimum amount."""
     start_date: dt.date | None = None

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
+from verenigingen.db.ids import RecordId
 from verenigingen.db.paging import MAX_LIMIT
 from verenigingen.history import service
 from verenigingen.history.queries import DEFAULT_LIMIT
@@ -24,7 +25,7 @@ router = APIRouter(
 def payment_history(
     session: SessionDep,
     user: CurrentUser,
-    member_id: int,
+    member_id: RecordId,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     before: Annotated[
         str | None, Query(max_length=200, description="next_cursor of the previous page")
@@ -40,7 +41,7 @@ def payment_history(
 
 @router.get("/{member_id}/financial-summary")
 def financial_summary(
-    session: SessionDep, user: CurrentUser, member_id: int
+    session: SessionDep, user: CurrentUser, member_id: RecordId
 ) -> FinancialSummaryOut:
     """Totals, outstanding, overdue invoices, last payment and payment status of a member."""
     return service.financial_summary(session, user, member_id)

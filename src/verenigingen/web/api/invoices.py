@@ -10,6 +10,7 @@ from verenigingen.billing import queries
 from verenigingen.billing.models import InvoiceStatus
 from verenigingen.billing.schemas import CreditNoteCreate, InvoiceCreate, InvoiceOut
 from verenigingen.billing.service import credit_notes, invoices
+from verenigingen.db.ids import RecordId, RowOffset
 from verenigingen.db.paging import MAX_LIMIT
 from verenigingen.web.deps import CurrentUser, SessionDep
 from verenigingen.web.schemas import ErrorBody, Page
@@ -21,7 +22,6 @@ router = APIRouter(
 )
 
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
-Offset = Annotated[int, Query(ge=0)]
 
 
 @router.get("")
@@ -29,10 +29,10 @@ def list_invoices(
     session: SessionDep,
     user: CurrentUser,
     status: InvoiceStatus | None = None,
-    customer_id: int | None = None,
-    member_id: int | None = None,
+    customer_id: RecordId | None = None,
+    member_id: RecordId | None = None,
     limit: Limit = 50,
-    offset: Offset = 0,
+    offset: RowOffset = 0,
 ) -> Page[InvoiceOut]:
     items, total = queries.list_invoices(
         session,
@@ -52,7 +52,7 @@ def list_invoices(
 
 
 @router.get("/{invoice_id}")
-def get_invoice(session: SessionDep, user: CurrentUser, invoice_id: int) -> InvoiceOut:
+def get_invoice(session: SessionDep, user: CurrentUser, invoice_id: RecordId) -> InvoiceOut:
     return InvoiceOut.model_validate(queries.get_invoice(session, user, invoice_id))
 
 
@@ -63,19 +63,19 @@ def create_invoice(session: SessionDep, user: CurrentUser, body: InvoiceCreate) 
 
 
 @router.post("/{invoice_id}/submit")
-def submit_invoice(session: SessionDep, user: CurrentUser, invoice_id: int) -> InvoiceOut:
+def submit_invoice(session: SessionDep, user: CurrentUser, invoice_id: RecordId) -> InvoiceOut:
     return InvoiceOut.model_validate(invoices.submit_invoice(session, user, invoice_id))
 
 
 @router.post("/{invoice_id}/cancel")
-def cancel_invoice(session: SessionDep, user: CurrentUser, invoice_id: int) -> InvoiceOut:
+def cancel_invoice(session: SessionDep, user: CurrentUser, invoice_id: RecordId) -> InvoiceOut:
     """Cancel an invoice or a credit note (409 while payments or credit notes settle it)."""
     return InvoiceOut.model_validate(invoices.cancel_invoice(session, user, invoice_id))
 
 
 @router.post("/{invoice_id}/credit-notes", status_code=201)
 def create_credit_note(
-    session: SessionDep, user: CurrentUser, invoice_id: int, body: CreditNoteCreate
+    session: SessionDep, user: CurrentUser, invoice_id: RecordId, body: CreditNoteCreate
 ) -> InvoiceOut:
     """Credit part or all of what a submitted invoice still owes; returns the credit note."""
     credit_note = credit_notes.create_credit_note(session, user, invoice_id, body)

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from verenigingen.db.ids import RecordId
 from verenigingen.jobs import queries
 from verenigingen.jobs.schemas import JobOut, JobStatusOut
 from verenigingen.jobs.service import cancel_job, retry_job
@@ -30,17 +31,17 @@ def job_status(
 
 
 @router.get("/{job_id}")
-def get_job(session: SessionDep, user: CurrentUser, job_id: int) -> JobOut:
+def get_job(session: SessionDep, user: CurrentUser, job_id: RecordId) -> JobOut:
     return JobOut.of(queries.get_job(session, user, job_id))
 
 
 @router.post("/{job_id}/retry")
-def retry(session: SessionDep, user: CurrentUser, job_id: int) -> JobOut:
+def retry(session: SessionDep, user: CurrentUser, job_id: RecordId) -> JobOut:
     """Queue a Failed job again (owner or administrator) while it has attempts left."""
     return JobOut.of(retry_job(session, user, job_id))
 
 
 @router.post("/{job_id}/cancel")
-def cancel(session: SessionDep, user: CurrentUser, job_id: int) -> JobOut:
+def cancel(session: SessionDep, user: CurrentUser, job_id: RecordId) -> JobOut:
     """Cancel a Queued job (owner or administrator)."""
     return JobOut.of(cancel_job(session, user, job_id))

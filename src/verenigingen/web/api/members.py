@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Query
 
+from verenigingen.db.ids import RecordId, RowOffset
 from verenigingen.db.paging import MAX_LIMIT
 from verenigingen.members import queries
 from verenigingen.members.models import MemberStatus
@@ -36,7 +37,6 @@ router = APIRouter(
 )
 
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
-Offset = Annotated[int, Query(ge=0)]
 
 
 @router.get("")
@@ -45,7 +45,7 @@ def list_members(
     user: CurrentUser,
     status: MemberStatus | None = None,
     limit: Limit = 50,
-    offset: Offset = 0,
+    offset: RowOffset = 0,
 ) -> Page[MemberOut]:
     """Members by name; a portal member sees only itself."""
     items, total = queries.list_members(session, user, status=status, limit=limit, offset=offset)
@@ -55,7 +55,7 @@ def list_members(
 
 
 @router.get("/{member_id}")
-def get_member(session: SessionDep, user: CurrentUser, member_id: int) -> MemberOut:
+def get_member(session: SessionDep, user: CurrentUser, member_id: RecordId) -> MemberOut:
     return MemberOut.of(queries.get_member(session, user, member_id))
 
 
@@ -66,7 +66,9 @@ def apply(session: SessionDep, user: CurrentUser, body: MemberApplication) -> Me
 
 
 @router.patch("/{member_id}")
-def update(session: SessionDep, user: CurrentUser, member_id: int, body: MemberUpdate) -> MemberOut:
+def update(
+    session: SessionDep, user: CurrentUser, member_id: RecordId, body: MemberUpdate
+) -> MemberOut:
     """Change the fields sent; a portal member may change only its own contact details."""
     return MemberOut.of(update_member(session, user, member_id, body))
 
@@ -75,7 +77,7 @@ def update(session: SessionDep, user: CurrentUser, member_id: int, body: MemberU
 def approve(
     session: SessionDep,
     user: CurrentUser,
-    member_id: int,
+    member_id: RecordId,
     body: Annotated[ApprovalRequest | None, Body()] = None,
 ) -> MemberOut:
     """Approve a pending application: customer, membership and dues schedule."""
@@ -93,7 +95,7 @@ def approve(
 
 @router.post("/{member_id}/reject")
 def reject(
-    session: SessionDep, user: CurrentUser, member_id: int, body: RejectionRequest
+    session: SessionDep, user: CurrentUser, member_id: RecordId, body: RejectionRequest
 ) -> MemberOut:
     return MemberOut.of(reject_member(session, user, member_id, body.reason))
 
@@ -102,7 +104,7 @@ def reject(
 def terminate(
     session: SessionDep,
     user: CurrentUser,
-    member_id: int,
+    member_id: RecordId,
     body: Annotated[TerminationRequest | None, Body()] = None,
 ) -> MemberOut:
     """Terminate: memberships cancelled immediately, dues schedules stopped."""
@@ -114,13 +116,13 @@ def terminate(
 
 
 @router.get("/{member_id}/mandates")
-def mandates(session: SessionDep, user: CurrentUser, member_id: int) -> list[MandateOut]:
+def mandates(session: SessionDep, user: CurrentUser, member_id: RecordId) -> list[MandateOut]:
     return [MandateOut.model_validate(m) for m in list_mandates(session, user, member_id)]
 
 
 @router.post("/{member_id}/mandates", status_code=201)
 def add_mandate(
-    session: SessionDep, user: CurrentUser, member_id: int, body: MandateCreate
+    session: SessionDep, user: CurrentUser, member_id: RecordId, body: MandateCreate
 ) -> MandateOut:
     """Record a signed SEPA mandate (Active)."""
     return MandateOut.model_validate(create_mandate(session, user, member_id, body))

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from verenigingen.db.ids import RecordId, RowOffset
 from verenigingen.db.paging import MAX_LIMIT
 from verenigingen.members import queries
 from verenigingen.members.models import MembershipStatus
@@ -21,17 +22,16 @@ router = APIRouter(
 )
 
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
-Offset = Annotated[int, Query(ge=0)]
 
 
 @router.get("")
 def list_memberships(
     session: SessionDep,
     user: CurrentUser,
-    member_id: int | None = None,
+    member_id: RecordId | None = None,
     status: MembershipStatus | None = None,
     limit: Limit = 50,
-    offset: Offset = 0,
+    offset: RowOffset = 0,
 ) -> Page[MembershipOut]:
     """Memberships, newest first; a portal member sees only its own."""
     items, total = queries.list_memberships(
@@ -43,19 +43,21 @@ def list_memberships(
 
 
 @router.get("/{membership_id}")
-def get_membership(session: SessionDep, user: CurrentUser, membership_id: int) -> MembershipOut:
+def get_membership(
+    session: SessionDep, user: CurrentUser, membership_id: RecordId
+) -> MembershipOut:
     return MembershipOut.of(queries.get_membership(session, user, membership_id))
 
 
 @router.post("/{membership_id}/renew")
-def renew(session: SessionDep, user: CurrentUser, membership_id: int) -> MembershipOut:
+def renew(session: SessionDep, user: CurrentUser, membership_id: RecordId) -> MembershipOut:
     """Extend by one term and bill every period that starts before the new renewal date."""
     return MembershipOut.of(renew_membership(session, user, membership_id))
 
 
 @router.post("/{membership_id}/cancel")
 def cancel(
-    session: SessionDep, user: CurrentUser, membership_id: int, body: CancellationRequest
+    session: SessionDep, user: CurrentUser, membership_id: RecordId, body: CancellationRequest
 ) -> MembershipOut:
     """Cancel now (Immediate) or at the renewal date (End of Period)."""
     return MembershipOut.of(cancel_membership(session, user, membership_id, body.cancellation_type))

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from verenigingen.db.ids import RecordId
 from verenigingen.jobs import notifications
 from verenigingen.jobs.schemas import MarkedRead, NotificationOut, NotificationsOut
 from verenigingen.web.deps import CurrentUser, SessionDep
@@ -38,5 +39,5 @@ def mark_all_read(session: SessionDep, user: CurrentUser) -> MarkedRead:
 
 
 @router.post("/{notification_id}/read")
-def mark_read(session: SessionDep, user: CurrentUser, notification_id: int) -> NotificationOut:
+def mark_read(session: SessionDep, user: CurrentUser, notification_id: RecordId) -> NotificationOut:
     return NotificationOut.of(notifications.mark_read(session, user, notification_id))

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from verenigingen.billing import queries
 from verenigingen.billing.schemas import PaymentCreateRequest, PaymentOut
 from verenigingen.billing.service import payments
+from verenigingen.db.ids import RecordId, RowOffset
 from verenigingen.db.paging import MAX_LIMIT
 from verenigingen.web.deps import CurrentUser, SessionDep
 from verenigingen.web.idempotency import run_idempotent
@@ -22,7 +23,6 @@ router = APIRouter(
 )
 
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
-Offset = Annotated[int, Query(ge=0)]
 PaymentStatus = Literal["Draft", "Submitted", "Cancelled"]
 
 
@@ -31,9 +31,9 @@ def list_payments(
     session: SessionDep,
     user: CurrentUser,
     status: PaymentStatus | None = None,
-    customer_id: int | None = None,
+    customer_id: RecordId | None = None,
     limit: Limit = 50,
-    offset: Offset = 0,
+    offset: RowOffset = 0,
 ) -> Page[PaymentOut]:
     items, total = queries.list_payments(
         session, user, status=status, customer_id=customer_id, limit=limit, offset=offset
@@ -47,7 +47,7 @@ def list_payments(
 
 
 @router.get("/{payment_id}")
-def get_payment(session: SessionDep, user: CurrentUser, payment_id: int) -> PaymentOut:
+def get_payment(session: SessionDep, user: CurrentUser, payment_id: RecordId) -> PaymentOut:
     return PaymentOut.model_validate(queries.get_payment(session, user, payment_id))
 
 
@@ -76,11 +76,11 @@ def create_payment(
 
 
 @router.post("/{payment_id}/submit")
-def submit_payment(session: SessionDep, user: CurrentUser, payment_id: int) -> PaymentOut:
+def submit_payment(session: SessionDep, user: CurrentUser, payment_id: RecordId) -> PaymentOut:
     return PaymentOut.model_validate(payments.submit_payment(session, user, payment_id))
 
 
 @router.post("/{payment_id}/cancel")
-def cancel_payment(session: SessionDep, user: CurrentUser, payment_id: int) -> PaymentOut:
+def cancel_payment(session: SessionDep, user: CurrentUser, payment_id: RecordId) -> PaymentOut:
     """Cancel a payment; a submitted one gives the invoices back what it settled."""
     return PaymentOut.model_validate(payments.cancel_payment(session, user, payment_id))
