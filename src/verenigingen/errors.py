@@ -64,7 +64,8 @@ class NotAuthenticated(DomainError):
 
 
 class AmountNotANumber(ValidationFailed):
-    """An amount is not a number (text, a boolean)."""
+    """An amount is not a number: a boolean, or text other than plain decimal digits (``12.50``;
+    no exponent, separators, spaces or other scripts' digits)."""
 
     code = "amount_not_a_number"
 
@@ -88,7 +89,8 @@ class AmountNotPositive(ValidationFailed):
 
 
 class AmountTooLarge(ValidationFailed):
-    """An amount of ten billion or more."""
+    """An amount, an invoice line or an invoice total over 9,999,999,999.99 (what a
+    ``Numeric(12, 2)`` column holds)."""
 
     code = "amount_too_large"
 

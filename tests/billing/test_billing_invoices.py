@@ -30,7 +30,7 @@ from verenigingen.billing.service.invoices import (
     submit_invoice,
 )
 from verenigingen.billing.service.payments import cancel_payment
-from verenigingen.errors import NotFound, PermissionDenied, ValidationFailed
+from verenigingen.errors import AmountTooLarge, NotFound, PermissionDenied, ValidationFailed
 
 
 def _events(session: Session, event: str) -> list[AuditEvent]:
@@ -143,11 +143,39 @@ def test_create_invoice_refuses_bad_input_and_writes_nothing(
         ({"description": "x", "rate": 1.005}, "rate must have at most two decimals"),
         ({"description": "x", "rate": "10", "quantity": "-1"}, "quantity must be greater"),
         ({"description": "x", "rate": "abc"}, "rate must be a number"),
+        ({"description": "x", "rate": "1.00", "quantity": 1e300}, "quantity is too large"),
+        ({"description": "x", "rate": "1.00", "quantity": "1e300"}, "quantity must be a number"),
     ],
 )
 def test_invoice_lines_refuse_bad_amounts(line: dict[str, object], message: str) -> None:
     with pytest.raises(ValidationFailed, match=message):
         InvoiceLineIn.model_validate(line)
+
+
+@pytest.mark.parametrize(
+    ("lines", "message"),
+    [
+        ([("9999999999.99", "2")], "line 1 comes to 19999999999.98"),
+        ([("6000000000.00", "1"), ("6000000000.00", "1")], "the invoice comes to 12000000000.00"),
+    ],
+)
+def test_invoice_amounts_past_the_column_are_refused_before_any_write(
+    any_session: Session, treasurer: User, lines: list[tuple[str, str]], message: str
+) -> None:
+    # Past NUMERIC(12, 2) SQLite stored the total and PostgreSQL failed (a 500).
+    ledger = LedgerFactory(any_session, treasurer)
+    customer = ledger.customer()
+    before = ledger_snapshot(any_session)
+    data = InvoiceCreate(
+        customer_id=customer.id,
+        lines=[
+            InvoiceLineIn(description="Contributie", rate=D(rate), quantity=D(quantity))
+            for rate, quantity in lines
+        ],
+    )
+    with pytest.raises(AmountTooLarge, match=message):
+        create_invoice(any_session, treasurer, data)
+    assert ledger_snapshot(any_session) == before
 
 
 def test_invoice_without_lines_is_refused() -> None:

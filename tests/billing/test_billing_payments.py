@@ -296,7 +296,9 @@ def test_unknown_customer_is_not_found(session: Session, treasurer: User) -> Non
         (10.005, AmountTooPrecise, "at most two decimals"),
         ("ten", AmountNotANumber, "must be a number"),
         (True, AmountNotANumber, "must be a number"),
-        ("NaN", AmountNotFinite, "finite"),
+        (float("nan"), AmountNotFinite, "finite"),
+        (float("inf"), AmountNotFinite, "finite"),
+        ("NaN", AmountNotANumber, "such as 12.50"),
     ],
 )
 def test_bad_paid_amounts_are_refused(

@@ -198,8 +198,18 @@ def test_failed_create_stores_no_idempotency_record(
         ({"paid_amount": 10.005}, "amount_too_precise", "paid_amount must have at most two"),
         ({"paid_amount": "10.005"}, "amount_too_precise", "paid_amount must have at most two"),
         ({"paid_amount": "tien"}, "amount_not_a_number", "paid_amount must be a number"),
-        ({"paid_amount": "1e10"}, "amount_too_large", "paid_amount is too large"),
-        ({"paid_amount": "Infinity"}, "amount_not_finite", "paid_amount must be a finite"),
+        ({"paid_amount": 10_000_000_000}, "amount_too_large", "paid_amount is too large"),
+        # More digits than Decimal's 28 used to fail inside rounding (a 500).
+        ({"paid_amount": 1e26}, "amount_too_large", "paid_amount is too large"),
+        ({"paid_amount": -1e30}, "amount_too_large", "paid_amount is too large"),
+        # Only plain decimal text: no exponents, separators, other digits or spaces.
+        ({"paid_amount": "1e400"}, "amount_not_a_number", "such as 12.50"),
+        ({"paid_amount": "1e10"}, "amount_not_a_number", "such as 12.50"),
+        ({"paid_amount": "1E+1"}, "amount_not_a_number", "such as 12.50"),
+        ({"paid_amount": "1_0.00"}, "amount_not_a_number", "such as 12.50"),
+        ({"paid_amount": "\uff11\uff12"}, "amount_not_a_number", "such as 12.50"),
+        ({"paid_amount": " 1.00 "}, "amount_not_a_number", "such as 12.50"),
+        ({"paid_amount": "Infinity"}, "amount_not_a_number", "such as 12.50"),
         ({"posting_date": "2026-13-01"}, "validation_failed", "posting_date"),
         ({"mode_of_payment": "Bitcoin"}, "validation_failed", "mode_of_payment"),
         (

@@ -44,9 +44,9 @@ from verenigingen.billing.service.allocation import (
     lock_invoice,
     refresh_status,
 )
-from verenigingen.errors import NotFound
+from verenigingen.errors import AmountTooLarge, NotFound
 from verenigingen.members.models import Customer, Member
-from verenigingen.money import ZERO, round_money
+from verenigingen.money import MAX_AMOUNT, ZERO, round_money
 
 PAYMENT_TERM_DAYS = 14
 """Default days between posting and due date: the customary term for Dutch consumer invoices."""
@@ -89,9 +89,16 @@ def create_invoice(session: Session, user: User, data: InvoiceCreate) -> Invoice
         )
         for index, line in enumerate(data.lines, start=1)
     ]
+    for line in lines:
+        if line.amount > MAX_AMOUNT:
+            raise AmountTooLarge(
+                f"line {line.idx} comes to {line.amount}: an amount is at most {MAX_AMOUNT}"
+            )
     grand_total = sum((line.amount for line in lines), ZERO)
     if grand_total <= ZERO:
         raise InvoiceTotalNotPositive("the invoice total must be greater than zero")
+    if grand_total > MAX_AMOUNT:
+        raise AmountTooLarge(f"the invoice comes to {grand_total}: a total is at most {MAX_AMOUNT}")
 
     # Everything is checked: from here on the invoice is written.
     (number,) = next_invoice_numbers(session, posting_date)
