@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from sqlalchemy.orm import Session, sessionmaker
 
 from verenigingen import __version__
@@ -12,6 +12,7 @@ from verenigingen.web.api import cache as cache_api
 from verenigingen.web.api import dues, invoices, jobs, members, memberships, notifications, payments
 from verenigingen.web.api import history as history_api
 from verenigingen.web.api import indexes as index_api
+from verenigingen.web.deps import refuse_control_characters
 from verenigingen.web.errors import install_error_handlers
 from verenigingen.web.timing import ServerTimingMiddleware
 
@@ -33,6 +34,7 @@ def create_app(
         description="Members, memberships, dues, invoices and payments of an association.",
         docs_url="/docs",
         openapi_url="/openapi.json",
+        dependencies=[Depends(refuse_control_characters)],
     )
     app.state.context = context
     app.state.session_factory = session_factory or context.sessions

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterator
 from typing import Annotated
 
@@ -14,8 +16,46 @@ from verenigingen.auth.models import User
 from verenigingen.auth.service import authenticate_token
 from verenigingen.db.session import read_only
 from verenigingen.errors import NotAuthenticated
+from verenigingen.web.errors import ControlCharacter
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+# C0 controls but tab, line feed and carriage return; DEL; the C1 controls.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+async def refuse_control_characters(request: Request) -> None:
+    """Every request's path, query and JSON body, before its route: a control character in any
+    text is a 422 (PostgreSQL refuses NUL in text with a 500; SQLite stored it)."""
+    texts: list[tuple[str, str]] = [
+        (f"path {name}", value) for name, value in request.path_params.items()
+    ]
+    for name, value in request.query_params.multi_items():
+        texts += [(f"query {name!r}", name), (f"query {name}", value)]
+    if request.method not in READ_METHODS and "json" in request.headers.get("content-type", ""):
+        try:
+            body = json.loads(await request.body())
+        except ValueError:
+            body = None  # FastAPI's own parsing says what is wrong with it
+        texts += list(_strings_in(body, "body"))
+    for where, text in texts:
+        found = _CONTROL.search(text)
+        if found:
+            raise ControlCharacter(
+                f"{where} holds the control character U+{ord(found.group()):04X}"
+            )
+
+
+def _strings_in(value: object, where: str) -> Iterator[tuple[str, str]]:
+    if isinstance(value, str):
+        yield where, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield f"{where} key", key
+            yield from _strings_in(item, f"{where}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _strings_in(item, f"{where}[{index}]")
 
 
 def get_context(request: Request) -> AppContext:

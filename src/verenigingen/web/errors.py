@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from verenigingen.errors import Conflict, DomainError
+from verenigingen.errors import Conflict, DomainError, ValidationFailed
 
 
 class IdempotencyKeyReused(Conflict):
@@ -27,6 +27,13 @@ class IdempotencyKeyInProgress(Conflict):
     """A request with this ``Idempotency-Key`` is still being processed; retry when it is done."""
 
     code = "idempotency_key_in_progress"
+
+
+class ControlCharacter(ValidationFailed):
+    """Text in the path, the query or the body holds a control character (NUL, ESC, ...; tab
+    and line breaks are text): refused before anything is read or written."""
+
+    code = "control_character"
 
 
 _HTTP_CODES = {
