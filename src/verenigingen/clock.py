@@ -5,6 +5,9 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 from collections.abc import Iterator
+from typing import Annotated
+
+from pydantic import AfterValidator
 
 _frozen_today: dt.date | None = None
 
@@ -19,6 +22,18 @@ def now() -> dt.datetime:
     if _frozen_today is not None:
         return dt.datetime.combine(_frozen_today, current.time())
     return current
+
+
+def as_utc(moment: dt.datetime) -> dt.datetime:
+    """A stored timestamp (naive, UTC) as an aware one in UTC; an aware one converted to UTC."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(dt.UTC)
+
+
+UtcDateTime = Annotated[dt.datetime, AfterValidator(as_utc)]
+"""A timestamp as it leaves: aware, in UTC (JSON ``2026-12-03T10:15:00Z``), so that it is an
+RFC 3339 ``date-time`` whatever the database stored."""
 
 
 @contextlib.contextmanager

@@ -16,6 +16,8 @@ from typing import TypedDict
 
 from pydantic import BaseModel, ConfigDict
 
+from verenigingen.clock import UtcDateTime
+
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True)
@@ -104,7 +106,7 @@ class FinancialSummaryOut(_Frozen):
     payment_status: str
     version: int
     """0 when the background job has not written the row yet (figures from the ledger)."""
-    updated_at: dt.datetime | None
+    updated_at: UtcDateTime | None
 
 
 # The payment history as plain values, field for field the models above (same names, types and

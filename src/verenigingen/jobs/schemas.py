@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from pydantic import BaseModel
 
+from verenigingen.clock import UtcDateTime
 from verenigingen.jobs.masking import mask_ibans, mask_text
 from verenigingen.jobs.models import Job, Notification
 from verenigingen.jobs.queries import JobStatusSummary
@@ -22,13 +22,13 @@ class JobOut(BaseModel):
     attempts: int
     max_retries: int
     timeout: int
-    run_after: dt.datetime | None
+    run_after: UtcDateTime | None
     dedup_key: str | None
     result: Any | None
     error: str | None
-    created_at: dt.datetime
-    started_at: dt.datetime | None
-    finished_at: dt.datetime | None
+    created_at: UtcDateTime
+    started_at: UtcDateTime | None
+    finished_at: UtcDateTime | None
 
     @classmethod
     def of(cls, job: Job) -> JobOut:
@@ -56,7 +56,7 @@ class JobStatusOut(BaseModel):
     """A user's jobs of the last 7 days: counts per status, success rate, the 10 most recent."""
 
     user_id: int
-    since: dt.datetime
+    since: UtcDateTime
     counts: dict[str, int]
     total: int
     success_rate: float | None
@@ -80,7 +80,7 @@ class NotificationOut(BaseModel):
     message: str
     indicator: str
     job_id: int | None
-    created_at: dt.datetime
+    created_at: UtcDateTime
     read: bool
 
     @classmethod
