@@ -31,6 +31,21 @@ def as_utc(moment: dt.datetime) -> dt.datetime:
     return moment.astimezone(dt.UTC)
 
 
+EARLIEST_DAY = dt.date(1900, 1, 1)
+LATEST_DAY = dt.date(2200, 12, 31)
+
+
+def within_business_range(day: dt.date) -> dt.date:
+    """``day`` if an association's records can mean it (1900 to 2200), else a ValueError."""
+    if not EARLIEST_DAY <= day <= LATEST_DAY:
+        raise ValueError(f"must lie between {EARLIEST_DAY} and {LATEST_DAY}")
+    return day
+
+
+BusinessDate = Annotated[dt.date, AfterValidator(within_business_range)]
+"""A day from outside: 1900-01-01 to 2200-12-31 (a posting date of year 1 or 9999, or a dues run
+as of 9999-12-31, is a typo that would otherwise be stored or run)."""
+
 UtcDateTime = Annotated[dt.datetime, AfterValidator(as_utc)]
 """A timestamp as it leaves: aware, in UTC (JSON ``2026-12-03T10:15:00Z``), so that it is an
 RFC 3339 ``date-time`` whatever the database stored."""

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, model_validator
 
 from verenigingen.billing.models import DocStatus, ModeOfPayment, PaymentType
+from verenigingen.clock import BusinessDate
 from verenigingen.db.ids import RecordId
 from verenigingen.errors import AmountNotANumber
 from verenigingen.money import CENT, parse_amount
@@ -56,10 +57,10 @@ class InvoiceCreate(_Input):
     customer_id: RecordId
     member_id: RecordId | None = None
     dues_schedule_id: RecordId | None = None
-    posting_date: dt.date | None = None
-    due_date: dt.date | None = None
-    coverage_start: dt.date | None = None
-    coverage_end: dt.date | None = None
+    posting_date: BusinessDate | None = None
+    due_date: BusinessDate | None = None
+    coverage_start: BusinessDate | None = None
+    coverage_end: BusinessDate | None = None
     remarks: Annotated[str | None, Field(max_length=500)] = None
     lines: Annotated[list[InvoiceLineIn], Field(min_length=1, max_length=500)]
 
@@ -90,11 +91,11 @@ class PaymentCreate(_Input):
 
     customer_id: RecordId
     paid_amount: Annotated[Decimal, _amount_validator("paid_amount")]
-    posting_date: dt.date | None = None
+    posting_date: BusinessDate | None = None
     payment_type: PaymentType = PaymentType.RECEIVE
     mode_of_payment: ModeOfPayment = ModeOfPayment.BANK_TRANSFER
     reference_no: Annotated[str | None, Field(max_length=140)] = None
-    reference_date: dt.date | None = None
+    reference_date: BusinessDate | None = None
     allocations: Annotated[list[AllocationIn] | None, Field(max_length=500)] = None
 
 

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from verenigingen.clock import BusinessDate
 from verenigingen.db.ids import RecordId
 from verenigingen.members.models import (
     CancellationType,
@@ -24,7 +25,7 @@ class MemberApplication(BaseModel):
     first_name: str = Field(max_length=100)
     last_name: str = Field(max_length=100)
     email: str = Field(max_length=255)
-    birth_date: dt.date | None = None
+    birth_date: BusinessDate | None = None
     address_line: str | None = Field(default=None, max_length=255)
     postal_code: str | None = Field(default=None, max_length=20)
     city: str | None = Field(default=None, max_length=100)
@@ -46,7 +47,7 @@ class MemberUpdate(BaseModel):
     first_name: str | None = Field(default=None, max_length=100)
     last_name: str | None = Field(default=None, max_length=100)
     email: str | None = Field(default=None, max_length=255)
-    birth_date: dt.date | None = None
+    birth_date: BusinessDate | None = None
     address_line: str | None = Field(default=None, max_length=255)
     postal_code: str | None = Field(default=None, max_length=20)
     city: str | None = Field(default=None, max_length=100)
@@ -66,7 +67,7 @@ class ApprovalRequest(BaseModel):
     membership_type_id: RecordId | None = None
     dues_rate: Decimal | None = None
     """A custom or reduced fee; never below the type's minimum amount."""
-    start_date: dt.date | None = None
+    start_date: BusinessDate | None = None
 
 
 class RejectionRequest(BaseModel):
@@ -78,7 +79,7 @@ class RejectionRequest(BaseModel):
 class TerminationRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    termination_date: dt.date | None = None
+    termination_date: BusinessDate | None = None
     reason: str | None = Field(default=None, max_length=255)
 
 

@@ -6,6 +6,8 @@ import datetime as dt
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from verenigingen.clock import BusinessDate
+
 
 class MandateCreate(BaseModel):
     """A signed mandate form, as recorded by the treasurer or the membership secretary."""
@@ -18,9 +20,9 @@ class MandateCreate(BaseModel):
     bic: str | None = Field(default=None, max_length=20)
     account_holder: str | None = Field(default=None, max_length=140)
     """The member's account holder (or name) when omitted."""
-    sign_date: dt.date
-    first_collection_date: dt.date | None = None
-    expiry_date: dt.date | None = None
+    sign_date: BusinessDate
+    first_collection_date: BusinessDate | None = None
+    expiry_date: BusinessDate | None = None
 
 
 class MandateOut(BaseModel):

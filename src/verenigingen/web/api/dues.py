@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Body
 from pydantic import BaseModel, ConfigDict, Field
 
 from verenigingen.auth.permissions import Permission, require
+from verenigingen.clock import BusinessDate
 from verenigingen.jobs import enqueue
 from verenigingen.jobs.schemas import JobOut
 from verenigingen.web.deps import CurrentUser, SessionDep
@@ -24,7 +24,7 @@ router = APIRouter(
 class DuesRunRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    date: dt.date | None = None
+    date: BusinessDate | None = None
     """Bill as of this day; default: the day the job runs."""
     batch_size: int = Field(500, ge=1, le=10_000)
 
@@ -38,12 +38,14 @@ def generate(
     """Queue the dues run; follow it at /api/v1/jobs/{id}. A run already queued is returned."""
     require(user, Permission.BILLING_WRITE)
     body = body or DuesRunRequest()
+    day = body.date.isoformat() if body.date else None
     job = enqueue(
         session,
         "dues.generate",
         user=user,
-        dedup_key="dues.generate",
-        day=body.date.isoformat() if body.date else None,
+        # Joined only by a request for the same run: a dated run never stands in for today's.
+        dedup_key=f"dues.generate:{day or 'today'}:{body.batch_size}",
+        day=day,
         batch_size=body.batch_size,
     )
     return JobOut.of(job)
