@@ -47,15 +47,19 @@ async def refuse_control_characters(request: Request) -> None:
 
 
 def _strings_in(value: object, where: str) -> Iterator[tuple[str, str]]:
-    if isinstance(value, str):
-        yield where, value
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            yield f"{where} key", key
-            yield from _strings_in(item, f"{where}.{key}")
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from _strings_in(item, f"{where}[{index}]")
+    """Every string in a JSON value with where it is; a loop, not recursion, so that a deeply
+    nested body cannot exhaust the stack."""
+    pending: list[tuple[object, str]] = [(value, where)]
+    while pending:
+        item, place = pending.pop()
+        if isinstance(item, str):
+            yield place, item
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                yield f"{place} key", key
+                pending.append((child, f"{place}.{key}"))
+        elif isinstance(item, list):
+            pending.extend((child, f"{place}[{index}]") for index, child in enumerate(item))
 
 
 def get_context(request: Request) -> AppContext:

@@ -49,7 +49,10 @@ UNMAPPED_HTTP_CODE = "http_error"
 """The code of an HTTP error whose status has no name in ``_HTTP_CODES``."""
 
 HANDLER_CODES: dict[str, tuple[int | None, str | None]] = {
-    "bad_request": (400, "The request could not be read."),
+    "bad_request": (
+        400,
+        "The body could not be read: not UTF-8, not JSON, or nested too deeply.",
+    ),
     "not_authenticated": (401, None),
     "forbidden": (403, None),
     "not_found": (404, "No route has this path."),
@@ -87,6 +90,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, error: RequestValidationError) -> JSONResponse:
+        if any(item.get("type") == "json_invalid" for item in error.errors()):
+            # Unreadable, like a body that is not UTF-8 or nested too deeply: one code for all.
+            return error_response(400, "bad_request", "the body is not valid JSON")
         return error_response(422, "validation_failed", _describe_validation(error))
 
     @app.exception_handler(StarletteHTTPException)
