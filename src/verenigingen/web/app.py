@@ -14,6 +14,7 @@ from verenigingen.web.api import history as history_api
 from verenigingen.web.api import indexes as index_api
 from verenigingen.web.deps import refuse_control_characters
 from verenigingen.web.errors import install_error_handlers
+from verenigingen.web.security_headers import SecurityHeadersMiddleware
 from verenigingen.web.timing import ServerTimingMiddleware
 
 API_PREFIX = "/api/v1"
@@ -41,6 +42,7 @@ def create_app(
     app.state.read_session_factory = None if session_factory else context.read_sessions
     install_error_handlers(app)
     app.add_middleware(ServerTimingMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware)
     for module in (members, memberships, invoices, payments, dues, jobs, notifications):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(index_api.router, prefix=API_PREFIX)
