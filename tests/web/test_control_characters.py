@@ -58,7 +58,8 @@ def test_a_payment_reference_with_nul_writes_nothing(api, session: Session) -> N
 
 
 @pytest.mark.parametrize(
-    "url", ["/members?status=Act%00ive", "/invoices?status=%1B", "/jobs?user=a%00b"]
+    "url",
+    ["/members?status=Act%00ive", "/invoices?status=%1B", "/jobs?user=a%00b", "/members?st%00=1"],
 )
 def test_a_query_with_a_control_character_is_refused(api, url: str) -> None:  # type: ignore[no-untyped-def]
     response = api(Role.ADMINISTRATOR).get(API_PREFIX + url)

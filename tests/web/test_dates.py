@@ -61,3 +61,33 @@ def test_a_dues_run_is_joined_only_by_a_request_for_the_same_run(api, session, j
     assert smaller["id"] not in (dated["id"], today["id"])
     assert today["params"] == {"day": None, "batch_size": 500}
     assert session.scalar(select(func.count(Job.id))) == 3
+
+
+@pytest.mark.parametrize(
+    ("url", "body", "field"),
+    [
+        (
+            "/members",
+            {
+                "first_name": "A",
+                "last_name": "B",
+                "email": "a@example.org",
+                "birth_date": "1899-12-31",
+            },
+            "birth_date",
+        ),
+        (
+            "/invoices",
+            {
+                "customer_id": 1,
+                "posting_date": "9999-12-31",
+                "lines": [{"description": "x", "rate": "1.00"}],
+            },
+            "posting_date",
+        ),
+    ],
+)
+def test_other_days_out_of_range_are_refused(api, url: str, body: dict, field: str) -> None:  # type: ignore[no-untyped-def]
+    response = api(Role.ADMINISTRATOR).post(f"/api/v1{url}", json=body)
+    assert response.status_code == 422, response.text
+    assert field in response.json()["detail"]

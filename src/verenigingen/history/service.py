@@ -94,11 +94,12 @@ def _readable_member(
 def _permit(user: User, member_id: int, access: Access | None) -> None:
     """A Member reads only itself (403 for any other id, existing or not); other roles get 404
     for an unknown member."""
-    if is_member_role(user):
-        if access is None or not may_read_member_owned_by(user, access.user_id):
+    if access is None:
+        if is_member_role(user):
             raise NotOwnRecord("a member may only read its own payment history")
-    elif access is None:
         raise NotFound(f"no member with id {member_id}")
+    if not may_read_member_owned_by(user, access.user_id):
+        raise NotOwnRecord("a member may only read its own payment history")
 
 
 def _versions(member_id: int, access: Access) -> dict[str, int]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from typing import Annotated
@@ -34,7 +33,7 @@ async def refuse_control_characters(request: Request) -> None:
         texts += [(f"query {name!r}", name), (f"query {name}", value)]
     if request.method not in READ_METHODS and "json" in request.headers.get("content-type", ""):
         try:
-            body = json.loads(await request.body())
+            body = await request.json()  # parsed once: FastAPI read it first, Starlette keeps it
         except ValueError:
             body = None  # FastAPI's own parsing says what is wrong with it
         texts += list(_strings_in(body, "body"))
