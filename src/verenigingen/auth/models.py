@@ -40,5 +40,9 @@ class ApiToken(IdMixin, Base):
     user_id: Mapped[int] = mapped_column(BigIntKey, ForeignKey("user_account.id"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     prefix: Mapped[str] = mapped_column(String(12))
+    label: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    """What the token is for (``ci``, ``bookkeeping export``), shown when tokens are listed."""
     created_at: Mapped[dt.datetime] = mapped_column(server_default=func.current_timestamp())
     revoked_at: Mapped[dt.datetime | None]
+    expires_at: Mapped[dt.datetime | None]
+    """UTC; a token past it authenticates no one. NULL: until revoked."""
