@@ -23,6 +23,13 @@ def normalise_bic(value: str) -> str:
         raise InvalidBic(f"not a valid BIC: {value!r} ({error})") from None
 
 
+def mask_iban(iban: str) -> str:
+    """``NL91ABNA0417164300`` → ``NL91**********4300``: country and check digits and the last
+    four characters, enough to recognise one's own account, too little to collect from it."""
+    compact = iban.replace(" ", "")
+    return f"{compact[:4]}{'*' * max(len(compact) - 8, 0)}{compact[-4:]}"
+
+
 def bank_account(iban: str, bic: str | None) -> tuple[str, str | None]:
     """Validated (IBAN, BIC); a missing BIC is looked up from the bank code in the IBAN.
 

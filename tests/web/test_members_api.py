@@ -66,7 +66,7 @@ def test_apply_then_read(api, session):
     body = response.json()
     assert body["member_id"] == "Assoc-Member-2026-11-0001"
     assert (body["status"], body["application_status"]) == ("Pending", "Pending")
-    assert (body["iban"], body["bic"]) == (VALID_IBAN, "ABNANL2A")
+    assert (body["iban"], body["bic"]) == ("NL91**********4300", "ABNANL2A")  # masked: a secretary
     fetched = client.get(f"{URL}/{body['id']}")
     assert fetched.status_code == 200
     assert fetched.json() == body
@@ -278,3 +278,27 @@ def test_mandates(api, session, admin):
     assert portal.get(url).status_code == 200
     assert portal.get(f"{URL}/{other.id}/mandates").status_code == 403
     assert portal.post(url, json={**MANDATE, "mandate_reference": "M-7"}).status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("role", "shown"),
+    [
+        (Role.ADMINISTRATOR, VALID_IBAN),
+        (Role.TREASURER, VALID_IBAN),
+        (Role.MEMBERSHIP_SECRETARY, "NL91**********4300"),
+        ("portal", "NL91**********4300"),
+    ],
+)
+def test_ibans_are_whole_only_for_the_roles_that_collect(api, session, admin, role, shown):
+    monthly = make_type(session, default=True)
+    member, _, _ = make_active_member(session, admin, monthly)
+    member.iban = VALID_IBAN
+    session.flush()
+    api(Role.TREASURER).post(f"{URL}/{member.id}/mandates", json=MANDATE)
+    client = api(portal_login(session, member) if role == "portal" else role)
+
+    listed = client.get(URL).json()["items"]
+    assert [m["iban"] for m in listed if m["id"] == member.id] == [shown]
+    assert client.get(f"{URL}/{member.id}").json()["iban"] == shown
+    assert [m["iban"] for m in client.get(f"{URL}/{member.id}/mandates").json()] == [shown]
+    assert session.get(Member, member.id).iban == VALID_IBAN  # stored whole

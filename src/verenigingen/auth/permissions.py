@@ -14,12 +14,19 @@ class Permission(enum.StrEnum):
     BILLING_READ = "billing.read"
     BILLING_WRITE = "billing.write"
     USERS_ADMIN = "users.admin"
+    BANK_ACCOUNTS_READ = "bank_accounts.read"
+    """See whole IBANs: the roles that collect by direct debit. Everyone else sees them masked."""
 
 
 _GRANTS: dict[Role, frozenset[Permission]] = {
     Role.ADMINISTRATOR: frozenset(Permission),
     Role.TREASURER: frozenset(
-        {Permission.MEMBERS_READ, Permission.BILLING_READ, Permission.BILLING_WRITE}
+        {
+            Permission.MEMBERS_READ,
+            Permission.BILLING_READ,
+            Permission.BILLING_WRITE,
+            Permission.BANK_ACCOUNTS_READ,
+        }
     ),
     Role.MEMBERSHIP_SECRETARY: frozenset(
         {Permission.MEMBERS_READ, Permission.MEMBERS_WRITE, Permission.BILLING_READ}
@@ -43,6 +50,11 @@ def require_any(user: User, *permissions: Permission) -> None:
     if not user.enabled or not any(has_permission(user, p) for p in permissions):
         wanted = " or ".join(p.value for p in permissions)
         raise PermissionDenied(f"role {user.role} may not do {wanted}")
+
+
+def sees_whole_ibans(user: User) -> bool:
+    """True when ``user`` may see whole IBANs (Administrator, Treasurer); others get them masked."""
+    return user.enabled and has_permission(user, Permission.BANK_ACCOUNTS_READ)
 
 
 def is_member_role(user: User) -> bool:

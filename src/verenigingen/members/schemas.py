@@ -7,8 +7,11 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from verenigingen.auth.models import User
+from verenigingen.auth.permissions import sees_whole_ibans
 from verenigingen.clock import BusinessDate
 from verenigingen.db.ids import RecordId
+from verenigingen.iban import mask_iban
 from verenigingen.members.models import (
     CancellationType,
     Member,
@@ -115,8 +118,12 @@ class MemberOut(BaseModel):
     termination_reason: str | None
 
     @classmethod
-    def of(cls, member: Member) -> MemberOut:
-        return cls.model_validate(member)
+    def of(cls, member: Member, viewer: User) -> MemberOut:
+        """``member`` as ``viewer`` may see it: the IBAN masked unless its role collects."""
+        shown = cls.model_validate(member)
+        if shown.iban is not None and not sees_whole_ibans(viewer):
+            shown.iban = mask_iban(shown.iban)
+        return shown
 
 
 class MembershipOut(BaseModel):

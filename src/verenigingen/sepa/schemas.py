@@ -6,7 +6,11 @@ import datetime as dt
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from verenigingen.auth.models import User
+from verenigingen.auth.permissions import sees_whole_ibans
 from verenigingen.clock import BusinessDate
+from verenigingen.iban import mask_iban
+from verenigingen.sepa.models import SepaMandate
 
 
 class MandateCreate(BaseModel):
@@ -38,3 +42,11 @@ class MandateOut(BaseModel):
     first_collection_date: dt.date | None
     expiry_date: dt.date | None
     status: str
+
+    @classmethod
+    def of(cls, mandate: SepaMandate, viewer: User) -> MandateOut:
+        """``mandate`` as ``viewer`` may see it: the IBAN masked unless its role collects."""
+        shown = cls.model_validate(mandate)
+        if not sees_whole_ibans(viewer):
+            shown.iban = mask_iban(shown.iban)
+        return shown

@@ -50,19 +50,19 @@ def list_members(
     """Members by name; a portal member sees only itself."""
     items, total = queries.list_members(session, user, status=status, limit=limit, offset=offset)
     return Page[MemberOut](
-        items=[MemberOut.of(item) for item in items], total=total, limit=limit, offset=offset
+        items=[MemberOut.of(item, user) for item in items], total=total, limit=limit, offset=offset
     )
 
 
 @router.get("/{member_id}")
 def get_member(session: SessionDep, user: CurrentUser, member_id: RecordId) -> MemberOut:
-    return MemberOut.of(queries.get_member(session, user, member_id))
+    return MemberOut.of(queries.get_member(session, user, member_id), user)
 
 
 @router.post("", status_code=201)
 def apply(session: SessionDep, user: CurrentUser, body: MemberApplication) -> MemberOut:
     """Record an application; the member is Pending until approved."""
-    return MemberOut.of(apply_for_membership(session, user, body))
+    return MemberOut.of(apply_for_membership(session, user, body), user)
 
 
 @router.patch("/{member_id}")
@@ -70,7 +70,7 @@ def update(
     session: SessionDep, user: CurrentUser, member_id: RecordId, body: MemberUpdate
 ) -> MemberOut:
     """Change the fields sent; a portal member may change only its own contact details."""
-    return MemberOut.of(update_member(session, user, member_id, body))
+    return MemberOut.of(update_member(session, user, member_id, body), user)
 
 
 @router.post("/{member_id}/approve")
@@ -90,14 +90,14 @@ def approve(
         dues_rate=body.dues_rate,
         start_date=body.start_date,
     )
-    return MemberOut.of(member)
+    return MemberOut.of(member, user)
 
 
 @router.post("/{member_id}/reject")
 def reject(
     session: SessionDep, user: CurrentUser, member_id: RecordId, body: RejectionRequest
 ) -> MemberOut:
-    return MemberOut.of(reject_member(session, user, member_id, body.reason))
+    return MemberOut.of(reject_member(session, user, member_id, body.reason), user)
 
 
 @router.post("/{member_id}/terminate")
@@ -112,12 +112,12 @@ def terminate(
     member = terminate_member(
         session, user, member_id, termination_date=body.termination_date, reason=body.reason
     )
-    return MemberOut.of(member)
+    return MemberOut.of(member, user)
 
 
 @router.get("/{member_id}/mandates")
 def mandates(session: SessionDep, user: CurrentUser, member_id: RecordId) -> list[MandateOut]:
-    return [MandateOut.model_validate(m) for m in list_mandates(session, user, member_id)]
+    return [MandateOut.of(m, user) for m in list_mandates(session, user, member_id)]
 
 
 @router.post("/{member_id}/mandates", status_code=201)
@@ -125,4 +125,4 @@ def add_mandate(
     session: SessionDep, user: CurrentUser, member_id: RecordId, body: MandateCreate
 ) -> MandateOut:
     """Record a signed SEPA mandate (Active)."""
-    return MandateOut.model_validate(create_mandate(session, user, member_id, body))
+    return MandateOut.of(create_mandate(session, user, member_id, body), user)
