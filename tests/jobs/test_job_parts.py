@@ -15,7 +15,7 @@ import pytest
 
 from verenigingen.errors import ValidationFailed
 from verenigingen.jobs.deadline import JobTimeout, can_stop_jobs_here, deadline
-from verenigingen.jobs.error_text import MAX_ERROR_LENGTH, describe, error_to_store
+from verenigingen.jobs.error_text import MAX_ERROR_LENGTH, describe, error_to_store, source_name
 from verenigingen.jobs.outcomes import FailedAttempt, RunOutcome
 from verenigingen.jobs.results import as_json, result_to_store
 
@@ -75,8 +75,27 @@ def test_any_other_error_is_described_by_its_type_message_and_the_line_that_rais
     except RuntimeError as error:
         text = describe(error)
         line = error.__traceback__.tb_lineno if error.__traceback__ else 0
-    assert text == f"RuntimeError: the bank refused (at {__file__}:{line})"
+    assert text == f"RuntimeError: the bank refused (at test_job_parts.py:{line})"
     assert describe(KeyError("member")) == "KeyError: 'member'"  # never raised: no line
+
+
+def test_a_line_in_the_package_is_named_from_the_package_down() -> None:
+    installed = "/srv/app/.venv/lib/python3.12/site-packages/verenigingen/dues/tasks.py"
+    assert source_name(installed) == "verenigingen/dues/tasks.py"
+    assert source_name("/home/ci/src/verenigingen/verenigingen/jobs/a.py") == (
+        "verenigingen/jobs/a.py"
+    )
+
+
+def test_stored_error_text_names_no_server_paths() -> None:
+    stored = error_to_store(
+        "OperationalError: unable to open database file /srv/verenigingen/var/verenigingen.db; "
+        "[Errno 2] No such file or directory: '/tmp/tmpab12/export.csv' (see https://example.org/a/b)"
+    )
+    assert stored == (
+        "OperationalError: unable to open database file …/verenigingen.db; "
+        "[Errno 2] No such file or directory: '…/export.csv' (see https://example.org/a/b)"
+    )
 
 
 def test_stored_error_text_is_masked_and_cut_to_length() -> None:
