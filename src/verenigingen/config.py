@@ -67,6 +67,15 @@ class Settings(BaseSettings):
     cache_max_entries: int = 10_000
     """Bound of the in-process cache; the least recently used entry goes first."""
 
+    server_timing: Literal["administrators", "everyone", "off"] = "administrators"
+    """Who gets the ``Server-Timing`` header (statements and database time of the request):
+    requests authenticated as an Administrator, every response, or none. The figures tell an
+    outsider how the server works inside, so by default only administrators see them."""
+
+    api_docs_public: bool = True
+    """Serve the OpenAPI document (``/openapi.json``) and the interactive docs (``/docs``) to
+    anyone; off, both answer 404 (the API itself is unchanged)."""
+
     history_refresh_above: Decimal = Decimal("100.00")
     """A payment of another type (Internal Transfer) above this amount still refreshes the
     member financial summary; Receive and Pay payments always do."""

@@ -33,15 +33,16 @@ def create_app(
         title="verenigingen",
         version=__version__,
         description="Members, memberships, dues, invoices and payments of an association.",
-        docs_url="/docs",
-        openapi_url="/openapi.json",
+        docs_url="/docs" if context.settings.api_docs_public else None,
+        redoc_url="/redoc" if context.settings.api_docs_public else None,
+        openapi_url="/openapi.json" if context.settings.api_docs_public else None,
         dependencies=[Depends(refuse_control_characters)],
     )
     app.state.context = context
     app.state.session_factory = session_factory or context.sessions
     app.state.read_session_factory = None if session_factory else context.read_sessions
     install_error_handlers(app)
-    app.add_middleware(ServerTimingMiddleware)
+    app.add_middleware(ServerTimingMiddleware, audience=context.settings.server_timing)
     app.add_middleware(SecurityHeadersMiddleware)
     for module in (members, memberships, invoices, payments, dues, jobs, notifications):
         app.include_router(module.router, prefix=API_PREFIX)

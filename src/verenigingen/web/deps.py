@@ -16,6 +16,7 @@ from verenigingen.auth.service import authenticate_token
 from verenigingen.db.session import read_only
 from verenigingen.errors import NotAuthenticated
 from verenigingen.web.errors import ControlCharacter
+from verenigingen.web.timing import note_viewer
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -102,9 +103,11 @@ def bearer_token(
 BearerToken = Annotated[str, Depends(bearer_token)]
 
 
-def current_user(session: SessionDep, token: BearerToken) -> User:
+def current_user(request: Request, session: SessionDep, token: BearerToken) -> User:
     """The token's user, read in the request's transaction; 401 for an unknown or revoked token."""
-    return authenticate_token(session, token)
+    user = authenticate_token(session, token)
+    note_viewer(request, user)
+    return user
 
 
 CurrentUser = Annotated[User, Depends(current_user)]
@@ -120,6 +123,7 @@ def current_user_outside_transaction(request: Request, token: BearerToken) -> Us
     with read_only(request.app.state.session_factory) as session:
         user = authenticate_token(session, token)
         session.expunge(user)  # keep its loaded attributes past the session's end
+    note_viewer(request, user)
     return user
 
 
