@@ -72,8 +72,8 @@ def test_users_create_and_token(data_dir: Path) -> None:
         (["users", "create", "admin@example.org", "--role", "Member"], None, "already exists"),
         (
             ["users", "create", "y@example.org", "--role", "Member", "--password-stdin"],
-            "short\n",
-            "at least 8 characters",
+            "elf-tekens!\n",
+            "at least 12 characters",
         ),
         (["users", "token", "nobody@example.org"], None, "no user with email"),
     ],

@@ -19,9 +19,21 @@ class LoginNotLinkedToMember(PermissionDenied):
 
 
 class PasswordTooShort(ValidationFailed):
-    """A new password shorter than the minimum length."""
+    """A new password shorter than the minimum length (12 characters)."""
 
     code = "password_too_short"
+
+
+class PasswordTooLong(ValidationFailed):
+    """A new password longer than 1,024 characters."""
+
+    code = "password_too_long"
+
+
+class PasswordTooCommon(ValidationFailed):
+    """A new password that is on the list of the most common passwords (case ignored)."""
+
+    code = "password_too_common"
 
 
 class UserAlreadyExists(Conflict):

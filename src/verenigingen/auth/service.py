@@ -10,14 +10,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from verenigingen import clock
-from verenigingen.auth.errors import PasswordTooShort, UserAlreadyExists
+from verenigingen.auth.errors import UserAlreadyExists
 from verenigingen.auth.models import ApiToken, Role, User
+from verenigingen.auth.password_policy import check_new_password
 from verenigingen.auth.passwords import hash_password, verify_password
 from verenigingen.errors import NotAuthenticated, NotFound, ValidationFailed
 
 TOKEN_PREFIX = "vrg_"  # noqa: S105 (a public marker that makes tokens recognisable)
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-MIN_PASSWORD_LENGTH = 8
 
 
 def parse_role(value: str) -> Role:
@@ -36,13 +36,14 @@ def create_user(
     password: str | None = None,
     full_name: str = "",
 ) -> User:
-    """Create a login. The email is its name; a password is optional (token-only users)."""
+    """Create a login. The email is its name; a password is optional (token-only users) and
+    must meet the password policy (422, see ``password_policy``)."""
     email = email.strip().lower()
     if not EMAIL_PATTERN.match(email):
         raise ValidationFailed(f"not a valid email address: {email!r}")
     role = parse_role(role) if isinstance(role, str) else role
-    if password is not None and len(password) < MIN_PASSWORD_LENGTH:
-        raise PasswordTooShort(f"the password needs at least {MIN_PASSWORD_LENGTH} characters")
+    if password is not None:
+        check_new_password(password)
     if session.scalar(select(User.id).where(User.email == email)) is not None:
         raise UserAlreadyExists(f"a user with email {email} already exists")
     user = User(
@@ -54,6 +55,14 @@ def create_user(
     session.add(user)
     session.flush()
     return user
+
+
+def set_password(session: Session, user: User, password: str) -> None:
+    """Give ``user`` a new password; it must meet the password policy (422, nothing changed).
+    Its tokens stay valid: revoke them too when the old password may have leaked."""
+    check_new_password(password)
+    user.password_hash = hash_password(password)
+    session.flush()
 
 
 def get_user_by_email(session: Session, email: str) -> User:

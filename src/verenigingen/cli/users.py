@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from verenigingen.auth.service import create_user, get_user_by_email, issue_token
+from verenigingen.auth.service import create_user, get_user_by_email, issue_token, set_password
 from verenigingen.cli.context import console, fail, ready_context, transaction
 
 app = typer.Typer(help="Users, roles and API tokens.", no_args_is_help=True)
@@ -22,11 +22,7 @@ def create(
     ),
 ) -> None:
     """Create a user with a role (and optionally a password read from stdin)."""
-    password = None
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-        if not password:
-            raise fail("--password-stdin given but stdin held no password")
+    password = _password_from_stdin() if password_stdin else None
     context = ready_context()
     with transaction(context) as session:
         user = create_user(session, email, role, password=password, full_name=full_name)
@@ -40,3 +36,30 @@ def token(email: str) -> None:
     with transaction(context) as session:
         issued = issue_token(session, get_user_by_email(session, email))
     typer.echo(issued)
+
+
+@app.command("password")
+def password(
+    email: str,
+    password_stdin: bool = typer.Option(
+        False, "--password-stdin", help="Read the password from stdin instead of asking twice."
+    ),
+) -> None:
+    """Set a user's password (at least 12 characters, not a common password)."""
+    new_password = (
+        _password_from_stdin()
+        if password_stdin
+        else typer.prompt("New password", hide_input=True, confirmation_prompt=True)
+    )
+    context = ready_context()
+    with transaction(context) as session:
+        user = get_user_by_email(session, email)
+        set_password(session, user, new_password)
+    console.print(f"Password of {user.email} set.", highlight=False)
+
+
+def _password_from_stdin() -> str:
+    password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        raise fail("--password-stdin given but stdin held no password")
+    return password
