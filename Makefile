@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 ADMIN_EMAIL ?= admin@example.org
 
-.PHONY: run test lint format bench install clean
+.PHONY: run test lint format bench fuzz install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,17 +30,25 @@ run: $(STAMP)
 	$(BIN)/verenigingen serve --host $(HOST) --port $(PORT)
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench fuzz
+	$(BIN)/ruff format --check src tests bench fuzz
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
 format: $(STAMP)
-	$(BIN)/ruff check --fix src tests bench
-	$(BIN)/ruff format src tests bench
+	$(BIN)/ruff check --fix src tests bench fuzz
+	$(BIN)/ruff format src tests bench fuzz
 
 test: lint
 	$(BIN)/pytest -q
+	$(BIN)/python fuzz/fuzz_api.py --max-examples 20
+
+# The API fuzzed long: schemathesis against a real server, as administrator and as member.
+# FUZZ_EXAMPLES cases per operation and phase; FUZZ_SEED picks other inputs (docs/security.md).
+FUZZ_EXAMPLES ?= 300
+FUZZ_SEED ?= 20261203
+fuzz: $(STAMP)
+	$(BIN)/python fuzz/fuzz_api.py --max-examples $(FUZZ_EXAMPLES) --seed $(FUZZ_SEED)
 
 # Every benchmark; those that compare engines also run on PostgreSQL and Redis when
 # VERENIGINGEN_TEST_POSTGRES_URL / VERENIGINGEN_TEST_REDIS_URL are set. Figures: docs/benchmarks.md.

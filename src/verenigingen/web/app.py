@@ -14,6 +14,7 @@ from verenigingen.web.api import history as history_api
 from verenigingen.web.api import indexes as index_api
 from verenigingen.web.deps import refuse_control_characters
 from verenigingen.web.errors import install_error_handlers
+from verenigingen.web.openapi import install_openapi
 from verenigingen.web.security_headers import SecurityHeadersMiddleware
 from verenigingen.web.timing import ServerTimingMiddleware
 
@@ -42,6 +43,7 @@ def create_app(
     app.state.session_factory = session_factory or context.sessions
     app.state.read_session_factory = None if session_factory else context.read_sessions
     install_error_handlers(app)
+    install_openapi(app)
     app.add_middleware(ServerTimingMiddleware, audience=context.settings.server_timing)
     app.add_middleware(SecurityHeadersMiddleware)
     for module in (members, memberships, invoices, payments, dues, jobs, notifications):

@@ -1,0 +1,45 @@
+"""The OpenAPI document, with the answers every operation of a kind may give.
+
+A router lists the errors its own rules give (404, 409, ...). Some answers come from the
+platform instead, for every operation of a kind, and are added here so the document lists every
+status a client can get: a 400 ``bad_request`` for a body that cannot be read (not JSON, not
+UTF-8, nested too deeply) on each operation that takes one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+ERROR_BODY = {"$ref": "#/components/schemas/ErrorBody"}
+UNREADABLE_BODY = {
+    "description": "The body cannot be read (`bad_request`)",
+    "content": {"application/json": {"schema": ERROR_BODY}},
+}
+
+
+def install_openapi(app: FastAPI) -> None:
+    """Make ``app.openapi()`` return the document with the platform's answers added."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+            )
+            add_platform_answers(document)
+            app.openapi_schema = document
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def add_platform_answers(document: dict[str, Any]) -> None:
+    for path_item in document.get("paths", {}).values():
+        for operation in path_item.values():
+            if "requestBody" in operation:
+                operation["responses"].setdefault("400", UNREADABLE_BODY)
