@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from verenigingen.errors import Conflict, PermissionDenied, ValidationFailed
+from verenigingen.errors import Conflict, DomainError, PermissionDenied, ValidationFailed
 
 
 class NotOwnRecord(PermissionDenied):
@@ -40,3 +40,27 @@ class UserAlreadyExists(Conflict):
     """A user with this email address already exists."""
 
     code = "user_already_exists"
+
+
+class UserDisabled(Conflict):
+    """Issuing a token for a disabled user (enable it first)."""
+
+    code = "user_disabled"
+
+
+class LastEnabledAdministrator(Conflict):
+    """Disabling the only enabled Administrator: no one could manage users any more."""
+
+    code = "last_enabled_administrator"
+
+
+class TooManyAttempts(DomainError):
+    """Too many failed authentications from this address, or for this account, in the last
+    minutes; the ``Retry-After`` header says in how many seconds to try again."""
+
+    code = "too_many_attempts"
+    status_code = 429
+
+    def __init__(self, detail: str, retry_after_seconds: int) -> None:
+        super().__init__(detail)
+        self.retry_after_seconds = retry_after_seconds

@@ -32,6 +32,12 @@ class User(IdMixin, Base):
         return self.role == Role.ADMINISTRATOR
 
 
+class TokenState(enum.StrEnum):
+    ACTIVE = "active"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
+
+
 class ApiToken(IdMixin, Base):
     """A bearer token. Only its SHA-256 is stored; the token is shown once when issued."""
 
@@ -46,3 +52,12 @@ class ApiToken(IdMixin, Base):
     revoked_at: Mapped[dt.datetime | None]
     expires_at: Mapped[dt.datetime | None]
     """UTC; a token past it authenticates no one. NULL: until revoked."""
+
+    def state_at(self, moment: dt.datetime) -> TokenState:
+        """Revoked (whatever its expiry), expired once ``expires_at`` is reached, else active.
+        ``moment`` is a naive UTC timestamp, as ``clock.now()`` gives."""
+        if self.revoked_at is not None:
+            return TokenState.REVOKED
+        if self.expires_at is not None and self.expires_at <= moment:
+            return TokenState.EXPIRED
+        return TokenState.ACTIVE

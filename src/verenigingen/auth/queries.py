@@ -1,0 +1,60 @@
+"""What can be read about users and tokens: administrators read every user's, anyone its own.
+
+A token is never read back: lists show its id, prefix, label, dates and state, not its hash.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from verenigingen import clock
+from verenigingen.auth.errors import NotOwnRecord
+from verenigingen.auth.models import ApiToken, User
+from verenigingen.auth.permissions import Permission, has_permission, require
+from verenigingen.auth.service import get_user
+from verenigingen.db.paging import check_page, count_rows
+
+
+@dataclass(frozen=True)
+class UserSummary:
+    user: User
+    active_tokens: int
+    """Tokens that authenticate today: neither revoked nor expired (a disabled user's included)."""
+
+
+def list_users(
+    session: Session, actor: User, *, limit: int = 50, offset: int = 0
+) -> tuple[list[UserSummary], int]:
+    """Every user by email with its count of active tokens, paged (administrators; 403 for
+    other roles, 422 for a page out of range); one statement for the page, one for the total."""
+    require(actor, Permission.USERS_ADMIN)
+    check_page(limit, offset)
+    now = clock.now()
+    active_tokens = (
+        select(func.count(ApiToken.id))
+        .where(
+            ApiToken.user_id == User.id,
+            ApiToken.revoked_at.is_(None),
+            or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > now),
+        )
+        .correlate(User)
+        .scalar_subquery()
+    )
+    statement = select(User, active_tokens.label("active_tokens")).order_by(User.email)
+    rows = session.execute(statement.limit(limit).offset(offset)).all()
+    summaries = [UserSummary(user=row.User, active_tokens=row.active_tokens) for row in rows]
+    return summaries, count_rows(session, select(User.id))
+
+
+def list_tokens(session: Session, actor: User, user_id: int) -> list[ApiToken]:
+    """A user's tokens, oldest first, revoked and expired ones included: its own, or anyone's
+    for an administrator (403 ``not_own_record`` otherwise; 404 for an unknown user)."""
+    if user_id != actor.id and not has_permission(actor, Permission.USERS_ADMIN):
+        raise NotOwnRecord("only an administrator may see another user's tokens")
+    get_user(session, user_id)
+    return list(
+        session.scalars(select(ApiToken).where(ApiToken.user_id == user_id).order_by(ApiToken.id))
+    )
