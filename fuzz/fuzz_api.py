@@ -142,6 +142,7 @@ def fuzz(
             "--no-color",
         ],
         env=env,
+        cwd=workdir,  # schemathesis keeps its state in ./.schemathesis: not in the repository
         capture_output=True,
         text=True,
     )
