@@ -66,6 +66,31 @@ class IndexNotManaged(Conflict):
     code = "index_not_managed"
 
 
+class IndexBusy(Conflict):
+    """Another operation of the index manager (an add, an impact or a rollback) holds this index
+    now; operations on one index run one at a time. The detail says which holds it and since
+    when; try again when it is done."""
+
+    code = "index_busy"
+
+
+class IndexLockTimeout(Conflict):
+    """The database gave up waiting for a lock an index operation needed (a long transaction or
+    another change holds the table): the operation stopped there, the ledger shows how far it
+    got; try again when the table is free."""
+
+    code = "index_lock_timeout"
+
+
+class IndexOperationInterrupted(DomainError):
+    """The database failed during an index operation for another reason than a lock (the
+    connection was lost, say): the operation stopped there, ``status`` shows what the database
+    has now."""
+
+    code = "index_operation_interrupted"
+    status_code = 503
+
+
 class ScratchUnavailable(DomainError):
     """No scratch copy of the data can be made for the advisor (the server refuses a new
     database, say)."""

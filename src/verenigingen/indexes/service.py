@@ -6,6 +6,12 @@ every DDL statement), and the ledger must show ``building`` *before* the build s
 crash mid-build leaves a trace. So the functions here take the engine, run DDL on dedicated
 connections (``dialects``), and record every step in short transactions of their own through
 :func:`verenigingen.db.session.unit_of_work`, the helper the other boundaries use.
+
+Every operation that changes or measures an index holds that index's lock from its first look at
+the index to its last ledger write (:mod:`verenigingen.indexes.locking`): a second operation on
+the same index is refused at once with 409 ``index_busy`` and writes nothing. What the database
+refuses on the way (a lock wait that timed out, a lost connection) leaves as a named error, not
+as the database's own text.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from verenigingen import clock
@@ -24,16 +31,25 @@ from verenigingen.db.session import make_session_factory, unit_of_work
 from verenigingen.errors import PermissionDenied
 from verenigingen.indexes import catalog, impact
 from verenigingen.indexes.catalog import IndexSpec
-from verenigingen.indexes.dialects import BuildFailed, BuildOptions, ExistingIndex, for_engine
+from verenigingen.indexes.dialects import (
+    BuildFailed,
+    BuildOptions,
+    ExistingIndex,
+    IndexOperation,
+    for_engine,
+)
 from verenigingen.indexes.errors import (
     IndexDeclaredByModels,
+    IndexLockTimeout,
     IndexNameTaken,
     IndexNotBuilt,
     IndexNotManaged,
+    IndexOperationInterrupted,
     IndexRollbackInterrupted,
     IndexWithoutProbes,
     UnknownIndex,
 )
+from verenigingen.indexes.locking import exclusive
 from verenigingen.indexes.models import IndexChange, IndexState
 
 
@@ -46,6 +62,29 @@ def require_administrator(user: User) -> None:
 def _ledger(engine: Engine) -> Iterator[Session]:
     with unit_of_work(make_session_factory(engine)) as session:
         yield session
+
+
+@contextlib.contextmanager
+def _database_refusals_named(
+    engine: Engine, operation: IndexOperation, names: Sequence[str]
+) -> Iterator[None]:
+    """What the database refuses during ``operation`` as a named error: its own text in a 503
+    would tell the administrator neither what stopped nor what to do next."""
+    try:
+        yield
+    except OperationalError as error:
+        said = (str(error.orig).splitlines() or ["no reason given"])[0]
+        stopped = f"{operation} of {', '.join(names)} stopped"
+        if for_engine(engine).lock_timed_out(error):
+            raise IndexLockTimeout(
+                f"{stopped}: the database gave up waiting for a lock on the table (a long "
+                "transaction or another change holds it); the ledger shows how far it got, try "
+                f"again when the table is free (the database said: {said})"
+            ) from error
+        raise IndexOperationInterrupted(
+            f"{stopped}: the database failed ({said}); `verenigingen indexes status` shows what "
+            "it has now"
+        ) from error
 
 
 def _update(engine: Engine, change_id: int, **values: object) -> None:
@@ -104,11 +143,19 @@ class AddOutcome:
 def add_indexes(
     engine: Engine, user: User, specs: Sequence[IndexSpec], options: BuildOptions | None = None
 ) -> list[AddOutcome]:
-    """Add each index online; one failing does not stop the others (each is recorded)."""
+    """Add each index online; one failing does not stop the others (each is recorded).
+
+    Holds the lock of every index asked for until the last is done: 409 ``index_busy`` before
+    anything is built when another operation holds one of them."""
     require_administrator(user)
     for spec in specs:
         catalog.validate(spec)  # all checked before the first DDL runs
-    return [_add(engine, user, spec, options or BuildOptions()) for spec in specs]
+    names = [spec.name for spec in specs]
+    with (
+        _database_refusals_named(engine, IndexOperation.ADD, names),
+        exclusive(engine, names, IndexOperation.ADD),
+    ):
+        return [_add(engine, user, spec, options or BuildOptions()) for spec in specs]
 
 
 def _add(engine: Engine, user: User, spec: IndexSpec, options: BuildOptions) -> AddOutcome:
@@ -197,9 +244,17 @@ def measure_impact(
     engine: Engine, user: User, name: str, runs: int = impact.DEFAULT_RUNS
 ) -> impact.ImpactReport:
     """Plans and interleaved median timings of the index's reads with and without it; the
-    result is written to the index's latest ledger entry when the manager added it."""
+    result is written to the index's latest ledger entry when the manager added it.
+
+    Holds the index's lock while it measures: 409 ``index_busy`` when another operation has it."""
     require_administrator(user)
-    spec = find_spec(engine, name)
+    with _database_refusals_named(engine, IndexOperation.IMPACT, [name]):
+        spec = find_spec(engine, name)
+        with exclusive(engine, [spec.name], IndexOperation.IMPACT):
+            return _measure_impact(engine, user, spec, runs)
+
+
+def _measure_impact(engine: Engine, user: User, spec: IndexSpec, runs: int) -> impact.ImpactReport:
     current = _existing(engine, spec.table)[0].get(spec.name)
     if current is None or not current.valid or current.ignored:
         raise IndexNotBuilt(f"{spec.name} is not built and valid; add it first")
@@ -234,10 +289,20 @@ def rollback_index(
     engine: Engine, user: User, name: str, options: BuildOptions | None = None
 ) -> RollbackOutcome:
     """Remove an index the manager added: MariaDB marks it IGNORED first and measures its
-    reads without it before dropping; PostgreSQL drops it concurrently; SQLite drops it."""
+    reads without it before dropping; PostgreSQL drops it concurrently; SQLite drops it.
+
+    Holds the index's lock until the drop is recorded: 409 ``index_busy`` when another operation
+    has it."""
     require_administrator(user)
-    options = options or BuildOptions()
-    spec = find_spec(engine, name)
+    with _database_refusals_named(engine, IndexOperation.ROLLBACK, [name]):
+        spec = find_spec(engine, name)
+        with exclusive(engine, [spec.name], IndexOperation.ROLLBACK):
+            return _rollback(engine, user, spec, options or BuildOptions())
+
+
+def _rollback(
+    engine: Engine, user: User, spec: IndexSpec, options: BuildOptions
+) -> RollbackOutcome:
     if spec.declared_by_models:
         raise IndexDeclaredByModels(
             f"{spec.name} is declared by the models; only a migration may drop it"

@@ -3,16 +3,24 @@
 Every module offers the same functions (see :class:`IndexDialect`); :func:`for_engine` picks one.
 DDL never runs inside a caller's transaction: PostgreSQL refuses ``CONCURRENTLY`` in one and
 MariaDB commits implicitly around DDL, so each dialect opens its own connection for it.
+
+Each also holds the index manager's locks on index names (:meth:`IndexDialect.exclusive`), with
+what its engine offers that dies with the process holding it: a session-level advisory lock on
+PostgreSQL, a user lock (``GET_LOCK``) on MariaDB, an OS file lock beside the SQLite file.
+:func:`verenigingen.indexes.locking.exclusive` is how the manager takes them.
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
+import enum
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 
 from verenigingen.indexes.catalog import IndexSpec
 from verenigingen.indexes.errors import UnsupportedDialect
@@ -48,6 +56,33 @@ class BuildFailed(Exception):
         """What was sent before the database refused (each algorithm tried, say)."""
 
 
+class IndexOperation(enum.StrEnum):
+    """What the index manager does to one index; each holds the index's lock while it runs."""
+
+    ADD = "add"
+    IMPACT = "impact"
+    ROLLBACK = "rollback"
+
+
+def operation_named(text: str) -> IndexOperation | None:
+    """The operation a lock's holder wrote down, or None for anything else."""
+    try:
+        return IndexOperation(text)
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class LockHolder:
+    """Who holds an index's lock, as far as the database can tell."""
+
+    index: str
+    operation: IndexOperation | None = None
+    """None when the holder has not said yet (it took the lock a moment ago)."""
+    since: dt.datetime | None = None
+    """When it took the lock, aware and in UTC."""
+
+
 Parameters = Sequence[Any] | Mapping[str, Any]
 
 
@@ -81,6 +116,21 @@ class IndexDialect(Protocol):
         ...
 
     def explain(self, connection: Connection, sql: str, parameters: Parameters) -> str: ...
+
+    def exclusive(
+        self, engine: Engine, names: Sequence[str], operation: IndexOperation
+    ) -> contextlib.AbstractContextManager[LockHolder | None]:
+        """Hold the index manager's lock on each of ``names`` for the block, or none of them.
+
+        Never waits: the block gets None when every lock was taken, else the holder of the first
+        one another operation (in this process or another) holds. The locks go when the block
+        ends, and with the process that holds them if it dies.
+        """
+        ...
+
+    def lock_timed_out(self, error: DBAPIError) -> bool:
+        """The database refused a statement because a lock wait timed out (or a deadlock)."""
+        ...
 
 
 def quote(engine: Engine, identifier: str) -> str:

@@ -10,13 +10,20 @@ The ALTER still needs an exclusive metadata lock for a moment at its start and e
 transaction that has read the table holds it off, and ``lock_wait_timeout`` makes the ALTER give
 up cleanly instead of queueing every later query behind it. Rollback first marks the index
 IGNORED (10.6+; instant, and reversible), so its absence can be measured before it is dropped.
+
+The manager's lock on an index is a user lock (``GET_LOCK``) on a connection of its own. User
+locks are server-wide, so the name carries a hash of the database and the index (names are at
+most 64 characters); the server drops it when that connection ends, a killed process's too. A
+second lock on the same connection, the name and the operation, says which operation holds it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
+import hashlib
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError
@@ -26,6 +33,8 @@ from verenigingen.indexes.dialects import (
     BuildFailed,
     BuildOptions,
     ExistingIndex,
+    IndexOperation,
+    LockHolder,
     Parameters,
     column_list,
     quote,
@@ -45,6 +54,24 @@ _STATISTICS = text(
 # MySQL) does not know NOCOPY.
 _ALGORITHM_REFUSED = (1845, 1846, 1064)
 _EXPLAIN_FIELDS = ("table", "type", "key", "rows", "Extra")
+# ER_LOCK_WAIT_TIMEOUT (lock_wait_timeout, innodb_lock_wait_timeout), ER_LOCK_DEADLOCK
+_LOCK_REFUSALS = (1205, 1213)
+_HELD_SINCE = text(
+    """
+    SELECT UTC_TIMESTAMP(6) - INTERVAL ROUND(TIME_MS * 1000) MICROSECOND AS since
+    FROM information_schema.PROCESSLIST
+    WHERE ID = :connection
+    """
+)
+
+
+_MARKED_BY = ", ".join(f"IS_USED_LOCK(:{o}) AS `{o}`" for o in IndexOperation)
+
+
+def _lock_name(database: str, index: str, operation: IndexOperation | None = None) -> str:
+    """``verenigingen.index.<32 hex>`` (51 characters), with ``.<operation>`` for its marker."""
+    digest = hashlib.blake2b(f"{database}/{index}".encode(), digest_size=16).hexdigest()
+    return f"verenigingen.index.{digest}" + (f".{operation}" if operation else "")
 
 
 def _error_code(error: DBAPIError) -> int | None:
@@ -148,6 +175,49 @@ class MariadbIndexes:
                 connection.rollback()
             if not already:
                 connection.exec_driver_sql(self._ignored(engine, spec, False))
+
+    @contextlib.contextmanager
+    def exclusive(
+        self, engine: Engine, names: Sequence[str], operation: IndexOperation
+    ) -> Iterator[LockHolder | None]:
+        connection = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        try:
+            database = str(connection.exec_driver_sql("SELECT DATABASE()").scalar_one())
+            for name in names:
+                if not self._take(connection, _lock_name(database, name)):
+                    yield self._holder(connection, database, name)
+                    return
+            for name in names:  # the markers: nobody else takes these names
+                self._take(connection, _lock_name(database, name, operation))
+            yield None
+        finally:
+            # Released here and now: the server would let them go only once it has noticed the
+            # close, a moment after the next operation may have asked. Should the connection be
+            # broken, they went with it. Closed, not pooled, like PostgreSQL's.
+            with contextlib.suppress(DBAPIError):
+                connection.execute(text("SELECT RELEASE_ALL_LOCKS()"))
+            connection.invalidate()
+            connection.close()
+
+    def _take(self, connection: Connection, lock: str) -> bool:
+        return connection.execute(text("SELECT GET_LOCK(:lock, 0)"), {"lock": lock}).scalar() == 1
+
+    def _holder(self, connection: Connection, database: str, name: str) -> LockHolder:
+        # Which connection holds the lock, and which holds each operation's marker.
+        markers = {str(o): _lock_name(database, name, o) for o in IndexOperation}
+        row = connection.execute(
+            text(f"SELECT IS_USED_LOCK(:lock) AS holder, {_MARKED_BY}"),
+            {"lock": _lock_name(database, name), **markers},
+        ).one()
+        holder = row.holder
+        if holder is None:
+            return LockHolder(name)  # released a moment ago
+        operation = next((o for o in IndexOperation if row._mapping[str(o)] == holder), None)
+        since = connection.execute(_HELD_SINCE, {"connection": holder}).scalar()
+        return LockHolder(name, operation, since.replace(tzinfo=dt.UTC) if since else None)
+
+    def lock_timed_out(self, error: DBAPIError) -> bool:
+        return _error_code(error) in _LOCK_REFUSALS
 
     def explain(self, connection: Connection, sql: str, parameters: Parameters) -> str:
         result = connection.exec_driver_sql(f"EXPLAIN {sql}", parameters)

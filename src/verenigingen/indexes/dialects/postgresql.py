@@ -5,12 +5,18 @@ A concurrent build does not block writes, but it cannot run in a transaction, an
 (``pg_index.indisvalid = false``): maintained on every write, never used by the planner. The next
 ``add`` drops such an index concurrently and builds it again. ``REINDEX CONCURRENTLY`` that failed
 leaves ``<name>_ccnew`` (and ``_ccold``) indexes: they are reported, not touched.
+
+The manager's lock on an index is a session-level advisory lock on a connection of its own,
+keyed by two integers: the manager's namespace and a hash of the index name (so no other user of
+advisory locks in this database meets ours). The server drops it when that connection ends, a
+killed process's too. The connection's ``application_name`` says which operation holds it.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import zlib
+from collections.abc import Iterator, Sequence
 
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError
@@ -20,8 +26,11 @@ from verenigingen.indexes.dialects import (
     BuildFailed,
     BuildOptions,
     ExistingIndex,
+    IndexOperation,
+    LockHolder,
     Parameters,
     column_list,
+    operation_named,
     quote,
     rolled_back,
 )
@@ -43,6 +52,30 @@ _INDEXES = text(
     ORDER BY i.relname
     """
 )
+
+_LOCK_NAMESPACE = zlib.crc32(b"verenigingen.indexes") & 0x7FFF_FFFF
+"""The first key of every index lock; the second is :func:`_lock_key` of the index name."""
+_TRY_LOCK = text("SELECT pg_try_advisory_lock(CAST(:namespace AS integer), CAST(:key AS integer))")
+_LOCK_HOLDER = text(
+    """
+    SELECT a.application_name, a.query_start
+    FROM pg_locks AS l
+    LEFT JOIN pg_stat_activity AS a ON a.pid = l.pid
+    WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
+      AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+      AND CAST(l.classid AS bigint) = :namespace AND CAST(l.objid AS bigint) = :key
+    """
+)
+_HOLDER_PREFIX = "verenigingen index "
+"""The ``application_name`` of a lock's connection: this prefix, then the operation."""
+# lock_not_available (lock_timeout), deadlock_detected
+_LOCK_REFUSALS = ("55P03", "40P01")
+
+
+def _lock_key(name: str) -> dict[str, int]:
+    # Non-negative, so that pg_locks shows the keys as we wrote them (its columns are oids). Two
+    # names of one hash would only take turns, never share a lock.
+    return {"namespace": _LOCK_NAMESPACE, "key": zlib.crc32(name.encode()) & 0x7FFF_FFFF}
 
 
 class PostgresIndexes:
@@ -137,6 +170,42 @@ class PostgresIndexes:
     def explain(self, connection: Connection, sql: str, parameters: Parameters) -> str:
         rows = connection.exec_driver_sql(f"EXPLAIN {sql}", parameters).all()
         return "\n".join(str(row[0]) for row in rows)
+
+    @contextlib.contextmanager
+    def exclusive(
+        self, engine: Engine, names: Sequence[str], operation: IndexOperation
+    ) -> Iterator[LockHolder | None]:
+        connection = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        try:
+            for name in names:
+                if not connection.execute(_TRY_LOCK, _lock_key(name)).scalar_one():
+                    yield self._holder(connection, name)
+                    return
+            # Said after the locks are taken, so this statement's start is when they were.
+            connection.execute(
+                text("SELECT set_config('application_name', :holder, false)"),
+                {"holder": f"{_HOLDER_PREFIX}{operation}"},
+            )
+            yield None
+        finally:
+            # Released here and now: the server would let them go only once it has noticed the
+            # close, a moment after the next operation may have asked. Should the connection be
+            # broken, they went with it. Closed, not pooled: no later user inherits its name.
+            with contextlib.suppress(DBAPIError):
+                connection.execute(text("SELECT pg_advisory_unlock_all()"))
+            connection.invalidate()
+            connection.close()
+
+    def _holder(self, connection: Connection, name: str) -> LockHolder:
+        row = connection.execute(_LOCK_HOLDER, _lock_key(name)).first()
+        if row is None:
+            return LockHolder(name)  # released a moment ago
+        # Another role's session shows neither (unless this role may read all statistics).
+        said = str(row.application_name or "").removeprefix(_HOLDER_PREFIX)
+        return LockHolder(name, operation_named(said), row.query_start)
+
+    def lock_timed_out(self, error: DBAPIError) -> bool:
+        return getattr(error.orig, "sqlstate", None) in _LOCK_REFUSALS
 
 
 DIALECT = PostgresIndexes()
