@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from verenigingen.auth.throttle import AuthThrottle
 from verenigingen.cache.versioned import VersionedCache, cache_from_settings
 from verenigingen.config import Settings, get_settings
 from verenigingen.db.engine import make_engine
@@ -31,12 +32,15 @@ CONTEXT_KEY = "verenigingen.context"
 
 @dataclass
 class AppContext:
-    """One process's settings, database, cache and job engine, and the sessions that use them."""
+    """One process's settings, database, cache, job engine and authentication throttle, and the
+    sessions that use them."""
 
     settings: Settings
     database: Engine
     cache: VersionedCache
     jobs: JobEngine
+    throttle: AuthThrottle
+    """Counts failed authentications; in Redis when the installation has one."""
     sessions: sessionmaker[Session] = field(init=False)
     """Sessions for writes; each carries this context."""
     read_sessions: sessionmaker[Session] = field(init=False)
@@ -56,17 +60,23 @@ class AppContext:
         database: Engine | None = None,
         cache: VersionedCache | None = None,
         jobs: JobEngine | None = None,
+        throttle: AuthThrottle | None = None,
     ) -> AppContext:
         """The context of ``settings``; any part given is used instead of one built from them.
 
-        Building the cache reads the database's installation id (one statement at start-up).
+        Building the cache, or the throttle on Redis, reads the database's installation id (one
+        statement at start-up): their Redis keys carry it.
         """
         database = database or make_engine(settings=settings)
+        installation = ""  # in-process parts serve one installation by construction
+        if cache is None or (throttle is None and settings.redis_url):
+            installation = installation_id(database)
         return cls(
             settings=settings,
             database=database,
-            cache=cache or cache_from_settings(settings, installation_id(database)),
+            cache=cache or cache_from_settings(settings, installation),
             jobs=jobs or JobEngine.from_settings(settings),
+            throttle=throttle or AuthThrottle.from_settings(settings, installation),
         )
 
     def session_info(self) -> dict[str, object]:

@@ -7,6 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
+from pydantic import PositiveInt
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -75,6 +76,21 @@ class Settings(BaseSettings):
     api_docs_public: bool = True
     """Serve the OpenAPI document (``/openapi.json``) and the interactive docs (``/docs``) to
     anyone; off, both answer 404 (the API itself is unchanged)."""
+
+    login_token_days: PositiveInt = 30
+    """How long a token from the password login (``POST /api/v1/auth/token``) works."""
+
+    auth_failures_per_address: PositiveInt = 10
+    """Failed authentications (bad tokens, wrong passwords) a client address may have in
+    ``auth_address_window_seconds`` before its requests get 429 (auth.throttle)."""
+
+    auth_address_window_seconds: PositiveInt = 60
+
+    auth_failures_per_account: PositiveInt = 5
+    """Failed password logins for one email in ``auth_account_window_seconds`` before further
+    logins for it get 429, from any address."""
+
+    auth_account_window_seconds: PositiveInt = 900
 
     history_refresh_above: Decimal = Decimal("100.00")
     """A payment of another type (Internal Transfer) above this amount still refreshes the

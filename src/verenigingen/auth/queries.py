@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
 from verenigingen import clock
@@ -32,14 +32,9 @@ def list_users(
     other roles, 422 for a page out of range); one statement for the page, one for the total."""
     require(actor, Permission.USERS_ADMIN)
     check_page(limit, offset)
-    now = clock.now()
     active_tokens = (
         select(func.count(ApiToken.id))
-        .where(
-            ApiToken.user_id == User.id,
-            ApiToken.revoked_at.is_(None),
-            or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > now),
-        )
+        .where(ApiToken.user_id == User.id, *_token_is_active())
         .correlate(User)
         .scalar_subquery()
     )
@@ -47,6 +42,23 @@ def list_users(
     rows = session.execute(statement.limit(limit).offset(offset)).all()
     summaries = [UserSummary(user=row.User, active_tokens=row.active_tokens) for row in rows]
     return summaries, count_rows(session, select(User.id))
+
+
+def user_summary(session: Session, user: User) -> UserSummary:
+    """``user`` with its count of active tokens (one statement), for the one user a route has
+    just changed."""
+    count = session.scalar(
+        select(func.count(ApiToken.id)).where(ApiToken.user_id == user.id, *_token_is_active())
+    )
+    return UserSummary(user=user, active_tokens=int(count or 0))
+
+
+def _token_is_active() -> tuple[ColumnElement[bool], ...]:
+    """A token that authenticates now: neither revoked nor past its expiry."""
+    return (
+        ApiToken.revoked_at.is_(None),
+        or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > clock.now()),
+    )
 
 
 def list_tokens(session: Session, actor: User, user_id: int) -> list[ApiToken]:

@@ -261,12 +261,3 @@ def authenticate_password(session: Session, email: str, password: str) -> User:
     if user is None or stored is None or not matches or not user.enabled:
         raise NotAuthenticated("wrong email or password")
     return user
-
-
-def log_in(
-    session: Session, email: str, password: str, *, label: str, expires_in: dt.timedelta
-) -> IssuedToken:
-    """A new token, expiring after ``expires_in``, for whoever proves a user's password; 401
-    ``not_authenticated`` otherwise (see :func:`authenticate_password`)."""
-    user = authenticate_password(session, email, password)
-    return new_token(session, user, label=label, expires_in=expires_in)

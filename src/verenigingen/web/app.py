@@ -8,10 +8,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from verenigingen import __version__
 from verenigingen.app_context import AppContext
 from verenigingen.startup import load_all
+from verenigingen.web.api import auth as auth_api
 from verenigingen.web.api import cache as cache_api
 from verenigingen.web.api import dues, invoices, jobs, members, memberships, notifications, payments
 from verenigingen.web.api import history as history_api
 from verenigingen.web.api import indexes as index_api
+from verenigingen.web.api import users as users_api
 from verenigingen.web.deps import refuse_control_characters
 from verenigingen.web.errors import install_error_handlers
 from verenigingen.web.openapi import install_openapi
@@ -51,6 +53,8 @@ def create_app(
     app.include_router(index_api.router, prefix=API_PREFIX)
     app.include_router(history_api.router, prefix=API_PREFIX)
     app.include_router(cache_api.router, prefix=API_PREFIX)
+    app.include_router(auth_api.router, prefix=API_PREFIX)
+    app.include_router(users_api.router, prefix=API_PREFIX)
 
     @app.get("/health", tags=["health"])
     def health() -> dict[str, str]:

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from verenigingen.app_context import AppContext
 from verenigingen.auth.models import User
 from verenigingen.auth.service import authenticate_token
+from verenigingen.auth.throttle import AuthThrottle
 from verenigingen.db.session import read_only
 from verenigingen.errors import NotAuthenticated
 from verenigingen.web.errors import ControlCharacter
@@ -103,9 +104,25 @@ def bearer_token(
 BearerToken = Annotated[str, Depends(bearer_token)]
 
 
+def client_address(request: Request) -> str:
+    """The address failed authentications count against: the peer of the connection, or the
+    address a trusted proxy forwards. uvicorn (``verenigingen serve``) reads ``X-Forwarded-For``
+    only from the proxies in ``FORWARDED_ALLOW_IPS`` (default 127.0.0.1 and ::1; its
+    ``--proxy-headers``): behind a load balancer elsewhere, name it there, or every client
+    counts as the load balancer."""
+    return request.client.host if request.client is not None else "unknown"
+
+
+def throttle_of(request: Request) -> AuthThrottle:
+    """The failed-authentication throttle of the app's context."""
+    return get_context(request).throttle
+
+
 def current_user(request: Request, session: SessionDep, token: BearerToken) -> User:
-    """The token's user, read in the request's transaction; 401 for an unknown or revoked token."""
-    user = authenticate_token(session, token)
+    """The token's user, read in the request's transaction; 401 for an unknown, revoked or
+    expired token, 429 once the client address has had too many of those."""
+    with throttle_of(request).counting_failures(client_address(request)):
+        user = authenticate_token(session, token)
     note_viewer(request, user)
     return user
 
@@ -118,9 +135,13 @@ def current_user_outside_transaction(request: Request, token: BearerToken) -> Us
 
     For routes that open no request transaction because they run transactions of their own (the
     index manager's DDL: an open transaction would make PostgreSQL's concurrent build wait for
-    it, and on SQLite hold the write lock its ledger needs). Same 401 as :func:`current_user`.
+    it, and on SQLite hold the write lock its ledger needs). Same 401 and 429 as
+    :func:`current_user`.
     """
-    with read_only(request.app.state.session_factory) as session:
+    with (
+        throttle_of(request).counting_failures(client_address(request)),
+        read_only(request.app.state.session_factory) as session,
+    ):
         user = authenticate_token(session, token)
         session.expunge(user)  # keep its loaded attributes past the session's end
     note_viewer(request, user)

@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from verenigingen.auth.errors import TooManyAttempts
 from verenigingen.errors import Conflict, DomainError, ValidationFailed
 
 
@@ -70,8 +71,11 @@ None where the error class of the same code says it all). A status of None: the 
 HTTP error itself."""
 
 
-def error_response(status_code: int, code: str, detail: str) -> JSONResponse:
-    headers = {"WWW-Authenticate": "Bearer"} if status_code == 401 else None
+def error_response(
+    status_code: int, code: str, detail: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    if status_code == 401:
+        headers = {"WWW-Authenticate": "Bearer", **(headers or {})}
     return JSONResponse({"error": code, "detail": detail}, status_code=status_code, headers=headers)
 
 
@@ -86,7 +90,10 @@ def _describe_validation(error: RequestValidationError) -> str:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(_request: Request, error: DomainError) -> JSONResponse:
-        return error_response(error.status_code, error.code, error.detail)
+        headers = None
+        if isinstance(error, TooManyAttempts):
+            headers = {"Retry-After": str(error.retry_after_seconds)}
+        return error_response(error.status_code, error.code, error.detail, headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, error: RequestValidationError) -> JSONResponse:

@@ -1,0 +1,126 @@
+"""Failed authentication, rate-limited per client address and per account.
+
+Every failed authentication counts against its client address: an unknown, revoked or expired
+bearer token, a wrong email or password at the login. A failed login counts against the account
+too, by the email it named (whether a user has it or not, so that the answer never tells). Once
+an address or an account has used up its failures in the moving window, each request from it
+(or each login for it) is refused with 429 ``too_many_attempts`` and a ``Retry-After`` before
+any token or password is checked, until the oldest failure leaves the window. A successful
+authentication does not count.
+
+The counts live in Redis when the installation has one (``redis_url``), so that every API
+process shares them, under ``<jobs namespace>:throttle:<installation id>`` like the cache's
+keys; otherwise in the process. Redis that cannot be reached does not lock everyone out: the
+failure is logged and the request is judged by its credentials alone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import math
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from limits import RateLimitItem, RateLimitItemPerSecond
+from limits.errors import StorageError
+from limits.storage import MemoryStorage, RedisStorage, Storage
+from limits.strategies import MovingWindowRateLimiter
+
+from verenigingen.auth.errors import TooManyAttempts
+from verenigingen.config import Settings
+from verenigingen.errors import NotAuthenticated
+
+log = logging.getLogger(__name__)
+
+# A throttle that is down must cost a request little: fail fast, then go on without it.
+REDIS_TIMEOUT_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class FailureLimit:
+    """At most ``failures`` failed authentications in any ``seconds`` long window."""
+
+    failures: int
+    seconds: int
+
+    def item(self, kind: str) -> RateLimitItem:
+        return RateLimitItemPerSecond(self.failures, self.seconds, namespace=kind)
+
+
+class AuthThrottle:
+    """Counts failed authentications and refuses addresses and accounts that have too many."""
+
+    def __init__(self, storage: Storage, *, per_address: FailureLimit, per_account: FailureLimit):
+        self.storage = storage
+        self._limiter = MovingWindowRateLimiter(storage)
+        self._address = per_address.item("address")
+        self._account = per_account.item("account")
+
+    @classmethod
+    def from_settings(cls, settings: Settings, installation: str) -> AuthThrottle:
+        """Redis when ``redis_url`` is set (keys under the jobs namespace and the installation
+        id), else in-process; the limits from the ``auth_*`` settings."""
+        storage: Storage
+        if settings.redis_url:
+            storage = RedisStorage(
+                settings.redis_url,
+                key_prefix=f"{settings.jobs_namespace}:throttle:{installation}",
+                wrap_exceptions=True,
+                socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+                socket_timeout=REDIS_TIMEOUT_SECONDS,
+            )
+        else:
+            storage = MemoryStorage()
+        return cls(
+            storage,
+            per_address=FailureLimit(
+                settings.auth_failures_per_address, settings.auth_address_window_seconds
+            ),
+            per_account=FailureLimit(
+                settings.auth_failures_per_account, settings.auth_account_window_seconds
+            ),
+        )
+
+    @contextlib.contextmanager
+    def counting_failures(self, address: str, *, account: str | None = None) -> Iterator[None]:
+        """Refuse (429) when ``address`` or ``account`` has no failures left; otherwise run the
+        block, and count a ``NotAuthenticated`` it raises against both."""
+        self._refuse_when_over(self._address, address, "from this address")
+        if account is not None:
+            self._refuse_when_over(self._account, _account_key(account), "for this account")
+        try:
+            yield
+        except NotAuthenticated:
+            self._count(self._address, address)
+            if account is not None:
+                self._count(self._account, _account_key(account))
+            raise
+
+    def _refuse_when_over(self, item: RateLimitItem, key: str, whose: str) -> None:
+        try:
+            if self._limiter.test(item, key):
+                return
+            reset_time = self._limiter.get_window_stats(item, key).reset_time
+        except StorageError as error:
+            log.warning("auth throttle: cannot read the failure counts: %s", error)
+            return
+        retry_after = max(1, math.ceil(reset_time - time.time()))
+        raise TooManyAttempts(
+            f"too many failed authentications {whose}; try again in {retry_after} seconds",
+            retry_after_seconds=retry_after,
+        )
+
+    def _count(self, item: RateLimitItem, key: str) -> None:
+        try:
+            self._limiter.hit(item, key)
+        except StorageError as error:
+            log.warning("auth throttle: cannot count a failed authentication: %s", error)
+
+
+def _account_key(email: str) -> str:
+    """The account as the throttle names it: a digest of the normalised email, so that the
+    counts (in Redis, say) hold no email addresses."""
+    return hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32]
