@@ -1,5 +1,5 @@
 """Failure paths: a cancelled concurrent build on PostgreSQL is healed by the next add; a table
-held by an open transaction on MariaDB makes the add time out cleanly."""
+held by an open transaction on MariaDB makes the add and the impact time out cleanly."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from sqlalchemy import Engine, text
 
 from verenigingen.indexes import catalog, service
 from verenigingen.indexes.dialects import BuildOptions
+from verenigingen.indexes.errors import IndexLockTimeout
 from verenigingen.indexes.models import IndexState
 
 INVOICES = catalog.resolve("ixm_invoice_customer_status_posting")
@@ -144,3 +145,37 @@ def test_mariadb_falls_back_to_inplace_and_never_to_a_copying_build(
     (change,) = ledger(engine)
     assert change.state == IndexState.PLANNED
     assert "ALGORITHM=INPLACE is not supported" in (change.note or "")
+
+
+@pytest.mark.parametrize(
+    "committed_server_engine", ["VERENIGINGEN_TEST_MARIADB_URL"], ids=["mariadb"], indirect=True
+)
+def test_mariadb_impact_gives_up_on_a_table_an_open_transaction_holds(
+    committed_server_engine: Engine,
+) -> None:
+    engine = committed_server_engine
+    admin = committed_user(engine)
+    seed_invoices(engine, customers=5, per_customer=20)
+    service.add_indexes(engine, admin, [INVOICES])
+    before = [(c.id, c.state, c.timings_after) for c in ledger(engine)]
+
+    with engine.connect() as blocker:
+        blocker.begin()
+        # Its metadata lock holds off the ALTER that marks the index IGNORED to measure without it
+        # (the server's own lock_wait_timeout would keep the ALTER, and the reads behind it,
+        # waiting for a day).
+        blocker.exec_driver_sql("SELECT id FROM invoice LIMIT 1").all()
+        started = time.monotonic()
+        with pytest.raises(IndexLockTimeout) as timed_out:
+            service.measure_impact(engine, admin, INVOICES.name, runs=1)
+        waited = time.monotonic() - started
+        blocker.rollback()
+
+    assert waited < 10
+    assert timed_out.value.detail.startswith(f"impact of {INVOICES.name} stopped")
+    assert "Lock wait timeout" in timed_out.value.detail
+    assert indexes_on(engine, "invoice")[INVOICES.name].ignored is False  # never hidden
+    assert [(c.id, c.state, c.timings_after) for c in ledger(engine)] == before
+
+    report = service.measure_impact(engine, admin, INVOICES.name, runs=1)  # the table is free
+    assert report.index == INVOICES.name

@@ -167,7 +167,13 @@ class MariadbIndexes:
         already = current[spec.name].ignored if spec.name in current else True
         connection.rollback()
         if not already:
-            connection.exec_driver_sql(self._ignored(engine, spec, True))
+            # Wait at most a second for the table's metadata lock, as PostgreSQL's drop does:
+            # behind a long transaction, a waiting ALTER holds up every later query on the table.
+            connection.exec_driver_sql("SET SESSION lock_wait_timeout = 1")
+            try:
+                connection.exec_driver_sql(self._ignored(engine, spec, True))
+            finally:
+                connection.exec_driver_sql("SET SESSION lock_wait_timeout = DEFAULT")
         try:
             yield
         finally:
