@@ -46,7 +46,8 @@ def index_status(engine: EngineDep, user: CurrentUserOutsideTransaction) -> list
 def add_indexes(
     engine: EngineDep, user: CurrentUserOutsideTransaction, body: AddIn
 ) -> list[AddOut]:
-    """Build indexes online; 409 when a build failed (the ledger records why)."""
+    """Build indexes online; 409 when a build failed (the ledger records why), 409 ``index_busy``
+    (nothing built) when another operation holds one of them."""
     specs = select_indexes(user, body.selection())
     outcomes = service.add_indexes(engine, user, specs, body.options())
     if failed := [o for o in outcomes if o.failed]:
@@ -56,7 +57,8 @@ def add_indexes(
 
 @router.post("/{name}/impact")
 def measure_impact(engine: EngineDep, user: CurrentUserOutsideTransaction, name: str) -> ImpactOut:
-    """The index's reads planned and timed with and without it; ``flagged`` below 30 %."""
+    """The index's reads planned and timed with and without it; ``flagged`` below 30 %; 409
+    ``index_busy`` when another operation holds the index."""
     return ImpactOut.of(service.measure_impact(engine, user, name))
 
 
@@ -64,4 +66,5 @@ def measure_impact(engine: EngineDep, user: CurrentUserOutsideTransaction, name:
 def rollback_index(
     engine: EngineDep, user: CurrentUserOutsideTransaction, name: str
 ) -> RollbackOut:
+    """Remove an index the manager added; 409 ``index_busy`` when another operation holds it."""
     return RollbackOut.of(service.rollback_index(engine, user, name))
