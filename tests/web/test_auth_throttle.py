@@ -236,3 +236,18 @@ def test_the_context_builds_the_throttle_its_settings_ask_for(
     on_redis = build(Settings(redis_url=redis_url, jobs_namespace="vereniging-a")).throttle.storage
     assert isinstance(on_redis, RedisStorage)
     assert on_redis.key_prefix == f"vereniging-a:throttle:{installation_id(fresh_sqlite)}"
+
+
+def test_the_openapi_document_lists_429_with_retry_after(app_with: AppFactory) -> None:
+    document = app_with().app.openapi()  # type: ignore[attr-defined]
+    operations = [
+        (path, method, operation)
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+        if operation.get("security") or path == LOGIN
+    ]
+    assert len(operations) >= 40
+    for path, method, operation in operations:
+        answer = operation["responses"].get("429")
+        assert answer is not None, (method, path)
+        assert "Retry-After" in answer["headers"], (method, path)

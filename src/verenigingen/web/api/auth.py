@@ -10,12 +10,16 @@ from verenigingen.auth.schemas import IssuedTokenOut, LoginRequest
 from verenigingen.auth.service import authenticate_password, get_user, new_token
 from verenigingen.db.session import unit_of_work
 from verenigingen.web.deps import ContextDep, client_address
+from verenigingen.web.openapi import RETRY_AFTER
 from verenigingen.web.schemas import ErrorBody
 
 router = APIRouter(
     prefix="/auth",
     tags=["auth"],
-    responses={code: {"model": ErrorBody} for code in (401, 422, 429)},
+    responses={
+        **{code: {"model": ErrorBody} for code in (401, 422)},
+        429: {"model": ErrorBody, "headers": {"Retry-After": RETRY_AFTER}},
+    },
 )
 
 

@@ -34,7 +34,7 @@ from verenigingen.web.schemas import ErrorBody, Page
 
 router = APIRouter(
     tags=["users"],
-    responses={code: {"model": ErrorBody} for code in (401, 403, 404, 409, 422, 429)},
+    responses={code: {"model": ErrorBody} for code in (401, 403, 404, 409, 422)},
 )
 
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
