@@ -77,6 +77,10 @@ class Settings(BaseSettings):
     """Serve the OpenAPI document (``/openapi.json``) and the interactive docs (``/docs``) to
     anyone; off, both answer 404 (the API itself is unchanged)."""
 
+    health_queued_seconds: PositiveInt = 300
+    """A due Queued job waiting longer than this makes ``/health`` answer "degraded": the
+    workers are down or cannot keep up."""
+
     login_token_days: PositiveInt = 30
     """How long a token from the password login (``POST /api/v1/auth/token``) works."""
 

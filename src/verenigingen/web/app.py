@@ -16,6 +16,7 @@ from verenigingen.web.api import indexes as index_api
 from verenigingen.web.api import users as users_api
 from verenigingen.web.deps import refuse_control_characters
 from verenigingen.web.errors import install_error_handlers
+from verenigingen.web.health import HealthChecks, health_router
 from verenigingen.web.openapi import install_openapi
 from verenigingen.web.security_headers import SecurityHeadersMiddleware
 from verenigingen.web.timing import ServerTimingMiddleware
@@ -55,9 +56,6 @@ def create_app(
     app.include_router(cache_api.router, prefix=API_PREFIX)
     app.include_router(auth_api.router, prefix=API_PREFIX)
     app.include_router(users_api.router, prefix=API_PREFIX)
-
-    @app.get("/health", tags=["health"])
-    def health() -> dict[str, str]:
-        return {"status": "ok", "version": __version__}
-
+    reads = session_factory or context.read_sessions
+    app.include_router(health_router(HealthChecks(context.settings, reads)))
     return app
