@@ -77,6 +77,14 @@ class Settings(BaseSettings):
     """Serve the OpenAPI document (``/openapi.json``) and the interactive docs (``/docs``) to
     anyone; off, both answer 404 (the API itself is unchanged)."""
 
+    metrics: bool = True
+    """Observe every request (latency, statements, database time) and serve ``/metrics`` in the
+    Prometheus text format; off, neither (``/metrics`` answers 404)."""
+
+    metrics_public: bool = False
+    """Serve ``/metrics`` to anyone; off, only to a request with an Administrator's token (the
+    figures tell an outsider how the server works and how busy the association is)."""
+
     health_queued_seconds: PositiveInt = 300
     """A due Queued job waiting longer than this makes ``/health`` answer "degraded": the
     workers are down or cannot keep up."""

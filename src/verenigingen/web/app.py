@@ -17,6 +17,7 @@ from verenigingen.web.api import users as users_api
 from verenigingen.web.deps import refuse_control_characters
 from verenigingen.web.errors import install_error_handlers
 from verenigingen.web.health import HealthChecks, health_router
+from verenigingen.web.metrics import AppMetrics, metrics_router
 from verenigingen.web.openapi import install_openapi
 from verenigingen.web.security_headers import SecurityHeadersMiddleware
 from verenigingen.web.timing import ServerTimingMiddleware
@@ -47,7 +48,13 @@ def create_app(
     app.state.read_session_factory = None if session_factory else context.read_sessions
     install_error_handlers(app)
     install_openapi(app)
-    app.add_middleware(ServerTimingMiddleware, audience=context.settings.server_timing)
+    reads = session_factory or context.read_sessions
+    metrics = AppMetrics(context.cache, reads) if context.settings.metrics else None
+    app.add_middleware(
+        ServerTimingMiddleware,
+        audience=context.settings.server_timing,
+        observer=metrics.observe_request if metrics is not None else None,
+    )
     app.add_middleware(SecurityHeadersMiddleware)
     for module in (members, memberships, invoices, payments, dues, jobs, notifications):
         app.include_router(module.router, prefix=API_PREFIX)
@@ -56,6 +63,8 @@ def create_app(
     app.include_router(cache_api.router, prefix=API_PREFIX)
     app.include_router(auth_api.router, prefix=API_PREFIX)
     app.include_router(users_api.router, prefix=API_PREFIX)
-    reads = session_factory or context.read_sessions
     app.include_router(health_router(HealthChecks(context.settings, reads)))
+    if metrics is not None:
+        app.include_router(metrics_router(metrics, public=context.settings.metrics_public))
+        metrics.learn_routes(app.routes)
     return app
