@@ -12,7 +12,8 @@ are medians over the rounds. Raw: a Huey task called directly, on a Huey configu
 engine's (for SQLite: the same storage settings); the write-row task commits its row. Tracked:
 ``jobs.enqueue`` + commit (row, after-commit dispatch), then the worker's own consumer path
 (``consumer.run_next_group``: claim, run, result, status and notification, several waiting jobs
-to a transaction where the database allows it, jobs.worker). Prints
+to a transaction where the database allows it, jobs.worker), with the worker's heartbeat thread
+beside it (jobs.heartbeat: it renews leases and sweeps every 5 s, at its start too). Prints
 throughput, per-job overhead and enqueue (+ commit) latency p50/p95, the ratios and the goals.
 """
 
@@ -129,9 +130,13 @@ def measure_tracked(
         with factory() as session, session.begin():
             enqueue(session, name, user=user, n=n)
         latencies.append((time.perf_counter() - started) * 1000)
+    # As in a worker process: its heartbeat renews the leases and sweeps beside the consumer.
+    heartbeat = runtime.heartbeat()
     started = time.perf_counter()
+    heartbeat.start()
     while run_next_group(runtime, engine, (Queue.SHORT,)) is not None:
         pass
+    heartbeat.stop()
     into.add(jobs, time.perf_counter() - started, latencies)
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import PositiveInt
+from pydantic import PositiveInt, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -38,11 +38,19 @@ class Settings(BaseSettings):
     jobs_namespace: str = "verenigingen"
     """Prefix of the job queues in the engine; processes that share one serve the same jobs."""
 
+    job_lease_seconds: float = 30.0
+    """A claim holds its job this long; the worker's heartbeat renews it while the job runs, so a
+    dead worker's job is taken back about this long after its last heartbeat (jobs.heartbeat)."""
+
+    job_heartbeat_seconds: float = 5.0
+    """How often a worker renews the leases of its running jobs and runs the lease sweeper."""
+
     job_lease_grace_seconds: float = 30.0
-    """How long past its timeout a Running job may go before the sweeper takes it back."""
+    """How long past its timeout a Running job may go before the sweeper takes it back, even
+    while its worker still renews its lease (a job that no signal could stop)."""
 
     job_relay_interval_seconds: float = 5.0
-    """How often each worker runs the relay and the lease sweeper."""
+    """How often each worker runs the relay (and starts the daily jobs)."""
 
     job_stale_after_seconds: float = 60.0
     """A Queued job handed to the engine this long ago and not claimed is handed over again."""
@@ -114,6 +122,16 @@ class Settings(BaseSettings):
 
     history_recalculate_above: Decimal = Decimal("500.00")
     """A payment above this amount recalculates the summary from the ledger."""
+
+    @model_validator(mode="after")
+    def _heartbeat_within_lease(self) -> Self:
+        # A lease must survive a heartbeat that is late or refused once (a busy database).
+        if not 0 < self.job_heartbeat_seconds <= self.job_lease_seconds / 2:
+            raise ValueError(
+                "job_heartbeat_seconds must be above 0 and at most half of job_lease_seconds "
+                f"(got {self.job_heartbeat_seconds} and {self.job_lease_seconds})"
+            )
+        return self
 
     def resolved_database_url(self) -> str:
         if self.database_url:

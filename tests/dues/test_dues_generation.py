@@ -190,3 +190,22 @@ def test_statement_count_grows_only_per_batch(any_session, admin):
 
 def test_exactly_full_batches_cost_one_empty_select(session, admin):
     assert statements_for(session, admin, 20, batch_size=10) == 2 * PER_BATCH + 1
+
+
+def test_the_run_calls_after_batch_between_batches_and_stops_when_it_raises(session, admin):
+    bulk_schedules(session, make_type(session), 25, start=TODAY)
+    session.flush()
+    calls: list[int] = []
+    result = generate_dues(session, admin, batch_size=10, after_batch=lambda: calls.append(1))
+    assert (result.batches, len(calls)) == (3, 2)  # not after the short last batch
+
+    class Stop(Exception):
+        pass
+
+    def stop() -> None:
+        raise Stop
+
+    bulk_schedules(session, make_type(session, name="Tweede"), 25, start=TODAY)
+    session.flush()
+    with session.begin_nested(), pytest.raises(Stop):
+        generate_dues(session, admin, batch_size=10, after_batch=stop)

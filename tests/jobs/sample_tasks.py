@@ -80,3 +80,17 @@ def write_note_then_fail(session: Session, user: User, *, subject: str) -> None:
     """Writes a row, then fails: the row must go with the failed attempt."""
     write_note(session, user, subject=subject)
     raise RuntimeError(f"failed after writing {subject!r}")
+
+
+@job("test.note_and_sleep", queue="short")
+def note_and_sleep(
+    session: Session, user: User, *, subject: str, seconds: float, note_first: bool = True
+) -> str:
+    """Writes a row and sleeps, or sleeps and then writes: a job to cancel while it runs. (On
+    SQLite a job that wrote holds the write lock, so a cancel request must come before.)"""
+    if note_first:
+        write_note(session, user, subject=subject)
+    time.sleep(seconds)
+    if not note_first:
+        write_note(session, user, subject=subject)
+    return "slept"

@@ -58,7 +58,12 @@ def test_consumer_waits_after_each_group_when_asked(monkeypatch) -> None:
 
     monkeypatch.setattr(consumer, "run_group", one_at_a_time)
     settings = Settings(job_relay_interval_seconds=3600)
-    runtime: Any = type("R", (), {"settings": settings})()
+    beats: list[str] = []
+    heartbeat = type(
+        "H", (), {"start": lambda _: beats.append("start"), "stop": lambda _: beats.append("stop")}
+    )
+    runtime: Any = type("R", (), {"settings": settings, "heartbeat": lambda _: heartbeat()})()
     consumer.consume(runtime, engine, [Queue.DEFAULT], stop, pause=0.1)  # type: ignore[arg-type]
     assert ran == [1, 2]
     assert stop.waits == [0.1, 0.1]  # after each group, not before the first
+    assert beats == ["start", "stop"]  # the heartbeat runs while the consumer does

@@ -5,12 +5,14 @@ twice at once, and its user hears of its end exactly once."""
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import textwrap
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +21,8 @@ import pytest
 from sqlalchemy import func, select
 from worker_processes import FAST, Shape, settings_from
 
-from verenigingen.auth.models import Role
+from verenigingen import clock
+from verenigingen.auth.models import Role, User
 from verenigingen.auth.service import create_user
 from verenigingen.db.engine import make_engine
 from verenigingen.db.migrate import upgrade
@@ -28,6 +31,7 @@ from verenigingen.db.session import make_session_factory
 from verenigingen.jobs.engine import JobEngine
 from verenigingen.jobs.models import Job, Notification, Queue
 from verenigingen.jobs.outbox import JOB_ENGINE_KEY
+from verenigingen.jobs.service import cancel_job
 
 
 @pytest.fixture(scope="session")
@@ -156,14 +160,18 @@ def test_process_dying_between_commit_and_dispatch(workers: Shape) -> None:
 
 
 def test_worker_killed_mid_job_runs_again_after_its_lease(workers: Shape) -> None:
+    # A 300 s timeout: the lease (1.5 s here), not timeout + grace, says when it comes back.
     mark = key()
     job_id = workers.enqueue(
-        "test.block_first", timeout=2, marks=str(workers.marks), key=mark, seconds=60
+        "test.block_first", timeout=300, marks=str(workers.marks), key=mark, seconds=60
     )
     running = workers.wait_for(job_id, "Running")
     victim = int(running.worker.rsplit(":", 1)[1])
     os.kill(victim, signal.SIGKILL)
+    killed = time.monotonic()
     job = workers.wait_for(job_id, "Completed", timeout=30)
+    # Lease + heartbeat + backoff + relay: a few seconds here; about 40 s with the defaults.
+    assert time.monotonic() - killed < 10
     assert (job.attempts, workers.runs(mark), job.result) == (2, 2, 2)
     assert int(job.worker.rsplit(":", 1)[1]) != victim
     assert workers.running() == []
@@ -242,3 +250,85 @@ def test_same_job_delivered_twice_runs_once(workers: Shape) -> None:
             select(func.count()).select_from(Notification).where(Notification.job_id.in_(job_ids))
         )
     assert notified == len(job_ids)
+
+
+def test_a_long_job_keeps_its_lease_while_its_worker_lives(workers: Shape) -> None:
+    # Three seconds of work on a 1.5 s lease: the heartbeat renews it, no sweeper takes it.
+    job_id = workers.enqueue(
+        "test.note_and_sleep", timeout=60, subject=key(), seconds=3, note_first=False
+    )
+    first = workers.wait_for(job_id, "Running")
+    assert first.lease_until is not None
+    assert first.started_at is not None
+    latest = first.lease_until
+    while (job := workers.job(job_id)).status == "Running":
+        if job.lease_until is not None:
+            latest = max(latest, job.lease_until)
+        time.sleep(0.1)
+    assert (job.status, job.attempts, job.result) == ("Completed", 1, "slept")
+    assert latest > first.started_at + dt.timedelta(seconds=2.5)  # renewed past 1.5 s
+
+
+def cancel_as_admin(shape: Shape, job_id: int) -> Job:
+    with shape.factory() as session, session.begin():
+        admin = session.scalars(select(User).where(User.email == "admin@example.org")).one()
+        job = cancel_job(session, admin, job_id)
+        session.expunge(job)
+        return job
+
+
+def test_a_running_job_cancelled_by_an_administrator_stops_and_is_rolled_back(
+    workers: Shape,
+) -> None:
+    subject = key()
+    # On SQLite a job that wrote holds the write lock: there the request comes before it writes.
+    job_id = workers.enqueue(
+        "test.note_and_sleep",
+        timeout=60,
+        subject=subject,
+        seconds=30,
+        note_first=workers.name != "sqlite",
+    )
+    running = workers.wait_for(job_id, "Running")
+    time.sleep(0.3)  # under way (and, on PostgreSQL, its row written)
+    requested = cancel_as_admin(workers, job_id)
+    assert (requested.status, requested.cancel_requested_by) == ("Running", "admin@example.org")
+    asked = time.monotonic()
+    job = workers.wait_for(job_id, "Cancelled", timeout=10)
+    assert time.monotonic() - asked < 3  # a heartbeat (0.25 s) and the interrupt, not 30 s
+    assert (job.error, job.attempts, job.active_dedup_key) == (
+        "cancelled by admin@example.org",
+        1,
+        None,
+    )
+    with workers.factory() as session:
+        written = session.scalar(
+            select(func.count()).select_from(Notification).where(Notification.subject == subject)
+        )
+    assert written == 0
+    # Its worker lives on and runs the next job.
+    victim = int(running.worker.rsplit(":", 1)[1])
+    assert [w.poll() for w in workers.workers if w.pid == victim] == [None]
+    after = workers.enqueue("test.record", marks=str(workers.marks), key=key())
+    assert workers.wait_for(after, "Completed").attempts == 1
+
+
+def test_a_running_job_whose_worker_was_killed_is_cancelled_at_once(shape: Shape) -> None:
+    # One worker, killed: no sweeper runs, and the lease simply passes.
+    shape.stop_workers()
+    victim = shape.start_worker()
+    job_id = shape.enqueue(
+        "test.block_first", timeout=300, marks=str(shape.marks), key=key(), seconds=60
+    )
+    shape.wait_for(job_id, "Running")
+    victim.kill()
+    victim.wait()
+    lease_until = shape.job(job_id).lease_until
+    assert lease_until is not None
+    time.sleep(max(0.0, (lease_until - clock.now()).total_seconds()) + 0.2)
+    cancelled = cancel_as_admin(shape, job_id)
+    assert (cancelled.status, cancelled.error) == (
+        "Cancelled",
+        "cancelled by admin@example.org (its worker was gone)",
+    )
+    assert (cancelled.active_dedup_key, cancelled.lease_until) == (None, None)

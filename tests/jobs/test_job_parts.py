@@ -129,9 +129,10 @@ def test_outcomes_compare_and_print_as_the_words_the_worker_logs() -> None:
         "failed",
         "timeout",
         "lost",
+        "cancelled",
         "skipped",
         "returned",
     ]
     assert RunOutcome.LEASE_LOST == "lost"
     assert f"{RunOutcome.GIVEN_BACK}" == "returned"
-    assert [str(outcome) for outcome in FailedAttempt] == ["retry", "failed", "gone"]
+    assert [str(outcome) for outcome in FailedAttempt] == ["retry", "failed", "cancelled", "gone"]

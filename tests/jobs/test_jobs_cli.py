@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import signal
@@ -12,9 +13,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from typer.testing import CliRunner
 
+from verenigingen import clock
 from verenigingen.auth.models import User
 from verenigingen.cli.app import app
 from verenigingen.config import get_settings
@@ -74,7 +76,7 @@ def test_jobs_list_show_cancel_retry(data_dir: Path) -> None:
 
     refused = runner.invoke(app, ["jobs", "cancel", str(failed)])
     assert refused.exit_code == 1
-    assert "only a Queued job can be cancelled" in refused.output
+    assert "only a Queued or Running job can be cancelled" in refused.output
     assert "is Cancelled" in runner.invoke(app, ["jobs", "cancel", str(queued)]).output
     retried = runner.invoke(app, ["jobs", "retry", str(failed)])
     assert retried.exit_code == 0, retried.output
@@ -83,7 +85,45 @@ def test_jobs_list_show_cancel_retry(data_dir: Path) -> None:
     assert (missing.exit_code, "no job 987654" in missing.output) == (1, True)
     swept = runner.invoke(app, ["jobs", "sweep"])
     assert swept.exit_code == 0
-    assert "Requeued 0 and failed 0" in swept.output
+    assert "Requeued 0, failed 0 and cancelled 0" in swept.output
+
+
+def test_jobs_cancel_a_running_job_and_sweep_a_dead_workers_job(data_dir: Path) -> None:
+    now = clock.now()
+    ahead, past = now + dt.timedelta(seconds=30), now - dt.timedelta(seconds=1)
+    running = {"status": "Running", "attempts": 1, "worker": "host:1", "started_at": now}
+    alive = add_job(data_dir, **running, lease_until=ahead)
+    gone = add_job(data_dir, **running, lease_until=past)
+    dead = add_job(data_dir, "test.record", **running, lease_until=past)
+
+    requested = runner.invoke(app, ["jobs", "cancel", str(alive)])
+    assert requested.exit_code == 0, requested.output
+    assert f"Job {alive} 'test.domain_error' is Running; cancel requested" in requested.output
+    assert "within 5 s" in requested.output
+    listed = runner.invoke(app, ["jobs", "list", "--status", "running"], env={"COLUMNS": "200"})
+    [row] = [line for line in listed.output.splitlines() if line.startswith(f"│ {alive} ")]
+    assert "Running (cancel requested by admin@example.org)" in row
+    shown = json.loads(runner.invoke(app, ["jobs", "show", str(alive)]).output)
+    assert (shown["status"], shown["cancel_requested_by"]) == ("Running", "admin@example.org")
+    assert shown["cancel_requested_at"] is not None
+
+    forced = runner.invoke(app, ["jobs", "cancel", str(gone)])
+    assert forced.exit_code == 0, forced.output
+    assert f"Job {gone} 'test.domain_error' is Cancelled. Its worker was gone" in forced.output
+    assert "only a Queued or Running" in runner.invoke(app, ["jobs", "cancel", str(gone)]).output
+
+    # The first job's worker died too, after the request: the sweep cancels it, and takes the
+    # other dead worker's job back for a retry.
+    engine = make_engine(f"sqlite:///{data_dir / 'verenigingen.db'}")
+    with make_session_factory(engine)() as session, session.begin():
+        session.execute(update(Job).where(Job.id == alive).values(lease_until=past))
+    swept = runner.invoke(app, ["jobs", "sweep"])
+    assert swept.exit_code == 0, swept.output
+    assert "Requeued 1, failed 0 and cancelled 1 job(s) past their lease" in swept.output
+    with make_session_factory(engine)() as session:
+        statuses = [session.get(Job, job_id).status for job_id in (alive, gone, dead)]
+    engine.dispose()
+    assert statuses == ["Cancelled", "Cancelled", "Queued"]
 
 
 def test_worker_with_two_processes_runs_jobs_and_stops_on_sigterm(data_dir: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from pathlib import Path
 
 from sqlalchemy import func, select, update
@@ -11,13 +12,14 @@ from sqlalchemy.orm import Session
 from verenigingen import clock
 from verenigingen.auth.models import Role
 from verenigingen.auth.service import create_user
-from verenigingen.jobs import enqueue, registry
+from verenigingen.jobs import cancel_requested, enqueue, registry, stop_if_cancel_requested
+from verenigingen.jobs import deadline as deadline_module
 from verenigingen.jobs.attempt import backoff_seconds, record_failed_attempt
 from verenigingen.jobs.consumer import run_next_group
 from verenigingen.jobs.models import Job, JobStatus, Notification, Queue
 from verenigingen.jobs.outcomes import FailedAttempt, RunOutcome
 from verenigingen.jobs.relay import relay
-from verenigingen.jobs.sweeper import sweep
+from verenigingen.jobs.sweeper import SweepResult, sweep
 from verenigingen.jobs.worker import run_job
 
 
@@ -291,3 +293,141 @@ def test_the_consumer_logs_what_became_of_each_job(
         f"job {failing.id}: failed",
         f"job {done.id}: skipped",
     ]
+
+
+def cancel_from_the_heartbeat(runtime, job_id: int) -> None:
+    """What the heartbeat does once it reads an administrator's cancel request."""
+    [held] = [h for h in runtime.leases.held() if h.claim.id == job_id]
+    held.stop.request_cancel("admin@example.org")
+
+
+def test_a_cancel_request_stops_a_running_task_rolls_it_back_and_ends_it_cancelled(
+    session, treasurer, job_engine, runtime, monkeypatch
+):
+    job = enqueue(session, "test.write_note", user=treasurer, dedup_key="k", subject="written")
+    job.cancel_requested_at = clock.now()  # as the administrator's request left it
+    job.cancel_requested_by = "admin@example.org"
+    session.commit()
+    original = registry.get_task("test.write_note")
+
+    def write_then_sleep(job_session: Session, user, **params):
+        original.function(job_session, user, **params)
+        cancel_from_the_heartbeat(runtime, job.id)
+        time.sleep(5)  # interrupted: in the main thread the request moves the timer to now
+        return "not reached"
+
+    monkeypatch.setitem(
+        registry._tasks, "test.write_note", registry.TaskSpec("w", Queue.SHORT, write_then_sleep)
+    )
+    started = time.monotonic()
+    assert run_job(runtime, job.id) is RunOutcome.CANCELLED
+    assert time.monotonic() - started < 2
+    ended = reload(session, job)
+    assert (ended.status, ended.error, ended.active_dedup_key) == (
+        "Cancelled",
+        "cancelled by admin@example.org",
+        None,
+    )
+    assert notes(session, treasurer.id) == []  # the task's row went with the attempt
+    assert runtime.leases.held() == []
+
+
+def test_where_no_signal_can_stop_it_the_task_asks_between_steps(
+    session, treasurer, job_engine, runtime, monkeypatch
+):
+    # The in-process consumer of `serve` runs jobs in a thread: no timer can interrupt them.
+    monkeypatch.setattr(deadline_module, "can_stop_jobs_here", lambda: False)
+    job = enqueue(session, "test.write_note", user=treasurer, subject="written")
+    job.cancel_requested_at = clock.now()
+    job.cancel_requested_by = "admin@example.org"
+    session.commit()
+    original = registry.get_task("test.write_note")
+    asked: list[bool] = []
+
+    def steps(job_session: Session, user, **params):
+        original.function(job_session, user, **params)
+        asked.append(cancel_requested())
+        stop_if_cancel_requested()  # nothing yet: the heartbeat has not told the attempt
+        cancel_from_the_heartbeat(runtime, job.id)
+        asked.append(cancel_requested())
+        stop_if_cancel_requested()
+        return "not reached"
+
+    monkeypatch.setitem(
+        registry._tasks, "test.write_note", registry.TaskSpec("w", Queue.SHORT, steps)
+    )
+    assert run_job(runtime, job.id) is RunOutcome.CANCELLED
+    assert asked == [False, True]
+    assert reload(session, job).status == JobStatus.CANCELLED
+    assert notes(session, treasurer.id) == []
+    assert cancel_requested() is False  # outside a job nothing is asked
+
+
+def test_a_failed_attempt_of_a_job_with_a_cancel_request_is_not_retried(
+    session, treasurer, job_engine, runtime, drain
+):
+    job = enqueue(session, "test.always_fails", user=treasurer, max_retries=3)
+    job.cancel_requested_at = clock.now()
+    job.cancel_requested_by = "admin@example.org"
+    session.commit()
+    assert drain() == ["failed"]
+    ended = reload(session, job)
+    assert (ended.status, ended.attempts, ended.error) == (
+        "Cancelled",
+        1,
+        "cancelled by admin@example.org",
+    )
+    assert notes(session, treasurer.id) == []
+
+
+def test_a_heartbeat_sweeps_a_dead_workers_job_and_cancels_one_whose_cancel_was_requested(
+    session, treasurer, job_engine, runtime, marks
+):
+    dead, cancelled, alive = (
+        enqueue(session, "test.record", user=treasurer, marks=marks, key=k) for k in "abc"
+    )
+    past = clock.now() - dt.timedelta(seconds=1)
+    ahead = clock.now() + dt.timedelta(seconds=30)
+    for job, lease in ((dead, past), (cancelled, past), (alive, ahead)):
+        job.status, job.attempts, job.lease_until, job.worker = "Running", 1, lease, "gone:9"
+    cancelled.cancel_requested_at = past
+    cancelled.cancel_requested_by = "admin@example.org"
+    session.commit()
+    renewal, swept = runtime.heartbeat().beat()
+    assert (renewal.renewed, swept) == (frozenset(), SweepResult(requeued=1, cancelled=1))
+    assert [reload(session, j).status for j in (dead, cancelled, alive)] == [
+        "Queued",
+        "Cancelled",
+        "Running",
+    ]
+    assert reload(session, cancelled).error == "cancelled by admin@example.org"
+
+
+def test_the_dues_run_stops_between_batches_on_a_cancel_request_and_bills_nothing(
+    session, admin, job_engine, runtime, frozen_today, monkeypatch
+):
+    import verenigingen.dues.tasks  # registers dues.generate
+    from member_factories import bulk_schedules, make_type
+    from verenigingen.billing.models import Invoice
+
+    bulk_schedules(session, make_type(session), 25, start=frozen_today)
+    job = enqueue(session, "dues.generate", user=admin, batch_size=10)
+    job.cancel_requested_at = clock.now()
+    job.cancel_requested_by = "admin@example.org"
+    session.commit()
+    monkeypatch.setattr(deadline_module, "can_stop_jobs_here", lambda: False)
+    checks: list[str] = []
+
+    def heard_after_the_first_batch() -> None:
+        checks.append("asked")
+        cancel_from_the_heartbeat(runtime, job.id)
+        stop_if_cancel_requested()
+
+    monkeypatch.setattr(
+        verenigingen.dues.tasks, "stop_if_cancel_requested", heard_after_the_first_batch
+    )
+    assert run_job(runtime, job.id) is RunOutcome.CANCELLED
+    assert checks == ["asked"]  # after the first of three batches; the run stopped there
+    session.expire_all()
+    assert session.scalar(select(func.count()).select_from(Invoice)) == 0  # all rolled back
+    assert reload(session, job).status == JobStatus.CANCELLED

@@ -24,8 +24,10 @@ from verenigingen.jobs.models import Job
 TESTS_DIR = Path(__file__).parent
 SRC_DIR = TESTS_DIR.parents[1] / "src"
 
-# Short leases and quick relay rounds, so that a lost job comes back within seconds.
+# Short leases, quick heartbeats and relay rounds, so that a lost job comes back within seconds.
 FAST = {
+    "VERENIGINGEN_JOB_LEASE_SECONDS": "1.5",
+    "VERENIGINGEN_JOB_HEARTBEAT_SECONDS": "0.25",
     "VERENIGINGEN_JOB_LEASE_GRACE_SECONDS": "0.5",
     "VERENIGINGEN_JOB_RELAY_INTERVAL_SECONDS": "0.2",
     "VERENIGINGEN_JOB_STALE_AFTER_SECONDS": "1",

@@ -17,6 +17,7 @@ from verenigingen.config import Settings
 from verenigingen.jobs import enqueue
 from verenigingen.jobs.engine import JobEngine
 from verenigingen.jobs.models import Job, Notification, Queue
+from verenigingen.jobs.sweeper import sweep
 from verenigingen.jobs.worker import Runtime, run_job
 
 URL = "/api/v1/jobs"
@@ -226,23 +227,141 @@ def test_administrator_may_retry_anyones_failed_job(api, session, job_engine):
     assert api(Role.ADMINISTRATOR).post(f"{URL}/{job.id}/retry").json()["status"] == "Queued"
 
 
-def test_cancel_only_a_queued_job(api, session, job_engine):
+def test_the_owner_cancels_a_queued_job_and_no_one_an_ended_one(api, session, job_engine):
     owner = user(session, Role.TREASURER)
     client = api(owner)
-    running = a_job(session, owner, status="Running", active_dedup_key=None)
     queued = a_job(session, owner)
-    refused = client.post(f"{URL}/{running.id}/cancel")
-    assert refused.status_code == 409
-    assert refused.json() == {
-        "error": "job_not_queued",
-        "detail": f"job {running.id} is Running; only a Queued job can be cancelled",
-    }
     cancelled = client.post(f"{URL}/{queued.id}/cancel")
     assert (cancelled.status_code, cancelled.json()["status"]) == (200, "Cancelled")
-    assert client.post(f"{URL}/{queued.id}/cancel").status_code == 409
+    assert cancelled.json()["error"] == f"cancelled by {owner.email}"
+    assert cancelled.json()["cancel_requested_at"] is None  # a Queued job ends at once
+    ended = [
+        a_job(session, owner, status=status, active_dedup_key=None)
+        for status in ("Completed", "Failed", "Cancelled")
+    ]
+    for job in ended:
+        for who in (client, api(Role.ADMINISTRATOR)):
+            refused = who.post(f"{URL}/{job.id}/cancel")
+            assert refused.status_code == 409
+            assert refused.json() == {
+                "error": "job_not_queued",
+                "detail": f"job {job.id} is {job.status}; only a Queued or Running job can be "
+                "cancelled",
+            }
     session.expire_all()
-    assert session.get(Job, running.id).status == "Running"
+    assert [session.get(Job, j.id).status for j in ended] == ["Completed", "Failed", "Cancelled"]
     assert session.get(Job, queued.id).active_dedup_key is None
+
+
+def running_job(session: Session, owner: User, *, lease_seconds: float) -> Job:
+    """A dues run claimed by a worker, its lease ending ``lease_seconds`` from now."""
+    return a_job(
+        session,
+        owner,
+        status="Running",
+        attempts=1,
+        worker="elsewhere:42",
+        started_at=clock.now(),
+        lease_until=clock.now() + dt.timedelta(seconds=lease_seconds),
+    )
+
+
+@pytest.mark.parametrize("role", [Role.TREASURER, Role.MEMBER])
+def test_only_an_administrator_cancels_a_running_job(api, session, job_engine, role):
+    owner = user(session, role)
+    job = running_job(session, owner, lease_seconds=30)
+    refused = api(owner).post(f"{URL}/{job.id}/cancel")
+    assert refused.status_code == 403
+    assert refused.json() == {
+        "error": "running_job_cancel_for_administrators",
+        "detail": f"job {job.id} is Running; only an administrator may cancel a running job",
+    }
+    session.expire_all()
+    shown = session.get(Job, job.id)
+    assert (shown.status, shown.cancel_requested_at, shown.active_dedup_key) == (
+        "Running",
+        None,
+        job.dedup_key,
+    )
+
+
+def test_an_administrator_requests_the_cancel_of_a_running_job(api, session, job_engine):
+    owner = user(session, Role.TREASURER)
+    admin = user(session, Role.ADMINISTRATOR)
+    job = running_job(session, owner, lease_seconds=30)
+    answer = api(admin).post(f"{URL}/{job.id}/cancel")
+    assert answer.status_code == 200
+    body = answer.json()
+    assert (body["status"], body["cancel_requested_by"], body["error"]) == (
+        "Running",
+        admin.email,
+        None,
+    )
+    assert body["cancel_requested_at"] is not None
+    again = api(Role.ADMINISTRATOR).post(f"{URL}/{job.id}/cancel").json()
+    assert (again["status"], again["cancel_requested_at"], again["cancel_requested_by"]) == (
+        "Running",
+        body["cancel_requested_at"],
+        admin.email,
+    )
+    # The owner sees who asked; the job keeps its key until its worker ends it.
+    shown = api(owner).get(f"{URL}/{job.id}").json()
+    assert (shown["status"], shown["cancel_requested_by"]) == ("Running", admin.email)
+    session.expire_all()
+    assert session.get(Job, job.id).active_dedup_key == job.dedup_key
+
+
+def test_a_running_job_whose_worker_is_gone_is_cancelled_at_once(api, session, job_engine):
+    owner = user(session, Role.TREASURER)
+    admin = user(session, Role.ADMINISTRATOR)
+    job = running_job(session, owner, lease_seconds=-1)
+    body = api(admin).post(f"{URL}/{job.id}/cancel").json()
+    assert (body["status"], body["error"], body["cancel_requested_by"]) == (
+        "Cancelled",
+        f"cancelled by {admin.email} (its worker was gone)",
+        admin.email,
+    )
+    assert body["finished_at"] is not None
+    session.expire_all()
+    ended = session.get(Job, job.id)
+    assert (ended.active_dedup_key, ended.lease_until) == (None, None)
+
+
+def test_a_dues_run_whose_worker_died_is_joined_only_while_it_lives_on(
+    api, session, job_engine, tmp_path
+):
+    client = api(Role.TREASURER)
+    first = client.post("/api/v1/dues/generate").json()
+    # Claimed by a worker that then died: its lease has passed.
+    session.execute(
+        update(Job)
+        .where(Job.id == first["id"])
+        .values(
+            status="Running",
+            attempts=1,
+            worker="gone:9",
+            lease_until=clock.now() - dt.timedelta(seconds=1),
+        )
+    )
+    settings = Settings(data_dir=tmp_path)
+    swept = sweep(savepoint_sessions(session), settings)
+    assert (swept.requeued, swept.failed) == (1, 0)
+    # Taken back: Queued for its retry, and that is the run a second request joins.
+    joined = client.post("/api/v1/dues/generate").json()
+    assert (joined["id"], joined["status"], joined["attempts"]) == (first["id"], "Queued", 1)
+    # Died again, and cancelled by an administrator: a new request starts a new run.
+    session.execute(
+        update(Job)
+        .where(Job.id == first["id"])
+        .values(status="Running", attempts=2, lease_until=clock.now() - dt.timedelta(seconds=1))
+    )
+    cancelled = api(Role.ADMINISTRATOR).post(f"{URL}/{first['id']}/cancel").json()
+    assert cancelled["status"] == "Cancelled"
+    second = client.post("/api/v1/dues/generate").json()
+    assert second["id"] != first["id"]
+    assert second["status"] == "Queued"
+    session.expire_all()
+    assert session.scalar(select(func.count()).select_from(Job)) == 2
 
 
 def test_ibans_are_masked_wherever_a_job_is_shown(api, session, job_engine):

@@ -54,13 +54,19 @@ def list_jobs(
             str(job.id),
             job.name,
             job.queue,
-            job.status,
+            _status_text(job),
             f"{job.attempts}/{job.max_retries + 1}",
             str(job.user_id),
             f"{job.created_at:%Y-%m-%d %H:%M:%S}",
             (job.error or "")[:60],
         )
     console.print(table)
+
+
+def _status_text(job: JobOut) -> str:
+    if job.status == JobStatus.RUNNING and job.cancel_requested_at is not None:
+        return f"{job.status} (cancel requested by {job.cancel_requested_by})"
+    return job.status
 
 
 @app.command("show")
@@ -85,11 +91,21 @@ def retry(job_id: int) -> None:
 
 @app.command("cancel")
 def cancel(job_id: int) -> None:
-    """Cancel a Queued job."""
+    """Cancel a Queued or Running job (a Running one: its worker stops it and rolls back)."""
     context = ready_context()
     with transaction(context) as session:
         job = cancel_job(session, system_user(session), job_id)
-        shown = f"Job {job.id} '{job.name}' is {job.status}."
+        if job.status == JobStatus.RUNNING:
+            beat = context.settings.job_heartbeat_seconds
+            shown = (
+                f"Job {job.id} '{job.name}' is Running; cancel requested. Its worker hears of it "
+                f"at its next heartbeat (within {beat:g} s), stops the task, rolls its work back "
+                f"and ends the job Cancelled: see `verenigingen jobs show {job.id}`."
+            )
+        else:
+            shown = f"Job {job.id} '{job.name}' is {job.status}."
+            if job.cancel_requested_at is not None:
+                shown += " Its worker was gone: cancelled at once."
     console.print(shown, highlight=False)
 
 
@@ -100,8 +116,8 @@ def sweep_now() -> None:
     swept = sweep(context.sessions, context.settings)
     sent = relay(context.sessions, context.jobs, context.settings)
     console.print(
-        f"Requeued {swept.requeued} and failed {swept.failed} job(s) past their lease; "
-        f"dispatched {sent} queued job(s).",
+        f"Requeued {swept.requeued}, failed {swept.failed} and cancelled {swept.cancelled} "
+        f"job(s) past their lease; dispatched {sent} queued job(s).",
         highlight=False,
     )
 

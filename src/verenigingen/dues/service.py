@@ -17,6 +17,7 @@ Why a period is never billed twice:
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -145,7 +146,12 @@ def _charge(
 
 
 def generate_dues(
-    session: Session, user: User, *, today: dt.date | None = None, batch_size: int = 500
+    session: Session,
+    user: User,
+    *,
+    today: dt.date | None = None,
+    batch_size: int = 500,
+    after_batch: Callable[[], None] | None = None,
 ) -> DuesRunResult:
     """Bill every due schedule once: one submitted invoice each, next_invoice_date one period on.
 
@@ -154,6 +160,9 @@ def generate_dues(
     the caller's transaction holds the row locks until it commits. The schedules are updated
     in bulk, so schedule objects already loaded in ``session`` keep their old dates until they
     are refreshed.
+
+    ``after_batch`` is called after each batch but the last: a tracked job's check for a cancel
+    request (it raises, and the caller rolls the whole run back).
     """
     require(user, Permission.BILLING_WRITE)
     if batch_size < 1:
@@ -193,6 +202,8 @@ def generate_dues(
         result.total_amount += sum((c.amount for c in charges), Decimal("0.00"))
         if len(rows) < batch_size:
             break  # a short batch was the last one; saves the empty select
+        if after_batch is not None:
+            after_batch()
         after_id = rows[-1].id
     return result
 

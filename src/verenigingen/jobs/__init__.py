@@ -1,10 +1,19 @@
 """Tracked background jobs: table, outbox, claim and lease, retries, Huey adapter, notifications.
 
 Domains enqueue work with :func:`enqueue` inside their transaction and register tasks with
-:func:`job`; everything else here is run by the worker and the faces.
+:func:`job`; a long task asks :func:`stop_if_cancel_requested` between its steps. Everything
+else here is run by the worker and the faces.
 """
 
+from verenigingen.jobs.deadline import cancel_requested, stop_if_cancel_requested
 from verenigingen.jobs.outbox import JobRequest, enqueue, enqueue_many
 from verenigingen.jobs.registry import job
 
-__all__ = ["JobRequest", "enqueue", "enqueue_many", "job"]
+__all__ = [
+    "JobRequest",
+    "cancel_requested",
+    "enqueue",
+    "enqueue_many",
+    "job",
+    "stop_if_cancel_requested",
+]

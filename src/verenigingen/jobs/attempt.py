@@ -1,8 +1,10 @@
-"""The record of a failed attempt: back to Queued after a backoff, or Failed and notified.
+"""The record of an attempt that did not complete: back to Queued after a backoff, or Failed
+and notified; or Cancelled, when an administrator asked to cancel the job meanwhile.
 
-The worker records the attempts whose task raised or timed out, the sweeper those whose worker
-died or overran its lease. Either way the change is conditional on the job still being Running
-at that attempt, so the two never both record one. The backoff doubles with each attempt,
+The worker records the attempts whose task raised, timed out or was cancelled, the sweeper those
+whose worker died or overran its lease. Either way the change is conditional on the job still
+being Running at that attempt, so the two never both record one. A failed attempt of a job with
+a cancel request is not retried: the job ends Cancelled. The backoff doubles with each attempt,
 capped, with a jitter so that the retries of jobs that failed together spread out.
 """
 
@@ -12,7 +14,7 @@ import datetime as dt
 import random
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import literal, update
 from sqlalchemy.orm import Session
 
 from verenigingen import clock
@@ -60,7 +62,10 @@ def record_failed_attempt(
     permanent: bool = False,
 ) -> FailedAttempt:
     """Queue attempt ``attempts`` of a Running job again after a backoff, or fail it for good
-    (and notify its user and the administrators) when it is out of retries."""
+    (and notify its user and the administrators) when it is out of retries; end it Cancelled
+    instead when its cancel was requested."""
+    if record_cancelled_attempt(session, job_id, attempts):
+        return FailedAttempt.CANCELLED
     now = clock.now()
     still_running = (
         (Job.id == job_id) & (Job.status == JobStatus.RUNNING.value) & (Job.attempts == attempts)
@@ -91,6 +96,30 @@ def record_failed_attempt(
     if outcome is FailedAttempt.FAILED_FOR_GOOD:
         notify_job_failed(session, job_id=job_id, job_name=job_name, user_id=user_id, error=error)
     return outcome
+
+
+def record_cancelled_attempt(session: Session, job_id: int, attempts: int) -> bool:
+    """End attempt ``attempts`` of a Running job Cancelled if its cancel was requested, the
+    error naming who asked (``cancelled by <email>``); whether it did. The caller has rolled back
+    the attempt's work."""
+    cancelled = session.execute(
+        update(Job)
+        .where(
+            Job.id == job_id,
+            Job.status == JobStatus.RUNNING.value,
+            Job.attempts == attempts,
+            Job.cancel_requested_at.is_not(None),
+        )
+        .values(
+            status=JobStatus.CANCELLED.value,
+            finished_at=clock.now(),
+            lease_until=None,
+            active_dedup_key=None,
+            error=literal("cancelled by ") + Job.cancel_requested_by,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return bool(cancelled.rowcount == 1)  # type: ignore[attr-defined]
 
 
 def backoff_seconds(base: float, attempts: int) -> float:

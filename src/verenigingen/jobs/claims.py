@@ -5,14 +5,16 @@ claimed attempt it hands around. One implementation per database, chosen from it
 A claim is a conditional UPDATE from Queued to Running, committed before the task runs; zero
 rows means the job is not this worker's to run (a duplicate delivery, a cancelled job, one not
 due or another worker's). It counts the attempt, so a job that kills its worker every time
-still runs out of retries, and it sets the lease the sweeper watches. A completion writes the
-job's result, its status and its user's notification in the caller's transaction, conditional
-on the claim (Running at its attempt): if the sweeper took the job back meanwhile, nothing of
-the run may be kept.
+still runs out of retries, and it sets the lease the sweeper watches (:class:`LeaseTerms`; the
+worker's heartbeat renews it, jobs.heartbeat). A completion writes the job's result, its status
+and its user's notification in the caller's transaction, conditional on the claim (Running at
+its attempt) and on no cancel request: if the sweeper took the job back meanwhile, or an
+administrator asked to cancel it, nothing of the run may be kept.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -21,6 +23,33 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from verenigingen.auth.models import User
+from verenigingen.config import Settings
+
+
+@dataclass(frozen=True)
+class LeaseTerms:
+    """How long a claim holds its job: ``seconds`` from the claim or from the last heartbeat,
+    and never past its start plus its timeout plus ``grace`` (a job that overran its timeout
+    where no signal could stop it loses its lease, even while its worker lives)."""
+
+    seconds: float
+    grace: float
+
+    @classmethod
+    def of(cls, settings: Settings) -> LeaseTerms:
+        return cls(settings.job_lease_seconds, settings.job_lease_grace_seconds)
+
+    def first_seconds(self, timeout: int) -> float:
+        """The lease a claim sets, in seconds from the claim."""
+        return min(self.seconds, timeout + self.grace)
+
+    def last_moment(self, started_at: dt.datetime, timeout: int) -> dt.datetime:
+        """No lease of an attempt that started at ``started_at`` lasts past this moment."""
+        return started_at + dt.timedelta(seconds=timeout + self.grace)
+
+    def renewed_until(self, now: dt.datetime, started_at: dt.datetime, timeout: int) -> dt.datetime:
+        """The lease a heartbeat at ``now`` gives an attempt."""
+        return min(now + dt.timedelta(seconds=self.seconds), self.last_moment(started_at, timeout))
 
 
 @dataclass(frozen=True)
@@ -35,6 +64,8 @@ class Claim:
     """The attempt this claim counted (the job's ``attempts`` after the claim)."""
     max_retries: int
     timeout: int
+    started_at: dt.datetime
+    """When the claim started the attempt (the job's ``started_at``)."""
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from verenigingen import clock
 from verenigingen.auth.models import User
-from verenigingen.jobs.claims import Claim, Completion
+from verenigingen.jobs.claims import Claim, Completion, LeaseTerms
 from verenigingen.jobs.models import Job, JobStatus
 from verenigingen.jobs.notifications import notify_job_completed
 
@@ -71,6 +71,7 @@ _COMPLETE = (
         _job.c.id == bindparam("job_id"),
         _job.c.status == JobStatus.RUNNING.value,
         _job.c.attempts == bindparam("attempt"),
+        _job.c.cancel_requested_at.is_(None),
     )
     .values(
         status=JobStatus.COMPLETED.value,
@@ -86,9 +87,9 @@ _COMPLETE = (
 class PlainClaims:
     """The claim strategy of SQLite and MariaDB: one job per transaction, no groups."""
 
-    def __init__(self, worker_id: str, lease_grace_seconds: float) -> None:
+    def __init__(self, worker_id: str, lease: LeaseTerms) -> None:
         self.worker_id = worker_id
-        self.lease_grace_seconds = lease_grace_seconds
+        self.lease = lease
 
     def claim(self, session: Session, job_id: int) -> tuple[Claim, User] | None:
         now = clock.now()
@@ -97,7 +98,7 @@ class PlainClaims:
             return None
         if job.run_after is not None and job.run_after > now:
             return None
-        lease = dt.timedelta(seconds=job.timeout + self.lease_grace_seconds)
+        lease = dt.timedelta(seconds=self.lease.first_seconds(job.timeout))
         claimed = session.connection().execute(
             _CLAIM,
             {
@@ -119,6 +120,7 @@ class PlainClaims:
             attempt=job.attempts + 1,
             max_retries=job.max_retries,
             timeout=job.timeout,
+            started_at=now,
         )
         return claim, job.User
 

@@ -50,7 +50,7 @@ from sqlalchemy.sql.dml import Update
 
 from verenigingen import clock
 from verenigingen.auth.models import User
-from verenigingen.jobs.claims import Claim, Completion
+from verenigingen.jobs.claims import Claim, Completion, LeaseTerms
 from verenigingen.jobs.models import Indicator, Job, JobStatus, Notification
 from verenigingen.jobs.notifications import completed_notification
 
@@ -64,7 +64,7 @@ _now = bindparam("now", type_=DateTime())
 def _claim_update(which: ColumnElement[bool]) -> Update:
     """Queued → Running (attempt counted, lease set) for the due jobs ``which`` names; of two
     racing workers one matches each row, the other re-reads it Running and matches nothing.
-    Parameters: now, grace, worker_id."""
+    Parameters: now, lease and grace (seconds, jobs.claims.LeaseTerms), worker_id."""
     return (
         update(_job)
         .where(
@@ -77,7 +77,10 @@ def _claim_update(which: ColumnElement[bool]) -> Update:
             attempts=_job.c.attempts + 1,
             started_at=_now,
             lease_until=_now
-            + (_job.c.timeout + bindparam("grace", type_=Float()))
+            + func.least(
+                bindparam("lease", type_=Float()),
+                _job.c.timeout + bindparam("grace", type_=Float()),
+            )
             * literal_column("interval '1 second'", Interval()),
             worker=bindparam("worker_id"),
         )
@@ -89,6 +92,7 @@ def _claim_update(which: ColumnElement[bool]) -> Update:
             _job.c.attempts,
             _job.c.max_retries,
             _job.c.timeout,
+            _job.c.started_at,
         )
     )
 
@@ -147,6 +151,7 @@ _completed = (
         _job.c.id == _done.c.job_id,
         _job.c.status == JobStatus.RUNNING.value,
         _job.c.attempts == _done.c.attempt,
+        _job.c.cancel_requested_at.is_(None),
     )
     .values(
         status=JobStatus.COMPLETED.value,
@@ -185,15 +190,16 @@ def _claim_of(row: Any) -> Claim:
         attempt=row.attempts,
         max_retries=row.max_retries,
         timeout=row.timeout,
+        started_at=row.started_at,
     )
 
 
 class PostgresClaims:
     """The claim strategy of PostgreSQL: groups, claimed in batches and completed at once."""
 
-    def __init__(self, worker_id: str, lease_grace_seconds: float) -> None:
+    def __init__(self, worker_id: str, lease: LeaseTerms) -> None:
         self.worker_id = worker_id
-        self.lease_grace_seconds = lease_grace_seconds
+        self.lease = lease
 
     def claim(self, session: Session, job_id: int) -> tuple[Claim, User] | None:
         connection = session.connection()
@@ -203,7 +209,8 @@ class PostgresClaims:
             {
                 "job_id": job_id,
                 "now": clock.now(),
-                "grace": float(self.lease_grace_seconds),
+                "lease": float(self.lease.seconds),
+                "grace": float(self.lease.grace),
                 "worker_id": self.worker_id,
             },
         ).one_or_none()
@@ -228,16 +235,16 @@ class PostgresClaims:
         return set(session.connection().execute(_COMPLETE, parameters).scalars())
 
     def batch_claims(self, engine: Engine) -> PostgresBatchClaims:
-        return PostgresBatchClaims(engine, self.worker_id, self.lease_grace_seconds)
+        return PostgresBatchClaims(engine, self.worker_id, self.lease)
 
 
 class PostgresBatchClaims:
     """A group's later claims, on a claims connection opened at the first batch."""
 
-    def __init__(self, engine: Engine, worker_id: str, lease_grace_seconds: float) -> None:
+    def __init__(self, engine: Engine, worker_id: str, lease: LeaseTerms) -> None:
         self.engine = engine
         self.worker_id = worker_id
-        self.lease_grace_seconds = lease_grace_seconds
+        self.lease = lease
         self._connection: Connection | None = None
 
     def claim(self, job_ids: Sequence[int]) -> dict[int, Claim]:
@@ -246,7 +253,8 @@ class PostgresBatchClaims:
             {
                 "job_ids": list(job_ids),
                 "now": clock.now(),
-                "grace": float(self.lease_grace_seconds),
+                "lease": float(self.lease.seconds),
+                "grace": float(self.lease.grace),
                 "worker_id": self.worker_id,
             },
         )

@@ -1,4 +1,5 @@
-"""The consumer: take job ids from the engine's queues and run them; relay and sweep meanwhile.
+"""The consumer: take job ids from the engine's queues and run them; relay meanwhile, while a
+heartbeat thread renews the leases of the jobs in hand and runs the sweeper (jobs.heartbeat).
 
 ``verenigingen worker`` runs :func:`consume` in the main thread of each worker process (so a
 job's timeout can be enforced with a signal); ``verenigingen serve`` in the embedded shape runs
@@ -24,7 +25,6 @@ from verenigingen.jobs.engine import JobEngine
 from verenigingen.jobs.models import Queue
 from verenigingen.jobs.outcomes import RunOutcome
 from verenigingen.jobs.relay import relay
-from verenigingen.jobs.sweeper import sweep
 from verenigingen.jobs.worker import Runtime, run_group, run_job
 
 log = logging.getLogger(__name__)
@@ -48,10 +48,9 @@ _DAILY = DailyJobs()
 
 
 def maintain(runtime: Runtime, engine: JobEngine) -> None:
-    """One round of sweeper, relay and (once a day) the daily jobs; a database or engine outage
-    waits for the next round."""
+    """One round of relay and (once a day) the daily jobs; a database or engine outage waits for
+    the next round. (The sweeper runs in the heartbeat's thread, also while jobs run.)"""
     try:
-        sweep(runtime.session_factory, runtime.settings)
         relay(runtime.session_factory, engine, runtime.settings)
     except Exception:
         log.warning("job maintenance failed; retrying next round", exc_info=True)
@@ -72,27 +71,33 @@ def consume(
     stop: threading.Event,
     pause: float = 0.0,
 ) -> None:
-    """Run jobs from ``queues`` (earlier queues first) until ``stop`` is set.
+    """Run jobs from ``queues`` (earlier queues first) until ``stop`` is set, with the heartbeat
+    of their leases in a thread beside.
 
     ``pause``: seconds to wait after each job (see :data:`EMBEDDED_PAUSE`).
     """
     job_engine.install_handler(lambda job_id: _run(runtime, job_id))
-    maintain(runtime, engine)  # the relay at start: jobs lost while no worker ran go out now
-    interval = runtime.settings.job_relay_interval_seconds
-    next_round = time.monotonic() + interval
-    idle = MIN_IDLE_SLEEP
-    while not stop.is_set():
-        worked = run_next_group(runtime, engine, queues, stop) is not None
-        if time.monotonic() >= next_round:
-            maintain(runtime, engine)
-            next_round = time.monotonic() + interval
-        if worked:
-            idle = MIN_IDLE_SLEEP
-            if pause:
-                stop.wait(pause)
-        else:
-            stop.wait(idle)
-            idle = min(idle * 2, MAX_IDLE_SLEEP)
+    heartbeat = runtime.heartbeat()
+    heartbeat.start()  # its first round sweeps: jobs of workers that died meanwhile come back
+    try:
+        maintain(runtime, engine)  # the relay at start: jobs lost while no worker ran go out now
+        interval = runtime.settings.job_relay_interval_seconds
+        next_round = time.monotonic() + interval
+        idle = MIN_IDLE_SLEEP
+        while not stop.is_set():
+            worked = run_next_group(runtime, engine, queues, stop) is not None
+            if time.monotonic() >= next_round:
+                maintain(runtime, engine)
+                next_round = time.monotonic() + interval
+            if worked:
+                idle = MIN_IDLE_SLEEP
+                if pause:
+                    stop.wait(pause)
+            else:
+                stop.wait(idle)
+                idle = min(idle * 2, MAX_IDLE_SLEEP)
+    finally:
+        heartbeat.stop()
 
 
 def run_next_group(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from verenigingen.errors import Conflict, ValidationFailed
+from verenigingen.errors import Conflict, PermissionDenied, ValidationFailed
 
 
 class UnknownTask(ValidationFailed):
@@ -49,6 +49,12 @@ class JobChangedMeanwhile(Conflict):
 
 
 class JobNotQueued(Conflict):
-    """Only a Queued job can be cancelled."""
+    """Only a job that has not ended (Queued or Running) can be cancelled."""
 
     code = "job_not_queued"
+
+
+class RunningJobCancelForAdministrators(PermissionDenied):
+    """Only an administrator may cancel a Running job (its owner may cancel it while Queued)."""
+
+    code = "running_job_cancel_for_administrators"

@@ -74,6 +74,11 @@ class Job(IdMixin, Base):
     makes the key unique among active jobs only (no partial indexes needed)."""
     worker: Mapped[str | None] = mapped_column(String(120))
     """``host:pid`` of the process running (or that last ran) the job."""
+    cancel_requested_at: Mapped[dt.datetime | None]
+    """When an administrator asked to cancel the job while it was Running; its worker then ends
+    it Cancelled instead of Completed (jobs.heartbeat)."""
+    cancel_requested_by: Mapped[str | None] = mapped_column(String(255))
+    """The email of who asked, as the Cancelled job's error names them."""
     result: Mapped[Any | None] = mapped_column(JSON)
     error: Mapped[str | None] = mapped_column(Text)
     # Set from the one clock, to the microsecond: "the 10 most recent" needs a strict order.

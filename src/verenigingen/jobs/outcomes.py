@@ -21,6 +21,9 @@ class RunOutcome(enum.StrEnum):
     LEASE_LOST = "lost"
     """It was no longer this run's when it ended (swept back, or another worker's): nothing of
     the run is kept, and the job is left as whoever took it made it."""
+    CANCELLED = "cancelled"
+    """An administrator asked to cancel it while it ran: its work rolled back, the job
+    Cancelled."""
     NOT_CLAIMED = "skipped"
     """Not Queued and due (a duplicate delivery, cancelled, not due yet, unknown): not run."""
     GIVEN_BACK = "returned"
@@ -35,6 +38,8 @@ class FailedAttempt(enum.StrEnum):
     """Queued again, to run after its backoff."""
     FAILED_FOR_GOOD = "failed"
     """Out of retries (or failed in a way a retry cannot mend): Failed, its user notified."""
+    CANCELLED = "cancelled"
+    """Its cancel had been requested: Cancelled, not retried."""
     NO_LONGER_RUNNING = "gone"
     """The job was no longer Running at that attempt (the worker or the sweeper recorded it
     first): nothing was written."""

@@ -26,6 +26,10 @@ class JobOut(BaseModel):
     dedup_key: str | None
     result: Any | None
     error: str | None
+    cancel_requested_at: UtcDateTime | None
+    """Set when an administrator asked to cancel the job while it ran; a Running job with it is
+    being stopped by its worker."""
+    cancel_requested_by: str | None
     created_at: UtcDateTime
     started_at: UtcDateTime | None
     finished_at: UtcDateTime | None
@@ -46,6 +50,8 @@ class JobOut(BaseModel):
             dedup_key=job.dedup_key,
             result=mask_ibans(job.result),
             error=mask_text(job.error) if job.error else None,
+            cancel_requested_at=job.cancel_requested_at,
+            cancel_requested_by=job.cancel_requested_by,
             created_at=job.created_at,
             started_at=job.started_at,
             finished_at=job.finished_at,

@@ -16,6 +16,7 @@ from verenigingen.jobs.errors import (
     JobNotFailed,
     JobNotQueued,
     JobOutOfRetries,
+    RunningJobCancelForAdministrators,
 )
 from verenigingen.jobs.models import Job, JobStatus
 from verenigingen.jobs.outbox import dispatch_after_commit
@@ -68,24 +69,76 @@ def retry_job(session: Session, user: User, job_id: int) -> Job:
 
 
 def cancel_job(session: Session, user: User, job_id: int) -> Job:
-    """Cancel a Queued job; owner or administrator. A Running job cannot be stopped from here."""
+    """Cancel a job that has not ended; the job as it is after (say which happened by its
+    status and ``cancel_requested_at``).
+
+    * Queued (owner or administrator): Cancelled now.
+    * Running (administrator only, else 403 ``running_job_cancel_for_administrators``): its
+      cancel is requested, and the job stays Running until its worker, told by its heartbeat,
+      stops the task, rolls its work back and ends it Cancelled. A job whose lease has passed has
+      no worker left to do that: it is Cancelled now (the sweeper would otherwise retry it).
+      Asking again while the request waits changes nothing.
+    * Ended (Completed, Failed, Cancelled): 409 ``job_not_queued``.
+    """
     job = get_job(session, user, job_id)
-    changed = session.execute(
+    if job.status != JobStatus.RUNNING:
+        changed = session.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.status == JobStatus.QUEUED.value)
+            .values(
+                status=JobStatus.CANCELLED.value,
+                finished_at=clock.now(),
+                active_dedup_key=None,
+                error=f"cancelled by {user.email}",
+            )
+            .execution_options(synchronize_session=False)
+        )
+        session.refresh(job)
+        if changed.rowcount == 1:  # type: ignore[attr-defined]
+            return job
+        if job.status != JobStatus.RUNNING:  # else a worker claimed it meanwhile
+            raise JobNotQueued(
+                f"job {job_id} is {job.status}; only a Queued or Running job can be cancelled"
+            )
+    return _cancel_running(session, user, job)
+
+
+def _cancel_running(session: Session, user: User, job: Job) -> Job:
+    if not user.is_administrator:
+        raise RunningJobCancelForAdministrators(
+            f"job {job.id} is Running; only an administrator may cancel a running job"
+        )
+    now = clock.now()
+    running = (Job.id == job.id) & (Job.status == JobStatus.RUNNING.value)
+    # Its worker is gone (the heartbeat stopped renewing the lease): nobody else will end it.
+    forced = session.execute(
         update(Job)
-        .where(Job.id == job_id, Job.status == JobStatus.QUEUED.value)
+        .where(running, Job.lease_until < now)
         .values(
             status=JobStatus.CANCELLED.value,
-            finished_at=clock.now(),
+            finished_at=now,
+            lease_until=None,
             active_dedup_key=None,
-            error=f"cancelled by {user.email}",
+            cancel_requested_at=func.coalesce(Job.cancel_requested_at, now),
+            cancel_requested_by=func.coalesce(Job.cancel_requested_by, user.email),
+            error=f"cancelled by {user.email} (its worker was gone)",
         )
         .execution_options(synchronize_session=False)
     )
-    if changed.rowcount != 1:  # type: ignore[attr-defined]
-        session.refresh(job)
-        raise JobNotQueued(f"job {job_id} is {job.status}; only a Queued job can be cancelled")
+    if forced.rowcount != 1:  # type: ignore[attr-defined]
+        session.execute(
+            update(Job)
+            .where(running, Job.cancel_requested_at.is_(None))
+            .values(cancel_requested_at=now, cancel_requested_by=user.email)
+            .execution_options(synchronize_session=False)
+        )
     session.refresh(job)
-    return job
+    if job.status == JobStatus.RUNNING or job.cancel_requested_at is not None:
+        return job
+    # It ended meanwhile, on its own.
+    raise JobNotQueued(
+        f"job {job.id} is {job.status}; only a Queued or Running job can be cancelled"
+    )
 
 
 def supersede_failed(session: Session, job_ids: Collection[int], reason: str) -> int:

@@ -15,6 +15,12 @@ group: its jobs stay Running until their leases pass, then the sweeper takes the
 does a job alone whose worker died. SQLite and MariaDB run each job alone (jobs.claims_plain
 says why), and so does a session factory bound to one connection (tests), which has no second
 connection to claim on.
+
+Every claimed job is held in the runtime's :class:`~verenigingen.jobs.heartbeat.Leases` until
+its end is committed: the worker's heartbeat renews its lease meanwhile and brings back a cancel
+request, which stops the task where it can (jobs.deadline). A job with a cancel request ends
+Cancelled, its work rolled back: when the task is stopped or ends, and at its completion, which
+refuses a job whose cancel was requested.
 """
 
 from __future__ import annotations
@@ -35,13 +41,14 @@ from verenigingen.config import Settings
 from verenigingen.db.engine import make_engine
 from verenigingen.db.session import make_session_factory
 from verenigingen.errors import DomainError
-from verenigingen.jobs.attempt import record_failed_claim
-from verenigingen.jobs.claims import BatchClaims, Claim, ClaimStrategy, Completion
+from verenigingen.jobs.attempt import record_cancelled_attempt, record_failed_claim
+from verenigingen.jobs.claims import BatchClaims, Claim, ClaimStrategy, Completion, LeaseTerms
 from verenigingen.jobs.claims_plain import PlainClaims
 from verenigingen.jobs.claims_postgresql import PostgresClaims
-from verenigingen.jobs.deadline import JobTimeout, deadline
+from verenigingen.jobs.deadline import JobCancelled, JobTimeout, deadline
 from verenigingen.jobs.engine import JobEngine
 from verenigingen.jobs.error_text import describe
+from verenigingen.jobs.heartbeat import Heartbeat, HeldJob, Leases
 from verenigingen.jobs.outbox import JOB_ENGINE_KEY
 from verenigingen.jobs.outcomes import RunOutcome
 from verenigingen.jobs.registry import get_task
@@ -69,19 +76,20 @@ so a group stays below, whatever ``job_group_max_jobs`` says."""
 def claim_strategy(bind: Engine | Connection, worker_id: str, settings: Settings) -> ClaimStrategy:
     """The claims and completions of the database ``bind`` is on."""
     if bind.dialect.name == "postgresql":
-        return PostgresClaims(worker_id, settings.job_lease_grace_seconds)
-    return PlainClaims(worker_id, settings.job_lease_grace_seconds)
+        return PostgresClaims(worker_id, LeaseTerms.of(settings))
+    return PlainClaims(worker_id, LeaseTerms.of(settings))
 
 
 @dataclass
 class Runtime:
-    """What a worker needs: the database, the settings, its own name, and the database's way
-    of claiming jobs (chosen once, from its dialect)."""
+    """What a worker needs: the database, the settings, its own name, the database's way
+    of claiming jobs (chosen once, from its dialect) and the jobs it holds."""
 
     session_factory: sessionmaker[Session]
     settings: Settings
     worker_id: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
     claims: ClaimStrategy = field(init=False)
+    leases: Leases = field(init=False, default_factory=Leases)
 
     def __post_init__(self) -> None:
         bind = self.session_factory.kw.get("bind")
@@ -95,6 +103,10 @@ class Runtime:
         to ``jobs`` at commit."""
         database = make_engine(settings=settings)
         return cls(make_session_factory(database, info={JOB_ENGINE_KEY: jobs}), settings)
+
+    def heartbeat(self) -> Heartbeat:
+        """The heartbeat of this worker's leases (start it while the worker runs jobs)."""
+        return Heartbeat(self.session_factory, self.settings, self.worker_id, self.leases)
 
 
 def run_job(runtime: Runtime, job_id: int) -> RunOutcome:
@@ -123,17 +135,22 @@ def run_group(
     """
     with _job_session(runtime) as (session, batches):
         group = _Group(runtime, session, batches, redeliver)
-        group.run_first(first)
-        batch_size = 1
-        while next_job is not None and group.has_room():
-            job_ids = _take(next_job, min(batch_size, group.room()))
-            if not job_ids:
-                break
-            started = time.monotonic()
-            group.run_batch(job_ids)
-            quick = time.monotonic() - started < group.quick_batch_seconds
-            batch_size = batch_size * 2 if quick else 1
-        group.commit()
+        try:
+            group.run_first(first)
+            batch_size = 1
+            while next_job is not None and group.has_room():
+                job_ids = _take(next_job, min(batch_size, group.room()))
+                if not job_ids:
+                    break
+                started = time.monotonic()
+                group.run_batch(job_ids)
+                quick = time.monotonic() - started < group.quick_batch_seconds
+                batch_size = batch_size * 2 if quick else 1
+            group.commit()
+        finally:
+            # Ended and committed, or the group failed (its leases then run out as a dead
+            # worker's would): the heartbeat renews none of them any more.
+            runtime.leases.release(group.held)
     return group.outcomes
 
 
@@ -191,12 +208,14 @@ class _Group:
         self.max_jobs = min(settings.job_group_max_jobs, MAX_GROUP_SAVEPOINTS) if batches else 1
         self.ends_at = time.monotonic() + settings.job_group_max_seconds
         self.quick_batch_seconds = settings.job_group_max_seconds / 4
-        # A claimed job must start well within its lease's grace (it then ends within its
-        # timeout, inside the lease), and should not wait long behind a slow neighbour.
+        # A claimed job should start soon (the heartbeat renews its lease meanwhile, but its
+        # timeout's grace is counted from its claim), and not wait long behind a slow neighbour.
         self.hold_seconds = min(MAX_HOLD_SECONDS, settings.job_lease_grace_seconds / 2)
         self.outcomes: list[RunOutcome] = []
         self._claimed: dict[int, int] = {}
         """Outcome index of each job this group claimed (to give back if the group rolls back)."""
+        self.held: dict[int, HeldJob] = {}
+        """The jobs this group claimed, held in the runtime's leases until the group ends."""
         self._completions: list[tuple[int, Completion]] = []
         """Jobs of a group that ran to their end, with their outcome index: completed together
         at the commit."""
@@ -218,6 +237,7 @@ class _Group:
             self._not_claimed(job_id)
             return
         claim, user = claimed
+        self._hold(claim)
         self._users[user.id] = user
         self._run(claim, user)
 
@@ -225,6 +245,8 @@ class _Group:
         """Claim ``job_ids`` in one statement, on the claims connection, and run them in turn."""
         assert self.batches is not None  # a group of one takes no batches (room() is 0)
         claims = self.batches.claim(job_ids)
+        for claim in claims.values():
+            self._hold(claim)
         claimed_at = time.monotonic()
         for index, job_id in enumerate(job_ids):
             if job_id not in claims:  # not claimable, or a second delivery in the same batch
@@ -249,6 +271,9 @@ class _Group:
                 return
         self.session.commit()
 
+    def _hold(self, claim: Claim) -> None:
+        self.held[claim.id] = self.runtime.leases.hold(claim)
+
     def _run(self, claim: Claim, user: User) -> None:
         index = len(self.outcomes)
         self._claimed[claim.id] = index
@@ -260,17 +285,22 @@ class _Group:
         savepoint = self.session.begin_nested() if self.session.in_transaction() else None
         if savepoint is None:
             self.session.begin()
+        stop = self.held[claim.id].stop
         try:
             task = get_task(claim.name)
-            with deadline(claim.timeout):
+            with deadline(claim.timeout, stop):
                 value = task.run(self.session, user, dict(claim.params))
+            stop.raise_if_cancel_requested()  # seen by a heartbeat after the task last asked
             completion = Completion(claim, result_to_store(value))
             if self.batches is None:
                 self._complete_alone(completion)
+        except JobCancelled:
+            self._undo(savepoint)
+            return self._end_cancelled(claim)
         except _LeaseLost:
             self._undo(savepoint)
-            log.warning("job %s attempt %s lost its lease; its work was rolled back", *_ids(claim))
-            return RunOutcome.LEASE_LOST
+            # Refused: either the job is no longer this run's, or its cancel was requested.
+            return self._end_cancelled(claim)
         except JobTimeout:
             self._undo(savepoint)
             self._record_failure(claim, f"timed out after {claim.timeout} s", permanent=False)
@@ -295,16 +325,14 @@ class _Group:
 
     def _roll_back_group(self, lost: list[tuple[int, Completion]]) -> None:
         """Some completions found their job no longer this run's (swept back, or another
-        worker's): nothing of the group is kept. Its other claims go back to Queued, their
-        attempts uncounted, to run again."""
+        worker's) or their cancel requested: nothing of the group is kept. Those cancelled end
+        Cancelled; the group's other claims go back to Queued, their attempts uncounted, to run
+        again."""
         self.session.rollback()
         lost_ids = {completion.claim.id for _, completion in lost}
-        for index, completion in lost:
-            self.outcomes[index] = RunOutcome.LEASE_LOST
-            log.warning(
-                "job %s attempt %s lost its lease; its group was rolled back",
-                *_ids(completion.claim),
-            )
+        with self.session.begin():
+            for index, completion in lost:
+                self.outcomes[index] = self._end_cancelled(completion.claim, "its group was")
         others = [job_id for job_id in self._claimed if job_id not in lost_ids]
         for job_id in self._give_back(others):
             self.outcomes[self._claimed[job_id]] = RunOutcome.GIVEN_BACK
@@ -347,6 +375,17 @@ class _Group:
             savepoint.rollback()
         else:
             self.session.rollback()
+
+    def _end_cancelled(self, claim: Claim, rolled_back: str = "its work was") -> RunOutcome:
+        """After the attempt's work was rolled back: Cancelled if its cancel was requested, else
+        the job was no longer this run's (its lease lost)."""
+        if not self.session.in_transaction():
+            self.session.begin()
+        if record_cancelled_attempt(self.session, claim.id, claim.attempt):
+            log.info("job %s attempt %s cancelled; %s rolled back", *_ids(claim), rolled_back)
+            return RunOutcome.CANCELLED
+        log.warning("job %s attempt %s lost its lease; %s rolled back", *_ids(claim), rolled_back)
+        return RunOutcome.LEASE_LOST
 
     def _record_failure(self, claim: Claim, error: str, *, permanent: bool) -> None:
         if not self.session.in_transaction():

@@ -43,5 +43,6 @@ def retry(session: SessionDep, user: CurrentUser, job_id: RecordId) -> JobOut:
 
 @router.post("/{job_id}/cancel")
 def cancel(session: SessionDep, user: CurrentUser, job_id: RecordId) -> JobOut:
-    """Cancel a Queued job (owner or administrator)."""
+    """Cancel a Queued job (owner or administrator), or a Running one (administrator): the
+    answer is Cancelled, or Running with ``cancel_requested_at`` set while its worker stops it."""
     return JobOut.of(cancel_job(session, user, job_id))
