@@ -431,3 +431,31 @@ def test_the_dues_run_stops_between_batches_on_a_cancel_request_and_bills_nothin
     session.expire_all()
     assert session.scalar(select(func.count()).select_from(Invoice)) == 0  # all rolled back
     assert reload(session, job).status == JobStatus.CANCELLED
+
+
+def test_the_sweeper_leaves_a_job_whose_heartbeat_renewed_it_after_the_sweeper_looked(
+    session, treasurer, job_engine, runtime, marks
+):
+    job = enqueue(session, "test.record", user=treasurer, marks=marks, key="a")
+    job.status, job.attempts, job.worker = "Running", 1, "alive:1"
+    job.lease_until = clock.now() + dt.timedelta(seconds=30)  # renewed meanwhile
+    session.commit()
+    looked_at = clock.now()  # when the sweeper read the lease as passed
+    for cancel_requested_at in (None, clock.now()):
+        job.cancel_requested_at = cancel_requested_at
+        job.cancel_requested_by = "admin@example.org"
+        session.commit()
+        outcome = record_failed_attempt(
+            session,
+            runtime.settings,
+            job.id,
+            job.name,
+            treasurer.id,
+            1,
+            3,
+            "lease passed",
+            lease_passed_at=looked_at,
+        )
+        session.commit()
+        assert outcome is FailedAttempt.NO_LONGER_RUNNING
+        assert reload(session, job).status == JobStatus.RUNNING

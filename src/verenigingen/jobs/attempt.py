@@ -14,7 +14,7 @@ import datetime as dt
 import random
 from typing import Any
 
-from sqlalchemy import literal, update
+from sqlalchemy import ColumnElement, and_, literal, update
 from sqlalchemy.orm import Session
 
 from verenigingen import clock
@@ -60,16 +60,19 @@ def record_failed_attempt(
     error: str,
     *,
     permanent: bool = False,
+    lease_passed_at: dt.datetime | None = None,
 ) -> FailedAttempt:
     """Queue attempt ``attempts`` of a Running job again after a backoff, or fail it for good
     (and notify its user and the administrators) when it is out of retries; end it Cancelled
-    instead when its cancel was requested."""
-    if record_cancelled_attempt(session, job_id, attempts):
+    instead when its cancel was requested.
+
+    ``lease_passed_at`` (the sweeper): only if the job's lease ended before this moment, as the
+    row is when it is changed; a heartbeat that renewed it since the sweeper looked wins.
+    """
+    if record_cancelled_attempt(session, job_id, attempts, lease_passed_at=lease_passed_at):
         return FailedAttempt.CANCELLED
     now = clock.now()
-    still_running = (
-        (Job.id == job_id) & (Job.status == JobStatus.RUNNING.value) & (Job.attempts == attempts)
-    )
+    still_running = _still_running(job_id, attempts, lease_passed_at)
     if permanent or attempts > max_retries:
         outcome = FailedAttempt.FAILED_FOR_GOOD
         values: dict[str, Any] = {
@@ -98,16 +101,17 @@ def record_failed_attempt(
     return outcome
 
 
-def record_cancelled_attempt(session: Session, job_id: int, attempts: int) -> bool:
+def record_cancelled_attempt(
+    session: Session, job_id: int, attempts: int, *, lease_passed_at: dt.datetime | None = None
+) -> bool:
     """End attempt ``attempts`` of a Running job Cancelled if its cancel was requested, the
     error naming who asked (``cancelled by <email>``); whether it did. The caller has rolled back
-    the attempt's work."""
+    the attempt's work (or its worker is gone: ``lease_passed_at`` as for
+    :func:`record_failed_attempt`)."""
     cancelled = session.execute(
         update(Job)
         .where(
-            Job.id == job_id,
-            Job.status == JobStatus.RUNNING.value,
-            Job.attempts == attempts,
+            _still_running(job_id, attempts, lease_passed_at),
             Job.cancel_requested_at.is_not(None),
         )
         .values(
@@ -120,6 +124,17 @@ def record_cancelled_attempt(session: Session, job_id: int, attempts: int) -> bo
         .execution_options(synchronize_session=False)
     )
     return bool(cancelled.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def _still_running(
+    job_id: int, attempts: int, lease_passed_at: dt.datetime | None
+) -> ColumnElement[bool]:
+    condition = and_(
+        Job.id == job_id, Job.status == JobStatus.RUNNING.value, Job.attempts == attempts
+    )
+    if lease_passed_at is not None:
+        condition = and_(condition, Job.lease_until < lease_passed_at)
+    return condition
 
 
 def backoff_seconds(base: float, attempts: int) -> float:

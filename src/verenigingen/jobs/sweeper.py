@@ -67,6 +67,7 @@ def sweep_in(session: Session, settings: Settings) -> SweepResult:
             row.attempts,
             row.max_retries,
             error,
+            lease_passed_at=now,
         )
         if outcome == FailedAttempt.RETRY_QUEUED:
             result.requeued += 1
