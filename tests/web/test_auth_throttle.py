@@ -16,13 +16,15 @@ from sqlalchemy.orm import Session
 
 from contexts import savepoint_sessions
 from verenigingen.app_context import AppContext
+from verenigingen.auth.errors import TooManyAttempts
 from verenigingen.auth.models import Role, User
 from verenigingen.auth.service import create_user, issue_token
-from verenigingen.auth.throttle import AuthThrottle
+from verenigingen.auth.throttle import AuthThrottle, FailureLimit
 from verenigingen.cache.memory import MemoryBackend
 from verenigingen.cache.versioned import VersionedCache
 from verenigingen.config import Settings
 from verenigingen.db.installation import installation_id
+from verenigingen.errors import NotAuthenticated
 from verenigingen.jobs.engine import JobEngine
 from verenigingen.web.app import create_app
 
@@ -251,3 +253,72 @@ def test_the_openapi_document_lists_429_with_retry_after(app_with: AppFactory) -
         answer = operation["responses"].get("429")
         assert answer is not None, (method, path)
         assert "Retry-After" in answer["headers"], (method, path)
+
+
+class CountingStorage(MemoryStorage):
+    """The in-process storage, counting how often the throttle reads or writes it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    def get_moving_window(self, key: str, limit: int, expiry: int) -> tuple[float, int]:
+        self.calls += 1
+        return super().get_moving_window(key, limit, expiry)
+
+    def acquire_entry(self, key: str, limit: int, expiry: int, amount: int = 1) -> bool:
+        self.calls += 1
+        return super().acquire_entry(key, limit, expiry, amount)
+
+
+def test_an_address_that_never_failed_costs_the_storage_nothing() -> None:
+    storage = CountingStorage()
+    throttle = AuthThrottle(
+        storage, per_address=FailureLimit(2, 60), per_account=FailureLimit(5, 900)
+    )
+    for _ in range(10):
+        with throttle.counting_failures("192.0.2.1"):
+            pass  # authenticated
+    assert storage.calls == 0
+    with pytest.raises(NotAuthenticated), throttle.counting_failures("192.0.2.1"):
+        raise NotAuthenticated("invalid or revoked API token")
+    counted = storage.calls
+    assert counted == 1
+    with throttle.counting_failures("192.0.2.1"):
+        pass  # a suspect now: its count is read first
+    assert storage.calls > counted
+    with throttle.counting_failures("198.51.100.7"):
+        pass
+    with pytest.raises(NotAuthenticated), throttle.counting_failures("192.0.2.1"):
+        raise NotAuthenticated("invalid or revoked API token")
+    with pytest.raises(TooManyAttempts), throttle.counting_failures("192.0.2.1"):
+        pass
+
+
+def test_another_process_refuses_an_address_over_the_limit_after_one_attempt(
+    app_with: AppFactory, redis_url: str, session: Session, member: User
+) -> None:
+    namespace = f"test-throttle-{uuid.uuid4().hex[:8]}"
+    settings = {"redis_url": redis_url, "jobs_namespace": namespace}
+    first = app_with(**settings, auth_failures_per_address=2)
+    second = app_with(**settings, auth_failures_per_address=2)
+    good = issue_token(session, member)
+    try:
+        for attempt in range(2):
+            assert (
+                from_address(first, "192.0.2.1", f"vrg_no{attempt}")
+                .get(f"{URL}/me/tokens")
+                .status_code
+                == 401
+            )
+        assert retry_after(from_address(first, "192.0.2.1", good).get(f"{URL}/me/tokens"))
+        # The second process has not seen the address fail: its right token works, and one
+        # more wrong one is answered and counted, then that process refuses the address too.
+        assert from_address(second, "192.0.2.1", good).get(f"{URL}/me/tokens").status_code == 200
+        wrong = from_address(second, "192.0.2.1", "vrg_no3").get(f"{URL}/me/tokens")
+        assert wrong.status_code == 401
+        assert retry_after(from_address(second, "192.0.2.1", good).get(f"{URL}/me/tokens"))
+    finally:
+        client = redis.Redis.from_url(redis_url)
+        for key in client.scan_iter(f"{namespace}*"):
+            client.delete(key)

@@ -8,6 +8,13 @@ an address or an account has used up its failures in the moving window, each req
 any token or password is checked, until the oldest failure leaves the window. A successful
 authentication does not count.
 
+Reading the counts costs a round trip to Redis, and nearly every request comes from an address
+that has never failed. So a process reads an address's count before authenticating only when it
+has itself seen that address fail within the window (its *suspects*); logins, which are rare,
+always read the account's. Processes that share Redis share the counts: an address over the
+limit gets at most one more attempt in each process (answered 401 and counted) before that
+process refuses it too. Tokens are 256 random bits, so those attempts guess nothing.
+
 The counts live in Redis when the installation has one (``redis_url``), so that every API
 process shares them, under ``<jobs namespace>:throttle:<installation id>`` like the cache's
 keys; otherwise in the process. Redis that cannot be reached does not lock everyone out: the
@@ -37,6 +44,8 @@ log = logging.getLogger(__name__)
 
 # A throttle that is down must cost a request little: fail fast, then go on without it.
 REDIS_TIMEOUT_SECONDS = 1.0
+# Most addresses one process remembers as suspects; past it, those that failed longest ago go.
+MAX_SUSPECTS = 10_000
 
 
 @dataclass(frozen=True)
@@ -58,6 +67,9 @@ class AuthThrottle:
         self._limiter = MovingWindowRateLimiter(storage)
         self._address = per_address.item("address")
         self._account = per_account.item("account")
+        self._suspect_seconds = per_address.seconds
+        self._suspects: dict[str, float] = {}
+        """Address → until when (``time.monotonic()``) this process checks its count first."""
 
     @classmethod
     def from_settings(cls, settings: Settings, installation: str) -> AuthThrottle:
@@ -87,17 +99,31 @@ class AuthThrottle:
     @contextlib.contextmanager
     def counting_failures(self, address: str, *, account: str | None = None) -> Iterator[None]:
         """Refuse (429) when ``address`` or ``account`` has no failures left; otherwise run the
-        block, and count a ``NotAuthenticated`` it raises against both."""
-        self._refuse_when_over(self._address, address, "from this address")
+        block, and count a ``NotAuthenticated`` it raises against both. The address's count is
+        read only when this process saw it fail within the window (see the module's text)."""
+        if self._is_suspect(address):
+            self._refuse_when_over(self._address, address, "from this address")
         if account is not None:
             self._refuse_when_over(self._account, _account_key(account), "for this account")
         try:
             yield
         except NotAuthenticated:
+            self._suspect(address)
             self._count(self._address, address)
             if account is not None:
                 self._count(self._account, _account_key(account))
             raise
+
+    def _is_suspect(self, address: str) -> bool:
+        until = self._suspects.get(address)
+        return until is not None and until > time.monotonic()
+
+    def _suspect(self, address: str) -> None:
+        now = time.monotonic()
+        if len(self._suspects) >= MAX_SUSPECTS:
+            current = sorted((until, key) for key, until in self._suspects.items() if until > now)
+            self._suspects = {key: until for until, key in current[-MAX_SUSPECTS // 2 :]}
+        self._suspects[address] = now + self._suspect_seconds
 
     def _refuse_when_over(self, item: RateLimitItem, key: str, whose: str) -> None:
         try:
