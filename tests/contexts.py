@@ -1,4 +1,5 @@
-"""Application contexts for tests: a test's engine with a fresh cache and in-memory queues."""
+"""Application contexts for tests: a test's engine with a fresh cache, in-memory queues and an
+in-process change signal for the runtime settings."""
 
 from __future__ import annotations
 
@@ -12,15 +13,20 @@ from verenigingen.cache.memory import MemoryBackend
 from verenigingen.cache.versioned import VersionedCache
 from verenigingen.config import Settings
 from verenigingen.jobs.engine import JobEngine
+from verenigingen.settings.live import LiveSettings
+from verenigingen.settings.signal import MemorySignal
 
 
 def context_on(engine: Engine, settings: Settings | None = None) -> AppContext:
-    """An application context on ``engine``: a fresh in-process cache, in-memory queues."""
+    """An application context on ``engine``: a fresh in-process cache, in-memory queues, and
+    runtime settings whose changes only this context hears of (no file in the data directory)."""
+    settings = settings or Settings()
     return AppContext.build(
-        settings or Settings(),
+        settings,
         database=engine,
         cache=VersionedCache(MemoryBackend()),
         jobs=JobEngine.memory(f"test{uuid.uuid4().hex[:8]}"),
+        runtime=LiveSettings.start(settings, MemorySignal(), engine),
     )
 
 

@@ -7,8 +7,9 @@ builds one per command; tests build one around their own engine.
 
 Every session a context opens carries the context (``session.info``). That is how the pieces
 that only see a unit of work reach it without a global: an event subscriber reads the settings
-with :func:`settings_of`, the history service its cache with :func:`context_of`, and the outbox
-hands the jobs of a committed session to that session's job engine.
+with :func:`settings_of`, the history service its cache with :func:`context_of`, any code the
+runtime settings with :func:`verenigingen.settings.runtime_of` (through the context's live
+view), and the outbox hands the jobs of a committed session to that session's job engine.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from verenigingen.db.installation import installation_id
 from verenigingen.db.session import make_session_factory
 from verenigingen.jobs.engine import JobEngine
 from verenigingen.jobs.outbox import JOB_ENGINE_KEY
+from verenigingen.settings.live import LIVE_SETTINGS_KEY, LiveSettings
+from verenigingen.settings.signal import signal_from_settings
 
 CONTEXT_KEY = "verenigingen.context"
 
@@ -41,6 +44,8 @@ class AppContext:
     jobs: JobEngine
     throttle: AuthThrottle
     """Counts failed authentications; in Redis when the installation has one."""
+    runtime: LiveSettings
+    """The runtime settings as this process last read them (``verenigingen.settings``)."""
     sessions: sessionmaker[Session] = field(init=False)
     """Sessions for writes; each carries this context."""
     read_sessions: sessionmaker[Session] = field(init=False)
@@ -61,11 +66,13 @@ class AppContext:
         cache: VersionedCache | None = None,
         jobs: JobEngine | None = None,
         throttle: AuthThrottle | None = None,
+        runtime: LiveSettings | None = None,
     ) -> AppContext:
         """The context of ``settings``; any part given is used instead of one built from them.
 
         Building the cache, or the throttle on Redis, reads the database's installation id (one
-        statement at start-up): their Redis keys carry it.
+        statement at start-up): their Redis keys carry it. The runtime settings are read once
+        too (one statement).
         """
         database = database or make_engine(settings=settings)
         installation = ""  # in-process parts serve one installation by construction
@@ -77,10 +84,12 @@ class AppContext:
             cache=cache or cache_from_settings(settings, installation),
             jobs=jobs or JobEngine.from_settings(settings),
             throttle=throttle or AuthThrottle.from_settings(settings, installation),
+            runtime=runtime
+            or LiveSettings.start(settings, signal_from_settings(settings), database),
         )
 
     def session_info(self) -> dict[str, object]:
-        return {CONTEXT_KEY: self, JOB_ENGINE_KEY: self.jobs}
+        return {CONTEXT_KEY: self, JOB_ENGINE_KEY: self.jobs, LIVE_SETTINGS_KEY: self.runtime}
 
     def attach(self, session: Session) -> Session:
         """Make a session opened elsewhere (a test's savepoint session) carry this context."""
@@ -89,6 +98,7 @@ class AppContext:
 
     def close(self) -> None:
         self.jobs.close()
+        self.runtime.close()
         self.database.dispose()
 
 

@@ -123,6 +123,29 @@ class Settings(BaseSettings):
     history_recalculate_above: Decimal = Decimal("500.00")
     """A payment above this amount recalculates the summary from the ledger."""
 
+    # The defaults of the runtime settings (verenigingen.settings): an administrator may change
+    # each while the processes run; these values hold until one does (docs/operations.md,
+    # "Runtime settings"). The three history_* settings above are runtime settings too.
+
+    defer_heavy_handlers: bool = True
+    """Follow-up work of a write (summary, analytics, mandate usage) goes to background jobs;
+    off, it runs in the writer's transaction, as the original system ran it."""
+
+    payment_history_cache: bool = True
+    """Serve member payment histories from the version-tagged cache; off, every read is cold."""
+
+    strategic_indexes: bool = False
+    """Desired state: the strategic indexes should exist (stored for the index manager)."""
+
+    history_cache_ttl_outstanding_seconds: int = 30 * 60
+    """How long a cached history with money outstanding is kept."""
+
+    history_cache_ttl_settled_seconds: int = 60 * 60
+    """How long a cached settled history is kept."""
+
+    perf_regression_tolerance_percent: Decimal = Decimal("5")
+    """How much a statement count may grow before ``verenigingen perf check`` fails."""
+
     @model_validator(mode="after")
     def _heartbeat_within_lease(self) -> Self:
         # A lease must survive a heartbeat that is late or refused once (a busy database).

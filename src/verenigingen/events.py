@@ -5,7 +5,9 @@ A write service records a typed event on its unit of work once its own rows are 
 at once, in the order they were registered, on the same session: their statements are part of
 the writer's transaction, a rollback undoes them with the rest, and query counts see them as the
 service's own. Work that can wait is returned by the subscribers as job requests, and the jobs of
-all of an event's subscribers are enqueued in one INSERT, in the name of the event's user. This
+all of an event's subscribers are enqueued in one INSERT, in the name of the event's user (or,
+with the runtime setting ``defer_heavy_handlers`` off, their tasks run at once in the writer's
+transaction, as the original system ran its handlers). This
 is how a domain lets others react without importing them: billing records ``PaymentSubmitted``
 and never learns that the history read model, the mandate usage and the cache tags follow it.
 
@@ -18,6 +20,7 @@ boundary that forgot them fails at once instead of quietly leaving the read mode
 from __future__ import annotations
 
 import importlib
+import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -27,6 +30,8 @@ from sqlalchemy.orm import Session
 
 from verenigingen.auth.models import User
 from verenigingen.jobs.outbox import JobRequest, enqueue_many
+from verenigingen.jobs.registry import get_task
+from verenigingen.settings import runtime_of
 
 
 @dataclass(frozen=True)
@@ -69,7 +74,8 @@ def record(session: Session, event: DomainEvent) -> None:
     """Run the subscribers of ``event``'s type on ``session``, then enqueue their follow-up jobs.
 
     The jobs of all subscribers go into one INSERT (one statement whatever their number); an
-    event without a user may not ask for jobs.
+    event without a user may not ask for jobs. With ``defer_heavy_handlers`` off they are not
+    enqueued but run here (:func:`run_follow_ups_now`).
     """
     if not _loaded_modules:
         raise SubscribersNotLoaded(
@@ -84,7 +90,32 @@ def record(session: Session, event: DomainEvent) -> None:
     if event.user is None:
         names = ", ".join(request.name for request in follow_ups)
         raise ValueError(f"{type(event).__name__} has no user to run its follow-up jobs: {names}")
-    enqueue_many(session, follow_ups, user=event.user)
+    if runtime_of(session).defer_heavy_handlers:
+        enqueue_many(session, follow_ups, user=event.user)
+    else:
+        run_follow_ups_now(session, follow_ups, user=event.user)
+
+
+_INLINE = "verenigingen.events.inline"
+
+
+def run_follow_ups_now(session: Session, follow_ups: Sequence[JobRequest], *, user: User) -> None:
+    """Run the task of each follow-up job in the writer's transaction, in order, instead of
+    enqueuing it: no job row, the work committed or rolled back with the write, and a task that
+    fails fails the write. Each task gets its parameters as a worker would, through JSON."""
+    session.info[_INLINE] = True
+    try:
+        for request in follow_ups:
+            get_task(request.name).run(session, user, json.loads(json.dumps(request.params)))
+    finally:
+        del session.info[_INLINE]
+
+
+def runs_inline(session: Session) -> bool:
+    """True while a follow-up task runs in its writer's transaction (:func:`run_follow_ups_now`)
+    rather than as a job: no job row of its own is pending, and the ledger it reads already
+    holds the write it follows."""
+    return bool(session.info.get(_INLINE))
 
 
 def subscribers_of(event_type: type[DomainEvent]) -> list[Subscriber]:

@@ -13,6 +13,7 @@ from verenigingen.indexes.models import IndexChange
 from verenigingen.jobs.models import Job, Notification
 from verenigingen.members.models import Customer, Member, Membership, MembershipType
 from verenigingen.sepa.models import SepaMandate, SepaMandateUsage
+from verenigingen.settings.models import RuntimeSetting, RuntimeSettingChange
 
 __all__ = [
     "ApiToken",
@@ -36,6 +37,8 @@ __all__ = [
     "Payment",
     "PaymentAllocation",
     "PaymentAnalytics",
+    "RuntimeSetting",
+    "RuntimeSettingChange",
     "SepaMandate",
     "SepaMandateUsage",
     "User",

@@ -16,7 +16,7 @@ from history_factories import bulk_ledger
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from verenigingen.auth.models import Role
+from verenigingen.auth.models import Role, User
 from verenigingen.auth.service import create_user
 from verenigingen.billing.models import Invoice
 from verenigingen.cache import VersionedCache, bump_tags
@@ -24,6 +24,7 @@ from verenigingen.cache.memory import MemoryBackend
 from verenigingen.errors import NotFound, PermissionDenied
 from verenigingen.history.service import payment_history_text
 from verenigingen.perf.capture import capture
+from verenigingen.settings.service import set_setting
 
 
 @pytest.fixture
@@ -196,3 +197,21 @@ def test_the_redis_backend_serves_the_stored_text_as_it_was_written(
     finally:
         reader.close()
         cache.clear()
+
+
+def test_with_the_cache_switched_off_every_read_is_cold_and_nothing_is_stored(
+    session: Session, ledger: LedgerFactory, admin: User, cache: VersionedCache
+) -> None:
+    customer = ledger.customer()
+    member = ledger.member(customer)
+    ledger.invoice(customer, "30.00")
+    set_setting(session, admin, "payment_history_cache", False)
+    for _ in range(2):
+        with capture() as log:
+            text = payment_history_text(session, admin, member.id, cache=cache)
+        assert log.count == 3
+        assert json.loads(text.text)["summary"]["outstanding"] == "30.00"
+    assert cache.stats() == {}  # no lookup at all, so none counted
+    set_setting(session, admin, "payment_history_cache", True)
+    payment_history_text(session, admin, member.id, cache=cache)
+    assert cache.stats()["history"].lookups == 1

@@ -9,13 +9,14 @@ from billing_factories import LedgerFactory
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from contexts import context_on
-from verenigingen.app_context import CONTEXT_KEY
+from verenigingen.auth.models import User
 from verenigingen.billing.service.payments import cancel_payment, submit_payment
 from verenigingen.cache.models import CacheTag
-from verenigingen.config import Settings
+from verenigingen.history.models import MemberFinancialSummary, PaymentAnalytics
+from verenigingen.history.summary import SummaryConflict
 from verenigingen.jobs.models import Job
 from verenigingen.perf.capture import capture
+from verenigingen.settings.service import set_setting
 
 
 def jobs(session: Session, after: int = 0) -> list[tuple[str, str, dict]]:
@@ -123,14 +124,13 @@ def test_large_payment_recalculates_instead_of_a_delta(
     ],
 )
 def test_internal_transfer_refreshes_the_summary_only_above_the_threshold(
-    session: Session, ledger: LedgerFactory, amount: str, expected: list[str]
+    session: Session, ledger: LedgerFactory, admin: User, amount: str, expected: list[str]
 ) -> None:
     customer = ledger.customer()
     ledger.member(customer)
     draft = ledger.payment(customer, amount, submit=False, payment_type="Internal Transfer")
     before = last_job_id(session)
-    engine = session.get_bind()
-    session.info[CONTEXT_KEY] = context_on(engine, Settings(history_refresh_above=Decimal("100")))
+    set_setting(session, admin, "history_refresh_above", "100.00")  # the runtime setting
     submit_payment(session, ledger.user, draft.id)
     assert [name for name, _, _ in jobs(session, before)] == expected
 
@@ -219,3 +219,49 @@ def test_bulk_payments_queue_one_recalculation_per_batch_of_customers(
         ("history.recalculate_summaries", {"customer_ids": ids[2:]}),
     ]
     assert [name for name, _, _ in queued[2:]] == ["history.update_payment_analytics"]
+
+
+def test_with_defer_heavy_handlers_off_a_payments_follow_ups_run_in_its_transaction(
+    session: Session, ledger: LedgerFactory, admin: User
+) -> None:
+    customer = ledger.customer()
+    member = ledger.member(customer)
+    invoice = ledger.invoice(customer, "40.00")  # deferred: its delta job waits, Queued
+    set_setting(session, admin, "defer_heavy_handlers", False)
+    before, tags = last_job_id(session), versions(session)
+    payment = ledger.payment(customer, "40.00", [(invoice, "40.00")])
+    assert jobs(session, before) == []
+    assert versions(session)[f"member:{member.id}"] == tags[f"member:{member.id}"] + 1
+    # In this transaction, not yet committed: the summary from the ledger less the invoice's
+    # pending delta (its job adds it), and the month's analytics.
+    summary = session.get(MemberFinancialSummary, member.id, populate_existing=True)
+    assert summary is not None
+    assert (summary.total_paid, summary.total_invoiced, summary.outstanding) == (
+        Decimal("40.00"),
+        Decimal("0.00"),
+        Decimal("-40.00"),
+    )
+    analytics = session.get(PaymentAnalytics, payment.posting_date.replace(day=1))
+    assert analytics is not None
+    assert analytics.received == Decimal("40.00")
+    # Cancelling it applies the negated delta to the row, at once as well.
+    cancel_payment(session, ledger.user, payment.id)
+    session.refresh(summary)
+    assert (summary.total_paid, summary.outstanding) == (Decimal("0.00"), Decimal("0.00"))
+    assert jobs(session, before) == []
+
+
+def test_with_defer_heavy_handlers_off_a_failing_follow_up_fails_the_write(
+    session: Session, ledger: LedgerFactory, admin: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    customer = ledger.customer()
+    ledger.member(customer)
+    draft = ledger.payment(customer, "40.00", submit=False)
+    set_setting(session, admin, "defer_heavy_handlers", False)
+
+    def refuse(*_args: object, **_kwargs: object) -> None:
+        raise SummaryConflict("the summary kept changing")
+
+    monkeypatch.setattr("verenigingen.history.summary._update", refuse)
+    with pytest.raises(SummaryConflict):
+        submit_payment(session, ledger.user, draft.id)

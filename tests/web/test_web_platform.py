@@ -91,8 +91,10 @@ def test_reads_do_not_take_the_sqlite_write_lock(fresh_sqlite) -> None:
     def trace(dbapi_connection, _record, _proxy) -> None:
         dbapi_connection.set_trace_callback(record)
 
+    # Built first: the context reads the runtime settings once at start-up, not in a request.
+    context = context_on(fresh_sqlite)
     event.listen(fresh_sqlite, "checkout", trace)
-    app = create_app(context_on(fresh_sqlite))
+    app = create_app(context)
     with TestClient(app, headers={"Authorization": f"Bearer {token}"}) as c:
         assert c.get("/api/v1/members").status_code == 200
         assert begins == ["BEGIN DEFERRED"]

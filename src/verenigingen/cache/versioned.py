@@ -30,7 +30,8 @@ T = TypeVar("T")
 Clock = Callable[[], float]
 
 # The plan's policy: a history with money outstanding changes soon (a payment, a reminder), a
-# settled one rarely. Versions make both correct; the TTL only bounds memory and drift.
+# settled one rarely. Versions make both correct; the TTL only bounds memory and drift. (The
+# payment history takes both from its runtime settings, whose defaults these are.)
 OUTSTANDING_TTL_SECONDS = 30 * 60
 SETTLED_TTL_SECONDS = 60 * 60
 FILL_WAIT_SECONDS = 5.0
@@ -38,9 +39,15 @@ FILL_WAIT_SECONDS = 5.0
 _NAMESPACE = re.compile(r"[A-Za-z0-9_.-]{1,60}")
 
 
-def money_ttl(outstanding: Decimal) -> int:
-    """30 minutes while money is outstanding (either way), 60 minutes once settled."""
-    return OUTSTANDING_TTL_SECONDS if outstanding != 0 else SETTLED_TTL_SECONDS
+def money_ttl(
+    outstanding: Decimal,
+    *,
+    outstanding_seconds: int = OUTSTANDING_TTL_SECONDS,
+    settled_seconds: int = SETTLED_TTL_SECONDS,
+) -> int:
+    """30 minutes (``outstanding_seconds``) while money is outstanding (either way), 60 minutes
+    (``settled_seconds``) once settled."""
+    return outstanding_seconds if outstanding != 0 else settled_seconds
 
 
 def _identity(value: Any) -> Any:

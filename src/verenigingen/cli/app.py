@@ -4,7 +4,19 @@ from __future__ import annotations
 
 import typer
 
-from verenigingen.cli import cache, demo, dues, indexes, jobs, perf, serve, setup, users, worker
+from verenigingen.cli import (
+    cache,
+    demo,
+    dues,
+    indexes,
+    jobs,
+    perf,
+    serve,
+    settings,
+    setup,
+    users,
+    worker,
+)
 from verenigingen.startup import load_subscribers
 
 app = typer.Typer(
@@ -32,6 +44,7 @@ app.add_typer(jobs.app, name="jobs")
 app.add_typer(perf.app, name="perf")
 app.add_typer(indexes.app, name="indexes")
 app.add_typer(cache.app, name="cache")
+app.add_typer(settings.app, name="settings")
 
 
 def main() -> None:

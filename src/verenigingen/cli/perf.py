@@ -1,7 +1,9 @@
 """``verenigingen perf``: profile the workloads, and the regression gate that CI runs.
 
 Both commands run on their own SQLite copies of a seeded demo association under
-``<data dir>/perf``; they never touch the configured database.
+``<data dir>/perf``; they never write to the configured database. ``check`` reads one thing from
+it, when it is ready: the runtime setting ``perf_regression_tolerance_percent``, its tolerance
+unless ``--tolerance`` is given.
 """
 
 from __future__ import annotations
@@ -17,8 +19,13 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from sqlalchemy.engine import make_url
 
 from verenigingen.cli.context import fail
+from verenigingen.config import get_settings
+from verenigingen.db.engine import make_engine
+from verenigingen.db.migrate import check_schema
+from verenigingen.errors import DatabaseNotReady
 from verenigingen.perf import gate, profiler, report, report_markdown
 from verenigingen.perf.baseline import BaselineError, load_baseline, write_json
 from verenigingen.perf.workloads import (
@@ -30,6 +37,8 @@ from verenigingen.perf.workloads import (
 )
 from verenigingen.perf.workloads.database import LARGE, SMALL, DemoDatabase, cache_dir
 from verenigingen.perf.workloads.runner import WorkloadInputError
+from verenigingen.settings import LiveSettings, defaults_of
+from verenigingen.settings.signal import MemorySignal
 
 # CI logs are not terminals: Rich would fold the tables to 80 columns and split every statement
 # over a dozen lines, so a non-terminal gets a wide console.
@@ -80,6 +89,34 @@ def _progress(title: str, total: int) -> Iterator[Any]:
             progress.update(task, advance=1, description=label)
 
         yield advance
+
+
+def regression_tolerance() -> tuple[float, str]:
+    """The gate's tolerance (0.05 = 5 %) and where it came from: the runtime setting
+    ``perf_regression_tolerance_percent`` of the configured installation when its database is
+    ready, else that setting's default from the environment. Nothing is created or written: a
+    SQLite file that does not exist is not opened."""
+    settings = get_settings()
+    url = make_url(settings.resolved_database_url())
+    percent = defaults_of(settings).perf_regression_tolerance_percent
+    source = "the default"
+    missing_file = url.get_backend_name() == "sqlite" and not (
+        url.database and url.database != ":memory:" and Path(url.database).is_file()
+    )
+    if not missing_file:
+        try:
+            engine = make_engine(settings=settings)
+        except Exception:  # a malformed URL or a missing driver: the commands that use it say so
+            return float(percent) / 100, source
+        try:
+            check_schema(engine)
+            live = LiveSettings.start(settings, MemorySignal(), engine)
+            percent, source = live.current().perf_regression_tolerance_percent, "the setting"
+        except DatabaseNotReady:
+            pass  # no installation to ask: the default
+        finally:
+            engine.dispose()
+    return float(percent) / 100, source
 
 
 def _databases() -> tuple[DemoDatabase, DemoDatabase]:
@@ -137,8 +174,12 @@ def check(
     baseline_path: Path = typer.Option(
         Path("perf/baseline.json"), "--baseline", help="The committed baseline."
     ),
-    tolerance: float = typer.Option(
-        0.05, min=0.0, max=10.0, help="Allowed growth of a count (0.05 = 5 %)."
+    tolerance: float | None = typer.Option(
+        None,
+        min=0.0,
+        max=10.0,
+        help="Allowed growth of a count (0.05 = 5 %); default: the runtime setting "
+        "perf_regression_tolerance_percent (5 %).",
     ),
     timing: bool = typer.Option(False, "--timing", help="Also fail when a time ratio regresses."),
     timing_tolerance: float = typer.Option(
@@ -152,6 +193,11 @@ def check(
     """Re-run the workloads and compare statement counts and rows with the baseline (exit 1 on a
     regression, 2 when the baseline is missing, corrupt or from another environment)."""
     chosen = _workloads(workload)
+    if tolerance is None:
+        tolerance, source = regression_tolerance()
+        console.print(
+            f"Tolerance {tolerance * 100:g} % ({source} perf_regression_tolerance_percent)."
+        )
     large, small = _databases()
     recorded: dict[str, Any] | None = None
     try:

@@ -21,27 +21,28 @@ from sqlalchemy.orm import Session
 from verenigingen.billing.events import PaymentChange
 from verenigingen.billing.models import PaymentType
 from verenigingen.cache.tags import bump_tags
-from verenigingen.config import Settings
 from verenigingen.history import tasks
 from verenigingen.jobs import JobRequest
 from verenigingen.members.models import Member
 from verenigingen.money import ZERO
+from verenigingen.settings import RuntimeValues
 
 
 @dataclass(frozen=True)
 class PipelinePolicy:
-    """When a payment refreshes the member summary, and when it recalculates it from scratch."""
+    """When a payment refreshes the member summary, and when it recalculates it from scratch
+    (runtime settings: an administrator may change them while the processes run)."""
 
     refresh_above: Decimal = Decimal("100.00")
     recalculate_invoices: int = 5
     recalculate_above: Decimal = Decimal("500.00")
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> PipelinePolicy:
+    def of(cls, values: RuntimeValues) -> PipelinePolicy:
         return cls(
-            settings.history_refresh_above,
-            settings.history_recalculate_invoices,
-            settings.history_recalculate_above,
+            values.history_refresh_above,
+            values.history_recalculate_invoices,
+            values.history_recalculate_above,
         )
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from verenigingen.app_context import settings_of
 from verenigingen.billing.events import (
     CreditNoteCancelled,
     CreditNoteSubmitted,
@@ -26,17 +25,18 @@ from verenigingen.events import FollowUps, subscriber
 from verenigingen.history import pipeline
 from verenigingen.history.pipeline import PipelinePolicy, SummaryDelta, month_of
 from verenigingen.sepa.events import MandateChanged
+from verenigingen.settings import runtime_of
 
 
 @subscriber(PaymentSubmitted)
 def payment_submitted(session: Session, event: PaymentSubmitted) -> FollowUps:
-    policy = PipelinePolicy.from_settings(settings_of(session))
+    policy = PipelinePolicy.of(runtime_of(session))
     return pipeline.after_payment(session, event, cancelled=False, policy=policy)
 
 
 @subscriber(PaymentCancelled)
 def payment_cancelled(session: Session, event: PaymentCancelled) -> FollowUps:
-    policy = PipelinePolicy.from_settings(settings_of(session))
+    policy = PipelinePolicy.of(runtime_of(session))
     return pipeline.after_payment(session, event, cancelled=True, policy=policy)
 
 

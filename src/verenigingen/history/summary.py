@@ -36,6 +36,7 @@ from sqlalchemy import and_, case, func, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from verenigingen import events
 from verenigingen.billing.models import DocStatus, Invoice, InvoiceStatus, Payment, PaymentType
 from verenigingen.history.models import MemberFinancialSummary, PaymentStatus
 from verenigingen.jobs.models import ACTIVE_STATUSES, Job, JobStatus
@@ -280,7 +281,9 @@ def apply_delta(session: Session, customer_id: int, delta: dict[str, Any]) -> in
     """Add one event's delta to the summary of each member of the customer; rows written.
 
     When a member has no row yet, every member's row is written from the ledger (minus the
-    deltas still pending, this job's own included, since it is Running) plus this delta.
+    deltas still pending, this job's own included, since it is Running) plus this delta. Run
+    inline, in the transaction of the write it follows (``defer_heavy_handlers`` off), there is
+    no job of its own: the ledger minus the pending deltas counts this delta already.
     """
     return _update(session, customer_id, delta)
 
@@ -294,6 +297,9 @@ def _update(session: Session, customer_id: int, delta: dict[str, Any] | None) ->
     member_ids = _member_ids(session, customer_id)
     if not member_ids:
         return 0
+    # A delta job is Running, so the ledger snapshot leaves its delta out as pending; a delta
+    # run inline has no job, and the snapshot holds it already.
+    own_delta_pending = not events.runs_inline(session)
     remaining = set(member_ids)
     for attempt in range(MAX_ATTEMPTS):
         # Versions first, then the ledger: see rule 2 in the module docstring.
@@ -313,7 +319,7 @@ def _update(session: Session, customer_id: int, delta: dict[str, Any] | None) ->
             if delta is None:
                 figures = base
             elif from_ledger or row is None:
-                figures = base.plus(delta)
+                figures = base.plus(delta) if own_delta_pending else base
             else:
                 # The delta's amounts on top of what the row holds; the non-additive figures
                 # from the ledger snapshot just read.

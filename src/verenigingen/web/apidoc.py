@@ -27,6 +27,7 @@ from verenigingen.indexes import errors as indexes_errors
 from verenigingen.jobs import errors as jobs_errors
 from verenigingen.members import errors as members_errors
 from verenigingen.sepa import errors as sepa_errors
+from verenigingen.settings import errors as settings_errors
 from verenigingen.web import errors as web_errors
 from verenigingen.web.app import API_PREFIX
 
@@ -39,6 +40,7 @@ ERROR_MODULES: tuple[tuple[str, ModuleType], ...] = (
     ("SEPA mandates", sepa_errors),
     ("Jobs", jobs_errors),
     ("Indexes", indexes_errors),
+    ("Runtime settings", settings_errors),
     ("The HTTP face", web_errors),
 )
 """Where error classes live, with the heading their table has in ``docs/api.md``. A class
@@ -164,13 +166,16 @@ def _offline_openapi() -> dict[str, Any]:
     from verenigingen.cache.versioned import VersionedCache
     from verenigingen.config import Settings
     from verenigingen.jobs.engine import JobEngine
+    from verenigingen.settings.live import LiveSettings
     from verenigingen.web.app import create_app
 
+    settings = Settings()
     context = AppContext.build(
-        Settings(),
+        settings,
         database=create_engine("sqlite://"),
         cache=VersionedCache(MemoryBackend()),
         jobs=JobEngine.memory("apidoc"),
+        runtime=LiveSettings.of_defaults(settings),
     )
     try:
         return create_app(context).openapi()
