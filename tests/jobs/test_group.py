@@ -18,7 +18,7 @@ from verenigingen.auth.service import create_user
 from verenigingen.config import Settings
 from verenigingen.db.engine import make_engine
 from verenigingen.db.session import make_session_factory
-from verenigingen.jobs import enqueue, registry
+from verenigingen.jobs import enqueue, registry, stop_if_cancel_requested
 from verenigingen.jobs.consumer import run_next_group
 from verenigingen.jobs.engine import JobEngine
 from verenigingen.jobs.models import Job, Notification, Queue
@@ -353,5 +353,101 @@ def test_a_lease_lost_inside_a_group_rolls_it_back_and_gives_back_its_other_jobs
         ("Completed", 1),
     ]
     assert notes[job_ids[1]] == []
+    with runtime.session_factory() as session:
+        assert subjects(session, owner_id) == ["first", "third"]
+
+
+@postgres_only
+def test_a_cancel_request_inside_a_group_cancels_that_job_and_gives_back_the_others(
+    runtime: Runtime,
+    engine: JobEngine,
+    owner_id: int,
+    committed_engine: Engine,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    original = registry.get_task("test.write_note")
+
+    def cancelled_meanwhile(session: Session, user: User, *, subject: str) -> None:
+        original.function(session, user, subject=subject)
+        # An administrator, from another connection; no heartbeat tells the attempt first.
+        with committed_engine.begin() as request:
+            request.execute(
+                update(Job)
+                .where(Job.id == job_ids[1])
+                .values(cancel_requested_at=func.now(), cancel_requested_by="admin@example.org")
+            )
+
+    monkeypatch.setitem(
+        registry._tasks,
+        "test.cancelled",
+        registry.TaskSpec("test.cancelled", Queue.SHORT, cancelled_meanwhile),
+    )
+    job_ids = enqueue_all(
+        runtime,
+        owner_id,
+        [
+            ("test.write_note", {"subject": "first"}),
+            ("test.cancelled", {"subject": "cancelled"}),
+            ("test.write_note", {"subject": "third"}),
+        ],
+    )
+    groups = drain(runtime, engine)
+    # Its completion is refused at the group's commit: nothing of the group is kept, the job
+    # ends Cancelled and the two others run again in the next group.
+    assert groups == [["returned", "cancelled", "returned"], ["completed", "completed"]]
+    done, notes = read(runtime, job_ids)
+    assert [(j.status, j.attempts) for j in done] == [
+        ("Completed", 1),
+        ("Cancelled", 1),
+        ("Completed", 1),
+    ]
+    assert done[1].error == "cancelled by admin@example.org"
+    assert notes[job_ids[1]] == []
+    with runtime.session_factory() as session:
+        assert subjects(session, owner_id) == ["first", "third"]
+    assert runtime.leases.held() == []
+
+
+@postgres_only
+def test_a_job_told_of_its_cancel_inside_a_group_is_rolled_back_alone(
+    runtime: Runtime,
+    engine: JobEngine,
+    owner_id: int,
+    committed_engine: Engine,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    original = registry.get_task("test.write_note")
+
+    def told_by_the_heartbeat(session: Session, user: User, *, subject: str) -> None:
+        original.function(session, user, subject=subject)
+        with committed_engine.begin() as request:
+            request.execute(
+                update(Job)
+                .where(Job.id == job_ids[1])
+                .values(cancel_requested_at=func.now(), cancel_requested_by="admin@example.org")
+            )
+        [held] = [h for h in runtime.leases.held() if h.claim.id == job_ids[1]]
+        held.stop.request_cancel("admin@example.org")  # what the heartbeat does once it reads it
+        stop_if_cancel_requested()
+
+    monkeypatch.setitem(
+        registry._tasks,
+        "test.told",
+        registry.TaskSpec("test.told", Queue.SHORT, told_by_the_heartbeat),
+    )
+    job_ids = enqueue_all(
+        runtime,
+        owner_id,
+        [
+            ("test.write_note", {"subject": "first"}),
+            ("test.told", {"subject": "told"}),
+            ("test.write_note", {"subject": "third"}),
+        ],
+    )
+    # Stopped in its savepoint: the group goes on and commits the other two.
+    assert drain(runtime, engine) == [["completed", "cancelled", "completed"]]
+    done, notes = read(runtime, job_ids)
+    assert [j.status for j in done] == ["Completed", "Cancelled", "Completed"]
+    assert [len(notes[j]) for j in job_ids] == [1, 0, 1]  # no notification for the cancelled
     with runtime.session_factory() as session:
         assert subjects(session, owner_id) == ["first", "third"]
