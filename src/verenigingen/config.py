@@ -29,6 +29,10 @@ class Settings(BaseSettings):
     db_pool_size: int = 10
     """Connections per process for PostgreSQL and MariaDB."""
 
+    db_connect_timeout_seconds: int = 5
+    """How long opening a PostgreSQL or MariaDB connection may take before the request fails
+    (503 ``database_unavailable``) instead of waiting for the network to give up."""
+
     association_name: str = "Vereniging"
     """Name shown in the API, the demo data and documents."""
 

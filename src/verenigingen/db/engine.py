@@ -39,6 +39,9 @@ def make_engine(
         "pool_pre_ping": True,
         "pool_size": settings.db_pool_size,
         "max_overflow": settings.db_pool_size,
+        # psycopg and PyMySQL both name it so; without it a host that never answers holds a
+        # request (and a pool slot) for as long as TCP retries.
+        "connect_args": {"connect_timeout": settings.db_connect_timeout_seconds},
     }
     if backend in ("mysql", "mariadb"):
         # READ COMMITTED like PostgreSQL: locking reads (FOR UPDATE) see the latest committed row
