@@ -150,6 +150,27 @@ class Settings(BaseSettings):
     perf_regression_tolerance_percent: Decimal = Decimal("5")
     """How much a statement count may grow before ``verenigingen perf check`` fails."""
 
+    job_timeout_short_seconds: int = 300
+    """Timeout of a job on the short queue whose task has none of its own (as the original)."""
+
+    job_timeout_default_seconds: int = 300
+    """Timeout of a job on the default queue whose task has none of its own."""
+
+    job_timeout_long_seconds: int = 1500
+    """Timeout of a job on the long queue whose task has none of its own."""
+
+    job_timeout_summary_delta_seconds: int = 300
+    """Timeout of a member summary delta job (``history.apply_summary_delta``)."""
+
+    job_timeout_summary_recalculation_seconds: int = 300
+    """Timeout of a member summary recalculation (``history.recalculate_summary[ies]``)."""
+
+    job_timeout_mandate_usage_seconds: int = 180
+    """Timeout of a SEPA mandate usage job (``sepa.record_mandate_usage``)."""
+
+    job_timeout_payment_analytics_seconds: int = 600
+    """Timeout of a payment analytics job (``history.update_payment_analytics``)."""
+
     @model_validator(mode="after")
     def _heartbeat_within_lease(self) -> Self:
         # A lease must survive a heartbeat that is late or refused once (a busy database).

@@ -28,6 +28,14 @@ def test_the_defaults_are_the_plans() -> None:
         history_recalculate_above=Decimal("500.00"),
         history_cache_ttl_outstanding_seconds=30 * 60,
         history_cache_ttl_settled_seconds=60 * 60,
+        # The original system's per queue; the plan's per task (today's were 300 and 1500).
+        job_timeout_short_seconds=300,
+        job_timeout_default_seconds=300,
+        job_timeout_long_seconds=1500,
+        job_timeout_summary_delta_seconds=300,
+        job_timeout_summary_recalculation_seconds=300,
+        job_timeout_mandate_usage_seconds=180,
+        job_timeout_payment_analytics_seconds=600,
         perf_regression_tolerance_percent=Decimal("5.00"),
     )
 

@@ -18,7 +18,7 @@ RECALCULATE_ALL = "history.recalculate_all"
 UPDATE_PAYMENT_ANALYTICS = "history.update_payment_analytics"
 
 
-@job(APPLY_SUMMARY_DELTA, queue="default")
+@job(APPLY_SUMMARY_DELTA, queue="default", timeout_setting="job_timeout_summary_delta_seconds")
 def apply_summary_delta(
     session: Session, user: User, *, customer_id: int, **delta: Any
 ) -> dict[str, Any]:
@@ -28,14 +28,22 @@ def apply_summary_delta(
     return {"customer_id": customer_id, "rows": rows}
 
 
-@job(RECALCULATE_SUMMARY, queue="default")
+@job(
+    RECALCULATE_SUMMARY,
+    queue="default",
+    timeout_setting="job_timeout_summary_recalculation_seconds",
+)
 def recalculate_summary(session: Session, user: User, *, customer_id: int) -> dict[str, Any]:
     """Rebuild the summaries of the customer's members from the ledger."""
     require(user, Permission.BILLING_WRITE)
     return {"customer_id": customer_id, "rows": summary.recalculate(session, customer_id)}
 
 
-@job(RECALCULATE_SUMMARIES, queue="default")
+@job(
+    RECALCULATE_SUMMARIES,
+    queue="default",
+    timeout_setting="job_timeout_summary_recalculation_seconds",
+)
 def recalculate_summaries(
     session: Session, user: User, *, customer_ids: list[int]
 ) -> dict[str, Any]:
@@ -52,7 +60,11 @@ def recalculate_all(session: Session, user: User) -> dict[str, Any]:
     return {"rows": summary.recalculate_all(session)}
 
 
-@job(UPDATE_PAYMENT_ANALYTICS, queue="long")
+@job(
+    UPDATE_PAYMENT_ANALYTICS,
+    queue="long",
+    timeout_setting="job_timeout_payment_analytics_seconds",
+)
 def update_payment_analytics(session: Session, user: User, *, months: list[str]) -> dict[str, Any]:
     """Recompute the analytics of the given months (YYYY-MM) from the ledger."""
     require(user, Permission.BILLING_WRITE)

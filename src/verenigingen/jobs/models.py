@@ -30,10 +30,6 @@ class Queue(enum.StrEnum):
     LONG = "long"
 
 
-DEFAULT_TIMEOUTS = {Queue.SHORT: 300, Queue.DEFAULT: 300, Queue.LONG: 1500}
-"""Seconds, as in the original system."""
-
-
 class Indicator(enum.StrEnum):
     GREEN = "green"
     RED = "red"

@@ -26,8 +26,10 @@ from verenigingen.auth.models import User
 from verenigingen.errors import ValidationFailed
 from verenigingen.jobs import engine as job_engine
 from verenigingen.jobs.errors import JobParametersNotJson, SecretInJobParameters
-from verenigingen.jobs.models import DEFAULT_TIMEOUTS, Job, JobStatus, Queue
+from verenigingen.jobs.models import Job, JobStatus, Queue
 from verenigingen.jobs.registry import get_task, parse_queue
+from verenigingen.settings import runtime_of
+from verenigingen.settings.registry import MAX_JOB_TIMEOUT_SECONDS
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +37,7 @@ _PENDING = "verenigingen.jobs.pending"
 
 # Parameter names that would put a secret in the job table, which operators and users can read.
 _SECRET_NAME = re.compile(r"pass(word)?|secret|token|api_?key|credential", re.IGNORECASE)
-MAX_TIMEOUT = 24 * 3600
+MAX_TIMEOUT = MAX_JOB_TIMEOUT_SECONDS
 MAX_RETRIES = 20
 
 
@@ -53,13 +55,15 @@ def enqueue(
 ) -> Job:
     """Add the job ``name`` in the caller's transaction; it is dispatched when that commits.
 
-    ``queue`` defaults to the task's own queue and ``timeout`` to the queue's (300 / 300 /
-    1500 s). With a ``dedup_key`` that a Queued or Running job already holds, that job is
-    returned and nothing is added. ``params`` must be JSON values and must not hold secrets.
+    ``queue`` defaults to the task's own queue and ``timeout`` to the task's (its runtime
+    setting, or its own) or else the queue's runtime setting (300 / 300 / 1500 s by default).
+    With a ``dedup_key`` that a Queued or Running job already holds, that job is returned and
+    nothing is added. ``params`` must be JSON values and must not hold secrets.
     """
     spec = get_task(name)
     resolved_queue = parse_queue(queue) if queue is not None else spec.queue
-    timeout = timeout if timeout is not None else spec.timeout or DEFAULT_TIMEOUTS[resolved_queue]
+    if timeout is None:
+        timeout = spec.default_timeout(runtime_of(session), resolved_queue)
     _check_limits(timeout, max_retries)
     _check_params(params)
     if dedup_key is not None:
@@ -124,11 +128,12 @@ def enqueue_many(session: Session, requests: Sequence[JobRequest], *, user: User
     if not requests:
         return []
     now = clock.now()
+    values = runtime_of(session)
     rows: list[dict[str, Any]] = []
     for request in requests:
         spec = get_task(request.name)
         queue = parse_queue(request.queue) if request.queue is not None else spec.queue
-        timeout = spec.timeout or DEFAULT_TIMEOUTS[queue]
+        timeout = spec.default_timeout(values, queue)
         _check_limits(timeout, request.max_retries)
         _check_params(request.params)
         rows.append(

@@ -22,6 +22,7 @@ from verenigingen.auth.models import User
 from verenigingen.errors import ValidationFailed
 from verenigingen.jobs.errors import UnknownTask
 from verenigingen.jobs.models import Queue
+from verenigingen.settings.registry import DEFINITIONS, Kind, RuntimeValues
 
 TaskFunction = Callable[..., Any]
 
@@ -35,6 +36,16 @@ class TaskSpec:
     """Seconds; None takes the queue's default."""
     daily: bool = False
     """Run once a day without parameters (see :mod:`verenigingen.jobs.daily`)."""
+    timeout_setting: str | None = None
+    """The runtime setting (of seconds) that gives the task's timeout instead, so that an
+    administrator may change it while the processes run (:mod:`verenigingen.settings`)."""
+
+    def default_timeout(self, values: RuntimeValues, queue: Queue) -> int:
+        """The timeout of a job of this task on ``queue`` when its caller names none: the
+        task's runtime setting, else its own timeout, else the queue's runtime setting."""
+        if self.timeout_setting is not None:
+            return values.seconds_of(self.timeout_setting)
+        return self.timeout or values.queue_timeout(queue.value)
 
     def run(self, session: Session, user: User, params: dict[str, Any]) -> Any:
         return self.function(session, user, **params)
@@ -49,13 +60,20 @@ def job(
     queue: Queue | str = Queue.DEFAULT,
     timeout: int | None = None,
     daily: bool = False,
+    timeout_setting: str | None = None,
 ) -> Callable[[TaskFunction], TaskFunction]:
     """Register ``function`` as the task ``name``; the function itself is returned unchanged.
 
     ``daily``: the workers start it once a day, without parameters, in the name of the first
     administrator (the overdue refresh, the dues run).
+    ``timeout_setting``: the runtime setting of seconds that gives its timeout (checked here:
+    an unknown name or another kind of setting is an error at import).
     """
     resolved = parse_queue(queue)
+    if timeout_setting is not None:
+        definition = DEFINITIONS.get(timeout_setting)
+        if definition is None or definition.kind is not Kind.SECONDS:
+            raise ValueError(f"task {name!r}: {timeout_setting} is no runtime setting of seconds")
 
     def register(function: TaskFunction) -> TaskFunction:
         existing = _tasks.get(name)
@@ -67,7 +85,7 @@ def job(
             )
             if not same_place:
                 raise ValueError(f"task {name!r} is already registered")
-        _tasks[name] = TaskSpec(name, resolved, function, timeout, daily)
+        _tasks[name] = TaskSpec(name, resolved, function, timeout, daily, timeout_setting)
         return function
 
     return register

@@ -53,6 +53,8 @@ from verenigingen.jobs.outbox import JOB_ENGINE_KEY
 from verenigingen.jobs.outcomes import RunOutcome
 from verenigingen.jobs.registry import get_task
 from verenigingen.jobs.results import result_to_store
+from verenigingen.settings.live import LIVE_SETTINGS_KEY, LiveSettings
+from verenigingen.settings.signal import signal_from_settings
 
 __all__ = ["Runtime", "claim_strategy", "run_group", "run_job"]
 
@@ -100,9 +102,11 @@ class Runtime:
     @classmethod
     def from_settings(cls, settings: Settings, jobs: JobEngine) -> Runtime:
         """A worker's runtime on the database of ``settings``; what its jobs enqueue is handed
-        to ``jobs`` at commit."""
+        to ``jobs`` at commit, and its jobs see the runtime settings live (read once here)."""
         database = make_engine(settings=settings)
-        return cls(make_session_factory(database, info={JOB_ENGINE_KEY: jobs}), settings)
+        live = LiveSettings.start(settings, signal_from_settings(settings), database)
+        info = {JOB_ENGINE_KEY: jobs, LIVE_SETTINGS_KEY: live}
+        return cls(make_session_factory(database, info=info), settings)
 
     def heartbeat(self) -> Heartbeat:
         """The heartbeat of this worker's leases (start it while the worker runs jobs)."""

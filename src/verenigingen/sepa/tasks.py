@@ -14,7 +14,7 @@ from verenigingen.sepa.usage import record_usage
 RECORD_MANDATE_USAGE = "sepa.record_mandate_usage"
 
 
-@job(RECORD_MANDATE_USAGE, queue="default")
+@job(RECORD_MANDATE_USAGE, queue="default", timeout_setting="job_timeout_mandate_usage_seconds")
 def record_mandate_usage(
     session: Session, user: User, *, payment_id: int, cancelled: bool = False
 ) -> dict[str, Any]:

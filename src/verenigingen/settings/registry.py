@@ -32,6 +32,9 @@ class Kind(enum.StrEnum):
     """A whole number of seconds."""
 
 
+MAX_JOB_TIMEOUT_SECONDS = 24 * 3600
+"""The longest timeout a job may have (``jobs.outbox`` holds explicit timeouts to it too)."""
+
 _TRUE = frozenset({"true", "on", "yes", "1"})
 _FALSE = frozenset({"false", "off", "no", "0"})
 _WHOLE = re.compile(r"-?[0-9]{1,30}")
@@ -171,6 +174,57 @@ DEFINITIONS: dict[str, Definition] = {
             7 * 24 * 3600,
         ),
         Definition(
+            "job_timeout_short_seconds",
+            Kind.SECONDS,
+            "Timeout of a job on the short queue whose task has no timeout of its own; set "
+            "when the job is enqueued.",
+            1,
+            MAX_JOB_TIMEOUT_SECONDS,
+        ),
+        Definition(
+            "job_timeout_default_seconds",
+            Kind.SECONDS,
+            "Timeout of a job on the default queue whose task has no timeout of its own.",
+            1,
+            MAX_JOB_TIMEOUT_SECONDS,
+        ),
+        Definition(
+            "job_timeout_long_seconds",
+            Kind.SECONDS,
+            "Timeout of a job on the long queue whose task has no timeout of its own.",
+            1,
+            MAX_JOB_TIMEOUT_SECONDS,
+        ),
+        Definition(
+            "job_timeout_summary_delta_seconds",
+            Kind.SECONDS,
+            "Timeout of a member summary delta job (history.apply_summary_delta).",
+            1,
+            MAX_JOB_TIMEOUT_SECONDS,
+        ),
+        Definition(
+            "job_timeout_summary_recalculation_seconds",
+            Kind.SECONDS,
+            "Timeout of a member summary recalculation job (history.recalculate_summary, "
+            "history.recalculate_summaries).",
+            1,
+            MAX_JOB_TIMEOUT_SECONDS,
+        ),
+        Definition(
+            "job_timeout_mandate_usage_seconds",
+            Kind.SECONDS,
+            "Timeout of a SEPA mandate usage job (sepa.record_mandate_usage).",
+            1,
+            MAX_JOB_TIMEOUT_SECONDS,
+        ),
+        Definition(
+            "job_timeout_payment_analytics_seconds",
+            Kind.SECONDS,
+            "Timeout of a payment analytics job (history.update_payment_analytics).",
+            1,
+            MAX_JOB_TIMEOUT_SECONDS,
+        ),
+        Definition(
             "perf_regression_tolerance_percent",
             Kind.DECIMAL,
             "How much a statement count or row count may grow over the baseline before "
@@ -197,7 +251,26 @@ class RuntimeValues:
     history_recalculate_above: Decimal
     history_cache_ttl_outstanding_seconds: int
     history_cache_ttl_settled_seconds: int
+    job_timeout_short_seconds: int
+    job_timeout_default_seconds: int
+    job_timeout_long_seconds: int
+    job_timeout_summary_delta_seconds: int
+    job_timeout_summary_recalculation_seconds: int
+    job_timeout_mandate_usage_seconds: int
+    job_timeout_payment_analytics_seconds: int
     perf_regression_tolerance_percent: Decimal
+
+    def queue_timeout(self, queue: str) -> int:
+        """The timeout of a job on ``queue`` (``short``, ``default``, ``long``) whose task has
+        none of its own."""
+        return self.seconds_of(f"job_timeout_{queue}_seconds")
+
+    def seconds_of(self, name: str) -> int:
+        """The value of the ``seconds`` setting ``name`` (a task's timeout setting)."""
+        value = self.value_of(name)
+        if DEFINITIONS[name].kind is not Kind.SECONDS or isinstance(value, bool | Decimal):
+            raise ValueError(f"{name} is not a setting of seconds")
+        return value
 
     def value_of(self, name: str) -> Value:
         value: Value = getattr(self, definition_of(name).name)
