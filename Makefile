@@ -6,8 +6,10 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 ADMIN_EMAIL ?= admin@example.org
+DEMO_PASSWORD ?= demo-vereniging-2026
+LOCALES := src/verenigingen/web/locales
 
-.PHONY: run test lint format bench fuzz install clean
+.PHONY: run test lint format bench fuzz install clean messages browser screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,9 +23,11 @@ install: $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/verenigingen init --admin-email $(ADMIN_EMAIL)
-	$(BIN)/verenigingen demo --if-empty
+	$(BIN)/verenigingen demo --if-empty --password $(DEMO_PASSWORD)
 	@echo
-	@echo "Administrator: $(ADMIN_EMAIL)"
+	@echo "Open:          http://$(HOST):$(PORT)"
+	@echo "Member portal: lid@example.org / $(DEMO_PASSWORD)"
+	@echo "Administrator: $(ADMIN_EMAIL) / $(DEMO_PASSWORD) (the demo password; only if the demo gave it)"
 	@echo "API token:     $$($(BIN)/verenigingen users token $(ADMIN_EMAIL))"
 	@echo "Try:           curl -H 'Authorization: Bearer <token>' http://$(HOST):$(PORT)/api/v1/members"
 	@echo
@@ -39,7 +43,13 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix src tests bench fuzz
 	$(BIN)/ruff format src tests bench fuzz
 
-test: lint
+# The browser tests drive Debian's chromium; install it when it is missing (needs root, as CI is).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
+		else echo "chromium is not installed: the browser tests will be skipped (apt-get install chromium)"; fi; }
+
+test: lint browser
 	$(BIN)/pytest -q
 	$(BIN)/python fuzz/fuzz_api.py --max-examples 20
 
@@ -60,6 +70,18 @@ bench: $(STAMP)
 	$(BIN)/python bench/payment_submit.py
 	$(BIN)/python bench/jobs.py
 	$(BIN)/python bench/indexes.py
+
+# The pages' text: extract it from the page modules and templates, and merge it into each
+# language's catalog (translate the new entries in $(LOCALES)/nl/LC_MESSAGES/messages.po).
+messages: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k N_ --no-location --sort-output --project verenigingen \
+		--copyright-holder verenigingen -o $(LOCALES)/messages.pot .
+	$(BIN)/pybabel update -i $(LOCALES)/messages.pot -d $(LOCALES) -D messages --no-wrap \
+		--ignore-obsolete
+
+# The README's screenshots of the pages, taken in the browser (docs/screenshots/).
+screenshots: $(STAMP) browser
+	$(BIN)/python docs/screenshots/take.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -116,6 +116,37 @@ class Settings(BaseSettings):
 
     auth_account_window_seconds: PositiveInt = 900
 
+    public_url: str = "http://127.0.0.1:8000"
+    """Where people reach the web app; the links in mails (a password reset) start with it,
+    never with the Host a request named."""
+
+    web_session_idle_minutes: PositiveInt = 120
+    """A browser sign-in ends after this long without a request (the pages, ``auth.web``)."""
+
+    web_session_max_hours: PositiveInt = 24
+    """A browser sign-in ends this long after it began, however busy."""
+
+    password_reset_minutes: PositiveInt = 60
+    """How long a password reset link works (once)."""
+
+    default_locale: Literal["nl", "en"] = "nl"
+    """The pages' language when neither the user's choice nor the browser's names one we have."""
+
+    smtp_host: str | None = None
+    """Mail server for the mail outbox; unset, mails are only written to the outbox table and
+    the log (a development machine)."""
+
+    smtp_port: PositiveInt = 587
+
+    smtp_starttls: bool = True
+
+    smtp_username: str | None = None
+
+    smtp_password: str | None = None
+
+    mail_from: str = "noreply@example.org"
+    """The sender of the outbox's mails."""
+
     history_refresh_above: Decimal = Decimal("100.00")
     """A payment of another type (Internal Transfer) above this amount still refreshes the
     member financial summary; Receive and Pay payments always do."""

@@ -1,6 +1,6 @@
 """Every mapped table, imported once so that metadata (Alembic, tests) sees them all."""
 
-from verenigingen.auth.models import ApiToken, User
+from verenigingen.auth.models import ApiToken, PasswordReset, User, WebSession
 from verenigingen.billing.models import AuditEvent, Invoice, InvoiceLine, Payment, PaymentAllocation
 from verenigingen.cache.models import CacheTag
 from verenigingen.db.base import Base
@@ -11,6 +11,7 @@ from verenigingen.dues.models import DuesSchedule
 from verenigingen.history.models import MemberFinancialSummary, PaymentAnalytics
 from verenigingen.indexes.models import IndexChange
 from verenigingen.jobs.models import Job, Notification
+from verenigingen.mail.models import OutboxMail
 from verenigingen.members.models import Customer, Member, Membership, MembershipType
 from verenigingen.sepa.models import SepaMandate, SepaMandateUsage
 from verenigingen.settings.models import RuntimeSetting, RuntimeSettingChange
@@ -34,6 +35,8 @@ __all__ = [
     "MembershipType",
     "NamingSeries",
     "Notification",
+    "OutboxMail",
+    "PasswordReset",
     "Payment",
     "PaymentAllocation",
     "PaymentAnalytics",
@@ -42,4 +45,5 @@ __all__ = [
     "SepaMandate",
     "SepaMandateUsage",
     "User",
+    "WebSession",
 ]

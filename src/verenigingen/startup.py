@@ -15,6 +15,7 @@ TASK_MODULES = (
     "verenigingen.billing.tasks",
     "verenigingen.dues.tasks",
     "verenigingen.history.tasks",
+    "verenigingen.mail.tasks",
     "verenigingen.members.tasks",
     "verenigingen.sepa.tasks",
 )

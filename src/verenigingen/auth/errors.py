@@ -64,3 +64,10 @@ class TooManyAttempts(DomainError):
     def __init__(self, detail: str, retry_after_seconds: int) -> None:
         super().__init__(detail)
         self.retry_after_seconds = retry_after_seconds
+
+
+class PasswordResetLinkInvalid(ValidationFailed):
+    """A password reset link that is unknown, used, superseded by a newer one or expired (the
+    pages' password reset; one answer for all, so a link's fate is not told)."""
+
+    code = "password_reset_link_invalid"

@@ -23,9 +23,12 @@ class User(IdMixin, Base):
     full_name: Mapped[str] = mapped_column(String(140), default="")
     role: Mapped[str] = mapped_column(String(40))
     password_hash: Mapped[str | None] = mapped_column(String(255))
-    """scrypt hash ``scrypt$n$r$p$salt$hash``; NULL for users who only use API tokens."""
+    """argon2id hash (PHC string), or an older ``scrypt$n$r$p$salt$hash`` replaced at the next
+    sign-in; NULL for users who only use API tokens."""
     enabled: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[dt.datetime] = mapped_column(server_default=func.current_timestamp())
+    locale: Mapped[str | None] = mapped_column(String(10))
+    """The language the user chose for the pages (``nl``, ``en``); NULL: the browser's."""
 
     @property
     def is_administrator(self) -> bool:
@@ -61,3 +64,31 @@ class ApiToken(IdMixin, Base):
         if self.expires_at is not None and self.expires_at <= moment:
             return TokenState.EXPIRED
         return TokenState.ACTIVE
+
+
+class WebSession(IdMixin, Base):
+    """A browser's sign-in. The cookie holds a random token; only its SHA-256 is stored, so a
+    copy of the table signs no one in. Deleting the row signs that browser out."""
+
+    __tablename__ = "web_session"
+
+    user_id: Mapped[int] = mapped_column(BigIntKey, ForeignKey("user_account.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime]
+    """UTC; the sign-in ends ``web_session_max_hours`` after it, however busy."""
+    expires_at: Mapped[dt.datetime]
+    """UTC; moved on by requests (``web_session_idle_minutes`` past the last one), never past
+    the maximum."""
+
+
+class PasswordReset(IdMixin, Base):
+    """A one-time password reset link. Only the SHA-256 of its token is stored."""
+
+    __tablename__ = "password_reset"
+
+    user_id: Mapped[int] = mapped_column(BigIntKey, ForeignKey("user_account.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime]
+    expires_at: Mapped[dt.datetime]
+    used_at: Mapped[dt.datetime | None]
+    """When the link set a password; a used link (or any older link of the user) works no more."""

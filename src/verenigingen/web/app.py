@@ -20,6 +20,7 @@ from verenigingen.web.errors import install_error_handlers
 from verenigingen.web.health import HealthChecks, health_router
 from verenigingen.web.metrics import AppMetrics, metrics_router
 from verenigingen.web.openapi import install_openapi
+from verenigingen.web.pages import install_pages
 from verenigingen.web.security_headers import SecurityHeadersMiddleware
 from verenigingen.web.timing import ServerTimingMiddleware
 
@@ -39,8 +40,8 @@ def create_app(
         title="verenigingen",
         version=__version__,
         description="Members, memberships, dues, invoices and payments of an association.",
-        docs_url="/docs" if context.settings.api_docs_public else None,
-        redoc_url="/redoc" if context.settings.api_docs_public else None,
+        docs_url=None,  # served from the app's own files by web.pages (no CDN)
+        redoc_url=None,
         openapi_url="/openapi.json" if context.settings.api_docs_public else None,
         dependencies=[Depends(refuse_control_characters)],
     )
@@ -66,6 +67,7 @@ def create_app(
     app.include_router(auth_api.router, prefix=API_PREFIX)
     app.include_router(users_api.router, prefix=API_PREFIX)
     app.include_router(health_router(HealthChecks(context.settings, reads)))
+    install_pages(app, api_docs=context.settings.api_docs_public)
     if metrics is not None:
         app.include_router(metrics_router(metrics, public=context.settings.metrics_public))
         metrics.learn_routes(app.routes)

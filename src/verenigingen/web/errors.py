@@ -8,9 +8,11 @@ database was away. The rules of the HTTP face itself (``Idempotency-Key``) are c
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -79,6 +81,26 @@ def error_response(
     return JSONResponse({"error": code, "detail": detail}, status_code=status_code, headers=headers)
 
 
+ErrorPage = Callable[[Request, int, str, str, Mapping[str, str] | None], Response | None]
+"""``app.state.error_page``: the HTML page for an error on a page request (``web.pages``), or
+None to answer with the JSON body."""
+
+
+def _answer(
+    request: Request,
+    status_code: int,
+    code: str,
+    detail: str,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    page: ErrorPage | None = getattr(request.app.state, "error_page", None)
+    if page is not None:
+        shown = page(request, status_code, code, detail, headers)
+        if shown is not None:
+            return shown
+    return error_response(status_code, code, detail, headers)
+
+
 def _describe_validation(error: RequestValidationError) -> str:
     parts = []
     for item in error.errors():
@@ -89,31 +111,31 @@ def _describe_validation(error: RequestValidationError) -> str:
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
-    async def _domain(_request: Request, error: DomainError) -> JSONResponse:
+    async def _domain(request: Request, error: DomainError) -> Response:
         headers = None
         if isinstance(error, TooManyAttempts):
             headers = {"Retry-After": str(error.retry_after_seconds)}
-        return error_response(error.status_code, error.code, error.detail, headers)
+        return _answer(request, error.status_code, error.code, error.detail, headers)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_request: Request, error: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, error: RequestValidationError) -> Response:
         if any(item.get("type") == "json_invalid" for item in error.errors()):
             # Unreadable, like a body that is not UTF-8 or nested too deeply: one code for all.
-            return error_response(400, "bad_request", "the body is not valid JSON")
-        return error_response(422, "validation_failed", _describe_validation(error))
+            return _answer(request, 400, "bad_request", "the body is not valid JSON")
+        return _answer(request, 422, "validation_failed", _describe_validation(error))
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, error: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, error: StarletteHTTPException) -> Response:
         code = _HTTP_CODES.get(error.status_code, UNMAPPED_HTTP_CODE)
-        return error_response(error.status_code, code, str(error.detail))
+        return _answer(request, error.status_code, code, str(error.detail))
 
     @app.exception_handler(IntegrityError)
-    async def _integrity(_request: Request, _error: IntegrityError) -> JSONResponse:
+    async def _integrity(request: Request, _error: IntegrityError) -> Response:
         # A constraint the services did not foresee (a concurrent request won a race): nothing
         # was written, and the client may retry.
-        return error_response(409, "conflict", "the change conflicts with a concurrent change")
+        return _answer(request, 409, "conflict", "the change conflicts with a concurrent change")
 
     @app.exception_handler(OperationalError)
-    async def _database(_request: Request, error: OperationalError) -> JSONResponse:
+    async def _database(request: Request, error: OperationalError) -> Response:
         # Lock timeouts and lost connections: the transaction was rolled back, a retry may succeed.
-        return error_response(503, "database_unavailable", str(error.orig).splitlines()[0])
+        return _answer(request, 503, "database_unavailable", str(error.orig).splitlines()[0])

@@ -1,8 +1,9 @@
 """``Server-Timing``: database time and query count, and the app's own time, for those allowed.
 
-Every request is captured (the figures cost little and the footer of the coming pages uses them);
-who gets the header is the ``server_timing`` setting: by default only requests authenticated as
-an Administrator, since statement counts and timings tell an outsider how the server works.
+Every request is captured (the figures cost little); who gets the header is the
+``server_timing`` setting: by default only requests authenticated as an Administrator, since
+statement counts and timings tell an outsider how the server works. An Administrator's pages
+show the same capture's figures in their footer (:func:`request_queries`).
 The same capture feeds the request metrics (``web.metrics``): an observer given to the
 middleware sees each finished request with its status, its time and what it sent the database.
 """
@@ -21,11 +22,22 @@ from verenigingen.perf.capture import QueryLog, capture
 Audience = Literal["administrators", "everyone", "off"]
 
 _VIEWER_IS_ADMINISTRATOR = "server_timing_viewer_is_administrator"
+_QUERY_LOG = "server_timing_query_log"
 
 
 def note_viewer(request: Request, user: User) -> None:
     """Remember who the request is authenticated as, for the header at the response's start."""
     setattr(request.state, _VIEWER_IS_ADMINISTRATOR, user.enabled and user.is_administrator)
+
+
+def request_queries(request: Request) -> QueryLog | None:
+    """The capture of this request so far (what the header will report), for an Administrator's
+    page footer; None for anyone else, or when the setting turns the header off."""
+    state = request.scope.get("state", {})
+    if not state.get(_VIEWER_IS_ADMINISTRATOR, False):
+        return None
+    log: QueryLog | None = state.get(_QUERY_LOG)
+    return log
 
 
 class RequestObserver(Protocol):
@@ -57,6 +69,8 @@ class ServerTimingMiddleware:
         # The route's request.state is this dict: the authentication dependency notes the user.
         state = scope.setdefault("state", {})
         with capture(detail=False) as log:
+            if self.audience != "off":
+                state[_QUERY_LOG] = log
 
             async def send_with_timing(message: Message) -> None:
                 nonlocal status
