@@ -8,10 +8,15 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from contexts import savepoint_sessions
 from member_factories import VALID_IBAN, make_active_member, make_applicant, make_type
 from verenigingen.auth.models import Role, User
 from verenigingen.auth.service import create_user
+from verenigingen.config import Settings
 from verenigingen.dues.models import DuesSchedule
+from verenigingen.jobs.models import Job
+from verenigingen.jobs.outcomes import RunOutcome
+from verenigingen.jobs.worker import Runtime, run_job
 from verenigingen.members.models import Member
 from verenigingen.sepa.models import SepaMandate
 
@@ -302,3 +307,25 @@ def test_ibans_are_whole_only_for_the_roles_that_collect(api, session, admin, ro
     assert client.get(f"{URL}/{member.id}").json()["iban"] == shown
     assert [m["iban"] for m in client.get(f"{URL}/{member.id}/mandates").json()] == [shown]
     assert session.get(Member, member.id).iban == VALID_IBAN  # stored whole
+
+
+def test_a_secretarys_approval_keeps_the_summary_up_to_date(api, session, admin, tmp_path):
+    """Regression: approving a Lifetime membership bills its dues, and the summary jobs that
+    follow ran in the secretary's name and failed for want of billing.write."""
+    lifetime = make_type(session, period="Lifetime", amount="600.00", default=True)
+    member = make_applicant(session, admin)
+    client = api(Role.MEMBERSHIP_SECRETARY)
+    approved = client.post(f"{URL}/{member.id}/approve", json={"start_date": "2026-12-01"})
+    assert approved.status_code == 200, approved.json()
+    session.expire_all()
+    follow_ups = session.scalars(
+        select(Job).where(Job.name.like("history.%")).order_by(Job.id)
+    ).all()
+    assert follow_ups, "the approval bills dues: its summary work follows as jobs"
+    runtime = Runtime(savepoint_sessions(session), Settings(data_dir=tmp_path), worker_id="t:1")
+    outcomes = [run_job(runtime, job.id) for job in follow_ups]
+    session.expire_all()
+    assert outcomes == [RunOutcome.COMPLETED] * len(follow_ups), [
+        (job.name, job.error) for job in follow_ups
+    ]
+    assert lifetime.id is not None
