@@ -70,6 +70,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/payment_submit.py
 	$(BIN)/python bench/jobs.py
 	$(BIN)/python bench/indexes.py
+	$(BIN)/python bench/pages.py
 
 # The pages' text: extract it from the page modules and templates, and merge it into each
 # language's catalog (translate the new entries in $(LOCALES)/nl/LC_MESSAGES/messages.po).

@@ -263,3 +263,32 @@ def test_an_older_scrypt_hash_is_checked_and_replaced_by_argon2(web, session) ->
     assert stored.startswith("$argon2id$")
     assert verify_password(PASSWORD, stored)
     assert not needs_rehash(stored)
+
+
+def test_a_signed_in_user_on_the_sign_in_page_goes_on(web, session) -> None:
+    make_login(session, "treasurer@example.org", Role.TREASURER)
+    signed_in(web, "treasurer@example.org")
+    assert web.get("/sign-in").headers["location"] == "/desk"
+    assert web.get("/sign-in?next=//evil.example").headers["location"] == "/desk"
+    assert web.get("/sign-in?next=/desk?x=1").headers["location"] == "/desk?x=1"
+
+
+@pytest.mark.parametrize("asked", ["//evil.example", "https://evil.example/x", ""])
+def test_the_language_form_goes_back_to_a_local_path_only(web, asked) -> None:
+    response = web.post(
+        "/language", data={"language": "nl", "next": asked, "csrf_token": form_token(web)}
+    )
+    assert response.status_code == 303
+    assert response.headers["location"] == "/sign-in"
+    cookie = next(c for c in response.headers.get_list("set-cookie") if "vrg_lang=" in c)
+    assert cookie.startswith("vrg_lang=nl;")
+    assert "HttpOnly" in cookie
+
+
+def test_form_fields_past_their_length_are_refused(web) -> None:
+    response = web.post(
+        "/sign-in",
+        data={"email": "x" * 300 + "@example.org", "password": "p", "csrf_token": form_token(web)},
+    )
+    assert response.status_code == 422
+    assert response.headers["content-type"].startswith("text/html")

@@ -1,0 +1,158 @@
+"""The portal dashboard's server time and statements on the demo association, beside the same
+data read through the JSON API.
+
+    .venv/bin/python bench/pages.py [--members 2000] [--months 24] [--runs 200]
+
+A demo association (``verenigingen demo``'s generator, seed 7) is loaded into a throw-away SQLite
+database; the demo member ``lid@example.org`` signs in through the sign-in form, as a browser
+does. Then, interleaved, each run:
+
+- ``GET /portal``: the dashboard page (the sign-in's statement, the overview's two or three,
+  the template rendered in the member's language);
+- the JSON API for the same figures: ``GET /api/v1/members/{id}``, ``/api/v1/memberships?
+  member_id={id}`` and ``/api/v1/members/{id}/financial-summary`` with a bearer token (three
+  requests; the API has no single request for them). The next invoice date is not in the API.
+
+Times are the server's: the ASGI app called in process through Starlette's test client (routing,
+dependencies, the database, rendering, the response), no network and no browser. Medians and
+the 90th percentiles over the runs; statement counts from ``perf.capture`` (exact, the same every
+run). The issue's goal for a portal page: at most 15 ms median and 8 statements.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import statistics
+import tempfile
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlalchemy import select
+
+from verenigingen.app_context import AppContext
+from verenigingen.auth.models import User
+from verenigingen.auth.service import issue_token
+from verenigingen.config import Settings
+from verenigingen.db.engine import make_engine
+from verenigingen.db.migrate import upgrade
+from verenigingen.db.session import unit_of_work
+from verenigingen.demo.generator import DemoOptions, load_demo
+from verenigingen.demo.sign_in import DEMO_MEMBER, DEMO_PASSWORD, give_demo_passwords
+from verenigingen.members.models import Member
+from verenigingen.perf.capture import capture
+from verenigingen.startup import load_all
+from verenigingen.web.app import create_app
+
+TOKEN = re.compile(r'name="csrf_token" value="([0-9a-f]{64})"')
+
+
+def timed(call: Callable[[], int]) -> tuple[float, int]:
+    """Milliseconds and statements of one call (which returns its HTTP status)."""
+    with capture(detail=False) as log:
+        started = time.perf_counter()
+        status = call()
+        elapsed = (time.perf_counter() - started) * 1000
+    assert status == 200, status
+    return elapsed, log.count
+
+
+def describe(name: str, times: list[float], statements: set[int]) -> str:
+    ordered = sorted(times)
+    p90 = ordered[int(len(ordered) * 0.9) - 1]
+    counts = ", ".join(str(count) for count in sorted(statements))
+    return f"{name:<44} {statistics.median(times):8.2f} {p90:8.2f} {counts:>11}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--members", type=int, default=2000)
+    parser.add_argument("--months", type=int, default=24)
+    parser.add_argument("--runs", type=int, default=200)
+    args = parser.parse_args()
+    # Starlette's test client still runs on httpx and says so on import.
+    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
+    from fastapi.testclient import TestClient
+
+    with tempfile.TemporaryDirectory() as data_dir:
+        settings = Settings(data_dir=Path(data_dir), redis_url=None, database_url=None)
+        load_all(settings)
+        engine = make_engine(settings.resolved_database_url())
+        upgrade(engine)
+        context = AppContext.build(settings, database=engine)
+        started = time.perf_counter()
+        load_demo(context.sessions, DemoOptions(members=args.members, months=args.months, seed=7))
+        print(
+            f"demo association: {args.members} members, {args.months} months "
+            f"(loaded in {time.perf_counter() - started:.1f} s), SQLite"
+        )
+        with unit_of_work(context.sessions) as session:
+            give_demo_passwords(session)
+            login = session.scalars(select(User).where(User.email == DEMO_MEMBER)).one()
+            member_id = session.scalars(select(Member.id).where(Member.user_id == login.id)).one()
+            token = issue_token(session, login, label="bench")
+        app = create_app(context)
+
+        browser = TestClient(app, headers={"accept": "text/html", "accept-language": "nl"})
+        form = TOKEN.search(browser.get("/sign-in").text)
+        assert form is not None
+        signed_in = browser.post(
+            "/sign-in",
+            data={"email": DEMO_MEMBER, "password": DEMO_PASSWORD, "csrf_token": form.group(1)},
+            follow_redirects=False,
+        )
+        assert signed_in.status_code == 303, signed_in.text
+        api = TestClient(app, headers={"authorization": f"Bearer {token}"})
+        api_templates = [
+            "/api/v1/members/{id}",
+            "/api/v1/memberships?member_id={id}",
+            "/api/v1/members/{id}/financial-summary",
+        ]
+        shown = {template.format(id=member_id): template for template in api_templates}
+        api_paths = list(shown)
+
+        def dashboard() -> int:
+            return browser.get("/portal").status_code
+
+        def api_call(path: str) -> Callable[[], int]:
+            return lambda: api.get(path).status_code
+
+        for _warm_up in range(20):
+            dashboard()
+            for path in api_paths:
+                api_call(path)()
+
+        page_times: list[float] = []
+        page_statements: set[int] = set()
+        api_times: dict[str, list[float]] = {path: [] for path in api_paths}
+        api_statements: dict[str, set[int]] = {path: set() for path in api_paths}
+        api_totals: list[float] = []
+        for _run in range(args.runs):
+            elapsed, count = timed(dashboard)
+            page_times.append(elapsed)
+            page_statements.add(count)
+            total = 0.0
+            for path in api_paths:
+                elapsed, count = timed(api_call(path))
+                api_times[path].append(elapsed)
+                api_statements[path].add(count)
+                total += elapsed
+            api_totals.append(total)
+
+        print(f"\n{args.runs} runs, interleaved; milliseconds of server time")
+        print(f"{'':<44} {'median':>8} {'p90':>8} {'statements':>11}")
+        print(describe("GET /portal (page, Dutch)", page_times, page_statements))
+        for path in api_paths:
+            print(describe(f"API {shown[path]}", api_times[path], api_statements[path]))
+        total_statements = {sum(min(counts) for counts in api_statements.values())}
+        print(describe("API, the three requests together", api_totals, total_statements))
+        ratio = statistics.median(page_times) / statistics.median(api_totals)
+        print(f"\npage / the API's three requests (medians): {ratio:.2f}")
+        print("goal: a portal page at most 15 ms median and 8 statements")
+        context.close()
+
+
+if __name__ == "__main__":
+    main()

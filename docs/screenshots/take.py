@@ -1,0 +1,101 @@
+"""Take the README's screenshots of the pages: ``make screenshots``.
+
+Starts ``verenigingen serve`` on a throw-away demo association (200 members, 12 months, seed 7)
+on a free port of 127.0.0.1, signs in as the demo member in Debian's chromium (Playwright) and
+saves PNGs next to this file: the sign-in page, the dashboard in English and in Dutch, and the
+dashboard on a phone's width.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from playwright.sync_api import sync_playwright
+
+HERE = Path(__file__).resolve().parent
+BIN = Path(sys.executable).parent
+CHROMIUM = "/usr/bin/chromium"
+MEMBER, PASSWORD = "lid@example.org", "demo-vereniging-2026"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as data_dir:
+        env = {**os.environ, "VERENIGINGEN_DATA_DIR": data_dir}
+        env.pop("VERENIGINGEN_DATABASE_URL", None)
+        env.pop("VERENIGINGEN_REDIS_URL", None)
+        run = [str(BIN / "verenigingen")]
+        subprocess.run([*run, "init"], env=env, check=True, capture_output=True)  # noqa: S603
+        subprocess.run(  # noqa: S603
+            [*run, "demo", "--members", "200", "--months", "12", "--end", "2026-12-01"],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        server = subprocess.Popen(  # noqa: S603
+            [*run, "serve", "--port", str(port), "--no-worker"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            for _ in range(100):
+                try:
+                    urllib.request.urlopen(f"{url}/health", timeout=1)  # noqa: S310
+                    break
+                except OSError:
+                    time.sleep(0.1)
+            shoot(url)
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+
+
+def shoot(url: str) -> None:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=["--headless", "--no-sandbox", "--disable-gpu"]
+        )
+        desktop = browser.new_context(
+            base_url=url, locale="en-GB", viewport={"width": 1100, "height": 640}
+        )
+        page = desktop.new_page()
+        page.goto("/sign-in")
+        page.get_by_label("Email address").fill(MEMBER)
+        page.screenshot(path=HERE / "sign-in.png")
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url("**/portal")
+        page.screenshot(path=HERE / "dashboard.png")
+        page.get_by_label("Language").select_option("nl")
+        page.get_by_role("button", name="Change").click()
+        page.wait_for_url("**/portal")
+        page.screenshot(path=HERE / "dashboard-nl.png")
+        phone = browser.new_context(
+            base_url=url,
+            locale="nl-NL",
+            viewport={"width": 390, "height": 844},
+            device_scale_factor=1,
+            storage_state=desktop.storage_state(),
+        )
+        phone.new_page().goto("/portal")
+        phone.pages[0].screenshot(path=HERE / "dashboard-phone.png", full_page=True)
+        browser.close()
+
+
+if __name__ == "__main__":
+    main()
