@@ -20,6 +20,7 @@ from typing import Any
 
 from verenigingen import errors as platform_errors
 from verenigingen.auth import errors as auth_errors
+from verenigingen.bank import errors as bank_errors
 from verenigingen.billing import errors as billing_errors
 from verenigingen.dues import errors as dues_errors
 from verenigingen.errors import DomainError
@@ -38,6 +39,7 @@ ERROR_MODULES: tuple[tuple[str, ModuleType], ...] = (
     ("Dues", dues_errors),
     ("Invoices, credit notes and payments", billing_errors),
     ("SEPA mandates", sepa_errors),
+    ("Bank statements", bank_errors),
     ("Jobs", jobs_errors),
     ("Indexes", indexes_errors),
     ("Runtime settings", settings_errors),
