@@ -202,6 +202,21 @@ class Settings(BaseSettings):
     job_timeout_payment_analytics_seconds: int = 600
     """Timeout of a payment analytics job (``history.update_payment_analytics``)."""
 
+    safety_job_failure_rate_percent: Decimal = Decimal("5")
+    """Safety check: the share of the last hour's finished jobs that may have failed."""
+
+    safety_backlog_age_seconds: int = 600
+    """Safety check: how long the oldest due Queued job may have waited."""
+
+    safety_payment_submit_p95_ms: int = 500
+    """Safety check: the 95th percentile of a probed payment submit, in milliseconds."""
+
+    safety_submit_probes: int = 20
+    """Safety check: payment submits probed (each rolled back); 0 skips the probe."""
+
+    safety_cache_sample_size: int = 50
+    """Safety check: cached histories and member summaries recomputed and compared."""
+
     @model_validator(mode="after")
     def _heartbeat_within_lease(self) -> Self:
         # A lease must survive a heartbeat that is late or refused once (a busy database).

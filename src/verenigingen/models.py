@@ -13,6 +13,7 @@ from verenigingen.indexes.models import IndexChange
 from verenigingen.jobs.models import Job, Notification
 from verenigingen.mail.models import OutboxMail
 from verenigingen.members.models import Customer, Member, Membership, MembershipType
+from verenigingen.safety.models import SafetyRollbackStep, SafetyRun
 from verenigingen.sepa.models import SepaMandate, SepaMandateUsage
 from verenigingen.settings.models import RuntimeSetting, RuntimeSettingChange
 
@@ -42,6 +43,8 @@ __all__ = [
     "PaymentAnalytics",
     "RuntimeSetting",
     "RuntimeSettingChange",
+    "SafetyRollbackStep",
+    "SafetyRun",
     "SepaMandate",
     "SepaMandateUsage",
     "User",

@@ -37,6 +37,11 @@ def test_the_defaults_are_the_plans() -> None:
         job_timeout_mandate_usage_seconds=180,
         job_timeout_payment_analytics_seconds=600,
         perf_regression_tolerance_percent=Decimal("5.00"),
+        safety_job_failure_rate_percent=Decimal("5.00"),
+        safety_backlog_age_seconds=600,
+        safety_payment_submit_p95_ms=500,
+        safety_submit_probes=20,
+        safety_cache_sample_size=50,
     )
 
 

@@ -87,7 +87,7 @@ def test_every_check_is_ok_on_each_engine(any_session: Session) -> None:
         "oldest_queued_seconds": None,
         "running_past_lease": 0,
     }
-    assert checks["safety"] == {"status": "never run", "last_run_at": None}
+    assert checks["safety"] == {"status": "never run", "last_run_at": None, "failed_checks": []}
 
 
 def test_health_is_never_cached(session: Session) -> None:

@@ -49,6 +49,11 @@ class CacheBackend(Protocol):
         """Count one lookup (and the time spent filling, when it filled)."""
         ...
 
+    def keys(self, namespace: str, limit: int) -> list[str]:
+        """Up to ``limit`` keys stored in ``namespace``, in no promised order (the safety
+        monitor's sample of entries to recompute)."""
+        ...
+
     def stats(self) -> dict[str, NamespaceStats]: ...
 
     def clear(self) -> None:

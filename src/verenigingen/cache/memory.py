@@ -95,6 +95,11 @@ class MemoryBackend:
                 counters[FILL_COUNT] += 1
                 counters[FILL_MICROSECONDS] += fill_us
 
+    def keys(self, namespace: str, limit: int) -> list[str]:
+        with self._lock:
+            stored = [key for (space, key) in reversed(self._entries) if space == namespace]
+        return stored[:limit]  # the most recently used first
+
     def stats(self) -> dict[str, NamespaceStats]:
         with self._lock:
             return {

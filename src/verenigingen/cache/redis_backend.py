@@ -135,6 +135,17 @@ class RedisBackend:
         except redis.RedisError as error:
             log.warning("cache: Redis statistics not counted: %s", error)
 
+    def keys(self, namespace: str, limit: int) -> list[str]:
+        prefix = self._key(namespace, "e:")
+        found: list[str] = []
+        if limit <= 0:
+            return found
+        for name in self.client.scan_iter(match=f"{prefix}*", count=500):
+            found.append(cast(bytes, name).decode()[len(prefix) :])
+            if len(found) >= limit:
+                break
+        return found
+
     def stats(self) -> dict[str, NamespaceStats]:
         members = cast(set[bytes], self.client.smembers(f"{self.prefix}:namespaces"))
         namespaces = sorted(member.decode() for member in members)

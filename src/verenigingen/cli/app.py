@@ -11,6 +11,7 @@ from verenigingen.cli import (
     indexes,
     jobs,
     perf,
+    safety,
     serve,
     settings,
     setup,
@@ -45,6 +46,7 @@ app.add_typer(perf.app, name="perf")
 app.add_typer(indexes.app, name="indexes")
 app.add_typer(cache.app, name="cache")
 app.add_typer(settings.app, name="settings")
+app.add_typer(safety.app, name="safety")
 
 
 def main() -> None:

@@ -232,6 +232,45 @@ DEFINITIONS: dict[str, Definition] = {
             Decimal(0),
             Decimal(1000),
         ),
+        Definition(
+            "safety_job_failure_rate_percent",
+            Kind.DECIMAL,
+            "Safety check: the share of the jobs finished in the last hour that may have "
+            "failed (critical above it).",
+            Decimal(0),
+            Decimal(100),
+        ),
+        Definition(
+            "safety_backlog_age_seconds",
+            Kind.SECONDS,
+            "Safety check: how long the oldest due Queued job may have waited (critical above it).",
+            1,
+            7 * 24 * 3600,
+        ),
+        Definition(
+            "safety_payment_submit_p95_ms",
+            Kind.WHOLE,
+            "Safety check: the 95th percentile of a probed payment submit (create and submit, "
+            "rolled back), in milliseconds.",
+            1,
+            600_000,
+        ),
+        Definition(
+            "safety_submit_probes",
+            Kind.WHOLE,
+            "Safety check: how many payment submits the performance check probes (each in a "
+            "transaction rolled back); 0 skips the check.",
+            0,
+            1_000,
+        ),
+        Definition(
+            "safety_cache_sample_size",
+            Kind.WHOLE,
+            "Safety check: how many cached payment histories and member summaries are "
+            "recomputed and compared with what is stored.",
+            0,
+            10_000,
+        ),
     )
 }
 
@@ -259,6 +298,11 @@ class RuntimeValues:
     job_timeout_mandate_usage_seconds: int
     job_timeout_payment_analytics_seconds: int
     perf_regression_tolerance_percent: Decimal
+    safety_job_failure_rate_percent: Decimal
+    safety_backlog_age_seconds: int
+    safety_payment_submit_p95_ms: int
+    safety_submit_probes: int
+    safety_cache_sample_size: int
 
     def queue_timeout(self, queue: str) -> int:
         """The timeout of a job on ``queue`` (``short``, ``default``, ``long``) whose task has

@@ -62,9 +62,14 @@ def get_setting(session: Session, user: User, name: str) -> EffectiveSetting:
     return _effective(session, definition, session.get(RuntimeSetting, name))
 
 
-def set_setting(session: Session, user: User, name: str, raw: object) -> EffectiveSetting:
+def set_setting(
+    session: Session, user: User, name: str, raw: object, *, actor: str | None = None
+) -> EffectiveSetting:
     """Give the setting ``name`` the value ``raw`` means (JSON or text), until it is changed or
     reset; audited. Setting the value it already has stored changes nothing.
+
+    ``actor``: who the row and the audit name as having changed it, when not the user's e-mail
+    (the safety monitor's automatic rollback names itself and the administrator it acts for).
 
     403 for anyone but an administrator, 404 ``unknown_setting``, 422 ``invalid_setting_value``
     or ``setting_out_of_range`` (nothing written).
@@ -76,13 +81,13 @@ def set_setting(session: Session, user: User, name: str, raw: object) -> Effecti
     before = _effective(session, definition, row)
     if row is not None and row.value == definition.text(value):
         return before
-    text, now = definition.text(value), clock.now()
+    text, now, changed_by = definition.text(value), clock.now(), actor or user.email
     if row is None:
-        row = RuntimeSetting(name=name, value=text, updated_by=user.email, updated_at=now)
+        row = RuntimeSetting(name=name, value=text, updated_by=changed_by, updated_at=now)
         session.add(row)
     else:
-        row.value, row.updated_by, row.updated_at = text, user.email, now
-    _audit(session, user, before, text, Source.DATABASE, now)
+        row.value, row.updated_by, row.updated_at = text, changed_by, now
+    _audit(session, changed_by, before, text, Source.DATABASE, now)
     session.flush()
     note_change(session, name, value)
     return _effective(session, definition, row)
@@ -99,7 +104,7 @@ def reset_setting(session: Session, user: User, name: str) -> EffectiveSetting:
         return before
     session.delete(row)
     default = defaults_for(session).value_of(name)
-    _audit(session, user, before, definition.text(default), Source.ENV, clock.now())
+    _audit(session, user.email, before, definition.text(default), Source.ENV, clock.now())
     session.flush()
     note_change(session, name, default)
     return _effective(session, definition, None)
@@ -154,7 +159,7 @@ def _effective(
 
 def _audit(
     session: Session,
-    user: User,
+    changed_by: str,
     before: EffectiveSetting,
     new_text: str,
     new_source: Source,
@@ -167,7 +172,7 @@ def _audit(
             old_source=before.source.value,
             new_value=new_text,
             new_source=new_source.value,
-            changed_by=user.email,
+            changed_by=changed_by,
             changed_at=at,
         )
     )

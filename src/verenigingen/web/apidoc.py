@@ -27,6 +27,7 @@ from verenigingen.errors import DomainError
 from verenigingen.indexes import errors as indexes_errors
 from verenigingen.jobs import errors as jobs_errors
 from verenigingen.members import errors as members_errors
+from verenigingen.safety import errors as safety_errors
 from verenigingen.sepa import errors as sepa_errors
 from verenigingen.settings import errors as settings_errors
 from verenigingen.web import errors as web_errors
@@ -43,6 +44,7 @@ ERROR_MODULES: tuple[tuple[str, ModuleType], ...] = (
     ("Jobs", jobs_errors),
     ("Indexes", indexes_errors),
     ("Runtime settings", settings_errors),
+    ("Safety monitor", safety_errors),
     ("The HTTP face", web_errors),
 )
 """Where error classes live, with the heading their table has in ``docs/api.md``. A class

@@ -13,6 +13,7 @@ from verenigingen.web.api import cache as cache_api
 from verenigingen.web.api import dues, invoices, jobs, members, memberships, notifications, payments
 from verenigingen.web.api import history as history_api
 from verenigingen.web.api import indexes as index_api
+from verenigingen.web.api import safety as safety_api
 from verenigingen.web.api import settings as settings_api
 from verenigingen.web.api import users as users_api
 from verenigingen.web.deps import refuse_control_characters
@@ -64,6 +65,7 @@ def create_app(
     app.include_router(history_api.router, prefix=API_PREFIX)
     app.include_router(cache_api.router, prefix=API_PREFIX)
     app.include_router(settings_api.router, prefix=API_PREFIX)
+    app.include_router(safety_api.router, prefix=API_PREFIX)
     app.include_router(auth_api.router, prefix=API_PREFIX)
     app.include_router(users_api.router, prefix=API_PREFIX)
     app.include_router(health_router(HealthChecks(context.settings, reads)))

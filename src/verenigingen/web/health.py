@@ -41,6 +41,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from verenigingen import __version__, clock
 from verenigingen.clock import UtcDateTime
 from verenigingen.config import Settings
+from verenigingen.safety.runner import last_run_glance
 from verenigingen.web import job_figures
 
 log = logging.getLogger(__name__)
@@ -81,6 +82,8 @@ class JobsCheck(BaseModel):
 class SafetyCheck(BaseModel):
     status: Literal["never run", "passed", "failed", "unknown"]
     last_run_at: UtcDateTime | None = None
+    failed_checks: list[str] = []
+    """The names of the checks the last run failed (``verenigingen safety check``)."""
 
 
 class Checks(BaseModel):
@@ -100,15 +103,16 @@ class HealthOut(BaseModel):
 class SafetyRun:
     finished_at: dt.datetime
     passed: bool
+    failed_checks: tuple[str, ...] = ()
 
 
 def last_safety_run(session: Session) -> SafetyRun | None:
-    """The latest run of the safety checks, or None when there has been none.
-
-    The safety monitor (``verenigingen safety check``, package ``safety``) does not exist yet;
-    it will record its runs, and this will read the latest of them. Until then no run exists.
-    """
-    return None
+    """The latest run of the safety checks (``verenigingen safety check``, the safety package's
+    ``safety_run`` rows; one statement), or None when there has been none."""
+    run = last_run_glance(session)
+    if run is None:
+        return None
+    return SafetyRun(run.finished_at, run.passed, tuple(run.failed_checks))
 
 
 class _Running(Generic[T]):
@@ -217,7 +221,11 @@ class HealthChecks:
         run = last_safety_run(session)
         if run is None:
             return SafetyCheck(status="never run")
-        return SafetyCheck(status="passed" if run.passed else "failed", last_run_at=run.finished_at)
+        return SafetyCheck(
+            status="passed" if run.passed else "failed",
+            last_run_at=run.finished_at,
+            failed_checks=list(run.failed_checks),
+        )
 
     def check_redis(self) -> RedisCheck:
         assert self.redis is not None
