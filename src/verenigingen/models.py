@@ -14,7 +14,13 @@ from verenigingen.jobs.models import Job, Notification
 from verenigingen.mail.models import OutboxMail
 from verenigingen.members.models import Customer, Member, Membership, MembershipType
 from verenigingen.safety.models import SafetyRollbackStep, SafetyRun
-from verenigingen.sepa.models import SepaMandate, SepaMandateUsage
+from verenigingen.sepa.models import (
+    DirectDebitBatch,
+    DirectDebitEntry,
+    SepaCreditor,
+    SepaMandate,
+    SepaMandateUsage,
+)
 from verenigingen.settings.models import RuntimeSetting, RuntimeSettingChange
 
 __all__ = [
@@ -23,6 +29,8 @@ __all__ = [
     "Base",
     "CacheTag",
     "Customer",
+    "DirectDebitBatch",
+    "DirectDebitEntry",
     "DuesSchedule",
     "IdempotencyRecord",
     "IndexChange",
@@ -45,6 +53,7 @@ __all__ = [
     "RuntimeSettingChange",
     "SafetyRollbackStep",
     "SafetyRun",
+    "SepaCreditor",
     "SepaMandate",
     "SepaMandateUsage",
     "User",

@@ -31,7 +31,12 @@ from verenigingen.startup import load_all
 START = dt.date(2026, 11, 1)
 LATER = dt.date(2027, 2, 1)
 Drain = Callable[[], list[str]]
-DAILY = ["billing.refresh_overdue", "dues.generate", "members.complete_cancellations"]
+DAILY = [
+    "billing.refresh_overdue",
+    "dues.generate",
+    "members.complete_cancellations",
+    "sepa.expire_mandates",
+]
 
 
 @pytest.fixture(autouse=True)
@@ -44,7 +49,7 @@ def _jobs(session: Session) -> list[Job]:
     return list(session.scalars(select(Job).where(Job.dedup_key.like("daily:%")).order_by(Job.id)))
 
 
-def test_the_daily_tasks_are_the_three_of_the_domain() -> None:
+def test_the_daily_tasks_are_those_of_the_domains() -> None:
     assert [name for name in daily_task_names() if not name.startswith("test.")] == DAILY
 
 
@@ -72,12 +77,13 @@ def test_daily_jobs_start_once_a_day_and_do_the_days_work(
         outcomes = drain()  # with the history jobs that the new invoices queue
     assert set(outcomes) == {"completed"}
     jobs = _jobs(session)
-    assert [job.status for job in jobs] == [JobStatus.COMPLETED] * 3
+    assert [job.status for job in jobs] == [JobStatus.COMPLETED] * len(DAILY)
     results = {job.name: job.result for job in jobs}
     # The monthly member's next period (a run bills one period per schedule); the leaving
     # member's next period starts on its cancellation date: nothing.
     assert results["dues.generate"]["invoices_created"] == 1
     assert results["members.complete_cancellations"] == {"memberships_cancelled": 1}
+    assert results["sepa.expire_mandates"] == {"mandates_expired": 0}
     session.refresh(leaving)
     assert leaving.status == MembershipStatus.CANCELLED
     # The November invoices were due long before: Overdue (what the refresh turned).
@@ -99,10 +105,10 @@ def test_a_failed_daily_job_is_not_started_again_that_day(
         session.commit()
         admin.role = Role.MEMBER  # the jobs run as this user: each fails for want of rights
         session.commit()
-        assert drain().count("failed") == 3
+        assert drain().count("failed") == len(DAILY)
         admin.role = Role.ADMINISTRATOR
         session.commit()
-        assert [job.status for job in _jobs(session)] == [JobStatus.FAILED] * 3
+        assert [job.status for job in _jobs(session)] == [JobStatus.FAILED] * len(DAILY)
         assert start_daily_jobs(session, LATER) == []  # retried by hand, not by the day
         again = start_daily_jobs(session, LATER, again_failed=True)
         assert sorted(job.name for job in again) == DAILY
@@ -126,14 +132,14 @@ def test_a_process_asks_the_database_once_a_day(fresh_sqlite: Engine) -> None:
         create_user(session, "beheer@example.org", Role.ADMINISTRATOR)
     daily = DailyJobs()
     first = daily.start(factory, LATER)
-    assert len(first) == 3
+    assert len(first) == len(DAILY)
     with capture() as log:
         assert daily.start(factory, LATER) == []
     assert log.count == 0
     # Another process (a second worker) finds today's jobs there and starts none.
     assert DailyJobs().start(factory, LATER) == []
     with factory() as session:
-        assert session.scalar(select(func.count()).select_from(Job)) == 3
+        assert session.scalar(select(func.count()).select_from(Job)) == len(DAILY)
 
 
 def test_cli_starts_the_daily_jobs_and_refuses_a_bad_day(
@@ -154,7 +160,7 @@ def test_cli_starts_the_daily_jobs_and_refuses_a_bad_day(
     assert bad.exit_code == 1
     assert "--day must be a date as YYYY-MM-DD" in bad.output
     assert first.exit_code == 0, first.output
-    assert first.output.count("Started job") == 3
+    assert first.output.count("Started job") == len(DAILY)
     assert "dues.generate" in first.output
     assert again.exit_code == 0
     assert "have all started already" in again.output
@@ -185,4 +191,4 @@ def test_the_workers_maintenance_round_starts_them_unless_turned_off(
     with factory() as session:
         names = sorted(session.scalars(select(Job.name)))
     assert names == (DAILY if enabled else [])
-    assert waiting == (3 if enabled else 0)  # handed to the engine at commit
+    assert waiting == (len(DAILY) if enabled else 0)  # handed to the engine at commit

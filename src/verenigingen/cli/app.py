@@ -12,6 +12,7 @@ from verenigingen.cli import (
     jobs,
     perf,
     safety,
+    sepa,
     serve,
     settings,
     setup,
@@ -47,6 +48,7 @@ app.add_typer(indexes.app, name="indexes")
 app.add_typer(cache.app, name="cache")
 app.add_typer(settings.app, name="settings")
 app.add_typer(safety.app, name="safety")
+app.add_typer(sepa.app, name="sepa")
 
 
 def main() -> None:

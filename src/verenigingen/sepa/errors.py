@@ -34,3 +34,84 @@ class ExpiryBeforeMandateStart(ValidationFailed):
     """An expiry date on or before the day the mandate starts."""
 
     code = "expiry_before_mandate_start"
+
+
+class MandateTransitionNotAllowed(Conflict):
+    """The mandate's status does not allow this step (activate a cancelled one, reinstate an
+    active one …)."""
+
+    code = "mandate_transition_not_allowed"
+
+
+class ReasonRequired(ValidationFailed):
+    """Suspending or cancelling a mandate needs a reason."""
+
+    code = "reason_required"
+
+
+# The creditor (sepa/creditor.py).
+
+
+class InvalidCreditorIdentifier(ValidationFailed):
+    """Not a valid SEPA creditor identifier (country, check digits, business code, national id)."""
+
+    code = "invalid_creditor_identifier"
+
+
+class InvalidSepaText(ValidationFailed):
+    """A name or text outside the SEPA character set, or longer than the scheme allows."""
+
+    code = "invalid_sepa_text"
+
+
+class InvalidReferencePattern(ValidationFailed):
+    """A mandate reference pattern must use only ``{member_id}``, ``{yyyymmdd}`` and ``{nnn}``,
+    contain ``{nnn}``, and give a valid reference."""
+
+    code = "invalid_reference_pattern"
+
+
+class CreditorNotConfigured(Conflict):
+    """No creditor settings yet: ``verenigingen sepa creditor set`` or PUT /sepa/creditor first."""
+
+    code = "creditor_not_configured"
+
+
+# Batches (sepa/batches.py, sepa/pain008.py).
+
+
+class CollectionDateNotBusinessDay(ValidationFailed):
+    """A collection date on a weekend or a TARGET2 holiday (the ECB calendar)."""
+
+    code = "collection_date_not_business_day"
+
+
+class CollectionDateTooEarly(ValidationFailed):
+    """A collection date before the creditor's lead days (counted in TARGET2 business days from
+    the next upload day, after the cut-off from the day after) allow."""
+
+    code = "collection_date_too_early"
+
+
+class NothingToCollect(Conflict):
+    """No submitted Unpaid or Overdue invoice of a member with an active mandate is free to
+    collect on that date."""
+
+    code = "nothing_to_collect"
+
+
+class BatchTransitionNotAllowed(Conflict):
+    """The batch's status does not allow this step (submit a Draft, process a Generated …)."""
+
+    code = "batch_transition_not_allowed"
+
+
+class BatchInvalid(ValidationFailed):
+    """The batch's pain.008 breaks the schema or an EPC rule; nothing is written out. The detail
+    lists the errors per entry."""
+
+    code = "batch_invalid"
+
+    def __init__(self, detail: str, errors: list[str]) -> None:
+        super().__init__(detail)
+        self.errors = errors

@@ -31,6 +31,13 @@ class SepaMandate(IdMixin, TimestampMixin, Base):
     first_collection_date: Mapped[dt.date | None]
     expiry_date: Mapped[dt.date | None]
     status: Mapped[str] = mapped_column(String(20), default=MandateStatus.DRAFT)
+    amended_from_iban: Mapped[str | None] = mapped_column(String(34))
+    """The IBAN before a change on an active mandate, sent as the amendment (SMNDA) on the next
+    collection only, then cleared."""
+    status_reason: Mapped[str | None] = mapped_column(String(140))
+    """Why the mandate was suspended or cancelled."""
+    last_collection_date: Mapped[dt.date | None]
+    """The collection date of the last batch that presented this mandate (expiry counts from it)."""
 
 
 class SequenceType(enum.StrEnum):
@@ -74,3 +81,95 @@ class SepaMandateUsage(IdMixin, Base):
     sequence_type: Mapped[str] = mapped_column(String(4))
     amount: Mapped[Decimal]
     status: Mapped[str] = mapped_column(String(20), default=UsageStatus.PENDING)
+
+
+class PainVersion(enum.StrEnum):
+    """The pain.008 message version a creditor's bank accepts."""
+
+    V02 = "pain.008.001.02"
+    V08 = "pain.008.001.08"
+
+
+DEFAULT_REFERENCE_PATTERN = "M-{member_id}-{yyyymmdd}-{nnn}"
+
+
+class SepaCreditor(IdMixin, TimestampMixin, Base):
+    """The association as creditor: the one row that every collection is made in the name of."""
+
+    __tablename__ = "sepa_creditor"
+
+    name: Mapped[str] = mapped_column(String(70))
+    iban: Mapped[str] = mapped_column(String(34))
+    bic: Mapped[str | None] = mapped_column(String(11))
+    creditor_identifier: Mapped[str] = mapped_column(String(35))
+    """The SEPA creditor identifier (``NL51ZZZ405365330000``), check digits verified."""
+    pain_version: Mapped[str] = mapped_column(String(20), default=PainVersion.V08)
+    lead_days: Mapped[int] = mapped_column(default=1)
+    """TARGET2 business days between the upload and the collection date."""
+    cutoff_time: Mapped[dt.time | None]
+    """The bank's upload cut-off: after it, today no longer counts as an upload day."""
+    first_collection_frst: Mapped[bool] = mapped_column(default=False)
+    """Send a mandate's first collection as FRST (before the 2016 rulebook); RCUR when off."""
+    reference_pattern: Mapped[str] = mapped_column(String(100))
+    """The pattern of new mandate references: ``M-{member_id}-{yyyymmdd}-{nnn}``."""
+
+
+class BatchStatus(enum.StrEnum):
+    DRAFT = "Draft"
+    GENERATED = "Generated"
+    SUBMITTED = "Submitted"
+    PROCESSED = "Processed"
+    PARTIALLY_PROCESSED = "Partially Processed"
+    FAILED = "Failed"
+    CANCELLED = "Cancelled"
+
+
+LIVE_BATCH_STATUSES = (BatchStatus.DRAFT, BatchStatus.GENERATED, BatchStatus.SUBMITTED)
+"""A batch in one of these may still collect its invoices: no other batch may take them."""
+
+
+class EntryStatus(enum.StrEnum):
+    PENDING = "Pending"
+    COLLECTED = "Collected"
+    CANCELLED = "Cancelled"
+
+
+class DirectDebitBatch(IdMixin, TimestampMixin, Base):
+    """One collection run: the entries of one collection date, exported as one pain.008."""
+
+    __tablename__ = "sepa_batch"
+
+    message_id: Mapped[str] = mapped_column(String(35), unique=True)
+    batch_date: Mapped[dt.date]
+    collection_date: Mapped[dt.date]
+    description: Mapped[str] = mapped_column(String(140))
+    status: Mapped[str] = mapped_column(String(30), default=BatchStatus.DRAFT)
+    pain_version: Mapped[str] = mapped_column(String(20))
+    entry_count: Mapped[int]
+    total_amount: Mapped[Decimal]
+    created_by_id: Mapped[int | None] = mapped_column(BigIntKey, ForeignKey("user_account.id"))
+
+
+class DirectDebitEntry(IdMixin, Base):
+    """One collection of a batch: one invoice on one mandate, as it was when the batch was made."""
+
+    __tablename__ = "sepa_batch_entry"
+
+    batch_id: Mapped[int] = mapped_column(BigIntKey, ForeignKey("sepa_batch.id"), index=True)
+    invoice_id: Mapped[int] = mapped_column(BigIntKey, ForeignKey("invoice.id"), index=True)
+    member_id: Mapped[int] = mapped_column(BigIntKey, ForeignKey("member.id"))
+    mandate_id: Mapped[int] = mapped_column(BigIntKey, ForeignKey("sepa_mandate.id"), index=True)
+    amount: Mapped[Decimal]
+    account_holder: Mapped[str] = mapped_column(String(140))
+    iban: Mapped[str] = mapped_column(String(34))
+    bic: Mapped[str | None] = mapped_column(String(11))
+    mandate_reference: Mapped[str] = mapped_column(String(35))
+    mandate_sign_date: Mapped[dt.date]
+    original_iban: Mapped[str | None] = mapped_column(String(34))
+    """Set when the mandate's IBAN changed since its last collection: the amendment to send."""
+    sequence_type: Mapped[str] = mapped_column(String(4))
+    end_to_end_id: Mapped[str] = mapped_column(String(35), unique=True)
+    remittance: Mapped[str] = mapped_column(String(140))
+    status: Mapped[str] = mapped_column(String(20), default=EntryStatus.PENDING)
+    return_reason: Mapped[str | None] = mapped_column(String(4))
+    payment_id: Mapped[int | None] = mapped_column(BigIntKey, ForeignKey("payment.id"))

@@ -1,10 +1,10 @@
-"""SEPA mandates: recording a signed mandate (the lifecycle builds on this later)."""
+"""SEPA mandates: recording a signed mandate and listing them (the lifecycle: ``mandates.py``)."""
 
 from __future__ import annotations
 
 import re
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from verenigingen import clock, events
@@ -15,6 +15,7 @@ from verenigingen.errors import NotFound
 from verenigingen.iban import bank_account
 from verenigingen.members.models import Member
 from verenigingen.members.scope import ReadScope, read_scope
+from verenigingen.sepa.creditor import next_mandate_reference, required_creditor
 from verenigingen.sepa.errors import (
     ExpiryBeforeMandateStart,
     FirstCollectionBeforeSignDate,
@@ -45,19 +46,35 @@ def check_mandate_reference(value: str) -> str:
             f"mandate_reference {reference!r} may contain only A-Z, a-z, 0-9, spaces and "
             "/ ? : ( ) . , ' + -"
         )
+    if reference.startswith("/") or reference.endswith("/"):
+        raise InvalidMandateReference(
+            f"mandate_reference {reference!r} may not start or end with /"
+        )
+    if "//" in reference:
+        raise InvalidMandateReference(f"mandate_reference {reference!r} may not contain //")
     return reference
+
+
+def reference_taken(session: Session, reference: str) -> bool:
+    """True when any mandate, in any status, has ``reference`` ignoring case: a reference is
+    never used twice, not even after its mandate was cancelled or expired."""
+    upper = reference.upper()
+    statement = select(SepaMandate.id).where(func.upper(SepaMandate.mandate_reference) == upper)
+    return session.scalar(statement.limit(1)) is not None
 
 
 def create_mandate(
     session: Session, user: User, member_id: int, data: MandateCreate
 ) -> SepaMandate:
-    """Record a signed mandate as Active: unique reference, checked IBAN, BIC derived if missing.
+    """Record a signed mandate as Active (Draft when ``data.draft``): unique reference (ignoring
+    case; without one, the next of the creditor's pattern), checked IBAN, BIC derived if missing.
 
     The sign date may not lie in the future, the first collection not before the signature
     and the expiry not before the first collection.
     """
     require_any(user, Permission.BILLING_WRITE, Permission.MEMBERS_WRITE)
-    reference = check_mandate_reference(data.mandate_reference)
+    given = data.mandate_reference
+    reference = check_mandate_reference(given) if given is not None else ""
     iban, bic = bank_account(data.iban, (data.bic or "").strip() or None)
     if data.sign_date > clock.today():
         raise SignDateInFuture(f"sign_date {data.sign_date} lies in the future")
@@ -73,8 +90,10 @@ def create_mandate(
     member = session.get(Member, member_id)
     if member is None:
         raise NotFound(f"no member with id {member_id}")
-    taken = session.scalar(select(SepaMandate.id).where(SepaMandate.mandate_reference == reference))
-    if taken is not None:
+    if given is None:
+        creditor = required_creditor(session)
+        reference = next_mandate_reference(session, creditor, member.id, clock.today())
+    elif reference_taken(session, reference):
         raise MandateReferenceTaken(f"mandate reference {reference!r} is already in use")
     holder = (data.account_holder or "").strip() or member.account_holder or member.full_name
     mandate = SepaMandate(
@@ -86,7 +105,7 @@ def create_mandate(
         sign_date=data.sign_date,
         first_collection_date=first,
         expiry_date=data.expiry_date,
-        status=MandateStatus.ACTIVE,
+        status=MandateStatus.DRAFT if data.draft else MandateStatus.ACTIVE,
     )
     session.add(mandate)
     session.flush()

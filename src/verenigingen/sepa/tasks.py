@@ -6,9 +6,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from verenigingen import clock
 from verenigingen.auth.models import User
 from verenigingen.auth.permissions import Permission, require
 from verenigingen.jobs import job
+from verenigingen.sepa.mandates import expire_mandates
 from verenigingen.sepa.usage import record_usage
 
 RECORD_MANDATE_USAGE = "sepa.record_mandate_usage"
@@ -29,3 +31,10 @@ def record_mandate_usage(
         "sequence_type": usage.sequence_type,
         "status": usage.status,
     }
+
+
+@job("sepa.expire_mandates", queue="default", daily=True)
+def expire_unused_mandates(session: Session, user: User) -> dict[str, Any]:
+    """Expire the mandates without a collection for 36 months (EPC rulebook)."""
+    require(user, Permission.BILLING_WRITE)
+    return {"mandates_expired": expire_mandates(session, user, clock.today())}

@@ -14,6 +14,7 @@ from verenigingen.web.api import dues, invoices, jobs, members, memberships, not
 from verenigingen.web.api import history as history_api
 from verenigingen.web.api import indexes as index_api
 from verenigingen.web.api import safety as safety_api
+from verenigingen.web.api import sepa as sepa_api
 from verenigingen.web.api import settings as settings_api
 from verenigingen.web.api import users as users_api
 from verenigingen.web.deps import refuse_control_characters
@@ -65,6 +66,7 @@ def create_app(
     app.include_router(history_api.router, prefix=API_PREFIX)
     app.include_router(cache_api.router, prefix=API_PREFIX)
     app.include_router(settings_api.router, prefix=API_PREFIX)
+    app.include_router(sepa_api.router, prefix=API_PREFIX)
     app.include_router(safety_api.router, prefix=API_PREFIX)
     app.include_router(auth_api.router, prefix=API_PREFIX)
     app.include_router(users_api.router, prefix=API_PREFIX)

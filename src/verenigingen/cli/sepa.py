@@ -1,0 +1,177 @@
+"""``verenigingen sepa``: the creditor's settings and direct-debit batches.
+
+Commands act as the first enabled administrator (``system_user``); each is one transaction, and
+a broken rule is a one-line error with nothing written.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from verenigingen.cli.context import (
+    console,
+    errors,
+    fail,
+    ready_context,
+    system_user,
+    transaction,
+)
+from verenigingen.sepa import batches, creditor, pain008
+from verenigingen.sepa.errors import BatchInvalid
+from verenigingen.sepa.models import DirectDebitBatch, PainVersion
+from verenigingen.sepa.schemas import CreditorIn
+
+app = typer.Typer(help="SEPA direct debit: creditor settings and batches.", no_args_is_help=True)
+creditor_app = typer.Typer(help="The association as SEPA creditor.", no_args_is_help=True)
+batch_app = typer.Typer(
+    help="Direct-debit batches: create, export, submit, process, cancel.", no_args_is_help=True
+)
+app.add_typer(creditor_app, name="creditor")
+app.add_typer(batch_app, name="batch")
+
+
+@creditor_app.command("set")
+def set_creditor(
+    name: str = typer.Option(..., help="The creditor's name (at most 70 SEPA characters)."),
+    iban: str = typer.Option(..., help="The account collected into."),
+    creditor_identifier: str = typer.Option(..., "--creditor-id", help="NL51ZZZ405365330000"),
+    bic: str | None = typer.Option(None, help="Derived from the IBAN when omitted."),
+    pain_version: PainVersion = typer.Option(PainVersion.V08, help="The bank's pain.008 version."),
+    lead_days: int = typer.Option(
+        1, min=1, max=15, help="TARGET2 business days before collection."
+    ),
+    cutoff: str | None = typer.Option(None, help="The bank's upload cut-off, HH:MM (Amsterdam)."),
+    first_collection_frst: bool = typer.Option(False, help="Send first collections as FRST."),
+    reference_pattern: str = typer.Option("M-{member_id}-{yyyymmdd}-{nnn}", help="New references."),
+) -> None:
+    """Set (replace) the creditor settings."""
+    try:
+        cutoff_time = dt.time.fromisoformat(cutoff) if cutoff else None
+    except ValueError:
+        raise fail(f"--cutoff {cutoff!r} is not a time (HH:MM)") from None
+    data = CreditorIn(
+        name=name,
+        iban=iban,
+        bic=bic,
+        creditor_identifier=creditor_identifier,
+        pain_version=pain_version,
+        lead_days=lead_days,
+        cutoff_time=cutoff_time,
+        first_collection_frst=first_collection_frst,
+        reference_pattern=reference_pattern,
+    )
+    context = ready_context()
+    with transaction(context) as session:
+        saved = creditor.set_creditor(session, system_user(session), data)
+        console.print(f"creditor {saved.name} ({saved.creditor_identifier}) saved", highlight=False)
+
+
+@creditor_app.command("show")
+def show_creditor() -> None:
+    """The creditor settings."""
+    context = ready_context()
+    with transaction(context) as session:
+        current = creditor.get_creditor(session, system_user(session))
+        table = Table("setting", "value")
+        for field in (
+            "name",
+            "iban",
+            "bic",
+            "creditor_identifier",
+            "pain_version",
+            "lead_days",
+            "cutoff_time",
+            "first_collection_frst",
+            "reference_pattern",
+        ):
+            table.add_row(field, str(getattr(current, field)))
+    console.print(table)
+
+
+def _describe(batch: DirectDebitBatch) -> str:
+    return (
+        f"batch {batch.id} {batch.status}: {batch.entry_count} collections, "
+        f"{batch.total_amount} EUR on {batch.collection_date} (message {batch.message_id})"
+    )
+
+
+@batch_app.command("create")
+def create(
+    collection_date: dt.datetime = typer.Option(..., formats=["%Y-%m-%d"], help="YYYY-MM-DD"),
+    description: str | None = typer.Option(None, help="The batch's description."),
+) -> None:
+    """A Draft batch of every open invoice with an active mandate, for the collection date."""
+    context = ready_context()
+    with transaction(context) as session:
+        batch = batches.create_batch(
+            session, system_user(session), collection_date.date(), description=description
+        )
+        console.print(_describe(batch), highlight=False)
+
+
+@batch_app.command("list")
+def list_batches() -> None:
+    """Every batch, newest first."""
+    context = ready_context()
+    with transaction(context) as session:
+        table = Table("id", "status", "collection date", "entries", "total", "message id")
+        for batch in batches.list_batches(session, system_user(session)):
+            table.add_row(
+                str(batch.id),
+                batch.status,
+                str(batch.collection_date),
+                str(batch.entry_count),
+                str(batch.total_amount),
+                batch.message_id,
+            )
+    console.print(table)
+
+
+@batch_app.command("export")
+def export(
+    batch_id: int,
+    out: Path = typer.Option(..., help="The pain.008 file to write."),
+) -> None:
+    """Write the batch's pain.008, validated against the XSD (a Draft becomes Generated).
+    An invalid batch writes nothing and lists its errors per entry."""
+    context = ready_context()
+    with transaction(context) as session:
+        try:
+            document = pain008.export_batch(session, system_user(session), batch_id)
+        except BatchInvalid as invalid:
+            for error in invalid.errors:
+                errors.print(error, highlight=False, soft_wrap=True)
+            raise fail(
+                f"batch {batch_id} is invalid ({len(invalid.errors)} errors); nothing written"
+            ) from None
+        out.write_bytes(document)
+    console.print(f"batch {batch_id}: {len(document)} bytes written to {out}", highlight=False)
+
+
+@batch_app.command("submit")
+def submit(batch_id: int) -> None:
+    """Mark a Generated batch Submitted: the file went to the bank."""
+    _step(batches.submit_batch, batch_id)
+
+
+@batch_app.command("process")
+def process(batch_id: int) -> None:
+    """Book a Submitted batch as collected: payments and allocations, usages Collected."""
+    _step(batches.process_batch, batch_id)
+
+
+@batch_app.command("cancel")
+def cancel(batch_id: int) -> None:
+    """Cancel a Draft or Generated batch: its invoices are free for another one."""
+    _step(batches.cancel_batch, batch_id)
+
+
+def _step(step: batches.BatchStep, batch_id: int) -> None:
+    context = ready_context()
+    with transaction(context) as session:
+        batch = step(session, system_user(session), batch_id)
+        console.print(_describe(batch), highlight=False)

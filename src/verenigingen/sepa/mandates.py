@@ -1,0 +1,178 @@
+"""A mandate's lifecycle: activate, suspend, reinstate, cancel, a new account, and expiry.
+
+::
+
+    Draft ──activate──▶ Active ──suspend──▶ Suspended ──reinstate──▶ Active
+      └───────────────────┴──────cancel──────────┴──▶ Cancelled
+    Active, Suspended ──(36 months without a collection: the daily job)──▶ Expired
+
+Cancelled and Expired are final: the reference is never used again. Every change records
+``MandateChanged``, whose subscriber bumps the member's history tags in the same transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from schwifty import IBAN
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
+
+from verenigingen import clock, events
+from verenigingen.auth.models import User
+from verenigingen.auth.permissions import Permission, require, require_any
+from verenigingen.errors import NotFound
+from verenigingen.iban import bank_account
+from verenigingen.sepa.errors import MandateTransitionNotAllowed, ReasonRequired
+from verenigingen.sepa.events import MandateChanged
+from verenigingen.sepa.models import MandateStatus, SepaMandate
+
+EXPIRY_MONTHS = 36
+"""EPC rulebook: a mandate without a collection presented for 36 months expires."""
+MAX_REASON_LENGTH = 140
+
+
+def _locked_mandate(session: Session, mandate_id: int) -> SepaMandate:
+    mandate = session.scalar(
+        select(SepaMandate).where(SepaMandate.id == mandate_id).with_for_update()
+    )
+    if mandate is None:
+        raise NotFound(f"no mandate with id {mandate_id}")
+    return mandate
+
+
+def _change_status(
+    session: Session,
+    user: User | None,
+    mandate: SepaMandate,
+    allowed_from: tuple[MandateStatus, ...],
+    status: MandateStatus,
+    reason: str | None,
+) -> SepaMandate:
+    if mandate.status not in allowed_from:
+        raise MandateTransitionNotAllowed(
+            f"mandate {mandate.mandate_reference} is {mandate.status}; it cannot become {status}"
+        )
+    mandate.status = status
+    mandate.status_reason = reason
+    session.flush()
+    events.record(session, MandateChanged(user, mandate.id, mandate.member_id, mandate.status))
+    return mandate
+
+
+def _reason(reason: str | None) -> str:
+    text = (reason or "").strip()
+    if not text:
+        raise ReasonRequired("a reason is required")
+    if len(text) > MAX_REASON_LENGTH:
+        raise ReasonRequired(f"the reason may be at most {MAX_REASON_LENGTH} characters")
+    return text
+
+
+def activate_mandate(session: Session, user: User, mandate_id: int) -> SepaMandate:
+    """Draft → Active; 409 ``mandate_transition_not_allowed`` from any other status."""
+    require_any(user, Permission.BILLING_WRITE, Permission.MEMBERS_WRITE)
+    mandate = _locked_mandate(session, mandate_id)
+    return _change_status(
+        session, user, mandate, (MandateStatus.DRAFT,), MandateStatus.ACTIVE, None
+    )
+
+
+def suspend_mandate(session: Session, user: User, mandate_id: int, reason: str) -> SepaMandate:
+    """Active → Suspended with a reason: no batch collects on it until it is reinstated."""
+    require(user, Permission.BILLING_WRITE)
+    text = _reason(reason)
+    mandate = _locked_mandate(session, mandate_id)
+    return _change_status(
+        session, user, mandate, (MandateStatus.ACTIVE,), MandateStatus.SUSPENDED, text
+    )
+
+
+def reinstate_mandate(session: Session, user: User, mandate_id: int) -> SepaMandate:
+    """Suspended → Active again."""
+    require(user, Permission.BILLING_WRITE)
+    mandate = _locked_mandate(session, mandate_id)
+    return _change_status(
+        session, user, mandate, (MandateStatus.SUSPENDED,), MandateStatus.ACTIVE, None
+    )
+
+
+def cancel_mandate(session: Session, user: User, mandate_id: int, reason: str) -> SepaMandate:
+    """Draft, Active or Suspended → Cancelled with a reason; final (the reference stays taken)."""
+    require_any(user, Permission.BILLING_WRITE, Permission.MEMBERS_WRITE)
+    text = _reason(reason)
+    mandate = _locked_mandate(session, mandate_id)
+    open_statuses = (MandateStatus.DRAFT, MandateStatus.ACTIVE, MandateStatus.SUSPENDED)
+    return _change_status(session, user, mandate, open_statuses, MandateStatus.CANCELLED, text)
+
+
+def change_mandate_account(
+    session: Session, user: User, mandate_id: int, iban: str, bic: str | None = None
+) -> SepaMandate:
+    """The debtor's new account on the same mandate (Active or Suspended).
+
+    The mandate keeps its reference; the account it was last collected from is kept in
+    ``amended_from_iban`` so that the next collection carries the amendment (``AmdmntInd``
+    true, with the original account or ``SMNDA``), and only that one.
+    """
+    require(user, Permission.BILLING_WRITE)
+    new_iban, new_bic = bank_account(iban, (bic or "").strip() or None)
+    mandate = _locked_mandate(session, mandate_id)
+    if mandate.status not in (MandateStatus.ACTIVE, MandateStatus.SUSPENDED):
+        raise MandateTransitionNotAllowed(
+            f"mandate {mandate.mandate_reference} is {mandate.status}; its account cannot change"
+        )
+    if new_iban == mandate.iban:
+        if new_bic is not None:
+            mandate.bic = new_bic
+        session.flush()
+        return mandate
+    if mandate.amended_from_iban is None:
+        mandate.amended_from_iban = mandate.iban
+    elif mandate.amended_from_iban == new_iban:
+        mandate.amended_from_iban = None  # back to the account the bank knows: no amendment
+    mandate.iban = new_iban
+    mandate.bic = new_bic
+    session.flush()
+    events.record(session, MandateChanged(user, mandate.id, mandate.member_id, mandate.status))
+    return mandate
+
+
+def same_bank(first_iban: str, second_iban: str) -> bool:
+    """True when both accounts are held at one bank (country and bank code of the IBAN)."""
+    first, second = IBAN(first_iban), IBAN(second_iban)
+    return (first.country_code, first.bank_code) == (second.country_code, second.bank_code)
+
+
+def expiry_threshold(today: dt.date) -> dt.date:
+    """A mandate last presented (or, never used, signed) on or before this day has expired."""
+    return clock.add_months(today, -EXPIRY_MONTHS)
+
+
+def expire_mandates(session: Session, user: User | None, today: dt.date) -> int:
+    """Turn Expired every Active or Suspended mandate unused for 36 months (counted from its
+    last presented collection, or its signature when never used) or past its own expiry date;
+    the number expired. Idempotent: a second run the same day finds none."""
+    threshold = expiry_threshold(today)
+    unused = or_(
+        SepaMandate.last_collection_date <= threshold,
+        and_(SepaMandate.last_collection_date.is_(None), SepaMandate.sign_date <= threshold),
+        SepaMandate.expiry_date <= today,
+    )
+    mandates = list(
+        session.scalars(
+            select(SepaMandate)
+            .where(SepaMandate.status.in_([MandateStatus.ACTIVE, MandateStatus.SUSPENDED]), unused)
+            .order_by(SepaMandate.id)
+            .with_for_update()
+        )
+    )
+    for mandate in mandates:
+        mandate.status = MandateStatus.EXPIRED
+        mandate.status_reason = "no collection for 36 months"
+        if mandate.expiry_date is not None and mandate.expiry_date <= today:
+            mandate.status_reason = f"expiry date {mandate.expiry_date} passed"
+    session.flush()
+    for mandate in mandates:
+        events.record(session, MandateChanged(user, mandate.id, mandate.member_id, mandate.status))
+    return len(mandates)

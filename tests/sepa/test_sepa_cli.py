@@ -1,0 +1,100 @@
+"""``verenigingen sepa``: creditor settings and a batch from creation to processing on the
+embedded shape; a broken rule is a one-line error and writes nothing."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from lxml import etree
+from rich.console import Console
+from sepa_factories import VALID_CREDITOR_ID, Collectables
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from contexts import context_on
+from verenigingen.auth.models import Role, User
+from verenigingen.cli.app import app
+from verenigingen.config import get_settings
+from verenigingen.db.engine import make_engine
+from verenigingen.db.session import make_session_factory
+from verenigingen.sepa.models import DirectDebitBatch
+from verenigingen.sepa.pain008 import schema
+
+TODAY = dt.date(2026, 11, 16)
+pytestmark = [pytest.mark.usefixtures("frozen_today"), pytest.mark.today(TODAY)]
+runner = CliRunner()
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    monkeypatch.setenv("VERENIGINGEN_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("VERENIGINGEN_DATABASE_URL", raising=False)
+    monkeypatch.delenv("VERENIGINGEN_REDIS_URL", raising=False)
+    monkeypatch.setattr("verenigingen.cli.sepa.console", Console(width=250, soft_wrap=True))
+    get_settings.cache_clear()
+    assert runner.invoke(app, ["init"]).exit_code == 0
+    yield tmp_path
+    get_settings.cache_clear()
+
+
+def sepa(*args: str, code: int = 0) -> str:
+    result = runner.invoke(app, ["sepa", *args])
+    assert result.exit_code == code, result.output
+    return result.output
+
+
+def with_collectable_invoice(data_dir: Path) -> None:
+    engine = make_engine(f"sqlite:///{data_dir / 'verenigingen.db'}")
+    with make_session_factory(engine)() as session:
+        context_on(engine).attach(session)
+        admin = session.scalars(select(User).where(User.role == Role.ADMINISTRATOR)).first()
+        assert admin is not None
+        collectables = Collectables(session, admin)
+        collectables.invoice(collectables.member(), "21.00")
+        session.commit()
+    engine.dispose()
+
+
+def batches(data_dir: Path) -> list[tuple[int, str]]:
+    engine = make_engine(f"sqlite:///{data_dir / 'verenigingen.db'}")
+    with make_session_factory(engine)() as session:
+        found = [(b.id, b.status) for b in session.scalars(select(DirectDebitBatch))]
+    engine.dispose()
+    return found
+
+
+CREDITOR = ["--name", "De Eendracht", "--iban", "NL44RABO0123456789"]
+
+
+def test_creditor_and_a_batch_from_the_command_line(data_dir: Path, tmp_path: Path) -> None:
+    refused = sepa("creditor", "set", *CREDITOR, "--creditor-id", "NL52ZZZ405365330000", code=1)
+    assert "not a valid SEPA creditor identifier" in refused
+    assert "creditor settings yet" in sepa("creditor", "show", code=1)
+    sepa("creditor", "set", *CREDITOR, "--creditor-id", VALID_CREDITOR_ID, "--cutoff", "23:59")
+    shown = sepa("creditor", "show")
+    assert VALID_CREDITOR_ID in shown
+    assert "pain.008.001.08" in shown
+
+    assert "not a TARGET2 business day" in sepa(
+        "batch", "create", "--collection-date", "2026-12-25", code=1
+    )
+    assert "no invoice to collect" in sepa(
+        "batch", "create", "--collection-date", "2026-11-19", code=1
+    )
+    assert batches(data_dir) == []
+    with_collectable_invoice(data_dir)
+    created = sepa("batch", "create", "--collection-date", "2026-11-19")
+    assert "1 collections, 21.00 EUR on 2026-11-19" in created
+    ((batch_id, _),) = batches(data_dir)
+    out = tmp_path / "batch.xml"
+    sepa("batch", "export", str(batch_id), "--out", str(out))
+    assert schema("pain.008.001.08").validate(etree.parse(str(out)))
+    assert "Submitted" in sepa("batch", "submit", str(batch_id))
+    assert "Processed" in sepa("batch", "process", str(batch_id))
+    assert "only a Submitted batch can be processed" in sepa(
+        "batch", "process", str(batch_id), code=1
+    )
+    assert batches(data_dir) == [(batch_id, "Processed")]
