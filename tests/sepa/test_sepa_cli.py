@@ -98,3 +98,64 @@ def test_creditor_and_a_batch_from_the_command_line(data_dir: Path, tmp_path: Pa
         "batch", "process", str(batch_id), code=1
     )
     assert batches(data_dir) == [(batch_id, "Processed")]
+
+
+def member_id_of_a_new_member(data_dir: Path) -> int:
+    engine = make_engine(f"sqlite:///{data_dir / 'verenigingen.db'}")
+    with make_session_factory(engine)() as session:
+        context_on(engine).attach(session)
+        admin = session.scalars(select(User).where(User.role == Role.ADMINISTRATOR)).first()
+        assert admin is not None
+        member_id = Collectables(session, admin).member(mandate=False).id
+        session.commit()
+    engine.dispose()
+    return member_id
+
+
+def test_mandates_from_the_command_line(data_dir: Path) -> None:
+    member_id = str(member_id_of_a_new_member(data_dir))
+    bad = sepa(
+        "mandates",
+        "create",
+        member_id,
+        "--iban",
+        "NL91ABNA0417164301",
+        "--sign-date",
+        "2026-11-01",
+        "--reference",
+        "CLI-1",
+        code=1,
+    )
+    assert "not a valid IBAN" in bad
+    assert "creditor settings yet" in sepa(
+        "mandates",
+        "create",
+        member_id,
+        "--iban",
+        "NL91ABNA0417164300",
+        "--sign-date",
+        "2026-11-01",
+        code=1,
+    )
+    created = sepa(
+        "mandates",
+        "create",
+        member_id,
+        "--iban",
+        "NL91ABNA0417164300",
+        "--sign-date",
+        "2026-11-01",
+        "--reference",
+        "CLI-1",
+    )
+    assert "CLI-1: Active" in created
+    mandate_id = created.split()[1]
+    assert "Suspended (pauze)" in sepa("mandates", "suspend", mandate_id, "--reason", "pauze")
+    assert "CLI-1: Active" in sepa("mandates", "reinstate", mandate_id)
+    assert "Cancelled (opgezegd)" in sepa("mandates", "cancel", mandate_id, "--reason", "opgezegd")
+    assert "cannot become Cancelled" in sepa(
+        "mandates", "cancel", mandate_id, "--reason", "x", code=1
+    )
+    listing = sepa("mandates", "list", member_id)
+    assert "CLI-1" in listing
+    assert "Cancelled" in listing

@@ -1,4 +1,4 @@
-"""``verenigingen sepa``: the creditor's settings and direct-debit batches.
+"""``verenigingen sepa``: the creditor's settings, mandates and direct-debit batches.
 
 Commands act as the first enabled administrator (``system_user``); each is one transaction, and
 a broken rule is a one-line error with nothing written.
@@ -20,17 +20,23 @@ from verenigingen.cli.context import (
     system_user,
     transaction,
 )
-from verenigingen.sepa import batches, creditor, pain008
+from verenigingen.sepa import batches, creditor, mandates, pain008, service
 from verenigingen.sepa.errors import BatchInvalid
-from verenigingen.sepa.models import DirectDebitBatch, PainVersion
-from verenigingen.sepa.schemas import CreditorIn
+from verenigingen.sepa.models import DirectDebitBatch, PainVersion, SepaMandate
+from verenigingen.sepa.schemas import CreditorIn, MandateCreate
 
-app = typer.Typer(help="SEPA direct debit: creditor settings and batches.", no_args_is_help=True)
+app = typer.Typer(
+    help="SEPA direct debit: creditor settings, mandates and batches.", no_args_is_help=True
+)
 creditor_app = typer.Typer(help="The association as SEPA creditor.", no_args_is_help=True)
 batch_app = typer.Typer(
     help="Direct-debit batches: create, export, submit, process, cancel.", no_args_is_help=True
 )
+mandates_app = typer.Typer(
+    help="SEPA mandates: list, create, suspend, reinstate, cancel.", no_args_is_help=True
+)
 app.add_typer(creditor_app, name="creditor")
+app.add_typer(mandates_app, name="mandates")
 app.add_typer(batch_app, name="batch")
 
 
@@ -90,6 +96,81 @@ def show_creditor() -> None:
         ):
             table.add_row(field, str(getattr(current, field)))
     console.print(table)
+
+
+def _mandate_line(mandate: SepaMandate) -> str:
+    reason = f" ({mandate.status_reason})" if mandate.status_reason else ""
+    return f"mandate {mandate.id} {mandate.mandate_reference}: {mandate.status}{reason}"
+
+
+@mandates_app.command("list")
+def list_mandates(member_id: int) -> None:
+    """The member's mandates, newest signature first."""
+    context = ready_context()
+    with transaction(context) as session:
+        found = service.list_mandates(session, system_user(session), member_id)
+        table = Table("id", "reference", "status", "IBAN", "signed", "last collection", "reason")
+        for mandate in found:
+            table.add_row(
+                str(mandate.id),
+                mandate.mandate_reference,
+                mandate.status,
+                mandate.iban,
+                str(mandate.sign_date),
+                str(mandate.last_collection_date or ""),
+                mandate.status_reason or "",
+            )
+    console.print(table)
+
+
+@mandates_app.command("create")
+def create_mandate(
+    member_id: int,
+    iban: str = typer.Option(..., help="The debtor's account."),
+    sign_date: dt.datetime = typer.Option(..., formats=["%Y-%m-%d"], help="YYYY-MM-DD"),
+    reference: str | None = typer.Option(None, help="Default: the creditor's pattern."),
+    bic: str | None = typer.Option(None, help="Derived from the IBAN when omitted."),
+    account_holder: str | None = typer.Option(None, help="Default: the member's name."),
+) -> None:
+    """Record a signed mandate (Active)."""
+    data = MandateCreate(
+        mandate_reference=reference,
+        iban=iban,
+        bic=bic,
+        account_holder=account_holder,
+        sign_date=sign_date.date(),
+    )
+    context = ready_context()
+    with transaction(context) as session:
+        mandate = service.create_mandate(session, system_user(session), member_id, data)
+        console.print(_mandate_line(mandate), highlight=False)
+
+
+@mandates_app.command("suspend")
+def suspend_mandate(mandate_id: int, reason: str = typer.Option(..., help="Why.")) -> None:
+    """Active -> Suspended: no batch collects on it until it is reinstated."""
+    context = ready_context()
+    with transaction(context) as session:
+        mandate = mandates.suspend_mandate(session, system_user(session), mandate_id, reason)
+        console.print(_mandate_line(mandate), highlight=False)
+
+
+@mandates_app.command("reinstate")
+def reinstate_mandate(mandate_id: int) -> None:
+    """Suspended -> Active."""
+    context = ready_context()
+    with transaction(context) as session:
+        mandate = mandates.reinstate_mandate(session, system_user(session), mandate_id)
+        console.print(_mandate_line(mandate), highlight=False)
+
+
+@mandates_app.command("cancel")
+def cancel_mandate(mandate_id: int, reason: str = typer.Option(..., help="Why.")) -> None:
+    """Cancel a mandate; final, its reference is never used again."""
+    context = ready_context()
+    with transaction(context) as session:
+        mandate = mandates.cancel_mandate(session, system_user(session), mandate_id, reason)
+        console.print(_mandate_line(mandate), highlight=False)
 
 
 def _describe(batch: DirectDebitBatch) -> str:
