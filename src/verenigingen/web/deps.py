@@ -63,13 +63,21 @@ def _strings_in(value: object, where: str) -> Iterator[tuple[str, str]]:
             pending.extend((child, f"{place}[{index}]") for index, child in enumerate(item))
 
 
+# Dependencies that do no I/O are ``async def``: FastAPI runs a plain ``def`` dependency in its
+# thread pool, and each such hop costs a request more than the work it does.
+
+
 def get_context(request: Request) -> AppContext:
     """The application context the app was built with (settings, cache, job engine)."""
     context: AppContext = request.app.state.context
     return context
 
 
-ContextDep = Annotated[AppContext, Depends(get_context)]
+async def context_dependency(request: Request) -> AppContext:
+    return get_context(request)
+
+
+ContextDep = Annotated[AppContext, Depends(context_dependency)]
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -92,7 +100,7 @@ SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 _bearer = HTTPBearer(auto_error=False, description="API token from `verenigingen users token`")
 
 
-def bearer_token(
+async def bearer_token(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> str:
     """The request's API token; 401 when it sends none."""
