@@ -1,6 +1,7 @@
 """Every mapped table, imported once so that metadata (Alembic, tests) sees them all."""
 
 from verenigingen.auth.models import ApiToken, PasswordReset, User, WebSession
+from verenigingen.bank.models import BankAccount, BankStatement, BankStatementLine
 from verenigingen.billing.models import AuditEvent, Invoice, InvoiceLine, Payment, PaymentAllocation
 from verenigingen.cache.models import CacheTag
 from verenigingen.db.base import Base
@@ -26,6 +27,9 @@ from verenigingen.settings.models import RuntimeSetting, RuntimeSettingChange
 __all__ = [
     "ApiToken",
     "AuditEvent",
+    "BankAccount",
+    "BankStatement",
+    "BankStatementLine",
     "Base",
     "CacheTag",
     "Customer",

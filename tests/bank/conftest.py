@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pytest
 from sqlalchemy import Engine
+
+# The ledger factories of the billing tests build the invoices reconciliation matches against.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "billing"))
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -40,3 +40,10 @@ class BankAccountExists(Conflict):
     """The association's account with this IBAN is registered already."""
 
     code = "bank_account_exists"
+
+
+class StatementImportConcurrent(Conflict):
+    """Another import stored the same statement or lines while this one ran; nothing of this
+    one is written. Importing the file again adds what the other left out."""
+
+    code = "statement_import_concurrent"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from verenigingen.cli import (
+    bank,
     cache,
     demo,
     dues,
@@ -47,6 +48,7 @@ app.add_typer(perf.app, name="perf")
 app.add_typer(indexes.app, name="indexes")
 app.add_typer(cache.app, name="cache")
 app.add_typer(settings.app, name="settings")
+app.add_typer(bank.app, name="bank")
 app.add_typer(safety.app, name="safety")
 app.add_typer(sepa.app, name="sepa")
 
