@@ -20,7 +20,7 @@ from verenigingen.web.pages.templating import render
 
 router = page_router()
 
-PORTAL_NAV = (("/portal", N_("Overview")),)
+PORTAL_NAV = (("/portal", N_("Overview")), ("/portal/history", N_("Payment history")))
 """The portal's menu: (path, label) in the order shown."""
 
 STATUS_LABELS = {
