@@ -10,6 +10,9 @@ from __future__ import annotations
 from fastapi import Request
 from fastapi.responses import Response
 
+from verenigingen.auth.models import User
+from verenigingen.auth.permissions import is_member_role
+from verenigingen.errors import PermissionDenied
 from verenigingen.history.overview import member_overview
 from verenigingen.members.models import BillingPeriod, MembershipStatus, MemberStatus
 from verenigingen.web.deps import SessionDep
@@ -20,7 +23,11 @@ from verenigingen.web.pages.templating import render
 
 router = page_router()
 
-PORTAL_NAV = (("/portal", N_("Overview")), ("/portal/history", N_("Payment history")))
+PORTAL_NAV = (
+    ("/portal", N_("Overview")),
+    ("/portal/history", N_("Payment history")),
+    ("/portal/jobs", N_("My background jobs")),
+)
 """The portal's menu: (path, label) in the order shown."""
 
 STATUS_LABELS = {
@@ -46,6 +53,12 @@ PERIOD_LABELS = {
     BillingPeriod.LIFETIME: N_("once, for life"),
     BillingPeriod.CUSTOM: N_("per period"),
 }
+
+
+def require_portal_role(viewer: User) -> None:
+    """The portal is a Member's; the other roles get the 403 page (which points to the desk)."""
+    if not is_member_role(viewer):
+        raise PermissionDenied("the portal is for members; staff work at the desk")
 
 
 @router.get("/portal")
