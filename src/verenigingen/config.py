@@ -217,6 +217,9 @@ class Settings(BaseSettings):
     safety_cache_sample_size: int = 50
     """Safety check: cached histories and member summaries recomputed and compared."""
 
+    bank_auto_allocate_score: Decimal = Decimal("0.85")
+    """Bank reconciliation: a line whose best candidate scores this or more is paid at once."""
+
     @model_validator(mode="after")
     def _heartbeat_within_lease(self) -> Self:
         # A lease must survive a heartbeat that is late or refused once (a busy database).

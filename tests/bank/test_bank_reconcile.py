@@ -14,10 +14,11 @@ from sqlalchemy.orm import Session
 
 from verenigingen.auth.models import User
 from verenigingen.bank.models import BankStatementLine, ReconciliationStatus
-from verenigingen.bank.reconcile import reconcile_open_lines, review_lines
+from verenigingen.bank.reconcile import ReconcileResult, reconcile_open_lines, review_lines
 from verenigingen.bank.service import add_account, import_statement_file
 from verenigingen.billing.models import Invoice, Payment
 from verenigingen.errors import PermissionDenied
+from verenigingen.settings.service import set_setting
 
 pytestmark = pytest.mark.usefixtures("frozen_today")
 
@@ -143,6 +144,35 @@ def test_an_invoice_takes_one_line_per_run(any_session: Session, treasurer: User
     session.refresh(invoice)
     assert invoice.outstanding_amount == Decimal("0.00")
     assert session.scalar(select(Invoice).where(Invoice.id == invoice.id)) is not None
+
+
+def test_the_threshold_is_a_runtime_setting(
+    any_session: Session, treasurer: User, admin: User
+) -> None:
+    """Raised to 0.95, a match by IBAN (0.90) waits for review; by invoice number it is paid."""
+    session = any_session
+    set_setting(session, admin, "bank_auto_allocate_score", "0.95")
+    add_account(session, treasurer, ING)
+    ledger = LedgerFactory(session, treasurer)
+    customer = ledger.customer()
+    member = ledger.member(customer)
+    member.iban = "NL44RABO0123456789"
+    by_iban = ledger.invoice(customer, "37.50", member=member)
+    by_number = ledger.invoice(customer, "25.00", member=member)
+    session.flush()
+    import_statement_file(
+        session,
+        treasurer,
+        camt(
+            [
+                {"amount": "37.50", "iban": "NL44RABO0123456789", "remittance": "lid"},
+                {"amount": "25.00", "remittance": by_number.number},
+            ]
+        ),
+    )
+    assert reconcile_open_lines(session, treasurer) == ReconcileResult(allocated=1, review=1)
+    waiting = line_with(session, "lid")
+    assert (waiting.reconciliation_status, waiting.match_invoice_id) == ("Review", by_iban.id)
 
 
 def test_a_membership_secretary_may_not_reconcile(

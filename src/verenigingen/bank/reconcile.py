@@ -9,10 +9,11 @@ Each Open credit line (money in) gets its candidates, each with a score:
   invoices owes;
 - 0.50: the remittance names an open invoice, but the amount differs from what it owes.
 
-At or above the threshold (``AUTO_ALLOCATE_SCORE``, 0.85) a payment of the line's amount is
-created for the invoice's customer, allocated to the invoice and submitted through billing; the
-line is Allocated. Below it, or without candidates, the line waits in Review with its best
-candidate. An invoice takes one line per run: a second line for it waits in Review.
+At or above the threshold (the runtime setting ``bank_auto_allocate_score``, 0.85) a payment
+of the line's amount is created for the invoice's customer, allocated to the invoice and
+submitted through billing; the line is Allocated. Below it, or without candidates, the line
+waits in Review with its best candidate. An invoice takes one line per run: a second line for it
+waits in Review.
 
 Queries do not grow with the lines: the open lines, the invoices their remittances name, the
 members with their IBANs, and those members' open invoices, each loaded once per run.
@@ -36,8 +37,8 @@ from verenigingen.billing.numbering import INVOICE_SERIES
 from verenigingen.billing.schemas import AllocationIn, PaymentCreate
 from verenigingen.billing.service.payments import create_payment, submit_payment
 from verenigingen.members.models import Member
+from verenigingen.settings import runtime_of
 
-AUTO_ALLOCATE_SCORE = Decimal("0.85")
 INVOICE_NUMBER_AND_AMOUNT = Decimal("0.95")
 MEMBER_IBAN_AND_AMOUNT = Decimal("0.90")
 MEMBER_NAME_AND_AMOUNT = Decimal("0.60")
@@ -59,11 +60,14 @@ class ReconcileResult:
 
 
 def reconcile_open_lines(
-    session: Session, user: User, *, threshold: Decimal = AUTO_ALLOCATE_SCORE
+    session: Session, user: User, *, threshold: Decimal | None = None
 ) -> ReconcileResult:
-    """Score every Open credit line; allocate those at or above ``threshold``, put the rest in
-    Review. 403 for a role that may not write billing."""
+    """Score every Open credit line; allocate those at or above ``threshold`` (by default the
+    runtime setting ``bank_auto_allocate_score``), put the rest in Review. 403 for a role that
+    may not write billing."""
     require(user, Permission.BILLING_WRITE)
+    if threshold is None:
+        threshold = runtime_of(session).bank_auto_allocate_score
     lines = session.scalars(
         select(BankStatementLine)
         .where(

@@ -271,6 +271,15 @@ DEFINITIONS: dict[str, Definition] = {
             0,
             10_000,
         ),
+        Definition(
+            "bank_auto_allocate_score",
+            Kind.DECIMAL,
+            "Bank reconciliation: a line of money in whose best candidate invoice scores this "
+            "or more (invoice number and amount 0.95, member IBAN and amount 0.90) is paid and "
+            "allocated at once; below it the line waits for review.",
+            Decimal("0.50"),
+            Decimal("1.00"),
+        ),
     )
 }
 
@@ -303,6 +312,7 @@ class RuntimeValues:
     safety_payment_submit_p95_ms: int
     safety_submit_probes: int
     safety_cache_sample_size: int
+    bank_auto_allocate_score: Decimal
 
     def queue_timeout(self, queue: str) -> int:
         """The timeout of a job on ``queue`` (``short``, ``default``, ``long``) whose task has
