@@ -13,12 +13,19 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from verenigingen.web.pages import auth, home, portal, portal_history, portal_jobs
+from verenigingen.web.pages import (
+    auth,
+    home,
+    portal,
+    portal_history,
+    portal_jobs,
+    portal_notifications,
+)
 from verenigingen.web.pages.docs import docs_router
 from verenigingen.web.pages.errors import install_page_errors
 
 STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
-PAGE_MODULES = (home, auth, portal, portal_history, portal_jobs)
+PAGE_MODULES = (home, auth, portal, portal_history, portal_jobs, portal_notifications)
 
 
 def install_pages(app: FastAPI, *, api_docs: bool) -> None:

@@ -27,6 +27,7 @@ PORTAL_NAV = (
     ("/portal", N_("Overview")),
     ("/portal/history", N_("Payment history")),
     ("/portal/jobs", N_("My background jobs")),
+    ("/portal/notifications", N_("Notifications")),
 )
 """The portal's menu: (path, label) in the order shown."""
 
