@@ -218,7 +218,8 @@ def _low_impact(engine: Engine, names: set[str]) -> list[str]:
     """The valid strategic indexes whose last measured impact improved their reads by less
     than the bar (``indexes impact`` writes the timings to the ledger)."""
     flagged = []
-    with Session(engine) as session:
+    # A read: on SQLite it must not take the write lock (the engine's BEGIN IMMEDIATE).
+    with Session(engine.execution_options(sqlite_begin="DEFERRED")) as session:
         changes = session.scalars(
             select(IndexChange)
             .where(IndexChange.index_name.in_(sorted(names)))
