@@ -278,6 +278,9 @@ def test_a_slow_payment_handler_fails_the_performance_check_and_writes_nothing(
     assert "above the 40 ms limit" in performance.message
     with installation.context.read_sessions() as session:
         assert session.scalar(select(func.count()).select_from(Payment)) == 0
+    # Without the slow handler, and with a limit no busy machine reaches: the check passes.
+    # (Only the failing side relies on time, and only on its lower bound: the sleep.)
+    setting(installation, "safety_payment_submit_p95_ms", 60_000)
     assert check(run(installation), "handler performance").passed
 
 
