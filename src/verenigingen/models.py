@@ -21,6 +21,8 @@ from verenigingen.sepa.models import (
     SepaCreditor,
     SepaMandate,
     SepaMandateUsage,
+    SepaReturn,
+    StatusReport,
 )
 from verenigingen.settings.models import RuntimeSetting, RuntimeSettingChange
 
@@ -60,6 +62,8 @@ __all__ = [
     "SepaCreditor",
     "SepaMandate",
     "SepaMandateUsage",
+    "SepaReturn",
+    "StatusReport",
     "User",
     "WebSession",
 ]

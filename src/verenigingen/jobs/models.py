@@ -77,6 +77,10 @@ class Job(IdMixin, Base):
     """The email of who asked, as the Cancelled job's error names them."""
     result: Mapped[Any | None] = mapped_column(JSON)
     error: Mapped[str | None] = mapped_column(Text)
+    progress_done: Mapped[int | None]
+    progress_total: Mapped[int | None]
+    """How far a long task is (``jobs.progress.report_progress``): written by the heartbeat
+    while it runs and at its end; NULL for a task that reports none."""
     # Set from the one clock, to the microsecond: "the 10 most recent" needs a strict order.
     created_at: Mapped[dt.datetime] = mapped_column(
         default=clock.now, server_default=func.current_timestamp()

@@ -4,7 +4,7 @@ import datetime as dt
 import enum
 from decimal import Decimal
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from verenigingen.db.base import Base, BigIntKey, IdMixin, TimestampMixin
@@ -16,6 +16,8 @@ class MandateStatus(enum.StrEnum):
     SUSPENDED = "Suspended"
     CANCELLED = "Cancelled"
     EXPIRED = "Expired"
+    INVALID = "Invalid"
+    """The bank said the mandate does not exist or is no longer valid (MD01, MD02)."""
 
 
 class SepaMandate(IdMixin, TimestampMixin, Base):
@@ -81,6 +83,8 @@ class SepaMandateUsage(IdMixin, Base):
     sequence_type: Mapped[str] = mapped_column(String(4))
     amount: Mapped[Decimal]
     status: Mapped[str] = mapped_column(String(20), default=UsageStatus.PENDING)
+    return_reason: Mapped[str | None] = mapped_column(String(4))
+    """The ISO reason code of a reject or return (``AC04``, ``MD06``, ...)."""
 
 
 class PainVersion(enum.StrEnum):
@@ -132,6 +136,10 @@ class EntryStatus(enum.StrEnum):
     PENDING = "Pending"
     COLLECTED = "Collected"
     CANCELLED = "Cancelled"
+    REJECTED = "Rejected"
+    """Refused before settlement (a pain.002 reject): never collected."""
+    RETURNED = "Returned"
+    """Collected, then returned by the debtor's bank (camt.054, a bank statement)."""
 
 
 class DirectDebitBatch(IdMixin, TimestampMixin, Base):
@@ -172,4 +180,67 @@ class DirectDebitEntry(IdMixin, Base):
     remittance: Mapped[str] = mapped_column(String(140))
     status: Mapped[str] = mapped_column(String(20), default=EntryStatus.PENDING)
     return_reason: Mapped[str | None] = mapped_column(String(4))
+    returned_on: Mapped[dt.date | None]
+    """When the reject or return was booked."""
     payment_id: Mapped[int | None] = mapped_column(BigIntKey, ForeignKey("payment.id"))
+
+
+class StatusReport(IdMixin, Base):
+    """An imported pain.002 status report or camt.054 notification: imported once (its hash)."""
+
+    __tablename__ = "sepa_status_report"
+
+    file_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    """SHA-256 of the file's bytes: the same file imported again changes nothing."""
+    file_format: Mapped[str] = mapped_column(String(20))
+    """``pain.002`` or ``camt.054``."""
+    message_id: Mapped[str | None] = mapped_column(String(35))
+    original_message_id: Mapped[str | None] = mapped_column(String(35))
+    """The batch message id the report answers, when the report names one."""
+    line_count: Mapped[int]
+    """Transactions reported as rejected or returned."""
+    imported_by: Mapped[str] = mapped_column(String(255))
+    imported_at: Mapped[dt.datetime]
+
+
+class ReturnKind(enum.StrEnum):
+    REJECT = "Reject"
+    RETURN = "Return"
+
+
+class RetryStatus(enum.StrEnum):
+    WAITING = "Waiting"
+    """Due on ``retry_due_on``: the next batch on or after it collects the invoice again."""
+    INCLUDED = "Included"
+    """A later batch took it (``retry_entry_id``)."""
+    NOT_RETRIED = "Not retried"
+    """The reason code allows no retry (a stopped, invalid or refused mandate)."""
+    EXHAUSTED = "Exhausted"
+    """Retried as often as allowed: the treasurer was told."""
+
+
+class SepaReturn(IdMixin, Base):
+    """One reject or return of a batch entry, the reason the bank gave, and what follows: a
+    retry on a later date, or none."""
+
+    __tablename__ = "sepa_return"
+    __table_args__ = (Index("ix_sepa_return_retry", "retry_status", "retry_due_on"),)
+
+    entry_id: Mapped[int] = mapped_column(BigIntKey, ForeignKey("sepa_batch_entry.id"), unique=True)
+    invoice_id: Mapped[int] = mapped_column(BigIntKey, ForeignKey("invoice.id"), index=True)
+    member_id: Mapped[int] = mapped_column(BigIntKey, ForeignKey("member.id"))
+    mandate_id: Mapped[int] = mapped_column(BigIntKey, ForeignKey("sepa_mandate.id"))
+    kind: Mapped[str] = mapped_column(String(10))
+    reason_code: Mapped[str] = mapped_column(String(4))
+    amount: Mapped[Decimal]
+    booked_on: Mapped[dt.date]
+    status_report_id: Mapped[int | None] = mapped_column(
+        BigIntKey, ForeignKey("sepa_status_report.id")
+    )
+    """The report it came from; None when a bank statement's return line recorded it."""
+    attempt: Mapped[int]
+    """Which return of this invoice it is (1 for the first)."""
+    retry_status: Mapped[str] = mapped_column(String(20))
+    retry_due_on: Mapped[dt.date | None]
+    retry_entry_id: Mapped[int | None] = mapped_column(BigIntKey, ForeignKey("sepa_batch_entry.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.current_timestamp())
