@@ -18,6 +18,7 @@ from verenigingen.web.pages import (
     home,
     portal,
     portal_history,
+    portal_invoices,
     portal_jobs,
     portal_notifications,
 )
@@ -25,7 +26,15 @@ from verenigingen.web.pages.docs import docs_router
 from verenigingen.web.pages.errors import install_page_errors
 
 STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
-PAGE_MODULES = (home, auth, portal, portal_history, portal_jobs, portal_notifications)
+PAGE_MODULES = (
+    home,
+    auth,
+    portal,
+    portal_history,
+    portal_invoices,
+    portal_jobs,
+    portal_notifications,
+)
 
 
 def install_pages(app: FastAPI, *, api_docs: bool) -> None:

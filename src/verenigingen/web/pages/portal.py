@@ -26,6 +26,7 @@ router = page_router()
 PORTAL_NAV = (
     ("/portal", N_("Overview")),
     ("/portal/history", N_("Payment history")),
+    ("/portal/invoices", N_("Invoices")),
     ("/portal/jobs", N_("My background jobs")),
     ("/portal/notifications", N_("Notifications")),
 )
