@@ -129,6 +129,16 @@ class Settings(BaseSettings):
     password_reset_minutes: PositiveInt = 60
     """How long a password reset link works (once)."""
 
+    password_reset_requests_per_address: PositiveInt = 10
+    """Password reset requests one client address may make in ``password_reset_window_seconds``
+    before further requests get 429 (``auth.throttle``): a mail bomb needs many addresses."""
+
+    password_reset_requests_per_account: PositiveInt = 3
+    """Password reset requests for one email in ``password_reset_window_seconds``, from any
+    address: the owner of the email gets at most this many mails."""
+
+    password_reset_window_seconds: PositiveInt = 3600
+
     default_locale: Literal["nl", "en"] = "nl"
     """The pages' language when neither the user's choice nor the browser's names one we have."""
 

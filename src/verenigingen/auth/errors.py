@@ -66,6 +66,14 @@ class TooManyAttempts(DomainError):
         self.retry_after_seconds = retry_after_seconds
 
 
+class TooManyResetRequests(TooManyAttempts):
+    """Too many password reset requests from this address, or for this email, in the window
+    (``password_reset_window_seconds``): every request counts, whether the email has a login or
+    not, so the answer still never tells who has one."""
+
+    code = "too_many_reset_requests"
+
+
 class PasswordResetLinkInvalid(ValidationFailed):
     """A password reset link that is unknown, used, superseded by a newer one or expired (the
     pages' password reset; one answer for all, so a link's fate is not told)."""

@@ -8,6 +8,10 @@ an address or an account has used up its failures in the moving window, each req
 any token or password is checked, until the oldest failure leaves the window. A successful
 authentication does not count.
 
+Password reset requests are limited the same way, per address and per email, except that every
+request counts (each one may send a mail), not only a failure
+(:meth:`AuthThrottle.count_reset_request`).
+
 Reading the counts costs a round trip to Redis, and nearly every request comes from an address
 that has never failed. So a process reads an address's count before authenticating only when it
 has itself seen that address fail within the window (its *suspects*); logins, which are rare,
@@ -36,7 +40,7 @@ from limits.errors import StorageError
 from limits.storage import MemoryStorage, RedisStorage, Storage
 from limits.strategies import MovingWindowRateLimiter
 
-from verenigingen.auth.errors import TooManyAttempts
+from verenigingen.auth.errors import TooManyAttempts, TooManyResetRequests
 from verenigingen.config import Settings
 from verenigingen.errors import NotAuthenticated
 
@@ -59,14 +63,30 @@ class FailureLimit:
         return RateLimitItemPerSecond(self.failures, self.seconds, namespace=kind)
 
 
+DEFAULT_RESETS_PER_ADDRESS = FailureLimit(10, 3600)
+DEFAULT_RESETS_PER_ACCOUNT = FailureLimit(3, 3600)
+"""The password reset limits of a throttle built without settings (``config.Settings`` has the
+same defaults)."""
+
+
 class AuthThrottle:
     """Counts failed authentications and refuses addresses and accounts that have too many."""
 
-    def __init__(self, storage: Storage, *, per_address: FailureLimit, per_account: FailureLimit):
+    def __init__(
+        self,
+        storage: Storage,
+        *,
+        per_address: FailureLimit,
+        per_account: FailureLimit,
+        resets_per_address: FailureLimit = DEFAULT_RESETS_PER_ADDRESS,
+        resets_per_account: FailureLimit = DEFAULT_RESETS_PER_ACCOUNT,
+    ):
         self.storage = storage
         self._limiter = MovingWindowRateLimiter(storage)
         self._address = per_address.item("address")
         self._account = per_account.item("account")
+        self._reset_address = resets_per_address.item("reset-address")
+        self._reset_account = resets_per_account.item("reset-account")
         self._suspect_seconds = per_address.seconds
         self._suspects: dict[str, float] = {}
         """Address → until when (``time.monotonic()``) this process checks its count first."""
@@ -94,6 +114,14 @@ class AuthThrottle:
             per_account=FailureLimit(
                 settings.auth_failures_per_account, settings.auth_account_window_seconds
             ),
+            resets_per_address=FailureLimit(
+                settings.password_reset_requests_per_address,
+                settings.password_reset_window_seconds,
+            ),
+            resets_per_account=FailureLimit(
+                settings.password_reset_requests_per_account,
+                settings.password_reset_window_seconds,
+            ),
         )
 
     @contextlib.contextmanager
@@ -102,9 +130,13 @@ class AuthThrottle:
         block, and count a ``NotAuthenticated`` it raises against both. The address's count is
         read only when this process saw it fail within the window (see the module's text)."""
         if self._is_suspect(address):
-            self._refuse_when_over(self._address, address, "from this address")
+            self._refuse_when_over(
+                self._address, address, "failed authentications from this address"
+            )
         if account is not None:
-            self._refuse_when_over(self._account, _account_key(account), "for this account")
+            self._refuse_when_over(
+                self._account, _account_key(account), "failed authentications for this account"
+            )
         try:
             yield
         except NotAuthenticated:
@@ -113,6 +145,26 @@ class AuthThrottle:
             if account is not None:
                 self._count(self._account, _account_key(account))
             raise
+
+    def count_reset_request(self, address: str, *, account: str) -> None:
+        """Refuse (429 ``too_many_reset_requests``) a password reset request when ``address`` or
+        ``account`` (the email asked for) has made too many in the window; otherwise count it
+        against both. Read every time: reset requests are rare."""
+        self._refuse_when_over(
+            self._reset_address,
+            address,
+            "password reset requests from this address",
+            TooManyResetRequests,
+        )
+        account_key = _account_key(account)
+        self._refuse_when_over(
+            self._reset_account,
+            account_key,
+            "password reset requests for this account",
+            TooManyResetRequests,
+        )
+        self._count(self._reset_address, address)
+        self._count(self._reset_account, account_key)
 
     def _is_suspect(self, address: str) -> bool:
         until = self._suspects.get(address)
@@ -125,7 +177,13 @@ class AuthThrottle:
             self._suspects = {key: until for until, key in current[-MAX_SUSPECTS // 2 :]}
         self._suspects[address] = now + self._suspect_seconds
 
-    def _refuse_when_over(self, item: RateLimitItem, key: str, whose: str) -> None:
+    def _refuse_when_over(
+        self,
+        item: RateLimitItem,
+        key: str,
+        what: str,
+        refusal: type[TooManyAttempts] = TooManyAttempts,
+    ) -> None:
         try:
             if self._limiter.test(item, key):
                 return
@@ -134,8 +192,8 @@ class AuthThrottle:
             log.warning("auth throttle: cannot read the failure counts: %s", error)
             return
         retry_after = max(1, math.ceil(reset_time - time.time()))
-        raise TooManyAttempts(
-            f"too many failed authentications {whose}; try again in {retry_after} seconds",
+        raise refusal(
+            f"too many {what}; try again in {retry_after} seconds",
             retry_after_seconds=retry_after,
         )
 

@@ -15,7 +15,7 @@ from typing import Annotated
 from fastapi import Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from verenigingen.auth.errors import PasswordResetLinkInvalid
+from verenigingen.auth.errors import PasswordResetLinkInvalid, TooManyResetRequests
 from verenigingen.auth.password_policy import MAX_PASSWORD_LENGTH
 from verenigingen.auth.password_reset import (
     request_password_reset,
@@ -51,6 +51,9 @@ from verenigingen.web.pages.templating import render, translate
 router = page_router()
 
 MAX_EMAIL_LENGTH = 255
+TOO_MANY_RESET_REQUESTS = N_(
+    "Too many requests for a new password. Please wait %(seconds)s seconds and try again."
+)
 EmailField = Annotated[str, Form(max_length=MAX_EMAIL_LENGTH)]
 PasswordField = Annotated[str, Form(max_length=MAX_PASSWORD_LENGTH)]
 
@@ -136,9 +139,13 @@ def reset_request_page(request: Request) -> Response:
 
 
 @router.post("/password-reset")
-def request_reset(request: Request, session: SessionDep, email: EmailField = "") -> Response:
+def request_reset(
+    request: Request, session: SessionDep, context: ContextDep, email: EmailField = ""
+) -> Response:
     """Send a one-time link to the email when it has an enabled login; the answer is the same
-    either way (it never tells who has an account)."""
+    either way (it never tells who has an account). Every request counts against the address
+    and the email (``auth.throttle``): past either limit the form comes back with 429 and a
+    ``Retry-After``, and no mail is sent."""
     form = FormState(values={"email": email.strip()})
     if not email.strip():
         form.add_error("email", N_("Enter your email address."))
@@ -148,7 +155,19 @@ def request_reset(request: Request, session: SessionDep, email: EmailField = "")
             _reset_request_values(request, form),
             status_code=422,
         )
-    settings = request.app.state.context.settings
+    try:
+        context.throttle.count_reset_request(client_address(request), account=email)
+    except TooManyResetRequests as refused:
+        seconds = refused.retry_after_seconds
+        form.add_error("email", TOO_MANY_RESET_REQUESTS, seconds=seconds)
+        return render(
+            request,
+            "auth/reset_request.html",
+            _reset_request_values(request, form),
+            status_code=429,
+            headers={"retry-after": str(seconds)},
+        )
+    settings = context.settings
     lifetime = dt.timedelta(minutes=settings.password_reset_minutes)
     issued = request_password_reset(session, email, lifetime)
     if issued is not None:
