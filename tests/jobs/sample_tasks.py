@@ -94,3 +94,13 @@ def note_and_sleep(
     if not note_first:
         write_note(session, user, subject=subject)
     return "slept"
+
+
+@job("test.counts_to", queue="default")
+def counts_to(session: Session, user: User, *, total: int) -> int:
+    """Reports its progress once per step."""
+    from verenigingen.jobs import report_progress
+
+    for done in range(1, total + 1):
+        report_progress(done, total)
+    return total

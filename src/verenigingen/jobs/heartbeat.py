@@ -46,6 +46,7 @@ from verenigingen.config import Settings
 from verenigingen.jobs.claims import Claim, LeaseTerms
 from verenigingen.jobs.deadline import AttemptStop
 from verenigingen.jobs.models import Job, JobStatus
+from verenigingen.jobs.progress import Progress, write_progress
 from verenigingen.jobs.sweeper import SweepResult, sweep_in
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,7 @@ class HeldJob:
 
     claim: Claim
     stop: AttemptStop = field(default_factory=AttemptStop)
+    progress: Progress = field(default_factory=Progress)
 
 
 class Leases:
@@ -130,6 +132,11 @@ def renew_leases(
     for job in held:
         if job.claim.id in requests:
             job.stop.request_cancel(requests[job.claim.id])
+        figures = job.progress.unwritten() if job.claim.id in until else None
+        if figures is not None:
+            # A long task's progress, visible while it runs (one short UPDATE per report seen).
+            write_progress(session, job.claim.id, figures)
+            job.progress.mark_written(figures)
     return Renewal(frozenset(until), requests)
 
 

@@ -12,6 +12,23 @@ from verenigingen.jobs.models import Job, Notification
 from verenigingen.jobs.queries import JobStatusSummary
 
 
+class JobProgressOut(BaseModel):
+    """How far a long task is, as its last report said."""
+
+    done: int
+    total: int
+    percent: float | None
+    """``done`` of ``total`` in percent, one decimal; None while the total is 0."""
+
+    @classmethod
+    def of(cls, job: Job) -> JobProgressOut | None:
+        if job.progress_total is None or job.progress_done is None:
+            return None
+        total, done = job.progress_total, job.progress_done
+        percent = round(100 * done / total, 1) if total else None
+        return cls(done=done, total=total, percent=percent)
+
+
 class JobOut(BaseModel):
     id: int
     name: str
@@ -30,6 +47,8 @@ class JobOut(BaseModel):
     """Set when an administrator asked to cancel the job while it ran; a Running job with it is
     being stopped by its worker."""
     cancel_requested_by: str | None
+    progress: JobProgressOut | None
+    """How far the task is, for a task that reports it (a batch's processing, the dues run)."""
     created_at: UtcDateTime
     started_at: UtcDateTime | None
     finished_at: UtcDateTime | None
@@ -52,6 +71,7 @@ class JobOut(BaseModel):
             error=mask_text(job.error) if job.error else None,
             cancel_requested_at=job.cancel_requested_at,
             cancel_requested_by=job.cancel_requested_by,
+            progress=JobProgressOut.of(job),
             created_at=job.created_at,
             started_at=job.started_at,
             finished_at=job.finished_at,

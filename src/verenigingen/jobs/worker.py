@@ -51,6 +51,7 @@ from verenigingen.jobs.error_text import describe
 from verenigingen.jobs.heartbeat import Heartbeat, HeldJob, Leases
 from verenigingen.jobs.outbox import JOB_ENGINE_KEY
 from verenigingen.jobs.outcomes import RunOutcome
+from verenigingen.jobs.progress import reporting_to, write_progress
 from verenigingen.jobs.registry import get_task
 from verenigingen.jobs.results import result_to_store
 from verenigingen.settings.live import LIVE_SETTINGS_KEY, LiveSettings
@@ -290,11 +291,14 @@ class _Group:
         if savepoint is None:
             self.session.begin()
         stop = self.held[claim.id].stop
+        progress = self.held[claim.id].progress
         try:
             task = get_task(claim.name)
-            with deadline(claim.timeout, stop):
+            with deadline(claim.timeout, stop), reporting_to(progress):
                 value = task.run(self.session, user, dict(claim.params))
             stop.raise_if_cancel_requested()  # seen by a heartbeat after the task last asked
+            if (figures := progress.figures) is not None:
+                write_progress(self.session, claim.id, figures)  # the last figures, with its end
             completion = Completion(claim, result_to_store(value))
             if self.batches is None:
                 self._complete_alone(completion)
