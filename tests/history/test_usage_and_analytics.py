@@ -1,21 +1,53 @@
-"""Mandate usage (FRST, then RCUR; Returned on cancel) and monthly analytics, as jobs leave them."""
+"""Mandate usage (FRST when the creditor asks for it, then RCUR; Returned on cancel), also for
+payments recorded in bulk, and monthly analytics, as jobs leave them."""
 
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
+import pytest
 from billing_factories import D, LedgerFactory
 from history_factories import Drain
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from verenigingen.auth.models import User
+from verenigingen.billing.models import ModeOfPayment
+from verenigingen.billing.service.bulk_payments import ReceivedPayment, record_payments
 from verenigingen.billing.service.payments import cancel_payment
 from verenigingen.history import analytics
 from verenigingen.history.models import PaymentAnalytics
-from verenigingen.sepa.models import SepaMandateUsage
-from verenigingen.sepa.schemas import MandateCreate
+from verenigingen.sepa.batches import batch_entries, create_batch
+from verenigingen.sepa.creditor import set_creditor
+from verenigingen.sepa.models import SepaMandate, SepaMandateUsage
+from verenigingen.sepa.schemas import CreditorIn, MandateCreate
 from verenigingen.sepa.service import create_mandate
 from verenigingen.sepa.usage import record_usage
+
+
+def use_frst(session: Session, user: User, *, first_collection_frst: bool = True) -> None:
+    set_creditor(
+        session,
+        user,
+        CreditorIn(
+            name="Vereniging De Eendracht",
+            iban="NL44RABO0123456789",
+            creditor_identifier="NL51ZZZ405365330000",
+            first_collection_frst=first_collection_frst,
+        ),
+    )
+
+
+def mandate_of(session: Session, user: User, member_id: int, reference: str) -> SepaMandate:
+    return create_mandate(
+        session,
+        user,
+        member_id,
+        MandateCreate(
+            mandate_reference=reference, iban="NL91ABNA0417164300", sign_date=dt.date(2026, 1, 1)
+        ),
+    )
 
 
 def usages(session: Session, mandate_id: int) -> list[tuple[str, str, object]]:
@@ -33,6 +65,7 @@ def usages(session: Session, mandate_id: int) -> list[tuple[str, str, object]]:
 def test_first_collection_is_frst_then_rcur_and_a_cancel_returns_it(
     session: Session, ledger: LedgerFactory, drain: Drain
 ) -> None:
+    use_frst(session, ledger.user)
     customer = ledger.customer()
     member = ledger.member(customer)
     mandate = create_mandate(
@@ -66,6 +99,7 @@ def test_first_collection_is_frst_then_rcur_and_a_cancel_returns_it(
 def test_after_a_returned_first_collection_the_next_is_frst_again(
     session: Session, ledger: LedgerFactory, drain: Drain
 ) -> None:
+    use_frst(session, ledger.user)
     customer = ledger.customer()
     member = ledger.member(customer)
     mandate = create_mandate(
@@ -87,6 +121,58 @@ def test_after_a_returned_first_collection_the_next_is_frst_again(
         ("FRST", "Returned"),
         ("FRST", "Collected"),
     ]
+
+
+@pytest.mark.parametrize("configured", [False, True])
+def test_a_first_collection_is_rcur_unless_the_creditor_asks_for_frst(
+    session: Session, ledger: LedgerFactory, drain: Drain, configured: bool
+) -> None:
+    # Regression: the usage's sequence type ignored the creditor's setting (default off).
+    if configured:
+        use_frst(session, ledger.user, first_collection_frst=False)
+    customer = ledger.customer()
+    member = ledger.member(customer)
+    mandate = mandate_of(session, ledger.user, member.id, f"M-RCUR-{configured}")
+    ledger.payment(customer, "10.00", [], mode_of_payment="SEPA Direct Debit")
+    session.commit()
+    drain()
+    assert usages(session, mandate.id) == [("RCUR", "Collected", D("10.00"))]
+
+
+@pytest.mark.today(dt.date(2026, 11, 16))
+@pytest.mark.usefixtures("frozen_today")
+def test_payments_recorded_in_bulk_record_their_usage_so_the_next_collection_is_rcur(
+    session: Session, ledger: LedgerFactory, drain: Drain
+) -> None:
+    # Regression: bulk payments (the demo) left no usage, so the next batch sent FRST again.
+    use_frst(session, ledger.user)
+    customer = ledger.customer()
+    member = ledger.member(customer)
+    mandate = mandate_of(session, ledger.user, member.id, "M-BULK-1")
+    paid = ledger.invoice(customer, "12.50", member=member)
+    next_one = ledger.invoice(customer, "12.50", member=member)
+    record_payments(
+        session,
+        ledger.user,
+        [
+            ReceivedPayment(
+                customer.id,
+                paid.posting_date,
+                Decimal("12.50"),
+                ModeOfPayment.SEPA_DIRECT_DEBIT,
+                allocations=((paid.id, Decimal("12.50")),),
+            ),
+            ReceivedPayment(customer.id, paid.posting_date, Decimal("3.00")),  # a transfer
+        ],
+    )
+    session.commit()
+    drain()
+    assert usages(session, mandate.id) == [("FRST", "Collected", D("12.50"))]
+    batch = create_batch(
+        session, ledger.user, dt.date(2026, 11, 18), moment=dt.datetime(2026, 11, 16, 8)
+    )
+    (entry,) = batch_entries(session, batch.id)
+    assert (entry.invoice_id, entry.sequence_type) == (next_one.id, "RCUR")
 
 
 def test_without_an_active_mandate_nothing_is_recorded(

@@ -53,6 +53,8 @@ class PaymentsRecorded(DomainEvent):
     customer_ids: frozenset[int]
     posting_dates: frozenset[dt.date]
     """The payments' posting dates and those of the invoices they settle."""
+    direct_debit_payment_ids: tuple[int, ...] = ()
+    """Those of ``payment_ids`` collected by SEPA direct debit (their mandate usage follows)."""
 
 
 @dataclass(frozen=True)

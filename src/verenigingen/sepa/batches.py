@@ -31,6 +31,7 @@ from verenigingen.billing.models import DocStatus, Invoice, InvoiceStatus, ModeO
 from verenigingen.billing.service.bulk_payments import ReceivedPayment, record_payments
 from verenigingen.cache.tags import bump_tags
 from verenigingen.errors import NotFound
+from verenigingen.jobs import report_progress
 from verenigingen.members.models import Member
 from verenigingen.money import ZERO
 from verenigingen.sepa.creditor import required_creditor
@@ -53,12 +54,15 @@ from verenigingen.sepa.models import (
     SequenceType,
     UsageStatus,
 )
+from verenigingen.sepa.retries import blocks_collection, take_due_retries
 from verenigingen.sepa.target2 import earliest_collection_date, is_business_day
 from verenigingen.sepa.text import to_sepa_text
 
 BatchStep = Callable[[Session, User, int], DirectDebitBatch]
 """A step of the lifecycle: submit, process or cancel one batch."""
 COLLECTABLE_STATUSES = (InvoiceStatus.UNPAID, InvoiceStatus.OVERDUE)
+PROCESS_CHUNK = 500
+"""Entries collected per round of statements when a batch is processed."""
 COUNTING_USAGES = (UsageStatus.PENDING, UsageStatus.COLLECTED)
 """A mandate with such a usage has been collected on (or is being): its next collection RCUR."""
 
@@ -129,6 +133,7 @@ def _candidates(session: Session, collection_date: dt.date) -> list[Any]:
             SepaMandate.sign_date <= collection_date,
             (SepaMandate.expiry_date.is_(None)) | (SepaMandate.expiry_date > collection_date),
             ~in_live_batch,
+            ~blocks_collection(Invoice.id, SepaMandate.id, collection_date),
         )
         .order_by(Invoice.id, SepaMandate.sign_date.desc(), SepaMandate.id.desc())
     )
@@ -177,6 +182,7 @@ def create_batch(
     session.flush()
     entries = [_entry_row(batch, creditor, row) for row in rows]
     session.execute(insert(DirectDebitEntry), entries)
+    take_due_retries(session, batch.id, collection_date)
     session.execute(
         insert(SepaMandateUsage),
         [
@@ -325,7 +331,10 @@ def process_batch(session: Session, user: User, batch_id: int) -> DirectDebitBat
     """Submitted → Processed: the bank collected. One submitted SEPA Direct Debit payment per
     entry through billing (allocated to its invoice up to what is still outstanding; an invoice
     settled or cancelled meanwhile leaves the payment unallocated), entries and their mandate
-    usages Collected. A constant number of statements whatever the batch's size."""
+    usages Collected. Entries the bank rejected before (a pain.002) are not collected: the batch
+    is then Partially Processed, or Failed when none was collected. A constant number of
+    statements per :data:`PROCESS_CHUNK` entries; progress is reported after each chunk
+    (``jobs.report_progress``: the job's progress, or a command's progress bar)."""
     require(user, Permission.BILLING_WRITE)
     batch = _locked_batch(session, batch_id, (BatchStatus.SUBMITTED,), "processed")
     rows = session.execute(
@@ -346,6 +355,34 @@ def process_batch(session: Session, user: User, batch_id: int) -> DirectDebitBat
         )
         .order_by(DirectDebitEntry.id)
     ).all()
+    usage_ids = {
+        (usage.mandate_id, usage.invoice_id): usage.id
+        for usage in session.execute(
+            select(
+                SepaMandateUsage.id, SepaMandateUsage.mandate_id, SepaMandateUsage.invoice_id
+            ).where(SepaMandateUsage.batch_reference == batch.message_id)
+        )
+    }
+    report_progress(0, len(rows))
+    for start in range(0, len(rows), PROCESS_CHUNK):
+        _collect(session, user, batch, rows[start : start + PROCESS_CHUNK], usage_ids)
+        report_progress(min(start + PROCESS_CHUNK, len(rows)), len(rows))
+    failed = batch.entry_count - len(rows)
+    if failed == 0:
+        batch.status = BatchStatus.PROCESSED
+    else:
+        batch.status = BatchStatus.PARTIALLY_PROCESSED if rows else BatchStatus.FAILED
+    session.flush()
+    return batch
+
+
+def _collect(
+    session: Session,
+    user: User,
+    batch: DirectDebitBatch,
+    rows: Sequence[Any],
+    usage_ids: dict[tuple[int, int], int],
+) -> None:
     payments = [
         ReceivedPayment(
             customer_id=row.customer_id,
@@ -357,38 +394,25 @@ def process_batch(session: Session, user: User, batch_id: int) -> DirectDebitBat
         )
         for row in rows
     ]
-    payment_ids = record_payments(session, user, payments) if payments else []
-    if rows:
-        session.execute(
-            update(DirectDebitEntry),
-            [
-                {"id": row.id, "payment_id": payment_id, "status": EntryStatus.COLLECTED}
-                for row, payment_id in zip(rows, payment_ids, strict=True)
-            ],
-        )
-        usage_ids = {
-            (usage.mandate_id, usage.invoice_id): usage.id
-            for usage in session.execute(
-                select(
-                    SepaMandateUsage.id, SepaMandateUsage.mandate_id, SepaMandateUsage.invoice_id
-                ).where(SepaMandateUsage.batch_reference == batch.message_id)
-            )
+    payment_ids = record_payments(session, user, payments)
+    session.execute(
+        update(DirectDebitEntry),
+        [
+            {"id": row.id, "payment_id": payment_id, "status": EntryStatus.COLLECTED}
+            for row, payment_id in zip(rows, payment_ids, strict=True)
+        ],
+    )
+    usages = [
+        {
+            "id": usage_ids[(row.mandate_id, row.invoice_id)],
+            "payment_id": payment_id,
+            "status": UsageStatus.COLLECTED,
         }
-        session.execute(
-            update(SepaMandateUsage),
-            [
-                {
-                    "id": usage_ids[(row.mandate_id, row.invoice_id)],
-                    "payment_id": payment_id,
-                    "status": UsageStatus.COLLECTED,
-                }
-                for row, payment_id in zip(rows, payment_ids, strict=True)
-                if (row.mandate_id, row.invoice_id) in usage_ids
-            ],
-        )
-    batch.status = BatchStatus.PROCESSED
-    session.flush()
-    return batch
+        for row, payment_id in zip(rows, payment_ids, strict=True)
+        if (row.mandate_id, row.invoice_id) in usage_ids
+    ]
+    if usages:
+        session.execute(update(SepaMandateUsage), usages)
 
 
 def _allocation(row: Any) -> tuple[tuple[int, Decimal], ...]:

@@ -115,3 +115,33 @@ class BatchInvalid(ValidationFailed):
     def __init__(self, detail: str, errors: list[str]) -> None:
         super().__init__(detail)
         self.errors = errors
+
+
+# Returns, rejects and retries (sepa/status_reports.py, sepa/returns.py).
+
+
+class StatusReportInvalid(ValidationFailed):
+    """A pain.002 or camt.054 file that is not well-formed, is another message, or lacks an
+    element a rejected or returned transaction needs; the detail names the element and line.
+    Nothing is imported."""
+
+    code = "status_report_invalid"
+
+
+class UnknownCollection(ValidationFailed):
+    """A reject or return of a collection that none of our batches made (an EndToEndId,
+    payment-information id or message id that matches no entry). Nothing is imported."""
+
+    code = "unknown_collection"
+
+
+class ReturnAmountMismatch(ValidationFailed):
+    """A return of another amount than the entry collected (SEPA returns the whole amount)."""
+
+    code = "return_amount_mismatch"
+
+
+class ReturnOfUncollectedEntry(Conflict):
+    """A reject or return of an entry of a cancelled batch: nothing was sent to the bank."""
+
+    code = "return_of_uncollected_entry"

@@ -4,9 +4,10 @@
 
     Draft ──activate──▶ Active ──suspend──▶ Suspended ──reinstate──▶ Active
       └───────────────────┴──────cancel──────────┴──▶ Cancelled
+      └───────────────────┴────invalidate────────┴──▶ Invalid (the bank: MD01, MD02)
     Active, Suspended ──(36 months without a collection: the daily job)──▶ Expired
 
-Cancelled and Expired are final: the reference is never used again. Every change records
+Cancelled, Invalid and Expired are final: the reference is never used again. Every change records
 ``MandateChanged``, whose subscriber bumps the member's history tags in the same transaction.
 """
 
@@ -86,6 +87,16 @@ def suspend_mandate(session: Session, user: User, mandate_id: int, reason: str) 
     return _change_status(
         session, user, mandate, (MandateStatus.ACTIVE,), MandateStatus.SUSPENDED, text
     )
+
+
+def invalidate_mandate(session: Session, user: User, mandate_id: int, reason: str) -> SepaMandate:
+    """Draft, Active or Suspended → Invalid: the debtor's bank knows no valid mandate (MD01,
+    MD02). Final, like Cancelled."""
+    require(user, Permission.BILLING_WRITE)
+    text = _reason(reason)
+    mandate = _locked_mandate(session, mandate_id)
+    open_statuses = (MandateStatus.DRAFT, MandateStatus.ACTIVE, MandateStatus.SUSPENDED)
+    return _change_status(session, user, mandate, open_statuses, MandateStatus.INVALID, text)
 
 
 def reinstate_mandate(session: Session, user: User, mandate_id: int) -> SepaMandate:

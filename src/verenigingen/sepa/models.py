@@ -214,7 +214,9 @@ class RetryStatus(enum.StrEnum):
     INCLUDED = "Included"
     """A later batch took it (``retry_entry_id``)."""
     NOT_RETRIED = "Not retried"
-    """The reason code allows no retry (a stopped, invalid or refused mandate)."""
+    """The debtor refused (MS02) or asked for a refund (MD06): not collected again on it."""
+    MANDATE_NEEDED = "Mandate needed"
+    """The mandate was stopped or is invalid: collected again once a mandate is active."""
     EXHAUSTED = "Exhausted"
     """Retried as often as allowed: the treasurer was told."""
 

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from verenigingen.billing.events import PaymentCancelled, PaymentChange, PaymentSubmitted
+from verenigingen.billing.events import (
+    PaymentCancelled,
+    PaymentChange,
+    PaymentsRecorded,
+    PaymentSubmitted,
+)
 from verenigingen.billing.models import ModeOfPayment
 from verenigingen.events import FollowUps, subscriber
 from verenigingen.jobs import JobRequest
@@ -27,3 +32,12 @@ def _usage_request(event: PaymentChange, *, cancelled: bool) -> FollowUps:
         return []
     params = {"payment_id": event.payment_id, "cancelled": cancelled}
     return [JobRequest(tasks.RECORD_MANDATE_USAGE, params)]
+
+
+@subscriber(PaymentsRecorded)
+def payments_recorded(session: Session, event: PaymentsRecorded) -> FollowUps:
+    # Payments recorded in bulk are collections too: one job for all of them.
+    if not event.direct_debit_payment_ids:
+        return []
+    params = {"payment_ids": list(event.direct_debit_payment_ids)}
+    return [JobRequest(tasks.RECORD_MANDATE_USAGES, params)]

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from verenigingen import clock
 from verenigingen.auth.models import User
 from verenigingen.auth.permissions import Permission, require
 from verenigingen.jobs import job
+from verenigingen.sepa.batches import process_batch
 from verenigingen.sepa.mandates import expire_mandates
-from verenigingen.sepa.usage import record_usage
+from verenigingen.sepa.models import DirectDebitEntry, EntryStatus
+from verenigingen.sepa.usage import record_usage, record_usages
 
 RECORD_MANDATE_USAGE = "sepa.record_mandate_usage"
+RECORD_MANDATE_USAGES = "sepa.record_mandate_usages"
+PROCESS_BATCH = "sepa.process_batch"
 
 
 @job(RECORD_MANDATE_USAGE, queue="default", timeout_setting="job_timeout_mandate_usage_seconds")
@@ -31,6 +36,29 @@ def record_mandate_usage(
         "sequence_type": usage.sequence_type,
         "status": usage.status,
     }
+
+
+@job(RECORD_MANDATE_USAGES, queue="default", timeout_setting="job_timeout_mandate_usage_seconds")
+def record_mandate_usages(
+    session: Session, user: User, *, payment_ids: list[int]
+) -> dict[str, Any]:
+    """The usages of direct-debit payments recorded in bulk (the demo, a statement import)."""
+    require(user, Permission.BILLING_WRITE)
+    return {"payments": len(payment_ids), "usages_added": record_usages(session, payment_ids)}
+
+
+@job(PROCESS_BATCH, queue="long")
+def process_direct_debit_batch(session: Session, user: User, *, batch_id: int) -> dict[str, Any]:
+    """Process a submitted batch (the bank collected): payments through billing, with the
+    job's progress per chunk of entries."""
+    batch = process_batch(session, user, batch_id)
+    collected = session.scalar(
+        select(func.count(DirectDebitEntry.id)).where(
+            DirectDebitEntry.batch_id == batch.id,
+            DirectDebitEntry.status == EntryStatus.COLLECTED,
+        )
+    )
+    return {"batch_id": batch.id, "status": batch.status, "collected": collected or 0}
 
 
 @job("sepa.expire_mandates", queue="default", daily=True)

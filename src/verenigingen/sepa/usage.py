@@ -1,20 +1,32 @@
-"""Mandate usage: one row per direct-debit collection, FRST for the first and RCUR after.
+"""Mandate usage: one row per direct-debit collection, RCUR (or FRST, as the creditor asks).
 
 Written by the ``sepa.record_mandate_usage`` job after a SEPA Direct Debit payment is submitted
-(or marked Returned when that payment is cancelled). The mandate row is locked first, so two
-collections on one mandate recorded at the same time cannot both be FRST.
+(or marked Returned when that payment is cancelled), and by ``sepa.record_mandate_usages`` for
+payments recorded in bulk (the demo, statement imports). A mandate's first collection is FRST
+only when the creditor's "use FRST for first collection" is on; since the 2016 rulebook it is
+RCUR like every later one. The mandate row is locked first, so two collections on one mandate
+recorded at the same time cannot both be first.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from verenigingen.billing.models import Invoice, Payment
+from verenigingen.billing.models import (
+    DocStatus,
+    Invoice,
+    ModeOfPayment,
+    Payment,
+    PaymentAllocation,
+)
 from verenigingen.errors import NotFound
 from verenigingen.members.models import Member
 from verenigingen.sepa.models import (
     MandateStatus,
+    SepaCreditor,
     SepaMandate,
     SepaMandateUsage,
     SequenceType,
@@ -22,7 +34,13 @@ from verenigingen.sepa.models import (
 )
 
 COUNTING_STATUSES = (UsageStatus.PENDING, UsageStatus.COLLECTED)
-"""Usages that make the next collection RCUR; after a failed or returned FRST, FRST again."""
+"""Usages that make the next collection a later one; after a failed or returned first, first
+again."""
+
+
+def first_collection_frst(session: Session) -> bool:
+    """The creditor's setting; off (RCUR) while no creditor is configured."""
+    return bool(session.scalar(select(SepaCreditor.first_collection_frst).limit(1)))
 
 
 def _mandate_for(session: Session, payment: Payment) -> SepaMandate | None:
@@ -83,7 +101,11 @@ def record_usage(
         usage_date=payment.posting_date,
         payment_id=payment.id,
         invoice_id=payment.allocations[0].invoice_id if payment.allocations else None,
-        sequence_type=SequenceType.RECURRING if earlier else SequenceType.FIRST,
+        sequence_type=(
+            SequenceType.FIRST
+            if not earlier and first_collection_frst(session)
+            else SequenceType.RECURRING
+        ),
         amount=payment.paid_amount,
         # The payment is booked: the money came in under this mandate.
         status=UsageStatus.COLLECTED,
@@ -91,3 +113,56 @@ def record_usage(
     session.add(usage)
     session.flush()
     return usage
+
+
+def record_usages(session: Session, payment_ids: Sequence[int]) -> int:
+    """The usages of direct-debit payments recorded in bulk; returns how many were added.
+
+    A payment with its usage already (a batch's collection: the batch wrote it) is skipped, as
+    is one whose invoice a batch collects (its Pending usage takes the payment); the rest get
+    theirs one by one, as a payment submitted alone would.
+    """
+    ids = sorted(set(payment_ids))
+    if not ids:
+        return 0
+    recorded = set(
+        session.scalars(
+            select(SepaMandateUsage.payment_id).where(SepaMandateUsage.payment_id.in_(ids))
+        )
+    )
+    direct_debits = session.execute(
+        select(Payment.id, func.min(PaymentAllocation.invoice_id).label("invoice_id"))
+        .outerjoin(PaymentAllocation, PaymentAllocation.payment_id == Payment.id)
+        .where(
+            Payment.id.in_([i for i in ids if i not in recorded]),
+            Payment.mode_of_payment == ModeOfPayment.SEPA_DIRECT_DEBIT,
+            Payment.docstatus == DocStatus.SUBMITTED,
+        )
+        .group_by(Payment.id)
+        .order_by(Payment.id)
+    ).all()
+    invoice_ids = [row.invoice_id for row in direct_debits if row.invoice_id is not None]
+    pending = (
+        {
+            usage.invoice_id: usage
+            for usage in session.scalars(
+                select(SepaMandateUsage).where(
+                    SepaMandateUsage.invoice_id.in_(invoice_ids),
+                    SepaMandateUsage.status == UsageStatus.PENDING,
+                    SepaMandateUsage.payment_id.is_(None),
+                )
+            )
+        }
+        if invoice_ids
+        else {}
+    )
+    added = 0
+    for row in direct_debits:
+        batch_usage = pending.pop(row.invoice_id, None)
+        if batch_usage is not None:
+            batch_usage.payment_id = row.id
+            batch_usage.status = UsageStatus.COLLECTED
+        elif record_usage(session, row.id) is not None:
+            added += 1
+    session.flush()
+    return added

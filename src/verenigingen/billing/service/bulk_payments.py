@@ -171,6 +171,11 @@ def _record_batch(session: Session, user: User, batch: Sequence[ReceivedPayment]
             payment_ids=tuple(payment_ids),
             customer_ids=frozenset(p.customer_id for p in batch),
             posting_dates=frozenset(posting_dates),
+            direct_debit_payment_ids=tuple(
+                payment_id
+                for payment_id, payment in zip(payment_ids, batch, strict=True)
+                if payment.mode_of_payment == ModeOfPayment.SEPA_DIRECT_DEBIT
+            ),
         ),
     )
     return payment_ids
