@@ -10,6 +10,8 @@ from sqlalchemy import Engine
 
 # The ledger factories of the billing tests build the invoices reconciliation matches against.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "billing"))
+# The SEPA factories build the direct-debit batches a statement books.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sepa"))
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session
 
 from verenigingen.auth.models import User
 from verenigingen.bank.models import BankStatementLine, ReconciliationStatus
-from verenigingen.bank.reconcile import ReconcileResult, reconcile_open_lines, review_lines
+from verenigingen.bank.reconcile import ReconcileResult, reconcile_open_lines
+from verenigingen.bank.review import review_lines
 from verenigingen.bank.service import add_account, import_statement_file
 from verenigingen.billing.models import Invoice, Payment
 from verenigingen.errors import PermissionDenied
@@ -120,7 +121,9 @@ def test_lines_are_scored_allocated_or_put_in_review(any_session: Session, treas
     assert (gift.reconciliation_status, gift.match_score) == ("Review", None)
     costs = line_with(session, "bankkosten")
     assert costs.reconciliation_status == ReconciliationStatus.OPEN  # money out is not matched
-    assert [line.remittance for line in review_lines(session, treasurer)] == [
+    waiting, total = review_lines(session, treasurer)
+    assert total == 3
+    assert [item.line.remittance for item in waiting] == [
         "bijdrage",
         f"deel van {by_iban.number}",
         "gift",

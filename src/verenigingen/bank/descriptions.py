@@ -62,6 +62,7 @@ class Description:
     counterparty_name: str | None = None
     counterparty_iban: str | None = None
     counterparty_bic: str | None = None
+    batch_reference: str | None = None
 
 
 def parse_description(text: str) -> Description:
@@ -84,6 +85,7 @@ def parse_description(text: str) -> Description:
         counterparty_name=_clean(name),
         counterparty_iban=_clean(iban.replace(" ", "")) if iban else None,
         counterparty_bic=_clean(bic),
+        batch_reference=_clean(fields.get("PREF")),
     )
 
 

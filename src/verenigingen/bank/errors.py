@@ -47,3 +47,52 @@ class StatementImportConcurrent(Conflict):
     one is written. Importing the file again adds what the other left out."""
 
     code = "statement_import_concurrent"
+
+
+# Review: the treasurer's decisions on a statement line (bank/review.py).
+
+
+class LineAlreadyReconciled(Conflict):
+    """The line was allocated or marked not member-related already (by the automatic run or
+    another treasurer); the detail says how."""
+
+    code = "line_already_reconciled"
+
+
+class LineNotMoneyIn(ValidationFailed):
+    """Only money in (a positive line) can pay invoices; a debit can only be marked not
+    member-related."""
+
+    code = "line_not_money_in"
+
+
+class LineCurrencyNotInvoiced(ValidationFailed):
+    """The line is in another currency than the invoices (euros): it cannot pay them."""
+
+    code = "line_currency_not_invoiced"
+
+
+class AllocationsNotLineAmount(ValidationFailed):
+    """The amounts allocated by hand do not add up to the line's amount; the detail names both."""
+
+    code = "allocations_not_line_amount"
+
+
+class InvoiceNotOpen(ValidationFailed):
+    """The chosen invoice owes nothing: it is a draft, cancelled, a credit note or paid."""
+
+    code = "invoice_not_open"
+
+
+class LineHasNoCandidate(Conflict):
+    """Accepting without naming an invoice takes the line's best candidate, and it has none
+    (or its candidate was paid meanwhile): allocate by hand instead."""
+
+    code = "line_has_no_candidate"
+
+
+class InvoiceNotACandidate(ValidationFailed):
+    """Accepting names an invoice that is not one of the line's candidates: allocate by hand
+    to pay an invoice the line does not point to."""
+
+    code = "invoice_not_a_candidate"

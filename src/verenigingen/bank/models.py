@@ -20,7 +20,14 @@ class ReconciliationStatus(enum.StrEnum):
     REVIEW = "Review"
     """Looked at: no candidate scored high enough; it waits for the treasurer."""
     ALLOCATED = "Allocated"
-    """A payment was created and allocated to the invoice it matched."""
+    """Paid: a payment was created for the line and allocated (by the automatic run or a
+    treasurer's decision), or the direct-debit batch it books was processed."""
+    UNRELATED = "Unrelated"
+    """A treasurer marked it as not member-related (a grant, a refund of costs): left alone."""
+
+
+SETTLED_STATUSES = (ReconciliationStatus.ALLOCATED, ReconciliationStatus.UNRELATED)
+"""A line in one of these was decided: no run and no treasurer may decide it again."""
 
 
 class BankAccount(IdMixin, TimestampMixin, Base):
@@ -96,6 +103,9 @@ class BankStatementLine(IdMixin, Base):
     """The payer's message: ``/REMI/`` or ``Ustrd``, or the whole description of an
     unstructured MT940 ``:86:``."""
     end_to_end_id: Mapped[str | None] = mapped_column(String(35))
+    """The payer's end-to-end id; on a batch booking, which has none, the batch's payment
+    information id (camt ``Btch/PmtInfId``, MT940 ``/PREF/``): for the direct-debit batches the
+    association collects, both are references it made itself (``bank/sepa_matching.py``)."""
     bank_reference: Mapped[str | None] = mapped_column(String(35))
     """The bank's own reference of the entry (camt ``AcctSvcrRef``, MT940 ``//`` reference)."""
     transaction_type: Mapped[str | None] = mapped_column(String(35))

@@ -208,6 +208,7 @@ def _entries(block: _Block, parsed: Any, currency: str) -> list[StatementEntry]:
                 mandate_reference=description.mandate_reference,
                 creditor_id=description.creditor_id,
                 return_reason=description.return_reason,
+                batch_reference=description.batch_reference,
             )
         )
     return entries

@@ -1,56 +1,52 @@
-"""Matching money in to open invoices, by confidence; payments for the sure matches.
+"""The automatic run: money in matched to what it pays, payments for the sure matches.
 
-Each Open credit line (money in) gets its candidates, each with a score:
+Each Open credit line (money in) gets its candidates (``bank/candidates.py``: a direct-debit
+batch or collection 1.00, invoice number and amount 0.95, member IBAN and amount 0.90, name and
+amount 0.60, a reference with another amount 0.50). At or above the threshold (the runtime
+setting ``bank_auto_allocate_score``, 0.85) the line pays its best candidate and is Allocated:
 
-- 0.95: the remittance names an open invoice's number and the amount is exactly what it owes;
-- 0.90: the payer's IBAN is a member's and the amount is exactly what one of that member's
-  invoices owes (the oldest such invoice);
-- 0.60: the payer's name is a member's name and the amount is exactly what one of that member's
-  invoices owes;
-- 0.50: the remittance names an open invoice, but the amount differs from what it owes.
+- an invoice: a payment of the line's amount for the invoice's customer, allocated to it
+  (up to what it owes) and submitted through billing;
+- a collection of a submitted batch: its SEPA Direct Debit payment, the entry Collected;
+- a whole batch (or one block of it): the batch's collections paid as the SEPA domain processes
+  a batch, one payment per entry (``bank/sepa_matching.py``).
 
-At or above the threshold (the runtime setting ``bank_auto_allocate_score``, 0.85) a payment
-of the line's amount is created for the invoice's customer, allocated to the invoice and
-submitted through billing; the line is Allocated. Below it, or without candidates, the line
-waits in Review with its best candidate. An invoice takes one line per run: a second line for it
-waits in Review.
+Below the threshold, or without candidates, the line waits in Review with its best candidate
+for the treasurer (``bank/review.py``). What a run pays, an earlier line of the run took first:
+a second line for the same invoice or batch waits in Review.
 
-Queries do not grow with the lines: the open lines, the invoices their remittances name, the
-members with their IBANs, and those members' open invoices, each loaded once per run.
+A run costs a constant number of statements per chunk of lines: the candidates loaded up front
+(``Candidates.load``), the payments of every matched line recorded in bulk by billing
+(``record_payments``), one audit row per decided line inserted in one statement.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from verenigingen.auth.models import User
 from verenigingen.auth.permissions import Permission, require
+from verenigingen.bank.candidates import Candidate, Candidates, Claim, is_open
 from verenigingen.bank.models import BankStatementLine, ReconciliationStatus
-from verenigingen.billing.models import DocStatus, Invoice
-from verenigingen.billing.numbering import INVOICE_SERIES
-from verenigingen.billing.schemas import AllocationIn, PaymentCreate
-from verenigingen.billing.service.payments import create_payment, submit_payment
-from verenigingen.members.models import Member
+from verenigingen.bank.sepa_matching import (
+    block_collections,
+    book_whole_batch,
+    collection_payment,
+    mark_collected,
+)
+from verenigingen.billing.audit import record_money_events
+from verenigingen.billing.service.bulk_payments import ReceivedPayment, record_payments
 from verenigingen.settings import runtime_of
 
-INVOICE_NUMBER_AND_AMOUNT = Decimal("0.95")
-MEMBER_IBAN_AND_AMOUNT = Decimal("0.90")
-MEMBER_NAME_AND_AMOUNT = Decimal("0.60")
-INVOICE_NUMBER_ONLY = Decimal("0.50")
-_INVOICE_NUMBER = re.compile(rf"\b{re.escape(INVOICE_SERIES)}-\d{{4}}-\d{{5}}\b", re.IGNORECASE)
-
-
-@dataclass(frozen=True)
-class Candidate:
-    invoice: Invoice
-    score: Decimal
-    reason: str
+INVOICED_CURRENCY = "EUR"
+"""Invoices are in euros: a line in another currency pays none of them."""
+LINE_ENTITY = "bank_statement_line"
+"""The audit trail's name for a statement line (``billing/audit.py``)."""
 
 
 @dataclass(frozen=True)
@@ -62,7 +58,7 @@ class ReconcileResult:
 def reconcile_open_lines(
     session: Session, user: User, *, threshold: Decimal | None = None
 ) -> ReconcileResult:
-    """Score every Open credit line; allocate those at or above ``threshold`` (by default the
+    """Score every Open credit line; pay those at or above ``threshold`` (by default the
     runtime setting ``bank_auto_allocate_score``), put the rest in Review. 403 for a role that
     may not write billing."""
     require(user, Permission.BILLING_WRITE)
@@ -78,152 +74,115 @@ def reconcile_open_lines(
     ).all()
     if not lines:
         return ReconcileResult(0, 0)
-    candidates = _Candidates.load(session, lines)
-    taken: set[int] = set()
-    allocated = review = 0
+    candidates = Candidates.load(session, lines)
+    run = _Run()
     for line in lines:
-        best = candidates.best_for(line, exclude=taken)
+        best = candidates.best_for(line, run.taken) if line.currency == INVOICED_CURRENCY else None
         line.match_score = best.score if best else None
-        line.match_invoice_id = best.invoice.id if best else None
+        line.match_invoice_id = best.invoice_id if best else None
         if best is not None and best.score >= threshold:
-            payment = create_payment(
-                session,
-                user,
-                PaymentCreate(
-                    customer_id=best.invoice.customer_id,
-                    paid_amount=line.amount,
-                    posting_date=line.booking_date,
-                    reference_no=line.end_to_end_id or line.bank_reference,
-                    reference_date=line.booking_date,
-                    allocations=[
-                        AllocationIn(invoice_id=best.invoice.id, allocated_amount=line.amount)
-                    ],
-                ),
-            )
-            submit_payment(session, user, payment.id)
-            line.payment_id = payment.id
-            line.reconciliation_status = ReconciliationStatus.ALLOCATED
-            taken.add(best.invoice.id)
-            allocated += 1
+            run.pay(line, best)
         else:
             line.reconciliation_status = ReconciliationStatus.REVIEW
-            review += 1
+            run.review += 1
+    run.carry_out(session, user)
     session.flush()
-    return ReconcileResult(allocated, review)
-
-
-def review_lines(session: Session, user: User) -> Sequence[BankStatementLine]:
-    """The lines waiting for the treasurer, oldest first, with their best candidate's id."""
-    require(user, Permission.BANK_ACCOUNTS_READ)
-    return session.scalars(
-        select(BankStatementLine)
-        .where(BankStatementLine.reconciliation_status == ReconciliationStatus.REVIEW)
-        .order_by(BankStatementLine.booking_date, BankStatementLine.id)
-    ).all()
+    return ReconcileResult(len(run.decided), run.review)
 
 
 @dataclass
-class _Candidates:
-    by_number: dict[str, Invoice]
-    member_by_iban: dict[str, int]
-    members_by_name: dict[str, list[int]]
-    open_by_member: dict[int, list[Invoice]]
+class _Run:
+    """The decisions of one run, carried out together once every line is scored."""
 
-    @classmethod
-    def load(cls, session: Session, lines: Sequence[BankStatementLine]) -> _Candidates:
-        numbers = {number.upper() for line in lines for number in _invoice_numbers(line.remittance)}
-        named = (
-            session.scalars(select(Invoice).where(Invoice.number.in_(numbers))).all()
-            if numbers
-            else []
+    taken: set[Claim] = field(default_factory=set)
+    decided: list[tuple[BankStatementLine, Candidate]] = field(default_factory=list)
+    review: int = 0
+
+    def pay(self, line: BankStatementLine, candidate: Candidate) -> None:
+        self.taken |= candidate.claims()
+        self.decided.append((line, candidate))
+        line.reconciliation_status = ReconciliationStatus.ALLOCATED
+
+    def carry_out(self, session: Session, user: User) -> None:
+        paying = [(line, c) for line, c in self.decided if c.batch is None]
+        payment_ids = record_payments(session, user, [_payment(line, c) for line, c in paying])
+        for (line, _candidate), payment_id in zip(paying, payment_ids, strict=True):
+            line.payment_id = payment_id
+        mark_collected(
+            session,
+            user,
+            [
+                (candidate.collection, payment_id)
+                for (_line, candidate), payment_id in zip(paying, payment_ids, strict=True)
+                if candidate.collection is not None
+            ],
         )
-        ibans = {line.counterparty_iban for line in lines if line.counterparty_iban}
-        names = {_name_key(line.counterparty_name) for line in lines if line.counterparty_name}
-        members = (
-            session.execute(select(Member.id, Member.iban).where(Member.iban.in_(ibans))).all()
-            if ibans
-            else []
-        )
-        last_names = {name.rsplit(" ", 1)[-1] for name in names if name}
-        by_name_rows = (
-            session.execute(
-                select(Member.id, Member.first_name, Member.last_name).where(
-                    func.lower(Member.last_name).in_(last_names)
-                )
-            ).all()
-            if last_names
-            else []
-        )
-        members_by_name: dict[str, list[int]] = {}
-        for row in by_name_rows:
-            key = _name_key(f"{row.first_name} {row.last_name}")
-            members_by_name.setdefault(key, []).append(row.id)
-        member_ids = {row.id for row in members} | {row.id for row in by_name_rows}
-        open_invoices = (
-            session.scalars(
-                select(Invoice)
-                .where(
-                    Invoice.member_id.in_(member_ids),
-                    Invoice.docstatus == DocStatus.SUBMITTED,
-                    Invoice.is_return.is_(False),
-                    Invoice.outstanding_amount > 0,
-                )
-                .order_by(Invoice.due_date, Invoice.id)
-            ).all()
-            if member_ids
-            else []
-        )
-        open_by_member: dict[int, list[Invoice]] = {}
-        for invoice in open_invoices:
-            assert invoice.member_id is not None  # selected by member
-            open_by_member.setdefault(invoice.member_id, []).append(invoice)
-        return cls(
-            by_number={invoice.number.upper(): invoice for invoice in named},
-            member_by_iban={row.iban: row.id for row in members if row.iban},
-            members_by_name=members_by_name,
-            open_by_member=open_by_member,
+        for line, candidate in self.decided:
+            if candidate.batch is not None:
+                book_batch(session, user, line, candidate)
+        record_money_events(
+            session,
+            user,
+            [
+                line_event(line, "bank_line.allocated", candidate_data(candidate, automatic=True))
+                for line, candidate in self.decided
+            ],
         )
 
-    def best_for(self, line: BankStatementLine, *, exclude: set[int]) -> Candidate | None:
-        found = [c for c in self._candidates(line) if c.invoice.id not in exclude]
-        return max(found, key=lambda c: c.score, default=None)
 
-    def _candidates(self, line: BankStatementLine) -> list[Candidate]:
-        found = []
-        for number in _invoice_numbers(line.remittance):
-            invoice = self.by_number.get(number.upper())
-            if invoice is None or not _is_open(invoice):
-                continue
-            exact = invoice.outstanding_amount == line.amount
-            score = INVOICE_NUMBER_AND_AMOUNT if exact else INVOICE_NUMBER_ONLY
-            found.append(Candidate(invoice, score, f"invoice {invoice.number} in the remittance"))
-        member_id = self.member_by_iban.get(line.counterparty_iban or "")
-        if member_id is not None:
-            found += self._owed_exactly(member_id, line.amount, MEMBER_IBAN_AND_AMOUNT, "IBAN")
-        for member_id in self.members_by_name.get(_name_key(line.counterparty_name), []):
-            found += self._owed_exactly(member_id, line.amount, MEMBER_NAME_AND_AMOUNT, "name")
-        return found
-
-    def _owed_exactly(
-        self, member_id: int, amount: Decimal, score: Decimal, by: str
-    ) -> list[Candidate]:
-        for invoice in self.open_by_member.get(member_id, []):
-            if invoice.outstanding_amount == amount:
-                return [Candidate(invoice, score, f"the member's {by} and the amount")]
-        return []
+def book_batch(session: Session, user: User, line: BankStatementLine, candidate: Candidate) -> None:
+    """The line books a whole batch (processed by the SEPA domain) or one block of it."""
+    booked = candidate.batch
+    assert booked is not None  # a batch candidate
+    if booked.sequence_type is None:
+        book_whole_batch(session, user, booked)
+        return
+    collections = block_collections(session, booked)
+    payments = [
+        collection_payment(collection, collection.entry.amount, line.booking_date)
+        for collection in collections
+    ]
+    payment_ids = record_payments(session, user, payments)
+    mark_collected(session, user, list(zip(collections, payment_ids, strict=True)))
 
 
-def _invoice_numbers(remittance: str | None) -> list[str]:
-    return _INVOICE_NUMBER.findall(remittance or "")
-
-
-def _is_open(invoice: Invoice) -> bool:
-    return (
-        invoice.docstatus == DocStatus.SUBMITTED
-        and not invoice.is_return
-        and invoice.outstanding_amount > 0
+def _payment(line: BankStatementLine, candidate: Candidate) -> ReceivedPayment:
+    if candidate.collection is not None:
+        return collection_payment(candidate.collection, line.amount, line.booking_date)
+    invoice = candidate.invoice
+    assert invoice is not None  # not a batch candidate
+    allocated = min(line.amount, invoice.outstanding_amount) if is_open(invoice) else None
+    return ReceivedPayment(
+        customer_id=invoice.customer_id,
+        posting_date=line.booking_date,
+        paid_amount=line.amount,
+        reference_no=line.end_to_end_id or line.bank_reference,
+        allocations=((invoice.id, allocated),) if allocated else (),
     )
 
 
-def _name_key(name: str | None) -> str:
-    return " ".join((name or "").lower().split())
+def line_event(line: BankStatementLine, event: str, data: dict[str, Any]) -> dict[str, Any]:
+    """An audit row (``record_money_events``) of a decision on ``line``."""
+    return {
+        "event": event,
+        "entity": LINE_ENTITY,
+        "entity_id": line.id,
+        "amount": line.amount,
+        "data": {"payment_id": line.payment_id, **data},
+    }
+
+
+def candidate_data(candidate: Candidate, *, automatic: bool) -> dict[str, Any]:
+    """What the audit keeps of the candidate a line was paid to."""
+    data: dict[str, Any] = {
+        "automatic": automatic,
+        "score": str(candidate.score),
+        "reason": candidate.reason,
+        "invoice_id": candidate.invoice_id,
+    }
+    if candidate.batch is not None:
+        data["direct_debit_batch_id"] = candidate.batch.batch.id
+        data["batch_reference"] = candidate.batch.reference
+    if candidate.collection is not None:
+        data["direct_debit_entry_id"] = candidate.collection.entry.id
+    return data

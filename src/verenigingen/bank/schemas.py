@@ -1,15 +1,21 @@
-"""Pydantic shapes out of the bank domain: an import's outcome, statements and their lines."""
+"""Pydantic shapes of the bank domain: an import's outcome, statements and their lines, the
+review list and the treasurer's decisions."""
 
 from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
+from verenigingen.bank.candidates import Candidate
 from verenigingen.bank.models import BankStatement
+from verenigingen.bank.review import LineForReview
 from verenigingen.bank.service import ImportResult, StatementImported
+from verenigingen.billing.schemas import AllocationIn
 from verenigingen.clock import UtcDateTime
+from verenigingen.db.ids import RecordId
 
 
 class StatementImportedOut(BaseModel):
@@ -109,3 +115,67 @@ class StatementLineOut(BaseModel):
     mandate_reference: str | None
     creditor_id: str | None
     return_reason: str | None
+    reconciliation_status: str
+    """Open, Review, Allocated or Unrelated."""
+    match_score: Decimal | None
+    match_invoice_id: int | None
+    payment_id: int | None
+
+
+class ReconcileOut(BaseModel):
+    allocated: int
+    """Lines paid: allocated to their invoice, or the direct-debit batch they book processed."""
+    review: int
+    """Lines put in review for the treasurer."""
+
+
+class CandidateOut(BaseModel):
+    score: Decimal
+    reason: str
+    invoice_id: int | None
+    invoice_number: str | None
+    outstanding_amount: Decimal | None
+    direct_debit_batch_id: int | None
+    """Set when the candidate is a direct-debit batch (or block) the line books as a whole."""
+    batch_reference: str | None
+
+    @classmethod
+    def of(cls, candidate: Candidate) -> CandidateOut:
+        invoice, booked = candidate.invoice, candidate.batch
+        return cls(
+            score=candidate.score,
+            reason=candidate.reason,
+            invoice_id=invoice.id if invoice else None,
+            invoice_number=invoice.number if invoice else None,
+            outstanding_amount=invoice.outstanding_amount if invoice else None,
+            direct_debit_batch_id=booked.batch.id if booked else None,
+            batch_reference=booked.reference if booked else None,
+        )
+
+
+class ReviewLineOut(StatementLineOut):
+    candidates: list[CandidateOut]
+    """Best first, at most three, scored when the list is read."""
+
+    @classmethod
+    def of(cls, item: LineForReview) -> ReviewLineOut:
+        line = StatementLineOut.model_validate(item.line)
+        return cls(**line.model_dump(), candidates=[CandidateOut.of(c) for c in item.candidates])
+
+
+class _Input(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AcceptIn(_Input):
+    invoice_id: RecordId | None = None
+    """A candidate invoice of the line; the best candidate when left out."""
+
+
+class AllocateIn(_Input):
+    allocations: Annotated[list[AllocationIn], Field(min_length=1, max_length=100)]
+    """One per invoice, of one customer; the amounts add up to the line's."""
+
+
+class UnrelatedIn(_Input):
+    note: Annotated[str, Field(max_length=500)] = ""

@@ -332,7 +332,7 @@ def _line(
         counterparty_iban=_fit(entry.counterparty_iban, 34),
         counterparty_bic=_fit(entry.counterparty_bic, 11),
         remittance=_fit(entry.remittance, 500),
-        end_to_end_id=_fit(entry.end_to_end_id, 35),
+        end_to_end_id=_fit(entry.end_to_end_id or entry.batch_reference, 35),
         bank_reference=_fit(entry.bank_reference, 35),
         transaction_type=_fit(entry.transaction_type, 35),
         mandate_reference=_fit(entry.mandate_reference, 35),

@@ -31,6 +31,8 @@ class StatementEntry:
     mandate_reference: str | None = None
     creditor_id: str | None = None
     return_reason: str | None = None
+    batch_reference: str | None = None
+    """The payment information id of a batch booking (one entry for many transactions)."""
 
 
 @dataclass(frozen=True)

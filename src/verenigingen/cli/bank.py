@@ -8,14 +8,21 @@ with the line or account named, and nothing of it is written.
 from __future__ import annotations
 
 from contextlib import ExitStack
+from decimal import Decimal
 from pathlib import Path
 
 import typer
+from pydantic import ValidationError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 from rich.table import Table
+from sqlalchemy.orm import Session
 
 from verenigingen.bank import reconcile, service
+from verenigingen.bank import review as review_service
+from verenigingen.bank.models import BankStatementLine
+from verenigingen.billing.schemas import AllocationIn
 from verenigingen.cli.context import console, fail, ready_context, system_user, transaction
+from verenigingen.money import parse_amount
 
 app = typer.Typer(
     help="Bank accounts and statement imports (camt.053, MT940).", no_args_is_help=True
@@ -110,29 +117,130 @@ def reconcile_lines() -> None:
     )
 
 
-@app.command("review")
-def review() -> None:
-    """The lines waiting for the treasurer, with their best candidate and its score."""
+review_app = typer.Typer(
+    help="The lines waiting for the treasurer, and the decisions on them.",
+    invoke_without_command=True,
+)
+app.add_typer(review_app, name="review")
+
+
+@review_app.callback()
+def review(
+    ctx: typer.Context,
+    limit: int = typer.Option(50, min=1, max=500, help="Lines to show."),
+) -> None:
+    """The lines waiting for review, each with its best candidates and their scores."""
+    if ctx.invoked_subcommand is not None:
+        return
     context = ready_context()
     with transaction(context) as session:
-        lines = [
-            (
-                line.booking_date.isoformat(),
-                f"{line.amount}",
-                line.counterparty_name or "",
-                line.remittance or "",
-                "" if line.match_invoice_id is None else str(line.match_invoice_id),
-                "" if line.match_score is None else f"{line.match_score}",
-            )
-            for line in reconcile.review_lines(session, system_user(session))
-        ]
-    if not lines:
+        waiting, total = review_service.review_lines(session, system_user(session), limit=limit)
+        rows = [_review_row(item) for item in waiting]
+    if not rows:
         console.print("no bank line waits for review")
         return
-    table = Table("booked", "amount", "from", "remittance", "invoice id", "score")
-    for row in lines:
+    table = Table("line", "booked", "amount", "from", "remittance", "candidates (score)")
+    for row in rows:
         table.add_row(*row)
     console.print(table)
+    if total > len(rows):
+        console.print(f"{len(rows)} of {total} lines shown (--limit)", highlight=False)
+
+
+def _review_row(item: review_service.LineForReview) -> tuple[str, ...]:
+    line = item.line
+    candidates = "; ".join(
+        f"{candidate.reason} ({candidate.score})"
+        + (f" [invoice id {candidate.invoice_id}]" if candidate.invoice_id else "")
+        for candidate in item.candidates
+    )
+    return (
+        str(line.id),
+        line.booking_date.isoformat(),
+        f"{line.amount}",
+        line.counterparty_name or "",
+        line.remittance or "",
+        candidates
+        or (f"returned direct debit ({line.return_reason})" if line.return_reason else "-"),
+    )
+
+
+@review_app.command("accept")
+def accept(
+    line_id: int = typer.Argument(..., help="The line's id (first column of bank review)."),
+    invoice: int | None = typer.Option(
+        None, "--invoice", help="The candidate invoice's id; the best candidate when left out."
+    ),
+) -> None:
+    """Pay the line's best candidate, or the candidate invoice named."""
+    context = ready_context()
+    with transaction(context) as session:
+        line = review_service.accept_candidate(
+            session, system_user(session), line_id, invoice_id=invoice
+        )
+        outcome = _outcome(line)
+    console.print(outcome, highlight=False)
+
+
+@review_app.command("allocate")
+def allocate(
+    line_id: int = typer.Argument(..., help="The line's id (first column of bank review)."),
+    invoices: list[str] = typer.Option(
+        ...,
+        "--invoice",
+        help="INVOICE_ID:AMOUNT, once per invoice (a split); the amounts add up to the line's. "
+        "INVOICE_ID alone takes the whole line.",
+    ),
+) -> None:
+    """Pay invoices of one customer by hand: one payment, an allocation per invoice."""
+    context = ready_context()
+    with transaction(context) as session:
+        user = system_user(session)
+        allocations = _allocations(session, line_id, invoices)
+        line = review_service.allocate_line(session, user, line_id, allocations)
+        outcome = _outcome(line)
+    console.print(outcome, highlight=False)
+
+
+@review_app.command("unrelated")
+def unrelated(
+    line_id: int = typer.Argument(..., help="The line's id (first column of bank review)."),
+    note: str = typer.Option("", "--note", help="Why (kept in the audit trail)."),
+) -> None:
+    """Mark the line as not member-related: it is left alone from now on."""
+    context = ready_context()
+    with transaction(context) as session:
+        line = review_service.mark_unrelated(session, system_user(session), line_id, note=note)
+        outcome = _outcome(line)
+    console.print(outcome, highlight=False)
+
+
+def _allocations(session: Session, line_id: int, given: list[str]) -> list[AllocationIn]:
+    """``INVOICE_ID:AMOUNT`` options as allocations; one ``INVOICE_ID`` alone takes the line."""
+    allocations = []
+    for text in given:
+        invoice_text, _, amount_text = text.partition(":")
+        if amount_text:
+            amount = parse_amount(amount_text.strip(), field="amount")
+        elif len(given) == 1:
+            line = session.get(BankStatementLine, line_id)
+            # An unknown line or a debit is refused by the service, naming the rule.
+            amount = max(abs(line.amount), Decimal("0.01")) if line else Decimal("0.01")
+        else:
+            raise fail(f"--invoice {text!r}: a split needs INVOICE_ID:AMOUNT for every invoice")
+        try:
+            allocations.append(
+                AllocationIn(invoice_id=invoice_text.strip(), allocated_amount=amount)
+            )
+        except ValidationError:
+            raise fail(f"--invoice {text!r}: expected INVOICE_ID or INVOICE_ID:AMOUNT") from None
+    return allocations
+
+
+def _outcome(line: BankStatementLine) -> str:
+    if line.payment_id is not None:
+        return f"line {line.id} {line.reconciliation_status}: payment id {line.payment_id}"
+    return f"line {line.id} {line.reconciliation_status}"
 
 
 class _ProgressBar:

@@ -10,6 +10,7 @@ from verenigingen.app_context import AppContext
 from verenigingen.startup import load_all
 from verenigingen.web.api import auth as auth_api
 from verenigingen.web.api import bank as bank_api
+from verenigingen.web.api import bank_reconciliation as bank_reconciliation_api
 from verenigingen.web.api import cache as cache_api
 from verenigingen.web.api import dues, invoices, jobs, members, memberships, notifications, payments
 from verenigingen.web.api import history as history_api
@@ -68,6 +69,7 @@ def create_app(
     app.include_router(cache_api.router, prefix=API_PREFIX)
     app.include_router(settings_api.router, prefix=API_PREFIX)
     app.include_router(bank_api.router, prefix=API_PREFIX)
+    app.include_router(bank_reconciliation_api.router, prefix=API_PREFIX)
     app.include_router(sepa_api.router, prefix=API_PREFIX)
     app.include_router(safety_api.router, prefix=API_PREFIX)
     app.include_router(auth_api.router, prefix=API_PREFIX)

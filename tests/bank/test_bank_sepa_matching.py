@@ -1,0 +1,193 @@
+"""Money in from the association's own direct debits, matched with confidence 1.00: a whole
+batch booked as one line (processed as the SEPA domain does), one block of it, or each
+collection on its own line by its end-to-end id. SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from bank_samples import ING
+from sepa_factories import Collectables, make_creditor
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from verenigingen.auth.models import User
+from verenigingen.bank.descriptions import parse_description
+from verenigingen.bank.models import BankStatementLine
+from verenigingen.bank.reconcile import reconcile_open_lines
+from verenigingen.bank.service import add_account, import_statement_file
+from verenigingen.billing.models import AuditEvent, Invoice, Payment
+from verenigingen.sepa.batches import batch_entries, create_batch, submit_batch
+from verenigingen.sepa.models import DirectDebitBatch, SepaMandateUsage
+from verenigingen.sepa.pain008 import export_batch
+
+TODAY = dt.date(2026, 11, 16)
+COLLECTION = dt.date(2026, 11, 18)
+pytestmark = [pytest.mark.usefixtures("frozen_today"), pytest.mark.today(TODAY)]
+
+
+def statement(entries: list[tuple[str, str]]) -> bytes:
+    """A balanced camt.053 of the ING account: ``(amount, NtryDtls inner XML)`` credits."""
+    total = sum((Decimal(amount) for amount, _ in entries), Decimal("0.00"))
+    body = "".join(
+        f'<Ntry><Amt Ccy="EUR">{amount}</Amt><CdtDbtInd>CRDT</CdtDbtInd><Sts>BOOK</Sts>'
+        f"<BookgDt><Dt>2026-11-18</Dt></BookgDt><AcctSvcrRef>DD-{n}</AcctSvcrRef>"
+        f"<NtryDtls>{details}</NtryDtls></Ntry>"
+        for n, (amount, details) in enumerate(entries)
+    )
+    return (
+        '<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.02"><BkToCstmrStmt>'
+        f"<Stmt><Id>DD-1</Id><Acct><Id><IBAN>{ING}</IBAN></Id><Ccy>EUR</Ccy></Acct>"
+        '<Bal><Tp><CdOrPrtry><Cd>OPBD</Cd></CdOrPrtry></Tp><Amt Ccy="EUR">0.00</Amt>'
+        "<CdtDbtInd>CRDT</CdtDbtInd><Dt><Dt>2026-11-17</Dt></Dt></Bal>"
+        f'<Bal><Tp><CdOrPrtry><Cd>CLBD</Cd></CdOrPrtry></Tp><Amt Ccy="EUR">{total}</Amt>'
+        f"<CdtDbtInd>CRDT</CdtDbtInd><Dt><Dt>2026-11-18</Dt></Dt></Bal>{body}</Stmt>"
+        "</BkToCstmrStmt></Document>"
+    ).encode()
+
+
+def batch_booking(reference: str, count: int) -> str:
+    return f"<Btch><PmtInfId>{reference}</PmtInfId><NbOfTxs>{count}</NbOfTxs></Btch>"
+
+
+def one_collection(end_to_end_id: str) -> str:
+    return f"<TxDtls><Refs><EndToEndId>{end_to_end_id}</EndToEndId></Refs></TxDtls>"
+
+
+class Collected:
+    """A submitted batch of three collections (25.00, 30.00, 45.00) on 18 November."""
+
+    def __init__(self, session: Session, treasurer: User) -> None:
+        self.session = session
+        make_creditor(session, treasurer)
+        add_account(session, treasurer, ING)
+        members = Collectables(session, treasurer)
+        self.invoices = [
+            members.invoice(members.member(), amount) for amount in ("25.00", "30.00", "45.00")
+        ]
+        moment = dt.datetime(2026, 11, 16, 8, 0)
+        self.batch = create_batch(session, treasurer, COLLECTION, moment=moment)
+        export_batch(session, treasurer, self.batch.id)
+        submit_batch(session, treasurer, self.batch.id)
+        self.entries = batch_entries(session, self.batch.id)
+
+    def outstanding(self) -> list[Decimal]:
+        for invoice in self.invoices:
+            self.session.refresh(invoice)
+        return [invoice.outstanding_amount for invoice in self.invoices]
+
+    def usages(self) -> set[str]:
+        return set(self.session.scalars(select(SepaMandateUsage.status)).all())
+
+
+@pytest.fixture
+def collected(any_session: Session, treasurer: User) -> Collected:
+    return Collected(any_session, treasurer)
+
+
+def test_a_batch_booked_as_one_line_is_processed_as_a_whole(
+    collected: Collected, treasurer: User
+) -> None:
+    session = collected.session
+    reference = collected.batch.message_id
+    import_statement_file(session, treasurer, statement([("100.00", batch_booking(reference, 3))]))
+
+    assert reconcile_open_lines(session, treasurer).allocated == 1
+
+    line = session.scalars(select(BankStatementLine)).one()
+    assert (line.reconciliation_status, line.match_score, line.end_to_end_id) == (
+        "Allocated",
+        Decimal("1.00"),
+        reference,
+    )
+    assert collected.outstanding() == [Decimal("0.00")] * 3
+    session.refresh(collected.batch)
+    assert collected.batch.status == "Processed"
+    modes = session.scalars(select(Payment.mode_of_payment)).all()
+    assert modes == ["SEPA Direct Debit"] * 3
+    assert collected.usages() == {"Collected"}
+    event = session.scalars(
+        select(AuditEvent).where(AuditEvent.entity == "bank_statement_line")
+    ).one()
+    assert event.data is not None
+    assert (event.event, event.data["direct_debit_batch_id"], event.data["automatic"]) == (
+        "bank_line.allocated",
+        collected.batch.id,
+        True,
+    )
+
+
+def test_each_collection_on_its_own_line_is_matched_by_its_end_to_end_id(
+    collected: Collected, treasurer: User
+) -> None:
+    session = collected.session
+    first, second, third = collected.entries
+    import_statement_file(
+        session,
+        treasurer,
+        statement(
+            [
+                (f"{first.amount}", one_collection(first.end_to_end_id)),
+                (f"{second.amount}", one_collection(second.end_to_end_id)),
+            ]
+        ),
+    )
+    assert reconcile_open_lines(session, treasurer).allocated == 2
+    lines = session.scalars(select(BankStatementLine).order_by(BankStatementLine.id)).all()
+    assert [(line.match_score, line.match_invoice_id) for line in lines] == [
+        (Decimal("1.00"), first.invoice_id),
+        (Decimal("1.00"), second.invoice_id),
+    ]
+    for entry in (first, second, third):
+        session.refresh(entry)
+    assert [e.status for e in (first, second, third)] == ["Collected", "Collected", "Pending"]
+    assert first.payment_id == lines[0].payment_id
+    session.refresh(collected.batch)
+    assert collected.batch.status == "Submitted"  # one collection still to come
+
+    import_statement_file(
+        session,
+        treasurer,
+        statement([(f"{third.amount}", one_collection(third.end_to_end_id))]).replace(
+            b"<Id>DD-1</Id>", b"<Id>DD-2</Id>"
+        ),
+    )
+    assert reconcile_open_lines(session, treasurer).allocated == 1
+    session.refresh(collected.batch)
+    assert collected.batch.status == "Processed"  # closed once nothing was pending
+    assert collected.outstanding() == [Decimal("0.00")] * 3
+
+
+def test_a_block_of_the_batch_is_collected_on_its_own(
+    collected: Collected, treasurer: User
+) -> None:
+    session = collected.session
+    block = f"{collected.batch.message_id}-{collected.entries[0].sequence_type}"
+    import_statement_file(session, treasurer, statement([("100.00", batch_booking(block, 3))]))
+    assert reconcile_open_lines(session, treasurer).allocated == 1
+    assert collected.outstanding() == [Decimal("0.00")] * 3
+    session.refresh(collected.batch)
+    assert collected.batch.status == "Processed"
+
+
+def test_a_batch_booked_for_another_amount_waits_for_review(
+    collected: Collected, treasurer: User
+) -> None:
+    session = collected.session
+    reference = collected.batch.message_id
+    import_statement_file(session, treasurer, statement([("75.00", batch_booking(reference, 2))]))
+    assert reconcile_open_lines(session, treasurer).review == 1
+    line = session.scalars(select(BankStatementLine)).one()
+    assert (line.reconciliation_status, line.match_score) == ("Review", Decimal("0.50"))
+    assert collected.outstanding() == [Decimal("25.00"), Decimal("30.00"), Decimal("45.00")]
+    assert session.scalar(select(DirectDebitBatch.status)) == "Submitted"
+    assert session.scalars(select(Invoice.status)).all().count("Paid") == 0
+
+
+def test_mt940_names_the_batch_by_its_payment_information_id() -> None:
+    description = parse_description(
+        "/TRTP/SEPA Incasso batch/PREF/BATCH-20261116-RCUR/NRTX/3/REMI/Contributie"
+    )
+    assert description.batch_reference == "BATCH-20261116-RCUR"
