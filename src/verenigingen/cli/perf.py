@@ -1,4 +1,5 @@
-"""``verenigingen perf``: profile the workloads, and the regression gate that CI runs.
+"""``verenigingen perf``: profile the workloads, the regression gate that CI runs, and the
+validation of the optimizations against the plan's criteria.
 
 Both commands run on their own SQLite copies of a seeded demo association under
 ``<data dir>/perf``; they never write to the configured database. ``check`` reads one thing from
@@ -9,6 +10,7 @@ unless ``--tolerance`` is given.
 from __future__ import annotations
 
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -28,6 +30,11 @@ from verenigingen.db.migrate import check_schema
 from verenigingen.errors import DatabaseNotReady
 from verenigingen.perf import gate, profiler, report, report_markdown
 from verenigingen.perf.baseline import BaselineError, load_baseline, write_json
+from verenigingen.perf.validation import html as validation_html
+from verenigingen.perf.validation import report as validation_report
+from verenigingen.perf.validation.association import Face
+from verenigingen.perf.validation.memory import DEFAULT_REQUESTS
+from verenigingen.perf.validation.suite import TooFewInvoices, ValidationOptions, run_validation
 from verenigingen.perf.workloads import (
     UnknownWorkload,
     Workload,
@@ -39,6 +46,8 @@ from verenigingen.perf.workloads.database import LARGE, SMALL, DemoDatabase, cac
 from verenigingen.perf.workloads.runner import WorkloadInputError
 from verenigingen.settings import LiveSettings, defaults_of
 from verenigingen.settings.signal import MemorySignal
+from verenigingen.startup import load_all
+from verenigingen.web.app import create_app
 
 # CI logs are not terminals: Rich would fold the tables to 80 columns and split every statement
 # over a dozen lines, so a non-terminal gets a wide console.
@@ -290,3 +299,84 @@ def _print_regressions(verdict: gate.Verdict, tolerance: float) -> None:
             "\n".join(change.call_site),
         )
     console.print(table)
+
+
+@app.command("validate")
+def validate(
+    out: Path = typer.Option(Path("validation-out"), "--out", help="Directory for the reports."),
+    members: int = typer.Option(
+        300, min=20, max=5000, help="Members of the fresh demo association."
+    ),
+    requests: int = typer.Option(
+        DEFAULT_REQUESTS,
+        min=1,
+        max=1_000_000,
+        help="Requests to the `verenigingen serve` process before its RSS is judged.",
+    ),
+    quick: bool = typer.Option(
+        False, "--quick", help="Small runs (a first look, the tests); the sizes are reported."
+    ),
+    baseline_path: Path = typer.Option(
+        Path("perf/baseline.json"), "--baseline", help="The committed baseline."
+    ),
+    baseline_workload: list[str] | None = typer.Option(
+        None, "--baseline-workload", help="Gate only this workload (repeatable; default all)."
+    ),
+) -> None:
+    """Build a fresh demo association, run the workloads with the optimizations off and on,
+    inject 5 % job failures and judge the plan's criteria; write validation_report.json, .md
+    and .html (exit 1 when a criterion fails)."""
+    if baseline_workload:
+        _workloads(baseline_workload)  # an unknown name is refused before the long run
+    tolerance, _source = regression_tolerance()
+    options = ValidationOptions(
+        members=members,
+        requests=requests,
+        baseline=baseline_path,
+        tolerance=tolerance,
+        baseline_workloads=tuple(baseline_workload) if baseline_workload else None,
+    )
+    if quick:
+        options = options.quick()
+    command = " ".join(
+        ["verenigingen perf validate", f"--members {members}", f"--requests {requests}"]
+        + (["--quick"] if quick else [])
+        + [f"--baseline-workload {name}" for name in baseline_workload or ()]
+    )
+    with (
+        tempfile.TemporaryDirectory(prefix="verenigingen-validate-") as work,
+        console.status("Validating") as status,
+    ):
+        try:
+            result = run_validation(
+                options,
+                Path(work),
+                Face(load_all, create_app),
+                lambda stage: status.update(f"Validating: {stage}"),
+            )
+        except TooFewInvoices as error:
+            raise fail(str(error), 2) from None
+    data = validation_report.document(result, command)
+    out.mkdir(parents=True, exist_ok=True)
+    validation_report.write_json(out / "validation_report.json", data)
+    (out / "validation_report.md").write_text(
+        validation_report.render_markdown(data), encoding="utf-8"
+    )
+    (out / "validation_report.html").write_text(validation_html.render_html(data), encoding="utf-8")
+    table = Table(title=f"Validation ({result.seconds:.0f} s)")
+    for column in ("criterion", "goal", "measured", "verdict"):
+        table.add_column(column)
+    for criterion in result.criteria:
+        table.add_row(
+            criterion.title,
+            criterion.goal,
+            criterion.measured,
+            "[green]pass[/]" if criterion.passed else "[red]FAIL[/]",
+        )
+    console.print(table)
+    console.print(f"Wrote {out}/validation_report.json, .md and .html.")
+    if not result.passed:
+        failed = ", ".join(criterion.key for criterion in result.failed)
+        console.print(f"[red]perf validate failed[/]: {failed}")
+        raise typer.Exit(1)
+    console.print("[green]perf validate passed[/]: every criterion met.")

@@ -11,8 +11,10 @@ imported, and the entry points import the modules listed in :mod:`verenigingen.s
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import importlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -97,6 +99,23 @@ def get_task(name: str) -> TaskSpec:
         known = ", ".join(sorted(_tasks)) or "none loaded"
         raise UnknownTask(f"unknown task {name!r}; known tasks: {known}")
     return spec
+
+
+@contextlib.contextmanager
+def tasks_wrapped(wrap: Callable[[TaskSpec], TaskFunction]) -> Iterator[None]:
+    """Every registered task runs ``wrap(spec)`` instead of its function until the block ends.
+
+    For measuring the runner, not for production: the validation suite (``perf validate``)
+    injects transient failures this way. The registry is the process's, so every thread of it
+    sees the wrapped tasks while the block lasts.
+    """
+    originals = dict(_tasks)
+    for name, spec in originals.items():
+        _tasks[name] = dataclasses.replace(spec, function=wrap(spec))
+    try:
+        yield
+    finally:
+        _tasks.update(originals)
 
 
 def task_names() -> list[str]:
