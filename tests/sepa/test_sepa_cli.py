@@ -159,3 +159,36 @@ def test_mandates_from_the_command_line(data_dir: Path) -> None:
     listing = sepa("mandates", "list", member_id)
     assert "CLI-1" in listing
     assert "Cancelled" in listing
+
+
+def test_returns_imported_once_and_the_retry_queue_from_the_command_line(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    from sepa_reports import pain_002
+
+    from verenigingen.sepa.models import DirectDebitEntry
+
+    sepa("creditor", "set", *CREDITOR, "--creditor-id", VALID_CREDITOR_ID, "--cutoff", "23:59")
+    with_collectable_invoice(data_dir)
+    sepa("batch", "create", "--collection-date", "2026-11-19")
+    ((batch_id, _),) = batches(data_dir)
+    sepa("batch", "export", str(batch_id), "--out", str(tmp_path / "batch.xml"))
+    sepa("batch", "submit", str(batch_id))
+    sepa("batch", "process", str(batch_id))
+    engine = make_engine(f"sqlite:///{data_dir / 'verenigingen.db'}")
+    with make_session_factory(engine)() as session:
+        entry = session.scalars(select(DirectDebitEntry)).one()
+        message_id = session.get_one(DirectDebitBatch, batch_id).message_id
+    engine.dispose()
+    report = tmp_path / "pain002.xml"
+    report.write_bytes(pain_002(message_id, [(f"{message_id}-RCUR", entry.end_to_end_id, "MS03")]))
+    imported = sepa("returns", "import", str(report))
+    assert "1 rejected, 0 returned (MS03 1); 1 invoice(s) open again" in imported
+    assert "1 retry(ies) scheduled" in imported
+    assert "was imported before" in sepa("returns", "import", str(report))
+    queue = sepa("retries", "list")
+    assert "MS03" in queue
+    assert "Waiting" in queue
+    broken = tmp_path / "broken.xml"
+    broken.write_bytes(b"<Document>\n<CstmrPmtStsRpt>")
+    assert "not well-formed XML at line 2" in sepa("returns", "import", str(broken), code=1)

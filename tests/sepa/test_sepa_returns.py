@@ -399,3 +399,23 @@ def test_a_bank_statement_return_line_is_recorded_once(
     assert count(session, SepaReturn) == 1
     session.expire_all()
     assert session.get_one(Invoice, invoice.id).status == InvoiceStatus.UNPAID
+
+
+def test_processing_reports_its_progress_per_chunk(
+    session: Session,
+    collectables: Collectables,
+    treasurer: User,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from verenigingen.jobs.progress import listening
+    from verenigingen.sepa import batches
+
+    monkeypatch.setattr(batches, "PROCESS_CHUNK", 2)
+    for _ in range(5):
+        collectables.invoice(collectables.member())
+    batch = collected_batch(session, treasurer, 5, process=False)
+    heard: list[tuple[int, int]] = []
+    with listening(lambda done, total: heard.append((done, total))):
+        assert process_batch(session, treasurer, batch.id).status == BatchStatus.PROCESSED
+    assert heard == [(0, 5), (2, 5), (4, 5), (5, 5)]
+    assert count(session, Payment) == 5

@@ -7,9 +7,11 @@ a broken rule is a one-line error with nothing written.
 from __future__ import annotations
 
 import datetime as dt
+from contextlib import ExitStack
 from pathlib import Path
 
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 from rich.table import Table
 
 from verenigingen.cli.context import (
@@ -20,9 +22,10 @@ from verenigingen.cli.context import (
     system_user,
     transaction,
 )
-from verenigingen.sepa import batches, creditor, mandates, pain008, service
+from verenigingen.jobs.progress import listening
+from verenigingen.sepa import batches, creditor, mandates, pain008, retries, returns, service
 from verenigingen.sepa.errors import BatchInvalid
-from verenigingen.sepa.models import DirectDebitBatch, PainVersion, SepaMandate
+from verenigingen.sepa.models import DirectDebitBatch, PainVersion, RetryStatus, SepaMandate
 from verenigingen.sepa.schemas import CreditorIn, MandateCreate
 
 app = typer.Typer(
@@ -37,7 +40,15 @@ mandates_app = typer.Typer(
 )
 app.add_typer(creditor_app, name="creditor")
 app.add_typer(mandates_app, name="mandates")
+returns_app = typer.Typer(
+    help="Rejects and returns: import the bank's pain.002 or camt.054.", no_args_is_help=True
+)
+retries_app = typer.Typer(help="Returned collections and their retries.", no_args_is_help=True)
 app.add_typer(batch_app, name="batch")
+app.add_typer(returns_app, name="returns")
+app.add_typer(retries_app, name="retries")
+PROGRESS_FROM_ENTRIES = 1000
+"""A batch this large gets a progress bar."""
 
 
 @creditor_app.command("set")
@@ -241,8 +252,16 @@ def submit(batch_id: int) -> None:
 
 @batch_app.command("process")
 def process(batch_id: int) -> None:
-    """Book a Submitted batch as collected: payments and allocations, usages Collected."""
-    _step(batches.process_batch, batch_id)
+    """Book a Submitted batch as collected: payments and allocations, usages Collected (a
+    progress bar for a large batch). Entries the bank rejected before are left out: the batch
+    is then Partially Processed."""
+    context = ready_context()
+    with ExitStack() as stack:
+        bar = _ProgressBar(stack, "collecting")
+        with transaction(context) as session, listening(bar.show):
+            batch = batches.process_batch(session, system_user(session), batch_id)
+            shown = _describe(batch)
+    console.print(shown, highlight=False)
 
 
 @batch_app.command("cancel")
@@ -256,3 +275,86 @@ def _step(step: batches.BatchStep, batch_id: int) -> None:
     with transaction(context) as session:
         batch = step(session, system_user(session), batch_id)
         console.print(_describe(batch), highlight=False)
+
+
+class _ProgressBar:
+    """A bar that appears only once the work turns out to be large."""
+
+    def __init__(self, stack: ExitStack, label: str) -> None:
+        self._stack = stack
+        self._label = label
+        self._progress: Progress | None = None
+        self._task: TaskID | None = None
+
+    def show(self, done: int, total: int) -> None:
+        if total < PROGRESS_FROM_ENTRIES:
+            return
+        if self._progress is None:
+            self._progress = self._stack.enter_context(
+                Progress(
+                    TextColumn(self._label),
+                    BarColumn(),
+                    MofNCompleteColumn(),
+                    console=console,
+                    transient=True,
+                )
+            )
+            self._task = self._progress.add_task(self._label, total=total)
+        assert self._task is not None
+        self._progress.update(self._task, completed=done)
+
+
+@returns_app.command("import")
+def import_returns(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True),
+) -> None:
+    """Import a pain.002 status report or camt.054 notification: every reject or return in it,
+    or nothing (a line that matches no collection of ours names itself). Twice: nothing new."""
+    data = file.read_bytes()
+    context = ready_context()
+    with transaction(context) as session:
+        outcome = returns.import_status_report(session, system_user(session), data)
+    if outcome.already_imported:
+        console.print(
+            f"{file.name} was imported before (report {outcome.report_id}): nothing changed.",
+            highlight=False,
+        )
+        return
+    tally = outcome.tally
+    codes = ", ".join(f"{code} {n}" for code, n in sorted(tally.reason_codes.items())) or "none"
+    console.print(
+        f"{outcome.file_format} imported (report {outcome.report_id}): {tally.rejected} "
+        f"rejected, {tally.returned} returned ({codes}); {tally.invoices_reopened} invoice(s) "
+        f"open again; {tally.mandates_stopped} mandate(s) stopped, "
+        f"{tally.mandates_invalidated} invalid; {tally.retries_scheduled} retry(ies) "
+        f"scheduled, {tally.retries_exhausted} out of retries (treasurer told); "
+        f"{tally.already_recorded} recorded before.",
+        highlight=False,
+    )
+
+
+@retries_app.command("list")
+def list_retries(
+    all_returns: bool = typer.Option(False, "--all", help="Every return, not only waiting ones."),
+) -> None:
+    """The retry queue: returned collections waiting for their retry, earliest due first."""
+    context = ready_context()
+    with transaction(context) as session:
+        status = None if all_returns else RetryStatus.WAITING
+        queue = retries.retry_queue(session, system_user(session), status=status)
+    if not queue:
+        console.print("No retries waiting." if not all_returns else "No returns.")
+        return
+    table = Table("return", "invoice", "member", "mandate", "reason", "attempt", "retry", "due")
+    for item in queue:
+        table.add_row(
+            str(item.return_id),
+            item.invoice_number,
+            item.member_name,
+            item.mandate_reference,
+            item.reason_code,
+            str(item.attempt),
+            item.retry_status,
+            str(item.retry_due_on or "-"),
+        )
+    console.print(table)

@@ -117,6 +117,26 @@ def cancel_mandate(session: Session, user: User, mandate_id: int, reason: str) -
     return _change_status(session, user, mandate, open_statuses, MandateStatus.CANCELLED, text)
 
 
+def revoke_own_mandate(
+    session: Session, user: User, member_id: int, mandate_id: int, reason: str | None
+) -> SepaMandate:
+    """The member withdraws one of its own mandates: Draft, Active or Suspended → Cancelled.
+
+    The caller established that ``user`` is member ``member_id`` (``sepa.self_service``);
+    another member's mandate is 404, as if it did not exist.
+    """
+    text = _reason(reason or "Revoked by the member")
+    mandate = session.scalar(
+        select(SepaMandate)
+        .where(SepaMandate.id == mandate_id, SepaMandate.member_id == member_id)
+        .with_for_update()
+    )
+    if mandate is None:
+        raise NotFound(f"you have no mandate with id {mandate_id}")
+    open_statuses = (MandateStatus.DRAFT, MandateStatus.ACTIVE, MandateStatus.SUSPENDED)
+    return _change_status(session, user, mandate, open_statuses, MandateStatus.CANCELLED, text)
+
+
 def change_mandate_account(
     session: Session, user: User, mandate_id: int, iban: str, bic: str | None = None
 ) -> SepaMandate:

@@ -38,6 +38,24 @@ class MandateCreate(BaseModel):
     """Record it as Draft, to be activated later, instead of Active."""
 
 
+class OwnMandateIn(BaseModel):
+    """A mandate the member signs itself, today, in the portal or through the API."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    iban: str = Field(max_length=50)
+    bic: str | None = Field(default=None, max_length=20)
+    account_holder: str | None = Field(default=None, max_length=140)
+    """The member's account holder (or name) when omitted."""
+
+
+class RevokeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str | None = Field(default=None, max_length=500)
+    """Why; "Revoked by the member" when omitted (at most 140 characters)."""
+
+
 class MandateOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -174,3 +192,54 @@ class EntryOut(BaseModel):
 
 class BatchDetail(BatchOut):
     entries: list[EntryOut]
+
+
+class ReturnTallyOut(BaseModel):
+    rejected: int
+    returned: int
+    already_recorded: int
+    """Named in the file but recorded before (another report, a statement line)."""
+    invoices_reopened: int
+    mandates_stopped: int
+    mandates_invalidated: int
+    retries_scheduled: int
+    retries_exhausted: int
+    reason_codes: dict[str, int]
+
+
+class StatusReportImportOut(BaseModel):
+    """What importing a pain.002 or camt.054 did (nothing when ``already_imported``)."""
+
+    report_id: int
+    file_format: str
+    already_imported: bool
+    tally: ReturnTallyOut
+
+
+class RetryOut(BaseModel):
+    """A returned collection and what follows it (the retry queue)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    return_id: int
+    invoice_id: int
+    invoice_number: str
+    member_id: int
+    member_name: str
+    mandate_id: int
+    mandate_reference: str
+    kind: str
+    reason_code: str
+    amount: Decimal
+    booked_on: dt.date
+    attempt: int
+    retry_status: str
+    retry_due_on: dt.date | None
+
+
+class ProcessJobOut(BaseModel):
+    """The tracked job processing a batch: follow it at ``GET /api/v1/jobs/{job_id}``."""
+
+    job_id: int
+    batch_id: int
+    status: str

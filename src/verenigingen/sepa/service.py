@@ -73,6 +73,14 @@ def create_mandate(
     and the expiry not before the first collection.
     """
     require_any(user, Permission.BILLING_WRITE, Permission.MEMBERS_WRITE)
+    return record_mandate(session, user, member_id, data)
+
+
+def record_mandate(
+    session: Session, user: User, member_id: int, data: MandateCreate
+) -> SepaMandate:
+    """:func:`create_mandate` once the caller has checked who may (staff, or the member itself:
+    ``sepa.self_service``)."""
     given = data.mandate_reference
     reference = check_mandate_reference(given) if given is not None else ""
     iban, bic = bank_account(data.iban, (data.bic or "").strip() or None)

@@ -10,10 +10,12 @@ from sqlalchemy.orm import Session
 from verenigingen import clock
 from verenigingen.auth.models import User
 from verenigingen.auth.permissions import Permission, require
-from verenigingen.jobs import job
-from verenigingen.sepa.batches import process_batch
+from verenigingen.jobs import enqueue, job
+from verenigingen.jobs.models import Job
+from verenigingen.sepa.batches import get_batch, process_batch
+from verenigingen.sepa.errors import BatchTransitionNotAllowed
 from verenigingen.sepa.mandates import expire_mandates
-from verenigingen.sepa.models import DirectDebitEntry, EntryStatus
+from verenigingen.sepa.models import BatchStatus, DirectDebitEntry, EntryStatus
 from verenigingen.sepa.usage import record_usage, record_usages
 
 RECORD_MANDATE_USAGE = "sepa.record_mandate_usage"
@@ -45,6 +47,26 @@ def record_mandate_usages(
     """The usages of direct-debit payments recorded in bulk (the demo, a statement import)."""
     require(user, Permission.BILLING_WRITE)
     return {"payments": len(payment_ids), "usages_added": record_usages(session, payment_ids)}
+
+
+def start_processing(session: Session, user: User, batch_id: int) -> Job:
+    """Queue the processing of a Submitted batch as a tracked job (its progress visible at
+    ``GET /api/v1/jobs/{id}``); 404 for an unknown batch, 409 unless it is Submitted. Asked
+    twice while the job waits or runs: the same job."""
+    require(user, Permission.BILLING_WRITE)
+    batch = get_batch(session, user, batch_id)
+    if batch.status != BatchStatus.SUBMITTED:
+        raise BatchTransitionNotAllowed(
+            f"batch {batch_id} is {batch.status}; only a Submitted batch can be processed"
+        )
+    return enqueue(
+        session,
+        PROCESS_BATCH,
+        user=user,
+        dedup_key=f"{PROCESS_BATCH}:{batch_id}",
+        max_retries=0,
+        batch_id=batch_id,
+    )
 
 
 @job(PROCESS_BATCH, queue="long")

@@ -71,6 +71,7 @@ def create_app(
     app.include_router(bank_api.router, prefix=API_PREFIX)
     app.include_router(bank_reconciliation_api.router, prefix=API_PREFIX)
     app.include_router(sepa_api.router, prefix=API_PREFIX)
+    app.include_router(sepa_api.me_router, prefix=API_PREFIX)
     app.include_router(safety_api.router, prefix=API_PREFIX)
     app.include_router(auth_api.router, prefix=API_PREFIX)
     app.include_router(users_api.router, prefix=API_PREFIX)

@@ -1,14 +1,29 @@
-"""/api/v1/sepa: the creditor's settings, the mandates' lifecycle and direct-debit batches.
+"""/api/v1/sepa: the creditor's settings, the mandates' lifecycle, direct-debit batches, the
+bank's rejects and returns and the retry queue; /api/v1/me/mandates: a member's own mandates.
 
-Treasurer and Administrator (the roles that see whole IBANs and write money); the services check.
+/sepa is for Treasurer and Administrator (the roles that see whole IBANs and write money); the
+services check. /me/mandates is for any login linked to a member, on its own mandates only.
 """
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from typing import Annotated
+
+from fastapi import APIRouter, File, Query, Response, UploadFile
 
 from verenigingen.db.ids import RecordId
-from verenigingen.sepa import batches, creditor, mandates, pain008
+from verenigingen.errors import ValidationFailed
+from verenigingen.sepa import (
+    batches,
+    creditor,
+    mandates,
+    pain008,
+    retries,
+    returns,
+    self_service,
+    tasks,
+)
+from verenigingen.sepa.models import RetryStatus
 from verenigingen.sepa.schemas import (
     AccountIn,
     BatchCreate,
@@ -18,13 +33,25 @@ from verenigingen.sepa.schemas import (
     CreditorOut,
     EntryOut,
     MandateOut,
+    OwnMandateIn,
+    ProcessJobOut,
     ReasonIn,
+    RetryOut,
+    ReturnTallyOut,
+    RevokeIn,
+    StatusReportImportOut,
 )
+from verenigingen.sepa.status_reports import MAX_FILE_BYTES
 from verenigingen.web.deps import CurrentUser, SessionDep
 from verenigingen.web.schemas import ErrorBody
 
 router = APIRouter(
     prefix="/sepa",
+    tags=["sepa"],
+    responses={code: {"model": ErrorBody} for code in (401, 403, 404, 409, 422)},
+)
+me_router = APIRouter(
+    prefix="/me/mandates",
     tags=["sepa"],
     responses={code: {"model": ErrorBody} for code in (401, 403, 404, 409, 422)},
 )
@@ -128,3 +155,82 @@ def process_batch(session: SessionDep, user: CurrentUser, batch_id: RecordId) ->
 def cancel_batch(session: SessionDep, user: CurrentUser, batch_id: RecordId) -> BatchOut:
     """Draft or Generated → Cancelled."""
     return BatchOut.model_validate(batches.cancel_batch(session, user, batch_id))
+
+
+@router.post("/batches/{batch_id}/process-job", status_code=202)
+def process_batch_job(session: SessionDep, user: CurrentUser, batch_id: RecordId) -> ProcessJobOut:
+    """Process a Submitted batch as a tracked job (for a large batch): follow its progress at
+    ``GET /api/v1/jobs/{job_id}``. Asked again while it waits or runs: the same job."""
+    job = tasks.start_processing(session, user, batch_id)
+    return ProcessJobOut(job_id=job.id, batch_id=batch_id, status=job.status)
+
+
+@router.post("/status-reports")
+def import_status_report(
+    session: SessionDep,
+    user: CurrentUser,
+    file: Annotated[UploadFile, File(description="A pain.002 or camt.054 (XML) file.")],
+) -> StatusReportImportOut:
+    """Import the bank's rejects (pain.002) or returns (camt.054): every one, or nothing (422
+    naming the element or line). The same file again changes nothing: ``already_imported``."""
+    content = file.file.read(MAX_FILE_BYTES + 1)
+    if len(content) > MAX_FILE_BYTES:
+        raise ValidationFailed(f"a status report may hold at most {MAX_FILE_BYTES} bytes")
+    outcome = returns.import_status_report(session, user, content)
+    tally = outcome.tally
+    return StatusReportImportOut(
+        report_id=outcome.report_id,
+        file_format=outcome.file_format,
+        already_imported=outcome.already_imported,
+        tally=ReturnTallyOut(
+            rejected=tally.rejected,
+            returned=tally.returned,
+            already_recorded=tally.already_recorded,
+            invoices_reopened=tally.invoices_reopened,
+            mandates_stopped=tally.mandates_stopped,
+            mandates_invalidated=tally.mandates_invalidated,
+            retries_scheduled=tally.retries_scheduled,
+            retries_exhausted=tally.retries_exhausted,
+            reason_codes=dict(tally.reason_codes),
+        ),
+    )
+
+
+@router.get("/retries")
+def retry_queue(
+    session: SessionDep,
+    user: CurrentUser,
+    status: Annotated[
+        RetryStatus | None, Query(description="Only returns with this retry status.")
+    ] = RetryStatus.WAITING,
+    all_returns: Annotated[
+        bool, Query(alias="all", description="Every return, whatever its retry status.")
+    ] = False,
+) -> list[RetryOut]:
+    """The retry queue: returned collections waiting for their retry, earliest due first (or
+    every return, newest first)."""
+    chosen = None if all_returns else status
+    return [
+        RetryOut.model_validate(item) for item in retries.retry_queue(session, user, status=chosen)
+    ]
+
+
+@me_router.get("")
+def my_mandates(session: SessionDep, user: CurrentUser) -> list[MandateOut]:
+    """The mandates of the member linked to this login, newest signature first."""
+    return [MandateOut.of(m, user) for m in self_service.my_mandates(session, user)]
+
+
+@me_router.post("", status_code=201)
+def sign_my_mandate(session: SessionDep, user: CurrentUser, body: OwnMandateIn) -> MandateOut:
+    """Sign a new mandate today (Active; the reference from the creditor's pattern)."""
+    return MandateOut.of(self_service.sign_my_mandate(session, user, body), user)
+
+
+@me_router.post("/{mandate_id}/revoke")
+def revoke_my_mandate(
+    session: SessionDep, user: CurrentUser, mandate_id: RecordId, body: RevokeIn | None = None
+) -> MandateOut:
+    """Revoke one of your own mandates (Cancelled); another member's is 404."""
+    reason = body.reason if body is not None else None
+    return MandateOut.of(self_service.revoke_my_mandate(session, user, mandate_id, reason), user)
