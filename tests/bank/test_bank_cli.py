@@ -134,8 +134,18 @@ def test_a_large_file_is_imported_with_a_progress_bar(data_dir: Path, tmp_path: 
 
 def test_reconcile_and_review(data_dir: Path) -> None:
     bank("import", str(FILES / "rabobank_structured.mt940"))
-    assert "0 lines paid and allocated, 2 lines to review" in bank("reconcile")
+    # Two credits without a candidate, and a return of a direct debit that is not ours.
+    assert "0 lines paid and allocated, 3 lines to review" in bank("reconcile")
     listing = bank("review")
     assert "A.B. Bakker" in listing
     assert "Contributie ACC-INV-2026-00101" in listing
+    assert "returned direct debit (MS03)" in listing
     assert "0 lines paid and allocated, 0 lines to review" in bank("reconcile")
+
+    assert "line 2 Unrelated" in bank("review", "unrelated", "2", "--note", "niet van ons")
+    assert "line 2 is Unrelated" in refused("review", "unrelated", "2")
+    assert "line 1 has no candidate" in refused("review", "accept", "1")
+    assert "invoice 987654 does not exist" in refused("review", "allocate", "1", "--invoice", "987654")
+    assert "expected INVOICE_ID" in refused("review", "allocate", "1", "--invoice", "x:1.00")
+    assert "a split needs" in refused("review", "allocate", "1", "--invoice", "1", "--invoice", "2")
+    assert "returned direct debit" not in bank("review")

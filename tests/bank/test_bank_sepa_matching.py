@@ -28,21 +28,24 @@ COLLECTION = dt.date(2026, 11, 18)
 pytestmark = [pytest.mark.usefixtures("frozen_today"), pytest.mark.today(TODAY)]
 
 
-def statement(entries: list[tuple[str, str]]) -> bytes:
-    """A balanced camt.053 of the ING account: ``(amount, NtryDtls inner XML)`` credits."""
+def statement(entries: list[tuple[str, str]], statement_id: str = "DD-1") -> bytes:
+    """A balanced camt.053 of the ING account: ``(amount, NtryDtls inner XML)``, a negative
+    amount a debit."""
     total = sum((Decimal(amount) for amount, _ in entries), Decimal("0.00"))
     body = "".join(
-        f'<Ntry><Amt Ccy="EUR">{amount}</Amt><CdtDbtInd>CRDT</CdtDbtInd><Sts>BOOK</Sts>'
-        f"<BookgDt><Dt>2026-11-18</Dt></BookgDt><AcctSvcrRef>DD-{n}</AcctSvcrRef>"
+        f'<Ntry><Amt Ccy="EUR">{Decimal(amount).copy_abs()}</Amt><CdtDbtInd>'
+        f"{'DBIT' if amount.startswith('-') else 'CRDT'}</CdtDbtInd><Sts>BOOK</Sts>"
+        f"<BookgDt><Dt>2026-11-18</Dt></BookgDt><AcctSvcrRef>{statement_id}-{n}</AcctSvcrRef>"
         f"<NtryDtls>{details}</NtryDtls></Ntry>"
         for n, (amount, details) in enumerate(entries)
     )
+    opening = Decimal("500.00")
     return (
         '<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.02"><BkToCstmrStmt>'
-        f"<Stmt><Id>DD-1</Id><Acct><Id><IBAN>{ING}</IBAN></Id><Ccy>EUR</Ccy></Acct>"
-        '<Bal><Tp><CdOrPrtry><Cd>OPBD</Cd></CdOrPrtry></Tp><Amt Ccy="EUR">0.00</Amt>'
+        f"<Stmt><Id>{statement_id}</Id><Acct><Id><IBAN>{ING}</IBAN></Id><Ccy>EUR</Ccy></Acct>"
+        f'<Bal><Tp><CdOrPrtry><Cd>OPBD</Cd></CdOrPrtry></Tp><Amt Ccy="EUR">{opening}</Amt>'
         "<CdtDbtInd>CRDT</CdtDbtInd><Dt><Dt>2026-11-17</Dt></Dt></Bal>"
-        f'<Bal><Tp><CdOrPrtry><Cd>CLBD</Cd></CdOrPrtry></Tp><Amt Ccy="EUR">{total}</Amt>'
+        f'<Bal><Tp><CdOrPrtry><Cd>CLBD</Cd></CdOrPrtry></Tp><Amt Ccy="EUR">{opening + total}</Amt>'
         f"<CdtDbtInd>CRDT</CdtDbtInd><Dt><Dt>2026-11-18</Dt></Dt></Bal>{body}</Stmt>"
         "</BkToCstmrStmt></Document>"
     ).encode()
@@ -150,9 +153,7 @@ def test_each_collection_on_its_own_line_is_matched_by_its_end_to_end_id(
     import_statement_file(
         session,
         treasurer,
-        statement([(f"{third.amount}", one_collection(third.end_to_end_id))]).replace(
-            b"<Id>DD-1</Id>", b"<Id>DD-2</Id>"
-        ),
+        statement([(f"{third.amount}", one_collection(third.end_to_end_id))], "DD-2"),
     )
     assert reconcile_open_lines(session, treasurer).allocated == 1
     session.refresh(collected.batch)
@@ -184,6 +185,54 @@ def test_a_batch_booked_for_another_amount_waits_for_review(
     assert collected.outstanding() == [Decimal("25.00"), Decimal("30.00"), Decimal("45.00")]
     assert session.scalar(select(DirectDebitBatch.status)) == "Submitted"
     assert session.scalars(select(Invoice.status)).all().count("Paid") == 0
+
+
+def returned(end_to_end_id: str, reason: str) -> str:
+    return (
+        f"<TxDtls><Refs><EndToEndId>{end_to_end_id}</EndToEndId></Refs>"
+        f"<RtrInf><Rsn><Cd>{reason}</Cd></Rsn></RtrInf></TxDtls>"
+    )
+
+
+def test_a_returned_direct_debit_goes_to_the_sepa_returns(
+    collected: Collected, treasurer: User
+) -> None:
+    session = collected.session
+    reference = collected.batch.message_id
+    import_statement_file(session, treasurer, statement([("100.00", batch_booking(reference, 3))]))
+    reconcile_open_lines(session, treasurer)
+    first = collected.entries[0]
+    import_statement_file(
+        session,
+        treasurer,
+        statement(
+            [
+                (f"-{first.amount}", returned(first.end_to_end_id, "MD06")),
+                ("-12.00", returned("SOMEONE-ELSES-1", "AC04")),
+            ],
+            "DD-2",
+        ),
+    )
+
+    result = reconcile_open_lines(session, treasurer)
+
+    assert (result.returned, result.review, result.allocated) == (1, 1, 0)
+    ours = session.scalars(
+        select(BankStatementLine).where(BankStatementLine.end_to_end_id == first.end_to_end_id)
+    ).one()
+    assert (ours.reconciliation_status, ours.match_invoice_id) == ("Returned", first.invoice_id)
+    other = session.scalars(
+        select(BankStatementLine).where(BankStatementLine.end_to_end_id == "SOMEONE-ELSES-1")
+    ).one()
+    assert other.reconciliation_status == "Review"
+    assert collected.outstanding() == [first.amount, Decimal("0.00"), Decimal("0.00")]
+    session.refresh(first)
+    assert (first.status, first.return_reason) == ("Returned", "MD06")
+    event = session.scalars(
+        select(AuditEvent).where(AuditEvent.event == "bank_line.return_recorded")
+    ).one()
+    assert event.data is not None
+    assert (event.entity_id, event.data["reason_code"]) == (ours.id, "MD06")
 
 
 def test_mt940_names_the_batch_by_its_payment_information_id() -> None:

@@ -22,11 +22,18 @@ class ReconciliationStatus(enum.StrEnum):
     ALLOCATED = "Allocated"
     """Paid: a payment was created for the line and allocated (by the automatic run or a
     treasurer's decision), or the direct-debit batch it books was processed."""
+    RETURNED = "Returned"
+    """A direct debit of the association that came back: handed to SEPA's returns, which
+    cancelled the collection's payment (the invoice owes again) and acted on the mandate."""
     UNRELATED = "Unrelated"
     """A treasurer marked it as not member-related (a grant, a refund of costs): left alone."""
 
 
-SETTLED_STATUSES = (ReconciliationStatus.ALLOCATED, ReconciliationStatus.UNRELATED)
+SETTLED_STATUSES = (
+    ReconciliationStatus.ALLOCATED,
+    ReconciliationStatus.RETURNED,
+    ReconciliationStatus.UNRELATED,
+)
 """A line in one of these was decided: no run and no treasurer may decide it again."""
 
 

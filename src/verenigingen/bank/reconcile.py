@@ -11,9 +11,10 @@ setting ``bank_auto_allocate_score``, 0.85) the line pays its best candidate and
 - a whole batch (or one block of it): the batch's collections paid as the SEPA domain processes
   a batch, one payment per entry (``bank/sepa_matching.py``).
 
-Below the threshold, or without candidates, the line waits in Review with its best candidate
-for the treasurer (``bank/review.py``). What a run pays, an earlier line of the run took first:
-a second line for the same invoice or batch waits in Review.
+A debit line with a return reason is a direct debit that came back: it goes to SEPA's returns
+(:func:`hand_over_returns`). Below the threshold, or without candidates, a credit line waits in
+Review with its best candidate for the treasurer (``bank/review.py``). What a run pays, an
+earlier line of the run took first: a second line for the same invoice or batch waits in Review.
 
 A run costs a constant number of statements per chunk of lines: the candidates loaded up front
 (``Candidates.load``), the payments of every matched line recorded in bulk by billing
@@ -41,6 +42,8 @@ from verenigingen.bank.sepa_matching import (
 )
 from verenigingen.billing.audit import record_money_events
 from verenigingen.billing.service.bulk_payments import ReceivedPayment, record_payments
+from verenigingen.sepa.errors import ReturnAmountMismatch, ReturnOfUncollectedEntry
+from verenigingen.sepa.returns import record_return
 from verenigingen.settings import runtime_of
 
 INVOICED_CURRENCY = "EUR"
@@ -53,6 +56,8 @@ LINE_ENTITY = "bank_statement_line"
 class ReconcileResult:
     allocated: int
     review: int
+    returned: int = 0
+    """Returned direct debits handed to SEPA's returns."""
 
 
 def reconcile_open_lines(
@@ -64,6 +69,7 @@ def reconcile_open_lines(
     require(user, Permission.BILLING_WRITE)
     if threshold is None:
         threshold = runtime_of(session).bank_auto_allocate_score
+    returned, returns_to_review = hand_over_returns(session, user)
     lines = session.scalars(
         select(BankStatementLine)
         .where(
@@ -73,7 +79,7 @@ def reconcile_open_lines(
         .order_by(BankStatementLine.booking_date, BankStatementLine.id)
     ).all()
     if not lines:
-        return ReconcileResult(0, 0)
+        return ReconcileResult(0, returns_to_review, returned)
     candidates = Candidates.load(session, lines)
     run = _Run()
     for line in lines:
@@ -87,7 +93,53 @@ def reconcile_open_lines(
             run.review += 1
     run.carry_out(session, user)
     session.flush()
-    return ReconcileResult(len(run.decided), run.review)
+    return ReconcileResult(len(run.decided), run.review + returns_to_review, returned)
+
+
+def hand_over_returns(session: Session, user: User) -> tuple[int, int]:
+    """Open debit lines that carry a return reason go to SEPA's returns (``record_return``):
+    the collection's payment is cancelled, the invoice owes again, the mandate is acted on, and
+    the line is Returned. A return of no collection of ours, without an end-to-end id, or that
+    SEPA refuses (another amount, a collection never made) waits in Review. One call per line:
+    returns are few. The lines Returned and those put in Review."""
+    lines = session.scalars(
+        select(BankStatementLine)
+        .where(
+            BankStatementLine.reconciliation_status == ReconciliationStatus.OPEN,
+            BankStatementLine.amount < 0,
+            BankStatementLine.return_reason.is_not(None),
+        )
+        .order_by(BankStatementLine.booking_date, BankStatementLine.id)
+    ).all()
+    events = []
+    for line in lines:
+        recorded = None
+        if line.end_to_end_id is not None and line.return_reason is not None:
+            try:
+                recorded = record_return(
+                    session,
+                    user,
+                    end_to_end_id=line.end_to_end_id,
+                    reason_code=line.return_reason,
+                    amount=line.amount,
+                    booked_on=line.booking_date,
+                )
+            except (ReturnAmountMismatch, ReturnOfUncollectedEntry):
+                recorded = None  # SEPA wrote nothing: the treasurer looks at it
+        if recorded is None:
+            line.reconciliation_status = ReconciliationStatus.REVIEW
+            continue
+        line.reconciliation_status = ReconciliationStatus.RETURNED
+        line.match_invoice_id = recorded.invoice_id
+        data = {
+            "automatic": True,
+            "direct_debit_entry_id": recorded.entry_id,
+            "reason_code": recorded.reason_code,
+            "already_recorded": recorded.already_recorded,
+        }
+        events.append(line_event(line, "bank_line.return_recorded", data))
+    record_money_events(session, user, events)
+    return len(events), len(lines) - len(events)
 
 
 @dataclass

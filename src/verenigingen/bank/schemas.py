@@ -116,7 +116,7 @@ class StatementLineOut(BaseModel):
     creditor_id: str | None
     return_reason: str | None
     reconciliation_status: str
-    """Open, Review, Allocated or Unrelated."""
+    """Open, Review, Allocated, Returned or Unrelated."""
     match_score: Decimal | None
     match_invoice_id: int | None
     payment_id: int | None
@@ -127,6 +127,8 @@ class ReconcileOut(BaseModel):
     """Lines paid: allocated to their invoice, or the direct-debit batch they book processed."""
     review: int
     """Lines put in review for the treasurer."""
+    returned: int
+    """Returned direct debits handed to SEPA's returns (the invoice owes again)."""
 
 
 class CandidateOut(BaseModel):

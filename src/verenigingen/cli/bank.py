@@ -111,8 +111,9 @@ def reconcile_lines() -> None:
     context = ready_context()
     with transaction(context) as session:
         result = reconcile.reconcile_open_lines(session, system_user(session))
+    returned = f", {result.returned} returned direct debits" if result.returned else ""
     console.print(
-        f"{result.allocated} lines paid and allocated, {result.review} lines to review",
+        f"{result.allocated} lines paid and allocated, {result.review} lines to review{returned}",
         highlight=False,
     )
 

@@ -38,7 +38,7 @@ def reconcile_lines(session: SessionDep, user: CurrentUser) -> ReconcileOut:
     """Match every Open line of money in: sure matches (the runtime setting
     bank_auto_allocate_score, 0.85, and up) paid, the rest put in review."""
     result = reconcile.reconcile_open_lines(session, user)
-    return ReconcileOut(allocated=result.allocated, review=result.review)
+    return ReconcileOut(allocated=result.allocated, review=result.review, returned=result.returned)
 
 
 @router.get("/review")
