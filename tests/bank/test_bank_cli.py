@@ -145,7 +145,9 @@ def test_reconcile_and_review(data_dir: Path) -> None:
     assert "line 2 Unrelated" in bank("review", "unrelated", "2", "--note", "niet van ons")
     assert "line 2 is Unrelated" in refused("review", "unrelated", "2")
     assert "line 1 has no candidate" in refused("review", "accept", "1")
-    assert "invoice 987654 does not exist" in refused("review", "allocate", "1", "--invoice", "987654")
+    assert "invoice 987654 does not exist" in refused(
+        "review", "allocate", "1", "--invoice", "987654"
+    )
     assert "expected INVOICE_ID" in refused("review", "allocate", "1", "--invoice", "x:1.00")
     assert "a split needs" in refused("review", "allocate", "1", "--invoice", "1", "--invoice", "2")
     assert "returned direct debit" not in bank("review")
