@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -80,17 +81,32 @@ async def context_dependency(request: Request) -> AppContext:
 ContextDep = Annotated[AppContext, Depends(context_dependency)]
 
 
-def get_session(request: Request) -> Iterator[Session]:
+async def get_session(request: Request) -> AsyncIterator[Session]:
     """The request's transaction: committed when the route returns, rolled back when it raises.
 
     Reads get the read factory when the app has one: on SQLite their transaction starts
     DEFERRED, so GET requests do not queue behind each other for the write lock.
+
+    Opening the session and its transaction sends nothing (the connection is taken at the
+    first statement, in a thread of the pool), so it happens here, on the event loop; only the
+    end, which talks to the database, takes a thread-pool hop.
     """
     factory: sessionmaker[Session] = request.app.state.session_factory
     if request.method in READ_METHODS:
         factory = getattr(request.app.state, "read_session_factory", None) or factory
-    with factory() as session, session.begin():
+    session = factory()
+    session.begin()
+    try:
         yield session
+    except BaseException:
+        await run_in_threadpool(session.close)  # closing rolls the transaction back
+        raise
+    await run_in_threadpool(_commit_and_close, session)
+
+
+def _commit_and_close(session: Session) -> None:
+    with session:
+        session.commit()
 
 
 # scope="function": the commit runs before the response is sent, so a commit that fails becomes
