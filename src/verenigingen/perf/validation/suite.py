@@ -10,6 +10,7 @@ memory; the committed baseline. Every figure comes from this run.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import platform
 import sqlite3
 import time
@@ -40,6 +41,7 @@ from verenigingen.perf.validation.runs import (
     portal_run,
 )
 from verenigingen.perf.validation.smoke import SmokeCheck, smoke_suite
+from verenigingen.perf.workloads.history import PAYMENT_SHARE
 
 Progress = Callable[[str], None]
 
@@ -109,6 +111,8 @@ def run_validation(
     """One validation in ``directory`` (its databases are written there); nothing else is
     touched but the gate's cached demo templates (``<data dir>/perf``)."""
     started, clock_start = dt.datetime.now(dt.UTC), time.perf_counter()
+    # Timings move with the machine's load: the report says what it was.
+    load_at_start = f"{os.getloadavg()[0]:.1f}"
     face.load_all(get_settings())  # the demo generator's services record events
     progress("building the demo association")
     association = build_association(
@@ -121,7 +125,8 @@ def run_validation(
     ):
         sides = (off, on)
         inputs = choose_inputs(on.engine)
-        portal_payments = int(options.portal_units * 0.15) + 1  # about one unit in ten pays
+        # About one portal unit in ten pays; a fifth more kept aside than that.
+        portal_payments = int(options.portal_units * PAYMENT_SHARE * 1.2) + 1
         needed = options.payments + portal_payments + 1
         if len(inputs.invoices) < needed:
             raise TooFewInvoices(
@@ -152,8 +157,10 @@ def run_validation(
     )
     progress("the committed baseline")
     gate = check_baseline(options.baseline, options.tolerance, options.baseline_workloads)
+    environment = {**_environment(), "load (1 min) at the start": load_at_start}
+    environment["load (1 min) at the end"] = f"{os.getloadavg()[0]:.1f}"
     result = ValidationResult(
-        options, started, figures, jobs, indexes, serve, checks, gate, environment=_environment()
+        options, started, figures, jobs, indexes, serve, checks, gate, environment=environment
     )
     result.thresholds = options.thresholds or criteria.PLAN
     result.criteria = criteria.judge(figures, jobs, indexes, serve, checks, gate, result.thresholds)
