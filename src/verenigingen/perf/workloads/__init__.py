@@ -4,7 +4,7 @@ Importing this package registers the workloads of the built domains; a later iss
 its own (or refines one of these) with :func:`register` under the same name.
 """
 
-from verenigingen.perf.workloads import billing, history, members
+from verenigingen.perf.workloads import billing, history, members, sepa
 from verenigingen.perf.workloads.registry import (
     PendingWorkload,
     UnknownWorkload,
@@ -16,12 +16,6 @@ from verenigingen.perf.workloads.registry import (
     register_pending,
     select_workloads,
     workload_names,
-)
-
-register_pending(
-    "sepa_batch",
-    "a SEPA direct-debit batch: collect the due invoices of mandated members into pain.008",
-    "the SEPA direct-debit batch issue (not filed yet)",
 )
 
 __all__ = [
@@ -37,5 +31,6 @@ __all__ = [
     "register",
     "register_pending",
     "select_workloads",
+    "sepa",
     "workload_names",
 ]
