@@ -20,6 +20,7 @@ from verenigingen.bank.errors import (
 )
 from verenigingen.bank.models import BankAccount, BankStatement, BankStatementLine
 from verenigingen.bank.service import add_account, import_statement_file, statement_lines
+from verenigingen.db.paging import PageRequest
 from verenigingen.errors import DomainError, InvalidIban, PermissionDenied
 
 pytestmark = pytest.mark.usefixtures("frozen_today")
@@ -49,7 +50,8 @@ def test_an_mt940_statement_is_stored_with_its_lines(any_session: Session, treas
     assert (statement.statement_number, statement.sequence_number) == ("00211", 211)
     assert statement.closing_balance == Decimal("1299.55")
     assert statement.imported_by == treasurer.email
-    lines, total = statement_lines(any_session, treasurer, statement.id, limit=10, offset=0)
+    page = statement_lines(any_session, treasurer, statement.id, page=PageRequest(10, count=True))
+    lines, total = page.items, page.total
     assert total == 3
     assert [line.amount for line in lines] == [
         Decimal("25.00"),

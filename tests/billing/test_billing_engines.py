@@ -16,6 +16,7 @@ from verenigingen.billing.errors import InvoiceStillSettled
 from verenigingen.billing.models import DocStatus, Invoice, InvoiceStatus
 from verenigingen.billing.service.invoices import cancel_invoice, refresh_overdue
 from verenigingen.billing.service.payments import cancel_payment
+from verenigingen.db.paging import PageRequest
 
 
 def _reload(session: Session, invoice: Invoice) -> Invoice:
@@ -61,7 +62,9 @@ def test_ledger_flow(any_session: Session) -> None:
     assert _reload(session, first).outstanding_amount == D("100.00")
     assert cancel_invoice(session, treasurer, first.id).docstatus == DocStatus.CANCELLED
 
-    items, total = queries.list_invoices(session, treasurer, customer_id=customer.id, limit=2)
-    assert (total, len(items), all(item.lines for item in items)) == (3, 2, True)
-    payments, total = queries.list_payments(session, treasurer, customer_id=customer.id)
-    assert (total, [len(p.allocations) for p in payments]) == (1, [2])
+    page = queries.list_invoices(
+        session, treasurer, customer_id=customer.id, page=PageRequest(2, count=True)
+    )
+    assert (page.total, len(page.items), all(item.lines for item in page.items)) == (3, 2, True)
+    payments = queries.list_payments(session, treasurer, customer_id=customer.id).items
+    assert [len(p.allocations) for p in payments] == [2]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import pytest
 from billing_factories import LedgerFactory
@@ -15,6 +16,7 @@ from verenigingen.auth.models import Role, User
 from verenigingen.auth.service import create_user
 from verenigingen.billing import queries
 from verenigingen.billing.models import Invoice, InvoiceStatus, Payment
+from verenigingen.db.paging import KeysetPage, PageRequest
 from verenigingen.errors import NotFound, ValidationFailed
 from verenigingen.members.models import Customer, Member
 
@@ -53,24 +55,42 @@ def _ids(items: Sequence[Invoice | Payment]) -> list[int]:
     return [item.id for item in items]
 
 
+T = TypeVar("T")
+COUNTED = PageRequest(count=True)
+
+
+def _counted(page: KeysetPage[T]) -> tuple[list[T], int | None]:
+    return page.items, page.total
+
+
 def test_list_invoices_filters_and_pages(session: Session, treasurer: User, scene: Scene) -> None:
     mine = scene.mine.id
 
-    items, total = queries.list_invoices(session, treasurer, customer_id=mine)
+    items, total = _counted(
+        queries.list_invoices(session, treasurer, customer_id=mine, page=COUNTED)
+    )
     assert total == 3
     assert _ids(items) == _ids([scene.draft, scene.unpaid, scene.paid])  # newest first
     assert [line.description for line in items[0].lines] == ["Contributie"]
 
-    items, total = queries.list_invoices(session, treasurer, customer_id=mine, limit=1, offset=1)
+    items, total = _counted(
+        queries.list_invoices(
+            session, treasurer, customer_id=mine, page=PageRequest(1, offset=1, count=True)
+        )
+    )
     assert (total, _ids(items)) == (3, _ids([scene.unpaid]))
 
-    items, total = queries.list_invoices(session, treasurer, status=InvoiceStatus.PAID)
+    items, total = _counted(
+        queries.list_invoices(session, treasurer, status=InvoiceStatus.PAID, page=COUNTED)
+    )
     assert (total, _ids(items)) == (1, _ids([scene.paid]))
 
-    items, total = queries.list_invoices(session, treasurer, member_id=scene.member.id)
+    items, total = _counted(
+        queries.list_invoices(session, treasurer, member_id=scene.member.id, page=COUNTED)
+    )
     assert (total, _ids(items)) == (1, _ids([scene.paid]))
 
-    _, total = queries.list_invoices(session, treasurer)
+    _, total = _counted(queries.list_invoices(session, treasurer, page=COUNTED))
     assert total == 4
 
 
@@ -78,9 +98,9 @@ def test_list_invoices_filters_and_pages(session: Session, treasurer: User, scen
     ("arguments", "message"),
     [
         ({"status": "Paidd"}, "unknown invoice status"),
-        ({"limit": 0}, "limit"),
-        ({"limit": 501}, "limit"),
-        ({"offset": -1}, "offset"),
+        ({"page": PageRequest(limit=0)}, "limit"),
+        ({"page": PageRequest(limit=501)}, "limit"),
+        ({"page": PageRequest(offset=-1)}, "offset"),
     ],
 )
 def test_list_invoices_refuses_bad_arguments(
@@ -91,13 +111,13 @@ def test_list_invoices_refuses_bad_arguments(
 
 
 def test_list_payments_filters(session: Session, treasurer: User, scene: Scene) -> None:
-    items, total = queries.list_payments(session, treasurer, status="Submitted")
+    items, total = _counted(
+        queries.list_payments(session, treasurer, status="Submitted", page=COUNTED)
+    )
     assert total == 2
     assert all(item.docstatus == 1 for item in items)
-    items, total = queries.list_payments(
-        session,
-        treasurer,
-        customer_id=scene.theirs.id,
+    items, total = _counted(
+        queries.list_payments(session, treasurer, customer_id=scene.theirs.id, page=COUNTED)
     )
     assert (total, _ids(items)) == (1, _ids([scene.foreign_payment]))
     assert [a.allocated_amount for a in items[0].allocations] == [25]
@@ -118,13 +138,13 @@ def test_member_reads_only_its_own_customer(
     portal = create_user(session, "lid@example.org", Role.MEMBER)
     ledger.member(scene.mine, user=portal)
 
-    items, total = queries.list_invoices(session, portal)
+    items, total = _counted(queries.list_invoices(session, portal, page=COUNTED))
     assert (total, sorted(_ids(items))) == (
         3,
         sorted(_ids([scene.paid, scene.unpaid, scene.draft])),
     )
     assert queries.get_invoice(session, portal, scene.paid.id).id == scene.paid.id
-    payments, total = queries.list_payments(session, portal)
+    payments, total = _counted(queries.list_payments(session, portal, page=COUNTED))
     assert total == 1
     assert queries.get_payment(session, portal, payments[0].id).id == payments[0].id
 
@@ -148,5 +168,5 @@ def test_member_without_a_customer_reads_nothing(
 def test_membership_secretary_reads_everything(
     session: Session, scene: Scene, membership_secretary: User
 ) -> None:
-    _, total = queries.list_invoices(session, membership_secretary)
+    _, total = _counted(queries.list_invoices(session, membership_secretary, page=COUNTED))
     assert total == 4

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from verenigingen.auth.models import User
 from verenigingen.billing import queries
 from verenigingen.billing.service.payments import submit_payment
+from verenigingen.db.paging import PageRequest
 from verenigingen.perf.capture import capture
 
 
@@ -50,10 +51,10 @@ def test_submit_payment_statements_do_not_grow_with_the_ledger(
 def _list_statements(session: Session, engine: Engine, user: User) -> int:
     _as_in_a_new_request(session, user)
     with capture() as log:
-        items, total = queries.list_invoices(session, user, limit=500)
-        lines = [line.amount for invoice in items for line in invoice.lines]
+        page = queries.list_invoices(session, user, page=PageRequest(500))
+        lines = [line.amount for invoice in page.items for line in invoice.lines]
     print(log)
-    assert len(lines) == total
+    assert len(lines) == len(page.items)
     return log.count
 
 
@@ -67,5 +68,5 @@ def test_list_invoices_statements_do_not_grow_with_the_page(
     for _ in range(45):
         ledger.invoice(customer, "10.00")
     fifty = _list_statements(session, sqlite_engine, treasurer)
-    # count + page + one selectin query for the lines of the whole page
-    assert five == fifty == 3
+    # the page + one selectin query for the lines of the whole page (no count unless asked)
+    assert five == fifty == 2

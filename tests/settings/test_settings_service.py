@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from verenigingen import clock
 from verenigingen.auth.models import Role, User
 from verenigingen.auth.service import create_user
+from verenigingen.db.paging import PageRequest
 from verenigingen.errors import PermissionDenied, ValidationFailed
 from verenigingen.settings import runtime_of
 from verenigingen.settings.errors import InvalidSettingValue, SettingOutOfRange, UnknownSetting
@@ -55,7 +56,8 @@ def test_set_get_reset_and_the_audit(session: Session, admin: User) -> None:
     reset = reset_setting(session, admin, "history_refresh_above")
     assert (reset.value, reset.source, reset.updated_by) == (Decimal("100.00"), Source.ENV, None)
     assert runtime_of(session).history_refresh_above == Decimal("100.00")
-    changes, total = setting_changes(session, admin)
+    found = setting_changes(session, admin, page=PageRequest(count=True))
+    changes, total = found.items, found.total
     assert total == 3
     assert [
         (c.name, c.old_value, c.old_source, c.new_value, c.new_source, c.changed_by)
@@ -80,13 +82,26 @@ def test_a_paged_audit_of_one_setting(session: Session, admin: User) -> None:
     for seconds in (60, 120, 180):
         set_setting(session, admin, "history_cache_ttl_settled_seconds", seconds)
     set_setting(session, admin, "strategic_indexes", True)
-    page, total = setting_changes(
-        session, admin, name="history_cache_ttl_settled_seconds", limit=2, offset=1
+    page = setting_changes(
+        session,
+        admin,
+        name="history_cache_ttl_settled_seconds",
+        page=PageRequest(2, offset=1, count=True),
     )
-    assert total == 3
-    assert [c.new_value for c in page] == ["120", "60"]
+    assert page.total == 3
+    assert [c.new_value for c in page.items] == ["120", "60"]
+    walked = setting_changes(
+        session, admin, name="history_cache_ttl_settled_seconds", page=PageRequest(2)
+    )
+    following = setting_changes(
+        session,
+        admin,
+        name="history_cache_ttl_settled_seconds",
+        page=PageRequest(2, after=walked.next_cursor),
+    )
+    assert [c.new_value for c in walked.items + following.items] == ["180", "120", "60"]
     with pytest.raises(ValidationFailed):
-        setting_changes(session, admin, limit=501)
+        setting_changes(session, admin, page=PageRequest(limit=501))
     with pytest.raises(UnknownSetting):
         setting_changes(session, admin, name="strategic_index")
 

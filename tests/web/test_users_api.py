@@ -52,7 +52,7 @@ def test_administrators_list_users_with_their_active_tokens(api, session: Sessio
     treasurer = a_user(session, Role.TREASURER)
     issue_token(session, treasurer)
     new_token(session, treasurer, expires_in=dt.timedelta(days=1))
-    response = client.get(f"{URL}/users", params={"limit": 500})
+    response = client.get(f"{URL}/users", params={"limit": 500, "count": True})
     assert response.status_code == 200, response.text
     page = response.json()
     assert (page["total"], page["limit"], page["offset"]) == (2, 500, 0)

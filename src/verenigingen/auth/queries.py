@@ -6,8 +6,9 @@ A token is never read back: lists show its id, prefix, label, dates and state, n
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from verenigingen import clock
@@ -15,7 +16,7 @@ from verenigingen.auth.errors import NotOwnRecord
 from verenigingen.auth.models import ApiToken, User
 from verenigingen.auth.permissions import Permission, has_permission, require
 from verenigingen.auth.service import get_user
-from verenigingen.db.paging import check_page, count_rows
+from verenigingen.db.paging import Keyset, KeysetPage, PageRequest, keyset_page
 
 
 @dataclass(frozen=True)
@@ -25,23 +26,38 @@ class UserSummary:
     """Tokens that authenticate today: neither revoked nor expired (a disabled user's included)."""
 
 
+USER_ORDER = Keyset("users", (User.email,))
+"""By email, which is unique: its unique index serves the order."""
+
+
 def list_users(
-    session: Session, actor: User, *, limit: int = 50, offset: int = 0
-) -> tuple[list[UserSummary], int]:
+    session: Session, actor: User, *, page: PageRequest = PageRequest()
+) -> KeysetPage[UserSummary]:
     """Every user by email with its count of active tokens, paged (administrators; 403 for
-    other roles, 422 for a page out of range); one statement for the page, one for the total."""
+    other roles, 422 for a page out of range or a bad cursor); one statement for the page, one
+    for the total when asked."""
     require(actor, Permission.USERS_ADMIN)
-    check_page(limit, offset)
+    page.check()
     active_tokens = (
         select(func.count(ApiToken.id))
         .where(ApiToken.user_id == User.id, *_token_is_active())
         .correlate(User)
         .scalar_subquery()
     )
-    statement = select(User, active_tokens.label("active_tokens")).order_by(User.email)
-    rows = session.execute(statement.limit(limit).offset(offset)).all()
-    summaries = [UserSummary(user=row.User, active_tokens=row.active_tokens) for row in rows]
-    return summaries, count_rows(session, select(User.id))
+    statement = select(User, active_tokens.label("active_tokens"))
+
+    def summaries(query: Select[Any]) -> list[UserSummary]:
+        rows = session.execute(query).all()
+        return [UserSummary(user=row.User, active_tokens=row.active_tokens) for row in rows]
+
+    return keyset_page(
+        session,
+        statement,
+        USER_ORDER,
+        page,
+        key_of=lambda summary: [summary.user.email],
+        rows=summaries,
+    )
 
 
 def user_summary(session: Session, user: User) -> UserSummary:

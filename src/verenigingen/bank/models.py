@@ -57,7 +57,10 @@ class BankStatement(IdMixin, Base):
     """
 
     __tablename__ = "bank_statement"
-    __table_args__ = (UniqueConstraint("bank_account_id", "statement_number", "closing_date"),)
+    __table_args__ = (
+        UniqueConstraint("bank_account_id", "statement_number", "closing_date"),
+        Index("ix_bank_statement_closing_date_id", "closing_date", "id"),  # the list's order
+    )
 
     bank_account_id: Mapped[int] = mapped_column(BigIntKey, ForeignKey("bank_account.id"))
     statement_number: Mapped[str] = mapped_column(String(35))

@@ -14,8 +14,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -33,6 +34,7 @@ from verenigingen.bank.errors import (
 from verenigingen.bank.formats import read_statement_file
 from verenigingen.bank.models import BankAccount, BankStatement, BankStatementLine
 from verenigingen.bank.statement_file import Statement, StatementEntry, StatementFile
+from verenigingen.db.paging import Keyset, KeysetPage, PageRequest, keyset_page
 from verenigingen.errors import InvalidIban, NotFound, ValidationFailed
 from verenigingen.iban import normalise_iban
 
@@ -368,44 +370,50 @@ def _imported(
 # Reading
 
 
+STATEMENT_ORDER = Keyset(
+    "bank-statements", (BankStatement.closing_date, BankStatement.id), descending=True
+)
+"""The latest closing date first: the index ``ix_bank_statement_closing_date_id`` serves it."""
+
+LINE_ORDER = Keyset("bank-statement-lines", (BankStatementLine.position, BankStatementLine.id))
+"""A statement's order: ``ix_bank_statement_line_statement`` (statement, position) serves it."""
+
+
 def list_statements(
-    session: Session, user: User, *, limit: int, offset: int
-) -> tuple[Sequence[tuple[BankStatement, str, int]], int]:
+    session: Session, user: User, *, page: PageRequest = PageRequest()
+) -> KeysetPage[tuple[BankStatement, str, int]]:
     """Statements newest first, each with its account's IBAN and the lines stored with it."""
     require(user, Permission.BANK_ACCOUNTS_READ)
+    page.check()
     line_count = (
         select(func.count(BankStatementLine.id))
         .where(BankStatementLine.statement_id == BankStatement.id)
         .scalar_subquery()
     )
-    rows = session.execute(
-        select(BankStatement, BankAccount.iban, line_count)
-        .join(BankAccount, BankAccount.id == BankStatement.bank_account_id)
-        .order_by(BankStatement.closing_date.desc(), BankStatement.id.desc())
-        .limit(limit)
-        .offset(offset)
-    ).all()
-    total = session.scalar(select(func.count(BankStatement.id))) or 0
-    return [(row[0], row[1], row[2]) for row in rows], total
+    statement = select(BankStatement, BankAccount.iban, line_count).join(
+        BankAccount, BankAccount.id == BankStatement.bank_account_id
+    )
+
+    def rows(query: Select[Any]) -> list[tuple[BankStatement, str, int]]:
+        return [(row[0], row[1], row[2]) for row in session.execute(query).all()]
+
+    return keyset_page(
+        session,
+        statement,
+        STATEMENT_ORDER,
+        page,
+        key_of=lambda row: [row[0].closing_date, row[0].id],
+        rows=rows,
+    )
 
 
 def statement_lines(
-    session: Session, user: User, statement_id: int, *, limit: int, offset: int
-) -> tuple[Sequence[BankStatementLine], int]:
+    session: Session, user: User, statement_id: int, *, page: PageRequest = PageRequest()
+) -> KeysetPage[BankStatementLine]:
     """The lines stored with a statement, in the statement's order; 404 for an unknown one."""
     require(user, Permission.BANK_ACCOUNTS_READ)
+    page.check()
     if session.get(BankStatement, statement_id) is None:
         raise NotFound(f"no bank statement {statement_id}")
-    lines = session.scalars(
-        select(BankStatementLine)
-        .where(BankStatementLine.statement_id == statement_id)
-        .order_by(BankStatementLine.position)
-        .limit(limit)
-        .offset(offset)
-    ).all()
-    total = session.scalar(
-        select(func.count(BankStatementLine.id)).where(
-            BankStatementLine.statement_id == statement_id
-        )
-    )
-    return lines, total or 0
+    statement = select(BankStatementLine).where(BankStatementLine.statement_id == statement_id)
+    return keyset_page(session, statement, LINE_ORDER, page)

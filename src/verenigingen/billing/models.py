@@ -57,6 +57,8 @@ class Invoice(IdMixin, TimestampMixin, Base):
         UniqueConstraint("dues_schedule_id", "coverage_start"),
         Index("ix_invoice_customer_posting", "customer_id", "posting_date"),
         Index("ix_invoice_status_due", "status", "due_date"),
+        # The list's order, newest first (db/paging.py keysets).
+        Index("ix_invoice_posting_date_id", "posting_date", "id"),
     )
 
     number: Mapped[str] = mapped_column(String(40), unique=True)
@@ -96,7 +98,10 @@ class InvoiceLine(IdMixin, Base):
 
 class Payment(IdMixin, TimestampMixin, Base):
     __tablename__ = "payment"
-    __table_args__ = (Index("ix_payment_customer_posting", "customer_id", "posting_date"),)
+    __table_args__ = (
+        Index("ix_payment_customer_posting", "customer_id", "posting_date"),
+        Index("ix_payment_posting_date_id", "posting_date", "id"),  # the list's order
+    )
 
     number: Mapped[str] = mapped_column(String(40), unique=True)
     payment_type: Mapped[str] = mapped_column(String(20), default=PaymentType.RECEIVE)

@@ -1,7 +1,8 @@
 """What can be read from the ledger. A Member (portal) sees only its own customer's documents.
 
-Each list costs a fixed number of statements whatever its length: a count, the page, and one
-``selectinload`` query for the children of the whole page.
+Each list costs a fixed number of statements whatever its length and the ledger's size: the
+page (keyset-paged on an index, :mod:`verenigingen.db.paging`), one ``selectinload`` query for
+the children of the whole page, and a count only when the client asks for one.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from verenigingen.auth.errors import LoginNotLinkedToMember, NotOwnRecord
 from verenigingen.auth.models import User
 from verenigingen.auth.permissions import Permission, require
 from verenigingen.billing.models import DocStatus, Invoice, InvoiceStatus, Payment
-from verenigingen.db.paging import check_page, count_rows
+from verenigingen.db.paging import Keyset, KeysetPage, PageRequest, keyset_page
 from verenigingen.errors import NotFound, ValidationFailed
 from verenigingen.members.models import Customer
 from verenigingen.members.scope import ReadScope, read_scope
@@ -25,6 +26,13 @@ PAYMENT_DOCSTATUS_BY_STATUS: dict[str, DocStatus] = {
     "Submitted": DocStatus.SUBMITTED,
     "Cancelled": DocStatus.CANCELLED,
 }
+
+
+INVOICE_ORDER = Keyset("invoices", (Invoice.posting_date, Invoice.id), descending=True)
+"""Newest first: the index ``ix_invoice_posting_date_id`` serves it."""
+
+PAYMENT_ORDER = Keyset("payments", (Payment.posting_date, Payment.id), descending=True)
+"""Newest first: the index ``ix_payment_posting_date_id`` serves it."""
 
 
 def readable_invoices(scope: ReadScope) -> Select[Invoice]:
@@ -66,12 +74,14 @@ def list_invoices(
     status: InvoiceStatus | str | None = None,
     customer_id: int | None = None,
     member_id: int | None = None,
-    limit: int = 50,
-    offset: int = 0,
-) -> tuple[list[Invoice], int]:
-    """A page of invoices (with lines), newest first, and how many match in total."""
+    page: PageRequest = PageRequest(),
+) -> KeysetPage[Invoice]:
+    """A page of invoices (with lines), newest first; how many match only when asked.
+
+    403 for another customer's to a Member; 422 for an unknown status or a bad page or cursor.
+    """
     require(user, Permission.BILLING_READ)
-    check_page(limit, offset)
+    page.check()
     scope = read_scope(session, user)
     customer_id = _customer_filter(scope, customer_id)
     conditions: list[ColumnElement[bool]] = []
@@ -85,14 +95,8 @@ def list_invoices(
     if member_id is not None:
         conditions.append(Invoice.member_id == member_id)
     matching = readable_invoices(scope).where(*conditions)
-    total = count_rows(session, matching.with_only_columns(Invoice.id))
-    invoices = session.scalars(
-        matching.options(selectinload(Invoice.lines))
-        .order_by(Invoice.posting_date.desc(), Invoice.id.desc())
-        .limit(limit)
-        .offset(offset)
-    ).all()
-    return list(invoices), total
+    loads = [selectinload(Invoice.lines)]
+    return keyset_page(session, matching, INVOICE_ORDER, page, loads=loads)
 
 
 def get_invoice(session: Session, user: User, invoice_id: int) -> Invoice:
@@ -114,15 +118,14 @@ def list_payments(
     *,
     status: str | None = None,
     customer_id: int | None = None,
-    limit: int = 50,
-    offset: int = 0,
-) -> tuple[list[Payment], int]:
-    """A page of payments (with allocations), newest first, and how many match in total.
+    page: PageRequest = PageRequest(),
+) -> KeysetPage[Payment]:
+    """A page of payments (with allocations), newest first; how many match only when asked.
 
     ``status`` is Draft, Submitted or Cancelled, as a Payment Entry shows it.
     """
     require(user, Permission.BILLING_READ)
-    check_page(limit, offset)
+    page.check()
     scope = read_scope(session, user)
     customer_id = _customer_filter(scope, customer_id)
     conditions: list[ColumnElement[bool]] = []
@@ -135,14 +138,8 @@ def list_payments(
     if customer_id is not None:
         conditions.append(Payment.customer_id == customer_id)
     matching = readable_payments(scope).where(*conditions)
-    total = count_rows(session, matching.with_only_columns(Payment.id))
-    payments = session.scalars(
-        matching.options(selectinload(Payment.allocations))
-        .order_by(Payment.posting_date.desc(), Payment.id.desc())
-        .limit(limit)
-        .offset(offset)
-    ).all()
-    return list(payments), total
+    loads = [selectinload(Payment.allocations)]
+    return keyset_page(session, matching, PAYMENT_ORDER, page, loads=loads)
 
 
 def get_payment(session: Session, user: User, payment_id: int) -> Payment:

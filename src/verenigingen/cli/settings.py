@@ -11,6 +11,7 @@ from rich.table import Table
 
 from verenigingen import clock
 from verenigingen.cli.context import console, ready_context, system_user, transaction
+from verenigingen.db.paging import PageRequest
 from verenigingen.settings import service
 from verenigingen.settings.service import EffectiveSetting, Source
 
@@ -108,9 +109,10 @@ def history(
     """The audit of every change, newest first: when, which setting, old and new, by whom."""
     context = ready_context()
     with transaction(context) as session:
-        changes, total = service.setting_changes(
-            session, system_user(session), name=name, limit=limit
+        found = service.setting_changes(
+            session, system_user(session), name=name, page=PageRequest(limit, count=True)
         )
+    changes, total = found.items, found.total
     if not changes:
         console.print("no runtime setting was changed yet")
         return

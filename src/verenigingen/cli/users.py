@@ -25,7 +25,7 @@ from verenigingen.auth.service import (
 )
 from verenigingen.cli.context import console, fail, ready_context, system_user, transaction
 from verenigingen.db.ids import parse_record_id
-from verenigingen.db.paging import MAX_LIMIT
+from verenigingen.db.paging import MAX_LIMIT, PageRequest
 
 app = typer.Typer(help="Users, roles, passwords and API tokens.", no_args_is_help=True)
 
@@ -54,16 +54,18 @@ def list_users() -> None:
     table = Table("id", "email", "role", "enabled", "active tokens", title="users")
     with transaction(context) as session:
         actor = system_user(session)
-        offset, total = 0, 1
-        while offset < total:
-            page, total = queries.list_users(session, actor, limit=MAX_LIMIT, offset=offset)
-            for summary in page:
+        after: str | None = None
+        while True:
+            page = queries.list_users(session, actor, page=PageRequest(MAX_LIMIT, after=after))
+            for summary in page.items:
                 user = summary.user
                 enabled = "yes" if user.enabled else "no"
                 table.add_row(
                     str(user.id), user.email, user.role, enabled, str(summary.active_tokens)
                 )
-            offset += MAX_LIMIT
+            if page.next_cursor is None:
+                break
+            after = page.next_cursor
     console.print(table)
 
 

@@ -107,7 +107,10 @@ class MembershipType(IdMixin, Base):
 
 class Member(IdMixin, TimestampMixin, Base):
     __tablename__ = "member"
-    __table_args__ = (Index("ix_member_status_last_name", "status", "last_name"),)
+    __table_args__ = (
+        Index("ix_member_status_last_name", "status", "last_name"),
+        Index("ix_member_name", "last_name", "first_name", "id"),  # the list's order
+    )
 
     member_id: Mapped[str] = mapped_column(String(40), unique=True)
     """Public id ``Assoc-Member-YYYY-MM-####`` (year and month of the application)."""
@@ -149,6 +152,7 @@ class Member(IdMixin, TimestampMixin, Base):
 
 class Membership(IdMixin, TimestampMixin, Base):
     __tablename__ = "membership"
+    __table_args__ = (Index("ix_membership_start_date_id", "start_date", "id"),)  # list order
 
     member_id: Mapped[int] = mapped_column(BigIntKey, ForeignKey("member.id"), index=True)
     membership_type_id: Mapped[int] = mapped_column(BigIntKey, ForeignKey("membership_type.id"))

@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, joinedload
 
 from verenigingen.auth.errors import NotOwnRecord
 from verenigingen.auth.models import User
 from verenigingen.auth.permissions import Permission, require
-from verenigingen.db.paging import check_page, count_rows
+from verenigingen.db.paging import Keyset, KeysetPage, PageRequest, keyset_page
 from verenigingen.errors import NotFound, ValidationFailed
 from verenigingen.members.models import Member, Membership, MembershipStatus, MemberStatus
 from verenigingen.members.scope import ReadScope, read_scope
 
+MEMBER_ORDER = Keyset("members", (Member.last_name, Member.first_name, Member.id))
+"""By name: the index ``ix_member_name`` serves it."""
 
-def _page(session: Session, stmt: Select[Any], limit: int, offset: int) -> tuple[list[Any], int]:
-    total = count_rows(session, stmt)
-    items = list(session.scalars(stmt.limit(limit).offset(offset)).unique())
-    return items, total
+MEMBERSHIP_ORDER = Keyset("memberships", (Membership.start_date, Membership.id), descending=True)
+"""Newest first: the index ``ix_membership_start_date_id`` serves it."""
 
 
 def readable_members(scope: ReadScope) -> Select[Member]:
@@ -39,19 +37,17 @@ def readable_memberships(scope: ReadScope) -> Select[Membership]:
 
 
 def list_members(
-    session: Session, user: User, *, status: str | None = None, limit: int = 50, offset: int = 0
-) -> tuple[list[Member], int]:
-    """One page of members by name, and the total; a portal member gets only itself."""
+    session: Session, user: User, *, status: str | None = None, page: PageRequest = PageRequest()
+) -> KeysetPage[Member]:
+    """One page of members by name (the total when asked); a portal member gets only itself."""
     require(user, Permission.MEMBERS_READ)
-    check_page(limit, offset)
+    page.check()
     if status is not None and status not in set(MemberStatus):
         raise ValidationFailed(f"unknown member status {status!r}")
     stmt = readable_members(read_scope(session, user))
     if status is not None:
         stmt = stmt.where(Member.status == status)
-    return _page(
-        session, stmt.order_by(Member.last_name, Member.first_name, Member.id), limit, offset
-    )
+    return keyset_page(session, stmt, MEMBER_ORDER, page)
 
 
 def get_member(session: Session, user: User, member_id: int) -> Member:
@@ -70,27 +66,23 @@ def list_memberships(
     member_id: int | None = None,
     *,
     status: str | None = None,
-    limit: int = 50,
-    offset: int = 0,
-) -> tuple[list[Membership], int]:
-    """One page of memberships (newest first) with their types loaded, and the total."""
+    page: PageRequest = PageRequest(),
+) -> KeysetPage[Membership]:
+    """One page of memberships (newest first) with their types loaded; the total when asked."""
     require(user, Permission.MEMBERS_READ)
-    check_page(limit, offset)
+    page.check()
     scope = read_scope(session, user)
     if member_id is not None and not scope.may_read_member(member_id):
         raise NotOwnRecord("a member may only read its own memberships")
-    stmt = (
-        readable_memberships(scope)
-        .options(joinedload(Membership.membership_type, innerjoin=True))
-        .order_by(Membership.start_date.desc(), Membership.id.desc())
-    )
+    stmt = readable_memberships(scope)
     if member_id is not None and scope.everything:
         stmt = stmt.where(Membership.member_id == member_id)
     if status is not None:
         if status not in set(MembershipStatus):
             raise ValidationFailed(f"unknown membership status {status!r}")
         stmt = stmt.where(Membership.status == status)
-    return _page(session, stmt, limit, offset)
+    loads = [joinedload(Membership.membership_type, innerjoin=True)]
+    return keyset_page(session, stmt, MEMBERSHIP_ORDER, page, loads=loads)
 
 
 def get_membership(session: Session, user: User, membership_id: int) -> Membership:

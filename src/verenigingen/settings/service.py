@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from verenigingen import clock
 from verenigingen.auth.models import User
-from verenigingen.db.paging import check_page, count_rows
+from verenigingen.db.paging import Keyset, KeysetPage, PageRequest, keyset_page
 from verenigingen.errors import PermissionDenied
 from verenigingen.settings.live import defaults_for, note_change, stored_values
 from verenigingen.settings.models import RuntimeSetting, RuntimeSettingChange
@@ -110,21 +110,21 @@ def reset_setting(session: Session, user: User, name: str) -> EffectiveSetting:
     return _effective(session, definition, None)
 
 
+CHANGE_ORDER = Keyset("setting-changes", (RuntimeSettingChange.id,), descending=True)
+"""Newest first (ids grow with time): the primary key, or (name, id) for one setting's."""
+
+
 def setting_changes(
-    session: Session, user: User, *, name: str | None = None, limit: int = 50, offset: int = 0
-) -> tuple[list[RuntimeSettingChange], int]:
-    """The audit, newest first, of one setting or of all; with the total count. 404
-    ``unknown_setting`` for a name no setting has, 422 for a page out of range."""
+    session: Session, user: User, *, name: str | None = None, page: PageRequest = PageRequest()
+) -> KeysetPage[RuntimeSettingChange]:
+    """The audit, newest first, of one setting or of all; the total count when asked. 404
+    ``unknown_setting`` for a name no setting has, 422 for a page out of range or a bad cursor."""
     require_administrator(user)
-    check_page(limit, offset)
+    page.check()
     statement = select(RuntimeSettingChange)
     if name is not None:
         statement = statement.where(RuntimeSettingChange.name == definition_of(name).name)
-    total = count_rows(session, statement)
-    page = session.scalars(
-        statement.order_by(RuntimeSettingChange.id.desc()).limit(limit).offset(offset)
-    )
-    return list(page), total
+    return keyset_page(session, statement, CHANGE_ORDER, page)
 
 
 def _locked(session: Session, name: str) -> RuntimeSetting | None:

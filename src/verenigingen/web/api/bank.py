@@ -5,15 +5,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Query, UploadFile
+from fastapi import APIRouter, File, Form, UploadFile
 
 from verenigingen.bank import service
 from verenigingen.bank.schemas import ImportResultOut, StatementLineOut, StatementOut
-from verenigingen.db.ids import RecordId, RowOffset
-from verenigingen.db.paging import MAX_LIMIT
+from verenigingen.db.ids import RecordId
 from verenigingen.errors import ValidationFailed
 from verenigingen.web.deps import CurrentUser, SessionDep
-from verenigingen.web.schemas import ErrorBody, Page
+from verenigingen.web.schemas import ErrorBody, Page, PageParams
 
 router = APIRouter(
     prefix="/bank",
@@ -21,7 +20,6 @@ router = APIRouter(
     responses={code: {"model": ErrorBody} for code in (401, 403, 404, 409, 422)},
 )
 
-Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 # A camt.053 of 10,000 entries is about 15 MB; a file past this is no day's statement.
 MAX_FILE_BYTES = 50 * 1024 * 1024
 
@@ -45,32 +43,16 @@ def import_statements(
 
 
 @router.get("/statements")
-def list_statements(
-    session: SessionDep, user: CurrentUser, limit: Limit = 50, offset: RowOffset = 0
-) -> Page[StatementOut]:
+def list_statements(session: SessionDep, user: CurrentUser, page: PageParams) -> Page[StatementOut]:
     """Imported statements, the latest closing date first."""
-    rows, total = service.list_statements(session, user, limit=limit, offset=offset)
-    return Page[StatementOut](
-        items=[StatementOut.of(statement, iban, stored) for statement, iban, stored in rows],
-        total=total,
-        limit=limit,
-        offset=offset,
-    )
+    found = service.list_statements(session, user, page=page)
+    return Page[StatementOut].of(found, lambda row: StatementOut.of(*row))
 
 
 @router.get("/statements/{statement_id}/lines")
 def statement_lines(
-    session: SessionDep,
-    user: CurrentUser,
-    statement_id: RecordId,
-    limit: Limit = 50,
-    offset: RowOffset = 0,
+    session: SessionDep, user: CurrentUser, statement_id: RecordId, page: PageParams
 ) -> Page[StatementLineOut]:
     """The lines stored with a statement, in the statement's order."""
-    lines, total = service.statement_lines(session, user, statement_id, limit=limit, offset=offset)
-    return Page[StatementLineOut](
-        items=[StatementLineOut.model_validate(line) for line in lines],
-        total=total,
-        limit=limit,
-        offset=offset,
-    )
+    lines = service.statement_lines(session, user, statement_id, page=page)
+    return Page[StatementLineOut].of(lines, StatementLineOut.model_validate)

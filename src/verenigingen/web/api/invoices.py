@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 
 from verenigingen.billing import queries
 from verenigingen.billing.models import InvoiceStatus
 from verenigingen.billing.schemas import CreditNoteCreate, InvoiceCreate, InvoiceOut
 from verenigingen.billing.service import credit_notes, invoices
-from verenigingen.db.ids import RecordId, RowOffset
-from verenigingen.db.paging import MAX_LIMIT
+from verenigingen.db.ids import RecordId
 from verenigingen.web.deps import CurrentUser, SessionDep
-from verenigingen.web.schemas import ErrorBody, Page
+from verenigingen.web.schemas import ErrorBody, Page, PageParams
 
 router = APIRouter(
     prefix="/invoices",
@@ -21,34 +18,21 @@ router = APIRouter(
     responses={code: {"model": ErrorBody} for code in (401, 403, 404, 409, 422)},
 )
 
-Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
-
 
 @router.get("")
 def list_invoices(
     session: SessionDep,
     user: CurrentUser,
+    page: PageParams,
     status: InvoiceStatus | None = None,
     customer_id: RecordId | None = None,
     member_id: RecordId | None = None,
-    limit: Limit = 50,
-    offset: RowOffset = 0,
 ) -> Page[InvoiceOut]:
-    items, total = queries.list_invoices(
-        session,
-        user,
-        status=status,
-        customer_id=customer_id,
-        member_id=member_id,
-        limit=limit,
-        offset=offset,
+    """Newest first, a page at a time: ``after`` the previous page's ``next_cursor``."""
+    found = queries.list_invoices(
+        session, user, status=status, customer_id=customer_id, member_id=member_id, page=page
     )
-    return Page[InvoiceOut](
-        items=[InvoiceOut.model_validate(item) for item in items],
-        total=total,
-        limit=limit,
-        offset=offset,
-    )
+    return Page[InvoiceOut].of(found, InvoiceOut.model_validate)
 
 
 @router.get("/{invoice_id}")

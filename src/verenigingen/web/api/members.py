@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Body
 
-from verenigingen.db.ids import RecordId, RowOffset
-from verenigingen.db.paging import MAX_LIMIT
+from verenigingen.db.ids import RecordId
 from verenigingen.members import queries
 from verenigingen.members.models import MemberStatus
 from verenigingen.members.schemas import (
@@ -28,7 +27,7 @@ from verenigingen.members.service import (
 from verenigingen.sepa.schemas import MandateCreate, MandateOut
 from verenigingen.sepa.service import create_mandate, list_mandates
 from verenigingen.web.deps import CurrentUser, SessionDep
-from verenigingen.web.schemas import ErrorBody, Page
+from verenigingen.web.schemas import ErrorBody, Page, PageParams
 
 router = APIRouter(
     prefix="/members",
@@ -36,22 +35,14 @@ router = APIRouter(
     responses={code: {"model": ErrorBody} for code in (401, 403, 404, 409, 422)},
 )
 
-Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
-
 
 @router.get("")
 def list_members(
-    session: SessionDep,
-    user: CurrentUser,
-    status: MemberStatus | None = None,
-    limit: Limit = 50,
-    offset: RowOffset = 0,
+    session: SessionDep, user: CurrentUser, page: PageParams, status: MemberStatus | None = None
 ) -> Page[MemberOut]:
-    """Members by name; a portal member sees only itself."""
-    items, total = queries.list_members(session, user, status=status, limit=limit, offset=offset)
-    return Page[MemberOut](
-        items=[MemberOut.of(item, user) for item in items], total=total, limit=limit, offset=offset
-    )
+    """Members by name, a page at a time; a portal member sees only itself."""
+    found = queries.list_members(session, user, status=status, page=page)
+    return Page[MemberOut].of(found, lambda member: MemberOut.of(member, user))
 
 
 @router.get("/{member_id}")

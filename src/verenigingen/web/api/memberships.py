@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from fastapi import APIRouter
 
-from fastapi import APIRouter, Query
-
-from verenigingen.db.ids import RecordId, RowOffset
-from verenigingen.db.paging import MAX_LIMIT
+from verenigingen.db.ids import RecordId
 from verenigingen.members import queries
 from verenigingen.members.models import MembershipStatus
 from verenigingen.members.schemas import CancellationRequest, MembershipOut
 from verenigingen.members.service import cancel_membership, renew_membership
 from verenigingen.web.deps import CurrentUser, SessionDep
-from verenigingen.web.schemas import ErrorBody, Page
+from verenigingen.web.schemas import ErrorBody, Page, PageParams
 
 router = APIRouter(
     prefix="/memberships",
@@ -21,25 +18,18 @@ router = APIRouter(
     responses={code: {"model": ErrorBody} for code in (401, 403, 404, 409, 422)},
 )
 
-Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
-
 
 @router.get("")
 def list_memberships(
     session: SessionDep,
     user: CurrentUser,
+    page: PageParams,
     member_id: RecordId | None = None,
     status: MembershipStatus | None = None,
-    limit: Limit = 50,
-    offset: RowOffset = 0,
 ) -> Page[MembershipOut]:
-    """Memberships, newest first; a portal member sees only its own."""
-    items, total = queries.list_memberships(
-        session, user, member_id, status=status, limit=limit, offset=offset
-    )
-    return Page[MembershipOut](
-        items=[MembershipOut.of(item) for item in items], total=total, limit=limit, offset=offset
-    )
+    """Memberships, newest first, a page at a time; a portal member sees only its own."""
+    found = queries.list_memberships(session, user, member_id, status=status, page=page)
+    return Page[MembershipOut].of(found, MembershipOut.of)
 
 
 @router.get("/{membership_id}")

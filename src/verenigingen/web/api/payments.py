@@ -4,17 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Header
 from fastapi.responses import JSONResponse
 
 from verenigingen.billing import queries
 from verenigingen.billing.schemas import PaymentCreateRequest, PaymentOut
 from verenigingen.billing.service import payments
-from verenigingen.db.ids import RecordId, RowOffset
-from verenigingen.db.paging import MAX_LIMIT
+from verenigingen.db.ids import RecordId
 from verenigingen.web.deps import CurrentUser, SessionDep
 from verenigingen.web.idempotency import run_idempotent
-from verenigingen.web.schemas import ErrorBody, Page
+from verenigingen.web.schemas import ErrorBody, Page, PageParams
 
 router = APIRouter(
     prefix="/payments",
@@ -22,7 +21,6 @@ router = APIRouter(
     responses={code: {"model": ErrorBody} for code in (401, 403, 404, 409, 422)},
 )
 
-Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 PaymentStatus = Literal["Draft", "Submitted", "Cancelled"]
 
 
@@ -30,20 +28,13 @@ PaymentStatus = Literal["Draft", "Submitted", "Cancelled"]
 def list_payments(
     session: SessionDep,
     user: CurrentUser,
+    page: PageParams,
     status: PaymentStatus | None = None,
     customer_id: RecordId | None = None,
-    limit: Limit = 50,
-    offset: RowOffset = 0,
 ) -> Page[PaymentOut]:
-    items, total = queries.list_payments(
-        session, user, status=status, customer_id=customer_id, limit=limit, offset=offset
-    )
-    return Page[PaymentOut](
-        items=[PaymentOut.model_validate(item) for item in items],
-        total=total,
-        limit=limit,
-        offset=offset,
-    )
+    """Newest first, a page at a time: ``after`` the previous page's ``next_cursor``."""
+    found = queries.list_payments(session, user, status=status, customer_id=customer_id, page=page)
+    return Page[PaymentOut].of(found, PaymentOut.model_validate)
 
 
 @router.get("/{payment_id}")

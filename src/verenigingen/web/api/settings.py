@@ -9,12 +9,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from verenigingen.db.ids import RowOffset
-from verenigingen.db.paging import MAX_LIMIT
 from verenigingen.settings import service
 from verenigingen.settings.schemas import SettingChangeOut, SettingIn, SettingOut
 from verenigingen.web.deps import CurrentUser, SessionDep
-from verenigingen.web.schemas import ErrorBody, Page
+from verenigingen.web.schemas import ErrorBody, Page, PageParams
 
 router = APIRouter(
     prefix="/settings",
@@ -35,15 +33,12 @@ def list_settings(session: SessionDep, user: CurrentUser) -> list[SettingOut]:
 def list_changes(
     session: SessionDep,
     user: CurrentUser,
+    page: PageParams,
     name: Annotated[str | None, Query(max_length=100)] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
-    offset: RowOffset = 0,
 ) -> Page[SettingChangeOut]:
     """The audit of every change, newest first: who changed which setting when, old and new."""
-    changes, total = service.setting_changes(session, user, name=name, limit=limit, offset=offset)
-    return Page[SettingChangeOut](
-        items=[SettingChangeOut.of(c) for c in changes], total=total, limit=limit, offset=offset
-    )
+    changes = service.setting_changes(session, user, name=name, page=page)
+    return Page[SettingChangeOut].of(changes, SettingChangeOut.of)
 
 
 @router.get("/{name}")

@@ -7,9 +7,8 @@ lists its own tokens (``/me/tokens``) and revokes them. A token is shown once, w
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 
 from verenigingen.auth import queries
 from verenigingen.auth.schemas import (
@@ -27,28 +26,20 @@ from verenigingen.auth.service import (
     revoke_token,
     revoke_user_tokens,
 )
-from verenigingen.db.ids import RecordId, RowOffset
-from verenigingen.db.paging import MAX_LIMIT
+from verenigingen.db.ids import RecordId
 from verenigingen.web.deps import CurrentUser, SessionDep
-from verenigingen.web.schemas import ErrorBody, Page
+from verenigingen.web.schemas import ErrorBody, Page, PageParams
 
 router = APIRouter(
     tags=["users"],
     responses={code: {"model": ErrorBody} for code in (401, 403, 404, 409, 422)},
 )
 
-Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
-
 
 @router.get("/users")
-def list_users(
-    session: SessionDep, user: CurrentUser, limit: Limit = 50, offset: RowOffset = 0
-) -> Page[UserOut]:
+def list_users(session: SessionDep, user: CurrentUser, page: PageParams) -> Page[UserOut]:
     """Every user by email, with how many of its tokens work now (administrators)."""
-    items, total = queries.list_users(session, user, limit=limit, offset=offset)
-    return Page[UserOut](
-        items=[UserOut.of(item) for item in items], total=total, limit=limit, offset=offset
-    )
+    return Page[UserOut].of(queries.list_users(session, user, page=page), UserOut.of)
 
 
 @router.get("/users/{user_id}/tokens")

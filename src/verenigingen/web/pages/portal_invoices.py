@@ -15,6 +15,7 @@ from fastapi.responses import Response
 
 from verenigingen.billing.queries import get_invoice, list_invoices
 from verenigingen.db.ids import RecordId
+from verenigingen.db.paging import PageRequest
 from verenigingen.history.overview import member_overview
 from verenigingen.members.models import Customer
 from verenigingen.web.deps import SessionDep
@@ -40,7 +41,10 @@ def invoices(
     eight before the member's first financial summary is written."""
     require_portal_role(viewer)
     overview = member_overview(session, viewer)
-    rows, total = list_invoices(session, viewer, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+    found = list_invoices(
+        session, viewer, page=PageRequest(PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, count=True)
+    )
+    rows, total = found.items, found.total or 0
     pages = max(1, -(-total // PAGE_SIZE))
     return render(
         request,
