@@ -3,22 +3,10 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
-import pytest
 from playwright.sync_api import Page, expect
 
-from conftest import MEMBER_EMAIL, OTHER_EMAIL, PASSWORD
-
-AXE = Path(__file__).parent / "assets" / "axe.min.js"
-
-
-def sign_in(page: Page, email: str, password: str = PASSWORD) -> None:
-    page.goto("/")
-    expect(page).to_have_url(re.compile(r"/sign-in$"))
-    page.get_by_label("Email address").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
+from conftest import MEMBER_EMAIL, OTHER_EMAIL, PASSWORD, serious_violations, sign_in
 
 
 def test_a_member_signs_in_and_sees_its_own_dashboard(page: Page) -> None:
@@ -93,26 +81,6 @@ def test_a_keyboard_reaches_the_form_and_sees_where_it_is(page: Page) -> None:
     expect(page.get_by_role("link", name="Skip to the content")).to_be_focused()
     outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
     assert outline == "solid"
-
-
-def serious_violations(page: Page) -> list[str]:
-    page.add_script_tag(path=str(AXE))
-    rules = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]
-    results = page.evaluate("rules => axe.run(document, {runOnly: rules})", rules)
-    return [
-        f"{violation['id']} ({violation['impact']}): {violation['help']} at "
-        + ", ".join(node["target"][0] for node in violation["nodes"])
-        for violation in results["violations"]
-        if violation["impact"] in ("serious", "critical")
-    ]
-
-
-@pytest.fixture
-def page_without_csp(chromium, live_server) -> Page:  # type: ignore[no-untyped-def]
-    """A page whose Content-Security-Policy lets the test inject axe-core (ours would not)."""
-    context = chromium.new_context(base_url=live_server.url, locale="en-GB", bypass_csp=True)
-    yield context.new_page()
-    context.close()
 
 
 def test_no_serious_accessibility_violation_on_the_sign_in_page_and_dashboard(

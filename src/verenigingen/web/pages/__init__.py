@@ -20,7 +20,9 @@ from verenigingen.web.pages import (
     portal_history,
     portal_invoices,
     portal_jobs,
+    portal_mandates,
     portal_notifications,
+    portal_profile,
 )
 from verenigingen.web.pages.docs import docs_router
 from verenigingen.web.pages.errors import install_page_errors
@@ -33,7 +35,9 @@ PAGE_MODULES = (
     portal_history,
     portal_invoices,
     portal_jobs,
+    portal_mandates,
     portal_notifications,
+    portal_profile,
 )
 
 

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 from fastapi import Request
 from fastapi.responses import Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from verenigingen.auth.errors import LoginNotLinkedToMember
 from verenigingen.auth.models import User
 from verenigingen.auth.permissions import is_member_role
 from verenigingen.errors import PermissionDenied
 from verenigingen.history.overview import member_overview
-from verenigingen.members.models import BillingPeriod, MembershipStatus, MemberStatus
+from verenigingen.members.models import BillingPeriod, Member, MembershipStatus, MemberStatus
 from verenigingen.web.deps import SessionDep
 from verenigingen.web.pages.forms import N_
 from verenigingen.web.pages.router import page_router
@@ -27,8 +30,10 @@ PORTAL_NAV = (
     ("/portal", N_("Overview")),
     ("/portal/history", N_("Payment history")),
     ("/portal/invoices", N_("Invoices")),
+    ("/portal/mandates", N_("Direct debit")),
     ("/portal/jobs", N_("My background jobs")),
     ("/portal/notifications", N_("Notifications")),
+    ("/portal/profile", N_("Profile")),
 )
 """The portal's menu: (path, label) in the order shown."""
 
@@ -61,6 +66,15 @@ def require_portal_role(viewer: User) -> None:
     """The portal is a Member's; the other roles get the 403 page (which points to the desk)."""
     if not is_member_role(viewer):
         raise PermissionDenied("the portal is for members; staff work at the desk")
+
+
+def own_member(session: Session, viewer: User) -> Member:
+    """The signed-in Member's own member record, for a page that changes it (the 403 page for a
+    login without one: ``login_not_linked_to_member``, as ``members.scope`` answers)."""
+    member = session.scalar(select(Member).where(Member.user_id == viewer.id))
+    if member is None:
+        raise LoginNotLinkedToMember("this login is not linked to a member")
+    return member
 
 
 @router.get("/portal")
