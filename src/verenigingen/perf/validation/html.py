@@ -95,7 +95,7 @@ def chart_svgs(data: dict[str, Any]) -> list[str]:
             ),
         ),
         charts.line_chart(
-            "Cache hit rate of the mixed portal workload, from a cold start",
+            "Cache hit rate of the mixed portal workload from a cold start, cumulative",
             hit_rate,
             "portal units",
             "%",

@@ -79,12 +79,12 @@ def _refused(side: Side, invoice: OpenInvoice) -> str:
     too_much = str(invoice.outstanding + Decimal("1.00"))
     body["paid_amount"] = too_much
     body["allocations"] = [{"invoice_id": invoice.invoice_id, "allocated_amount": too_much}]
-    before = side.client.get("/api/v1/payments?limit=1").json()["total"]
+    before = side.client.get("/api/v1/payments?limit=1&count=true").json()["total"]
     response = side.client.post("/api/v1/payments", json=body)
     error = response.json().get("error")
     _require(response.status_code == 422, f"HTTP {response.status_code}, expected 422")
     _require(error == "allocation_exceeds_outstanding", f"error {error!r}")
-    after = side.client.get("/api/v1/payments?limit=1").json()["total"]
+    after = side.client.get("/api/v1/payments?limit=1&count=true").json()["total"]
     _require(after == before, f"payments {before} -> {after}")
     outstanding = Decimal(_invoice(side, invoice.invoice_id)["outstanding_amount"])
     _require(outstanding == invoice.outstanding, f"outstanding changed to {outstanding}")
