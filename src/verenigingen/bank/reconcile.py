@@ -23,12 +23,14 @@ A run costs a constant number of statements per chunk of lines: the candidates l
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from verenigingen.auth.models import User
 from verenigingen.auth.permissions import Permission, require
@@ -84,16 +86,41 @@ def reconcile_open_lines(
     run = _Run()
     for line in lines:
         best = candidates.best_for(line, run.taken) if line.currency == INVOICED_CURRENCY else None
-        line.match_score = best.score if best else None
-        line.match_invoice_id = best.invoice_id if best else None
+        _keep(line, match_score=best.score if best else None)
+        _keep(line, match_invoice_id=best.invoice_id if best else None)
         if best is not None and best.score >= threshold:
             run.pay(line, best)
         else:
-            line.reconciliation_status = ReconciliationStatus.REVIEW
+            _keep(line, reconciliation_status=ReconciliationStatus.REVIEW)
             run.review += 1
     run.carry_out(session, user)
+    _write_decisions(session, lines)
     session.flush()
     return ReconcileResult(len(run.decided), run.review + returns_to_review, returned)
+
+
+def _keep(line: BankStatementLine, **values: object) -> None:
+    """Set a decision on the line in memory only: :func:`_write_decisions` writes the run's
+    lines in one statement (a flush would send one UPDATE per line, or per run of lines that
+    changed the same columns)."""
+    for name, value in values.items():
+        set_committed_value(line, name, value)
+
+
+def _write_decisions(session: Session, lines: Sequence[BankStatementLine]) -> None:
+    session.execute(
+        update(BankStatementLine),
+        [
+            {
+                "id": line.id,
+                "reconciliation_status": line.reconciliation_status,
+                "match_score": line.match_score,
+                "match_invoice_id": line.match_invoice_id,
+                "payment_id": line.payment_id,
+            }
+            for line in lines
+        ],
+    )
 
 
 def hand_over_returns(session: Session, user: User) -> tuple[int, int]:
@@ -153,13 +180,13 @@ class _Run:
     def pay(self, line: BankStatementLine, candidate: Candidate) -> None:
         self.taken |= candidate.claims()
         self.decided.append((line, candidate))
-        line.reconciliation_status = ReconciliationStatus.ALLOCATED
+        _keep(line, reconciliation_status=ReconciliationStatus.ALLOCATED)
 
     def carry_out(self, session: Session, user: User) -> None:
         paying = [(line, c) for line, c in self.decided if c.batch is None]
         payment_ids = record_payments(session, user, [_payment(line, c) for line, c in paying])
         for (line, _candidate), payment_id in zip(paying, payment_ids, strict=True):
-            line.payment_id = payment_id
+            _keep(line, payment_id=payment_id)
         mark_collected(
             session,
             user,
