@@ -2,8 +2,10 @@
 
 Starts ``verenigingen serve`` on a throw-away demo association (200 members, 12 months, seed 7)
 on a free port of 127.0.0.1, signs in as the demo member in Debian's chromium (Playwright) and
-saves PNGs next to this file: the sign-in page, the dashboard in English and in Dutch, and the
-dashboard on a phone's width.
+saves PNGs next to this file: the sign-in page, the dashboard in English and in Dutch, the
+dashboard on a phone's width, and the portal's other pages: the payment history, the invoices,
+one invoice as it prints, the direct debit mandates (an IBAN mistyped, as the check shows it) and
+the profile.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import Page, sync_playwright
 
 HERE = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent
@@ -40,6 +42,13 @@ def main() -> None:
         subprocess.run([*run, "init"], env=env, check=True, capture_output=True)  # noqa: S603
         subprocess.run(  # noqa: S603
             [*run, "demo", "--members", "200", "--months", "12", "--end", "2026-12-01"],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        creditor = ["--name", "Vereniging De Eendracht", "--iban", "NL44RABO0123456789"]
+        subprocess.run(  # noqa: S603
+            [*run, "sepa", "creditor", "set", *creditor, "--creditor-id", "NL51ZZZ405365330000"],
             env=env,
             check=True,
             capture_output=True,
@@ -81,6 +90,8 @@ def shoot(url: str) -> None:
         page.get_by_role("button", name="Sign in").click()
         page.wait_for_url("**/portal")
         page.screenshot(path=HERE / "dashboard.png")
+        shoot_portal_pages(page)
+        page.goto("/portal")
         page.get_by_label("Language").select_option("nl")
         page.get_by_role("button", name="Change").click()
         page.wait_for_url("**/portal")
@@ -95,6 +106,24 @@ def shoot(url: str) -> None:
         phone.new_page().goto("/portal")
         phone.pages[0].screenshot(path=HERE / "dashboard-phone.png", full_page=True)
         browser.close()
+
+
+def shoot_portal_pages(page: Page) -> None:
+    """The portal's pages after the dashboard, in English."""
+    page.goto("/portal/history")
+    page.screenshot(path=HERE / "history.png")
+    page.goto("/portal/invoices")
+    page.screenshot(path=HERE / "invoices.png")
+    page.locator("table.listing tbody tr a").first.click()
+    page.emulate_media(media="print")
+    page.screenshot(path=HERE / "invoice-print.png")
+    page.emulate_media(media="screen")
+    page.goto("/portal/mandates")
+    page.get_by_label("IBAN").fill("NL91 ABNA 0417 1643 01")
+    page.locator("#iban-check .field-error").wait_for()
+    page.screenshot(path=HERE / "mandates.png", full_page=True)
+    page.goto("/portal/profile")
+    page.screenshot(path=HERE / "profile.png", full_page=True)
 
 
 if __name__ == "__main__":
