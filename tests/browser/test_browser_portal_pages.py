@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 from playwright.sync_api import Page, expect
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from conftest import (
     MEMBER_EMAIL,
@@ -24,6 +24,8 @@ from contexts import context_on
 from verenigingen.auth.models import User
 from verenigingen.auth.service import get_user_by_email, issue_token
 from verenigingen.db.session import unit_of_work
+from verenigingen.jobs import enqueue
+from verenigingen.jobs.models import Job
 from verenigingen.members.models import Member
 from verenigingen.sepa.models import SepaMandate
 
@@ -167,6 +169,27 @@ def test_a_treasurers_payment_through_the_api_shows_up_in_the_history(
     expect(page.locator("[data-outstanding]").first).to_contain_text("€0.00")
     rows = page.locator("table.history tbody tr")
     expect(rows.locator(".badge-paid")).to_have_count(2)
+
+
+def test_retry_a_failed_job_from_the_portal(page: Page, live_server: LiveServer) -> None:
+    context = context_on(live_server.engine)
+    with unit_of_work(context.sessions) as session:
+        owner = get_user_by_email(session, REVOKING_EMAIL)
+        job = enqueue(session, "dues.generate", user=owner, batch_size=10)
+        session.flush()
+        session.execute(
+            update(Job).where(Job.id == job.id).values(status="Failed", attempts=1, dedup_key=None)
+        )
+        job_id = job.id
+    context.close()
+    signed_in_at(page, REVOKING_EMAIL, "/portal/jobs")
+    row = page.locator(f'tr[data-job="{job_id}"]')
+    expect(row.locator(".badge")).to_have_text("Failed")
+    row.get_by_role("button", name="Retry").click()
+    expect(page).to_have_url(re.compile(r"/portal/jobs$"))
+    expect(page.get_by_role("status")).to_have_text("The job is queued to run again.")
+    expect(row.locator(".badge")).to_have_text("Queued")
+    expect(row.get_by_role("button", name="Retry")).to_have_count(0)
 
 
 PORTAL_PAGES = (
