@@ -9,6 +9,7 @@ FILES = Path(__file__).parent / "files"
 ING = "NL20INGB0001234567"
 RABOBANK = "NL39RABO0300065264"
 ABN_AMRO = "NL91ABNA0417164300"
+TRIODOS = "NL63TRIO0212345678"
 
 
 def sample(name: str) -> bytes:

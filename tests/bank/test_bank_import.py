@@ -6,7 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from bank_samples import ABN_AMRO, ING, RABOBANK, sample
+from bank_samples import ABN_AMRO, ING, RABOBANK, TRIODOS, sample
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -251,3 +251,16 @@ def test_an_account_is_registered_once(any_session: Session, treasurer: User) ->
     with pytest.raises(InvalidIban):
         add_account(any_session, treasurer, "NL02RABO0123456789")
     assert any_session.scalar(select(func.count()).select_from(BankAccount)) == 1
+
+
+def test_a_batch_booking_is_stored_with_its_payment_information_id(
+    any_session: Session, treasurer: User
+) -> None:
+    add_account(any_session, treasurer, TRIODOS)
+    result = import_statement_file(any_session, treasurer, sample("triodos_structured.mt940"))
+    assert (result.lines_added, result.lines_skipped) == (3, 0)
+    lines = any_session.scalars(
+        select(BankStatementLine).order_by(BankStatementLine.position)
+    ).all()
+    assert [line.end_to_end_id for line in lines] == ["BOER-77", "TRIO-BATCH-2026-11-RCUR", None]
+    assert [line.reconciliation_status for line in lines] == ["Open"] * 3

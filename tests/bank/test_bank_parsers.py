@@ -6,7 +6,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-from bank_samples import ABN_AMRO, RABOBANK, sample
+from bank_samples import ABN_AMRO, RABOBANK, TRIODOS, sample
 from schwifty import IBAN
 
 from verenigingen.bank.dedupe import dedup_keys
@@ -26,6 +26,7 @@ def test_the_sample_ibans_have_valid_check_digits() -> None:
         "NL69INGB0123456789",
         "NL36INGB0007654321",
         "NL93RABO0987654321",
+        TRIODOS,
     ):
         assert str(IBAN(iban).compact) == iban
 
@@ -77,6 +78,36 @@ def test_abn_amro_mt940_reads_structured_and_free_text_and_two_statements() -> N
     assert card.remittance == "BEA NR:XXX123 09.11.26/14.02 KANTINE DE VOORBEELDCLUB,PAS 012"
     assert card.counterparty_iban is None
     assert giro.remittance == "GIRO 1234567 E.F. DE GROOT VOORBEELDSTRAAT 3 ACHTERSTAND 2025"
+
+
+def test_triodos_mt940_reads_a_wrapped_name_a_batch_booking_and_free_text() -> None:
+    """The fourth bank's dialect: a plain IBAN in :25:, :28C: with a page number, :61: lines
+    without an entry date, a name wrapped onto a line that starts with a space, a batch booking
+    named by its payment information id (/PREF/) and bank costs as free text."""
+    (statement,) = read_statement_file(sample("triodos_structured.mt940")).statements
+    assert (statement.account, statement.statement_number, statement.sequence_number) == (
+        TRIODOS,
+        "46/1",
+        46,
+    )
+    transfer, batch, costs = statement.entries
+    assert (transfer.counterparty_name, transfer.counterparty_iban) == (
+        "M. DE BOER",
+        "NL44RABO0123456789",
+    )
+    assert transfer.remittance == "Contributie 2026 ACC-SINV-2026-00077"
+    assert transfer.end_to_end_id == "BOER-77"
+    assert transfer.booking_date == dt.date(2026, 11, 12)
+    assert (batch.amount, batch.batch_reference, batch.end_to_end_id) == (
+        Decimal("60.00"),
+        "TRIO-BATCH-2026-11-RCUR",
+        None,
+    )
+    assert batch.transaction_type == "SEPA Incasso batch"
+    assert (costs.amount, costs.remittance) == (
+        Decimal("-3.25"),
+        "Kosten betalingsverkeer november",
+    )
 
 
 def test_camt053_v02_reads_booked_entries_only() -> None:
