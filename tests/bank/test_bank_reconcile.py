@@ -19,9 +19,12 @@ from verenigingen.bank.review import review_lines
 from verenigingen.bank.service import add_account, import_statement_file
 from verenigingen.billing.models import Invoice, Payment
 from verenigingen.errors import PermissionDenied
+from verenigingen.perf.capture import capture
 from verenigingen.settings.service import set_setting
 
 pytestmark = pytest.mark.usefixtures("frozen_today")
+RUN_STATEMENTS = 17
+"""What a reconciliation run sends, whatever its lines (below a chunk of 500)."""
 
 NTRY = (
     '<Ntry><Amt Ccy="EUR">{amount}</Amt><CdtDbtInd>{direction}</CdtDbtInd><Sts>BOOK</Sts>'
@@ -183,3 +186,31 @@ def test_a_membership_secretary_may_not_reconcile(
 ) -> None:
     with pytest.raises(PermissionDenied):
         reconcile_open_lines(any_session, membership_secretary)
+
+
+@pytest.mark.parametrize("lines", [5, 25])
+def test_a_run_costs_the_same_statements_for_5_lines_as_for_25(
+    any_session: Session, treasurer: User, lines: int
+) -> None:
+    """Candidates loaded up front, payments recorded in bulk, decisions written in one
+    statement: the run's statements do not grow with its lines (below a chunk of 500)."""
+    session = any_session
+    add_account(session, treasurer, ING)
+    ledger = LedgerFactory(session, treasurer)
+    entries = []
+    for n in range(lines):
+        customer = ledger.customer()
+        member = ledger.member(customer)
+        member.iban = "NL44RABO0123456789" if n == 0 else None
+        invoice = ledger.invoice(customer, "12.50", member=member)
+        entries.append({"amount": "12.50", "remittance": invoice.number})
+        entries.append({"amount": "3.00", "name": f"{member.first_name} {member.last_name}"})
+    session.flush()
+    import_statement_file(session, treasurer, camt(entries))
+    with capture() as run:
+        result = reconcile_open_lines(session, treasurer)
+    assert (result.allocated, result.review) == (lines, lines)
+    # The lines, the settings, the candidates (invoices named, members by name, their open
+    # invoices), the payments in bulk (locks, numbers, inserts, outstanding, audit, events),
+    # the decisions and the audit of the lines.
+    assert len(run.queries) == RUN_STATEMENTS
