@@ -419,3 +419,24 @@ def test_processing_reports_its_progress_per_chunk(
         assert process_batch(session, treasurer, batch.id).status == BatchStatus.PROCESSED
     assert heard == [(0, 5), (2, 5), (4, 5), (5, 5)]
     assert count(session, Payment) == 5
+
+
+def test_an_import_costs_the_same_statements_for_2_or_6_rejects(
+    session: Session, collectables: Collectables, treasurer: User
+) -> None:
+    from verenigingen.perf.capture import capture
+
+    invoices = [collectables.invoice(collectables.member()) for _ in range(8)]
+    batch = collected_batch(session, treasurer, 8)
+    entries = entries_by_invoice(session, batch)
+    ids = [entries[invoice.id].end_to_end_id for invoice in invoices]
+    few = pain_002(batch.message_id, [(block(batch), e2e, "AM04") for e2e in ids[:2]])
+    many = pain_002(
+        batch.message_id, [(block(batch), e2e, "AM04") for e2e in ids[2:]], message_id="STS-2"
+    )
+    with capture() as small:
+        import_status_report(session, treasurer, few)
+    with capture() as large:
+        import_status_report(session, treasurer, many)
+    assert large.count == small.count
+    assert count(session, SepaReturn) == 8

@@ -58,6 +58,20 @@ class PaymentsRecorded(DomainEvent):
 
 
 @dataclass(frozen=True)
+class PaymentsCancelled(DomainEvent):
+    """Submitted payments were cancelled in bulk (returned direct debits): each invoice owes
+    again what they had settled."""
+
+    user: User
+    payment_ids: tuple[int, ...]
+    customer_ids: frozenset[int]
+    posting_dates: frozenset[dt.date]
+    """The payments' posting dates and those of the invoices they had settled."""
+    direct_debit_payment_ids: tuple[int, ...] = ()
+    """Those of ``payment_ids`` collected by SEPA direct debit."""
+
+
+@dataclass(frozen=True)
 class InvoiceSubmitted(DomainEvent):
     """A Draft invoice was submitted: its customer now owes its grand total."""
 

@@ -16,6 +16,7 @@ from verenigingen.billing.events import (
     InvoicesTurnedOverdue,
     InvoiceSubmitted,
     PaymentCancelled,
+    PaymentsCancelled,
     PaymentsRecorded,
     PaymentSubmitted,
 )
@@ -72,6 +73,12 @@ def credit_note_cancelled(session: Session, event: CreditNoteCancelled) -> Follo
 
 @subscriber(PaymentsRecorded)
 def payments_recorded(session: Session, event: PaymentsRecorded) -> FollowUps:
+    months = {month_of(day) for day in event.posting_dates}
+    return pipeline.after_bulk(session, event.customer_ids, months, with_jobs=True)
+
+
+@subscriber(PaymentsCancelled)
+def payments_cancelled(session: Session, event: PaymentsCancelled) -> FollowUps:
     months = {month_of(day) for day in event.posting_dates}
     return pipeline.after_bulk(session, event.customer_ids, months, with_jobs=True)
 

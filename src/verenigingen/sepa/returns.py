@@ -33,8 +33,7 @@ from sqlalchemy.orm import Session
 from verenigingen import clock
 from verenigingen.auth.models import Role, User
 from verenigingen.auth.permissions import Permission, require
-from verenigingen.billing.errors import PaymentAlreadyCancelled
-from verenigingen.billing.service.payments import cancel_payment
+from verenigingen.billing.service.bulk_cancellations import cancel_payments
 from verenigingen.cache.tags import bump_tags
 from verenigingen.jobs.models import Indicator, Notification
 from verenigingen.members.models import Member
@@ -65,6 +64,8 @@ from verenigingen.sepa.status_reports import (
 )
 
 ALREADY_RECORDED = (EntryStatus.REJECTED, EntryStatus.RETURNED)
+CHUNK = 500
+"""Rejects or returns recorded per round of statements."""
 
 
 @dataclass
@@ -298,8 +299,76 @@ def _apply(
     report_id: int | None,
     tally: ReturnTally,
 ) -> list[RecordedReturn]:
-    invoice_ids = sorted({match.entry.invoice_id for match in matches})
+    """Record the rejects and returns of ``matches``: a constant number of statements per
+    :data:`CHUNK` of them, plus a few for each stopped or invalid mandate."""
+    fresh = [match for match in matches if match.entry.status not in ALREADY_RECORDED]
+    tally.already_recorded += len(matches) - len(fresh)
+    earlier = _earlier_returns(session, fresh)
+    decisions: dict[int, tuple[int, RetryDecision]] = {}
+    for match in fresh:
+        invoice_id = match.entry.invoice_id
+        earlier[invoice_id] += 1
+        attempt = earlier[invoice_id]
+        decisions[match.entry.id] = (attempt, decide(match.reason_code, attempt, match.booked_on))
+    for start in range(0, len(fresh), CHUNK):
+        _undo_collections(session, user, fresh[start : start + CHUNK], kind, tally)
+    if fresh:
+        session.execute(
+            insert(SepaReturn),
+            [
+                {
+                    "entry_id": match.entry.id,
+                    "invoice_id": match.entry.invoice_id,
+                    "member_id": match.entry.member_id,
+                    "mandate_id": match.entry.mandate_id,
+                    "kind": kind,
+                    "reason_code": match.reason_code,
+                    "amount": match.entry.amount,
+                    "booked_on": match.booked_on,
+                    "status_report_id": report_id,
+                    "attempt": decisions[match.entry.id][0],
+                    "retry_status": decisions[match.entry.id][1].retry_status,
+                    "retry_due_on": decisions[match.entry.id][1].retry_due_on,
+                }
+                for match in fresh
+            ],
+        )
+    exhausted: list[str] = []
+    for match in fresh:
+        decision = decisions[match.entry.id][1]
+        _act_on_mandate(session, user, match, decision, tally)
+        tally.reason_codes[match.reason_code] += 1
+        if decision.retry_status == RetryStatus.WAITING:
+            tally.retries_scheduled += 1
+        elif decision.retry_status == RetryStatus.EXHAUSTED:
+            tally.retries_exhausted += 1
+            exhausted.append(
+                f"{match.entry.remittance} ({match.entry.end_to_end_id}, {match.entry.amount}): "
+                f"{describe_reason(match.reason_code)}"
+            )
+    if exhausted:
+        _notify_treasurers(session, exhausted)
+    if fresh:
+        # The members' histories show their invoices, usages and mandates.
+        bump_tags(session, sorted({f"member:{match.entry.member_id}" for match in fresh}))
+    session.flush()
+    return [
+        RecordedReturn(
+            match.entry.id,
+            match.entry.invoice_id,
+            match.reason_code,
+            match.entry.id not in decisions,
+            decisions[match.entry.id][1].retry_status if match.entry.id in decisions else None,
+            decisions[match.entry.id][1].retry_due_on if match.entry.id in decisions else None,
+        )
+        for match in matches
+    ]
+
+
+def _earlier_returns(session: Session, matches: Sequence[_Match]) -> Counter[int]:
+    """How often each invoice of ``matches`` was rejected or returned before."""
     earlier: Counter[int] = Counter()
+    invoice_ids = sorted({match.entry.invoice_id for match in matches})
     if invoice_ids:
         for row in session.execute(
             select(SepaReturn.invoice_id, func.count(SepaReturn.id).label("returns"))
@@ -307,97 +376,59 @@ def _apply(
             .group_by(SepaReturn.invoice_id)
         ):
             earlier[row.invoice_id] = row.returns
-    recorded: list[RecordedReturn] = []
-    members: set[int] = set()
-    exhausted: list[str] = []
+    return earlier
+
+
+def _undo_collections(
+    session: Session, user: User, matches: Sequence[_Match], kind: ReturnKind, tally: ReturnTally
+) -> None:
+    """Cancel the payments of the collected ones through billing (one call), and mark the
+    entries and their mandate usages with the reason (one executemany each)."""
+    collected = {match.entry.id for match in matches if match.entry.status == EntryStatus.COLLECTED}
+    payment_ids = [
+        match.entry.payment_id
+        for match in matches
+        if match.entry.id in collected and match.entry.payment_id is not None
+    ]
+    # A payment cancelled by hand meanwhile is skipped: its invoice owes already.
+    tally.invoices_reopened += len(cancel_payments(session, user, payment_ids))
+    usage_ids = {
+        (row.batch_reference, row.mandate_id, row.invoice_id): row.id
+        for row in session.execute(
+            select(
+                SepaMandateUsage.id,
+                SepaMandateUsage.batch_reference,
+                SepaMandateUsage.mandate_id,
+                SepaMandateUsage.invoice_id,
+            ).where(
+                SepaMandateUsage.batch_reference.in_(sorted({m.message_id for m in matches})),
+                SepaMandateUsage.invoice_id.in_(sorted({m.entry.invoice_id for m in matches})),
+            )
+        )
+    }
+    usages: list[dict[str, Any]] = []
     for match in matches:
         entry = match.entry
-        if entry.status in ALREADY_RECORDED:
-            tally.already_recorded += 1
-            recorded.append(
-                RecordedReturn(entry.id, entry.invoice_id, match.reason_code, True, None, None)
+        was_collected = entry.id in collected
+        entry.status = EntryStatus.RETURNED if was_collected else EntryStatus.REJECTED
+        entry.return_reason = match.reason_code
+        entry.returned_on = match.booked_on
+        usage_id = usage_ids.get((match.message_id, entry.mandate_id, entry.invoice_id))
+        if usage_id is not None:
+            usages.append(
+                {
+                    "id": usage_id,
+                    "status": UsageStatus.RETURNED if was_collected else UsageStatus.FAILED,
+                    "return_reason": match.reason_code,
+                }
             )
-            continue
-        earlier[entry.invoice_id] += 1
-        decision = decide(match.reason_code, earlier[entry.invoice_id], match.booked_on)
-        _undo_collection(session, user, match, kind, tally)
-        _act_on_mandate(session, user, match, decision, tally)
-        session.add(
-            SepaReturn(
-                entry_id=entry.id,
-                invoice_id=entry.invoice_id,
-                member_id=entry.member_id,
-                mandate_id=entry.mandate_id,
-                kind=kind,
-                reason_code=match.reason_code,
-                amount=entry.amount,
-                booked_on=match.booked_on,
-                status_report_id=report_id,
-                attempt=earlier[entry.invoice_id],
-                retry_status=decision.retry_status,
-                retry_due_on=decision.retry_due_on,
-            )
-        )
-        if decision.retry_status == RetryStatus.WAITING:
-            tally.retries_scheduled += 1
-        elif decision.retry_status == RetryStatus.EXHAUSTED:
-            tally.retries_exhausted += 1
-            exhausted.append(
-                f"{entry.remittance} ({entry.end_to_end_id}, {entry.amount}): "
-                f"{describe_reason(match.reason_code)}"
-            )
-        tally.reason_codes[match.reason_code] += 1
-        members.add(entry.member_id)
-        recorded.append(
-            RecordedReturn(
-                entry.id,
-                entry.invoice_id,
-                match.reason_code,
-                False,
-                decision.retry_status,
-                decision.retry_due_on,
-            )
-        )
-    if exhausted:
-        _notify_treasurers(session, exhausted)
-    if members:
-        # The members' histories show their invoices, usages and mandates.
-        bump_tags(session, sorted(f"member:{member_id}" for member_id in members))
-    session.flush()
-    return recorded
-
-
-def _undo_collection(
-    session: Session, user: User, match: _Match, kind: ReturnKind, tally: ReturnTally
-) -> None:
-    entry = match.entry
-    collected = entry.status == EntryStatus.COLLECTED
-    if collected and entry.payment_id is not None:
-        try:
-            cancel_payment(session, user, entry.payment_id)
-            tally.invoices_reopened += 1
-        except PaymentAlreadyCancelled:
-            pass  # cancelled by hand meanwhile: the invoice owes already
-    entry.status = EntryStatus.RETURNED if collected else EntryStatus.REJECTED
-    entry.return_reason = match.reason_code
-    entry.returned_on = match.booked_on
+    if usages:
+        session.execute(update(SepaMandateUsage), usages)
     if kind == ReturnKind.REJECT:
-        tally.rejected += 1
+        tally.rejected += len(matches)
     else:
-        tally.returned += 1
-    session.execute(
-        update(SepaMandateUsage)
-        .where(
-            SepaMandateUsage.batch_reference == match.message_id,
-            SepaMandateUsage.mandate_id == entry.mandate_id,
-            SepaMandateUsage.invoice_id == entry.invoice_id,
-        )
-        .values(
-            status=UsageStatus.RETURNED if collected else UsageStatus.FAILED,
-            return_reason=match.reason_code,
-        )
-        .execution_options(synchronize_session=False)
-    )
+        tally.returned += len(matches)
+    session.flush()  # the entries, one executemany
 
 
 def _act_on_mandate(

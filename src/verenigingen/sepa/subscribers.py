@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 from verenigingen.billing.events import (
     PaymentCancelled,
     PaymentChange,
+    PaymentsCancelled,
     PaymentsRecorded,
     PaymentSubmitted,
 )
@@ -14,6 +15,7 @@ from verenigingen.billing.models import ModeOfPayment
 from verenigingen.events import FollowUps, subscriber
 from verenigingen.jobs import JobRequest
 from verenigingen.sepa import tasks
+from verenigingen.sepa.usage import mark_returned
 
 
 @subscriber(PaymentSubmitted)
@@ -41,3 +43,12 @@ def payments_recorded(session: Session, event: PaymentsRecorded) -> FollowUps:
         return []
     params = {"payment_ids": list(event.direct_debit_payment_ids)}
     return [JobRequest(tasks.RECORD_MANDATE_USAGES, params)]
+
+
+@subscriber(PaymentsCancelled)
+def payments_cancelled(session: Session, event: PaymentsCancelled) -> FollowUps:
+    # Collections cancelled in bulk were returned: their usages at once, in one UPDATE (the
+    # returns import then adds the reason code).
+    if event.direct_debit_payment_ids:
+        mark_returned(session, event.direct_debit_payment_ids)
+    return []

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from verenigingen.billing.models import (
@@ -166,3 +166,16 @@ def record_usages(session: Session, payment_ids: Sequence[int]) -> int:
             added += 1
     session.flush()
     return added
+
+
+def mark_returned(session: Session, payment_ids: Sequence[int]) -> None:
+    """The usages of these cancelled collections Returned (one UPDATE)."""
+    session.execute(
+        update(SepaMandateUsage)
+        .where(
+            SepaMandateUsage.payment_id.in_(sorted(payment_ids)),
+            SepaMandateUsage.status.in_([status.value for status in COUNTING_STATUSES]),
+        )
+        .values(status=UsageStatus.RETURNED)
+        .execution_options(synchronize_session=False)
+    )
