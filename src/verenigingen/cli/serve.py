@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import typer
-import uvicorn
 
-from verenigingen.cli.context import console, ready_context
-from verenigingen.jobs.consumer import start_in_thread
-from verenigingen.web.app import create_app
+from verenigingen.cli.context import console, ready_engine
+from verenigingen.config import get_settings
+from verenigingen.web.server import exec_server
 
 
 def serve(
     host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
     port: int = typer.Option(8000, help="Port to listen on."),
+    workers: int = typer.Option(
+        1, min=1, max=64, help="API processes on the port (uvicorn's workers)."
+    ),
     worker: bool = typer.Option(
         True,
         "--worker/--no-worker",
@@ -21,16 +23,11 @@ def serve(
     ),
 ) -> None:
     """Serve the API (OpenAPI documentation at /docs)."""
-    context = ready_context()
-    app = create_app(context)
+    ready_engine().dispose()  # exits with a one-line message when the schema is not current
     # The embedded shape needs no second process: jobs run in a thread of this one.
-    in_process = worker and not context.settings.redis_url
-    stop_consumer = start_in_thread(context.settings, context.jobs) if in_process else None
-    if stop_consumer is not None:
+    in_process = worker and not get_settings().redis_url
+    if in_process:
         console.print("Running background jobs in this process (--no-worker to turn off).")
     console.print(f"Serving on http://{host}:{port} (API docs at http://{host}:{port}/docs)")
-    try:
-        uvicorn.run(app, host=host, port=port, log_level="info")
-    finally:
-        if stop_consumer is not None:
-            stop_consumer()
+    # This process becomes the API process: the command line's modules stay out of its memory.
+    exec_server(host, port, workers=workers, job_consumer=in_process)

@@ -3,6 +3,9 @@
 SQLAlchemy statements are fingerprinted from their compiled form, taken before IN lists are
 expanded, so neither values nor list lengths split a group. Raw SQL (``exec_driver_sql``) has its
 literals masked with sqlglot, and IN lists and multi-row VALUES collapsed to one element.
+
+sqlglot (about 8 MB) is imported at the first raw statement: a process that sends none (the
+API) never loads it (``tests/architecture/test_startup_imports.py``).
 """
 
 from __future__ import annotations
@@ -10,10 +13,10 @@ from __future__ import annotations
 import hashlib
 import re
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-import sqlglot
-from sqlglot import exp
-from sqlglot.errors import SqlglotError
+if TYPE_CHECKING:
+    from sqlglot import exp
 
 _WHITESPACE = re.compile(r"\s+")
 _POSTCOMPILE = re.compile(r"\(?__\[POSTCOMPILE_(\w+)\]\)?")
@@ -37,6 +40,8 @@ def fingerprint_id(fingerprint: str) -> str:
 
 
 def _mask(node: exp.Expression) -> exp.Expression:
+    from sqlglot import exp
+
     if isinstance(node, exp.Literal):
         return exp.Placeholder()
     if isinstance(node, exp.In) and node.expressions:
@@ -49,6 +54,9 @@ def _mask(node: exp.Expression) -> exp.Expression:
 @lru_cache(maxsize=4096)
 def mask_literals(sql: str, dialect: str) -> str:
     """Fingerprint raw SQL: literals become ``?``; IN lists and VALUES rows collapse to one."""
+    import sqlglot
+    from sqlglot.errors import SqlglotError
+
     read = SQLGLOT_DIALECTS.get(dialect)
     try:
         tree = sqlglot.parse_one(sql, read=read)

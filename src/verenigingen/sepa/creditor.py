@@ -11,8 +11,6 @@ import re
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
-from stdnum.eu import at_02
-from stdnum.exceptions import ValidationError as StdnumValidationError
 
 from verenigingen.auth.models import User
 from verenigingen.auth.permissions import Permission, require
@@ -35,6 +33,10 @@ MAX_SERIAL = 999
 def normalise_creditor_identifier(value: str) -> str:
     """The compact creditor identifier (``NL51ZZZ405365330000``), or 422 naming the rule broken:
     ISO 7064 mod 97-10 check digits over the national identifier and the country."""
+    # python-stdnum is imported here, when an identifier is checked: not with the API.
+    from stdnum.eu import at_02
+    from stdnum.exceptions import ValidationError as StdnumValidationError
+
     try:
         return str(at_02.validate(value))
     except StdnumValidationError as error:

@@ -2,6 +2,7 @@
 
 Weekends and the TARGET2 holidays (New Year's Day, Good Friday, Easter Monday, 1 May, 25 and 26
 December) as the ``holidays`` package's ECB calendar lists them, never a hand-written list.
+That package (about 3 MB) is imported when a calendar is first asked for, not with the API.
 """
 
 from __future__ import annotations
@@ -10,14 +11,14 @@ import datetime as dt
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-import holidays
-
 BANK_TIME_ZONE = ZoneInfo("Europe/Amsterdam")
 """The time zone of the creditor's bank, in which its upload cut-off is given."""
 
 
 @lru_cache(maxsize=16)
 def _holidays_of(year: int) -> frozenset[dt.date]:
+    import holidays
+
     return frozenset(holidays.financial_holidays("ECB", years=year))
 
 

@@ -1,0 +1,85 @@
+"""The API process: what ``verenigingen serve`` becomes once it has checked the database.
+
+The command line loads every command group, Alembic (for the schema check), Typer and Rich:
+about 16 MB that no request needs. So ``serve`` checks the schema and then replaces itself with
+``python -m verenigingen.web.server`` (``os.execv``: the same process id, a fresh interpreter),
+which loads only the app. The API's memory is what requests need (docs/benchmarks.md, "Memory").
+
+With ``--workers N`` (N > 1) uvicorn starts N API processes on the port, each building its app
+from the environment through :func:`app_from_environment`, and supervises them. The embedded
+shape's job consumer runs in this process's thread: beside the one API, or in the supervisor.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+import uvicorn
+from fastapi import FastAPI
+
+from verenigingen.app_context import AppContext
+from verenigingen.config import get_settings
+from verenigingen.jobs.consumer import start_in_thread
+from verenigingen.jobs.engine import JobEngine
+from verenigingen.startup import load_all
+from verenigingen.web.app import create_app
+
+FACTORY = "verenigingen.web.server:app_from_environment"
+
+
+def app_from_environment() -> FastAPI:
+    """The app on the configured database (the schema was checked by ``serve``)."""
+    return create_app(AppContext.build(get_settings()))
+
+
+def exec_server(host: str, port: int, *, workers: int, job_consumer: bool) -> None:
+    """Replace this process with the API process (never returns)."""
+    arguments = ["--host", host, "--port", str(port), "--workers", str(workers)]
+    if job_consumer:
+        arguments.append("--job-consumer")
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # A fixed module and arguments, no shell: the same interpreter started afresh.
+    os.execv(sys.executable, [sys.executable, "-m", "verenigingen.web.server", *arguments])  # noqa: S606
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m verenigingen.web.server")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--job-consumer", action="store_true")
+    args = parser.parse_args(argv)
+    settings = get_settings()
+    if args.workers == 1:
+        context = AppContext.build(settings)
+        app: FastAPI | str = create_app(context)
+        jobs = context.jobs
+    else:
+        app = FACTORY  # each API process builds its own
+        jobs = JobEngine.from_settings(settings)
+    stop_consumer = None
+    if args.job_consumer:
+        load_all(settings)
+        stop_consumer = start_in_thread(settings, jobs)
+    try:
+        uvicorn.run(
+            app,
+            factory=args.workers > 1,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            # A new API process builds its app before it answers the supervisor: seconds on a
+            # busy machine, where uvicorn's default of 5 s would have it killed and restarted.
+            timeout_worker_healthcheck=60,
+            log_level="info",
+        )
+    finally:
+        if stop_consumer is not None:
+            stop_consumer()
+
+
+if __name__ == "__main__":
+    main()
