@@ -9,7 +9,7 @@ ADMIN_EMAIL ?= admin@example.org
 DEMO_PASSWORD ?= demo-vereniging-2026
 LOCALES := src/verenigingen/web/locales
 
-.PHONY: run test lint format bench fuzz install clean messages browser screenshots
+.PHONY: run test lint format bench fuzz load install clean messages browser screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -59,6 +59,14 @@ FUZZ_EXAMPLES ?= 300
 FUZZ_SEED ?= 20261203
 fuzz: $(STAMP)
 	$(BIN)/python fuzz/fuzz_api.py --max-examples $(FUZZ_EXAMPLES) --seed $(FUZZ_SEED)
+
+# The load test: locust, headless and on loopback, against the embedded shape (SQLite, one
+# serve) and PostgreSQL + Redis (serve --workers 2, two job workers); its own database
+# verenigingen_load and Redis db 13. Not part of `make test`. Figures: docs/benchmarks.md.
+LOAD_USERS ?= 8
+LOAD_SECONDS ?= 30
+load: $(STAMP)
+	$(BIN)/python bench/load/run.py --users $(LOAD_USERS) --seconds $(LOAD_SECONDS)
 
 # Every benchmark; those that compare engines also run on PostgreSQL and Redis when
 # VERENIGINGEN_TEST_POSTGRES_URL / VERENIGINGEN_TEST_REDIS_URL are set. Figures: docs/benchmarks.md.
