@@ -133,3 +133,41 @@ def test_cli_demo_if_empty_loads_once(tmp_path, monkeypatch) -> None:
         assert bad.exit_code == 2
     finally:
         get_settings.cache_clear()
+
+
+def test_the_demos_direct_debits_leave_a_usage_per_payment_so_the_next_is_rcur(
+    demo_engines,
+) -> None:
+    # Regression: payments recorded in bulk recorded no mandate usage, so the demo's direct
+    # debits left none and the next collection would have gone out as a first one. Each bulk
+    # recording now queues sepa.record_mandate_usages; run here as a worker would, rolled back.
+    from verenigingen.jobs.models import Job
+    from verenigingen.sepa.models import SepaMandate, SepaMandateUsage
+    from verenigingen.sepa.usage import record_usages
+
+    with Session(demo_engines[0]) as session, session.begin():
+        direct_debits = set(
+            session.scalars(
+                select(Payment.id)
+                .join(Member, Member.customer_id == Payment.customer_id)
+                .join(SepaMandate, SepaMandate.member_id == Member.id)
+                .where(Payment.mode_of_payment == "SEPA Direct Debit", Payment.docstatus == 1)
+            )
+        )
+        assert len(direct_debits) > 100
+        queued = [
+            payment_id
+            for params in session.scalars(
+                select(Job.params).where(Job.name == "sepa.record_mandate_usages")
+            )
+            for payment_id in params["payment_ids"]
+        ]
+        assert direct_debits <= set(queued)
+        record_usages(session, queued)
+        usages = session.execute(
+            select(SepaMandateUsage.payment_id, SepaMandateUsage.sequence_type)
+        ).all()
+        assert {row.payment_id for row in usages} >= direct_debits
+        # No creditor asks for FRST in the demo: every collection is RCUR.
+        assert {row.sequence_type for row in usages} == {"RCUR"}
+        session.rollback()
