@@ -67,3 +67,53 @@ def test_statements_do_not_grow_with_the_batch(any_session, treasurer: User) -> 
         assert batch.entry_count == size
         counts.append(log.count)
     assert counts[0] == counts[1], f"10 entries: {counts[0]} statements, 200: {counts[1]}"
+
+
+def test_rejects_and_a_due_retry_on_every_engine(any_session, treasurer: User) -> None:
+    from sepa_reports import pain_002
+
+    from verenigingen.sepa.batches import batch_entries
+    from verenigingen.sepa.models import MandateStatus, RetryStatus, SepaMandate, SepaReturn
+    from verenigingen.sepa.retries import retry_queue
+    from verenigingen.sepa.returns import import_status_report
+
+    session = any_session
+    make_creditor(session, treasurer)
+    collectables = Collectables(session, treasurer)
+    invoices = [collectables.invoice(collectables.member()) for _ in range(3)]
+    batch = create_batch(session, treasurer, dt.date(2026, 11, 18), moment=MORNING)
+    export_batch(session, treasurer, batch.id)
+    submit_batch(session, treasurer, batch.id)
+    process_batch(session, treasurer, batch.id)
+    ids = {e.invoice_id: e.end_to_end_id for e in batch_entries(session, batch.id)}
+    block = f"{batch.message_id}-RCUR"
+    report = pain_002(
+        batch.message_id,
+        [(block, ids[invoices[0].id], "AC04"), (block, ids[invoices[1].id], "AM04")],
+    )
+    outcome = import_status_report(session, treasurer, report)
+    assert (outcome.tally.rejected, outcome.tally.invoices_reopened) == (2, 2)
+    assert import_status_report(session, treasurer, report).already_imported
+    session.expire_all()
+    statuses = dict(
+        session.execute(
+            select(Invoice.id, Invoice.status).where(Invoice.id.in_([i.id for i in invoices]))
+        ).all()
+    )
+    assert [statuses[i.id] for i in invoices] == [
+        InvoiceStatus.UNPAID,
+        InvoiceStatus.UNPAID,
+        InvoiceStatus.PAID,
+    ]
+    stopped = session.scalars(
+        select(SepaMandate.status).where(SepaMandate.member_id == invoices[0].member_id)
+    ).one()
+    assert stopped == MandateStatus.SUSPENDED
+    assert [r.invoice_id for r in retry_queue(session, treasurer)] == [invoices[1].id]
+    retry = create_batch(session, treasurer, dt.date(2026, 11, 19), moment=MORNING)
+    assert [e.invoice_id for e in batch_entries(session, retry.id)] == [invoices[1].id]
+    session.expire_all()
+    included = session.scalars(
+        select(SepaReturn.retry_status).where(SepaReturn.invoice_id == invoices[1].id)
+    ).one()
+    assert included == RetryStatus.INCLUDED
