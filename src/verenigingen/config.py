@@ -227,6 +227,12 @@ class Settings(BaseSettings):
     safety_cache_sample_size: int = 50
     """Safety check: cached histories and member summaries recomputed and compared."""
 
+    safety_check_interval_minutes: int = 0
+    """The scheduled safety run: every this many minutes in the workers; 0 runs none."""
+
+    safety_auto_rollback: bool = False
+    """Whether the scheduled safety run rolls the optimizations back on a critical failure."""
+
     bank_auto_allocate_score: Decimal = Decimal("0.85")
     """Bank reconciliation: a line whose best candidate scores this or more is paid at once."""
 

@@ -17,6 +17,7 @@ TASK_MODULES = (
     "verenigingen.history.tasks",
     "verenigingen.mail.tasks",
     "verenigingen.members.tasks",
+    "verenigingen.safety.tasks",
     "verenigingen.sepa.tasks",
 )
 

@@ -42,6 +42,8 @@ def test_the_defaults_are_the_plans() -> None:
         safety_payment_submit_p95_ms=500,
         safety_submit_probes=20,
         safety_cache_sample_size=50,
+        safety_check_interval_minutes=0,
+        safety_auto_rollback=False,
         bank_auto_allocate_score=Decimal("0.85"),
     )
 

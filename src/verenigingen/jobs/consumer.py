@@ -24,6 +24,7 @@ from verenigingen.jobs.daily import DailyJobs
 from verenigingen.jobs.engine import JobEngine
 from verenigingen.jobs.models import Queue
 from verenigingen.jobs.outcomes import RunOutcome
+from verenigingen.jobs.periodic import PeriodicJobs
 from verenigingen.jobs.relay import relay
 from verenigingen.jobs.worker import Runtime, run_group, run_job
 
@@ -45,11 +46,14 @@ def pause_between_jobs(settings: Settings) -> float:
 
 _DAILY = DailyJobs()
 """This process's start of the daily jobs (asks the database once a day once they exist)."""
+_PERIODIC = PeriodicJobs()
+"""This process's start of the periodic jobs (asks the database once a slot)."""
 
 
 def maintain(runtime: Runtime, engine: JobEngine) -> None:
-    """One round of relay and (once a day) the daily jobs; a database or engine outage waits for
-    the next round. (The sweeper runs in the heartbeat's thread, also while jobs run.)"""
+    """One round of relay, (once a day) the daily jobs and (once a slot) the periodic ones; a
+    database or engine outage waits for the next round. (The sweeper runs in the heartbeat's
+    thread, also while jobs run.)"""
     try:
         relay(runtime.session_factory, engine, runtime.settings)
     except Exception:
@@ -62,6 +66,13 @@ def maintain(runtime: Runtime, engine: JobEngine) -> None:
         else:
             if started:
                 log.info("daily jobs started: %s", started)
+    try:
+        periodic = _PERIODIC.start(runtime.session_factory, clock.now())
+    except Exception:
+        log.warning("cannot start the periodic jobs; retrying next round", exc_info=True)
+    else:
+        if periodic:
+            log.info("periodic jobs started: %s", periodic)
 
 
 def consume(

@@ -56,16 +56,21 @@ def start_daily_jobs(session: Session, day: dt.date, *, again_failed: bool = Fal
     missing = [(key, name) for key, name in sorted(keys.items()) if key not in present]
     if not missing:
         return []
-    administrator = session.scalar(
+    administrator = first_enabled_administrator(session)
+    if administrator is None:
+        log.warning("daily jobs not started: no enabled administrator to run them")
+        return []
+    return [enqueue(session, name, user=administrator, dedup_key=key) for key, name in missing]
+
+
+def first_enabled_administrator(session: Session) -> User | None:
+    """Who the workers start scheduled jobs in the name of (daily and periodic ones)."""
+    return session.scalar(
         select(User)
         .where(User.role == Role.ADMINISTRATOR, User.enabled.is_(True))
         .order_by(User.id)
         .limit(1)
     )
-    if administrator is None:
-        log.warning("daily jobs not started: no enabled administrator to run them")
-        return []
-    return [enqueue(session, name, user=administrator, dedup_key=key) for key, name in missing]
 
 
 class DailyJobs:

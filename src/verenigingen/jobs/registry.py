@@ -41,6 +41,9 @@ class TaskSpec:
     timeout_setting: str | None = None
     """The runtime setting (of seconds) that gives the task's timeout instead, so that an
     administrator may change it while the processes run (:mod:`verenigingen.settings`)."""
+    every_setting: str | None = None
+    """The runtime setting (of whole minutes) that makes the workers start the task that often,
+    without parameters (:mod:`verenigingen.jobs.periodic`); 0 minutes: never."""
 
     def default_timeout(self, values: RuntimeValues, queue: Queue) -> int:
         """The timeout of a job of this task on ``queue`` when its caller names none: the
@@ -63,6 +66,7 @@ def job(
     timeout: int | None = None,
     daily: bool = False,
     timeout_setting: str | None = None,
+    every_setting: str | None = None,
 ) -> Callable[[TaskFunction], TaskFunction]:
     """Register ``function`` as the task ``name``; the function itself is returned unchanged.
 
@@ -70,12 +74,18 @@ def job(
     administrator (the overdue refresh, the dues run).
     ``timeout_setting``: the runtime setting of seconds that gives its timeout (checked here:
     an unknown name or another kind of setting is an error at import).
+    ``every_setting``: the runtime setting of whole minutes after which the workers start it
+    again, without parameters (checked the same way).
     """
     resolved = parse_queue(queue)
     if timeout_setting is not None:
         definition = DEFINITIONS.get(timeout_setting)
         if definition is None or definition.kind is not Kind.SECONDS:
             raise ValueError(f"task {name!r}: {timeout_setting} is no runtime setting of seconds")
+    if every_setting is not None:
+        definition = DEFINITIONS.get(every_setting)
+        if definition is None or definition.kind is not Kind.WHOLE:
+            raise ValueError(f"task {name!r}: {every_setting} is no runtime setting of minutes")
 
     def register(function: TaskFunction) -> TaskFunction:
         existing = _tasks.get(name)
@@ -87,7 +97,9 @@ def job(
             )
             if not same_place:
                 raise ValueError(f"task {name!r} is already registered")
-        _tasks[name] = TaskSpec(name, resolved, function, timeout, daily, timeout_setting)
+        _tasks[name] = TaskSpec(
+            name, resolved, function, timeout, daily, timeout_setting, every_setting
+        )
         return function
 
     return register

@@ -19,6 +19,8 @@ class Trigger(enum.StrEnum):
     """``POST /api/v1/safety/check``."""
     CONFIRM = "confirm"
     """The re-run that ends a rollback, or that a restore asks for first."""
+    SCHEDULE = "schedule"
+    """The workers' scheduled run (``safety_check_interval_minutes``)."""
 
 
 class StepAction(enum.StrEnum):

@@ -272,6 +272,20 @@ DEFINITIONS: dict[str, Definition] = {
             10_000,
         ),
         Definition(
+            "safety_check_interval_minutes",
+            Kind.WHOLE,
+            "The scheduled safety run: the workers run the checks every this many minutes "
+            "(0: no scheduled run).",
+            0,
+            24 * 60,
+        ),
+        Definition(
+            "safety_auto_rollback",
+            Kind.FLAG,
+            "Whether the scheduled safety run rolls the optimizations back when a critical "
+            "check fails (off: the run is recorded and /health shows it; nothing is switched off).",
+        ),
+        Definition(
             "bank_auto_allocate_score",
             Kind.DECIMAL,
             "Bank reconciliation: a line of money in whose best candidate invoice scores this "
@@ -312,6 +326,8 @@ class RuntimeValues:
     safety_payment_submit_p95_ms: int
     safety_submit_probes: int
     safety_cache_sample_size: int
+    safety_check_interval_minutes: int
+    safety_auto_rollback: bool
     bank_auto_allocate_score: Decimal
 
     def queue_timeout(self, queue: str) -> int:
