@@ -12,6 +12,7 @@ from verenigingen import clock
 from verenigingen.auth.errors import NotOwnRecord
 from verenigingen.auth.models import User
 from verenigingen.db.ids import parse_record_id
+from verenigingen.db.paging import Keyset, KeysetPage, PageRequest, keyset_page
 from verenigingen.errors import NotFound
 from verenigingen.jobs.models import Job, JobStatus
 
@@ -114,3 +115,29 @@ def list_jobs(
     if name is not None:
         query = query.where(Job.name == name)
     return list(session.scalars(query.order_by(Job.id.desc()).limit(min(limit, MAX_LIST))).all())
+
+
+JOB_ORDER = Keyset("jobs", (Job.id,), descending=True)
+"""Newest first, on the primary key."""
+
+
+def page_jobs(
+    session: Session,
+    user: User,
+    *,
+    status: JobStatus | None = None,
+    name: str | None = None,
+    page: PageRequest = PageRequest(),
+) -> KeysetPage[Job]:
+    """A page of jobs, newest first, of ``status`` and task ``name`` when given: every user's
+    for an administrator, the user's own for anyone else (as :func:`get_job` decides). One
+    statement (two with ``page.count``); 422 for a bad page size or cursor."""
+    page.check()
+    query = select(Job)
+    if not user.is_administrator:
+        query = query.where(Job.user_id == user.id)
+    if status is not None:
+        query = query.where(Job.status == status.value)
+    if name is not None:
+        query = query.where(Job.name == name)
+    return keyset_page(session, query, JOB_ORDER, page)

@@ -15,6 +15,10 @@ from fastapi.staticfiles import StaticFiles
 
 from verenigingen.web.pages import (
     auth,
+    desk_billing,
+    desk_jobs,
+    desk_members,
+    desk_payments,
     home,
     portal,
     portal_history,
@@ -38,6 +42,10 @@ PAGE_MODULES = (
     portal_mandates,
     portal_notifications,
     portal_profile,
+    desk_members,
+    desk_billing,
+    desk_payments,
+    desk_jobs,
 )
 
 

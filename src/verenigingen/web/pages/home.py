@@ -11,6 +11,7 @@ from verenigingen.auth.models import Role
 from verenigingen.auth.permissions import Permission, has_permission
 from verenigingen.web.deps import SessionDep
 from verenigingen.web.i18n import supported
+from verenigingen.web.pages.desk import desk_nav
 from verenigingen.web.pages.forms import LANGUAGE_CHANGED, N_, flash
 from verenigingen.web.pages.router import page_router
 from verenigingen.web.pages.session import (
@@ -43,8 +44,6 @@ DESK_TASKS: tuple[tuple[Permission, str], ...] = (
     (Permission.USERS_ADMIN, N_("manage users, tokens, runtime settings and indexes")),
 )
 
-DESK_NAV = (("/desk", N_("Desk")),)
-
 
 @router.get("/")
 def start(viewer: Viewer) -> Response:
@@ -62,7 +61,7 @@ def desk(request: Request, viewer: SignedIn) -> Response:
     return render(
         request,
         "desk.html",
-        {"tasks": tasks, "role_label": ROLE_LABELS[Role(viewer.role)], "nav": DESK_NAV},
+        {"tasks": tasks, "role_label": ROLE_LABELS[Role(viewer.role)], "nav": desk_nav(viewer)},
     )
 
 
