@@ -16,6 +16,10 @@ A debit line with a return reason is a direct debit that came back: it goes to S
 Review with its best candidate for the treasurer (``bank/review.py``). What a run pays, an
 earlier line of the run took first: a second line for the same invoice or batch waits in Review.
 
+The run locks the Open lines it takes and skips those locked by a treasurer's decision or by
+another run (``SKIP LOCKED``): a line is paid once. A treasurer deciding a line the run holds
+waits for it, then finds the line decided (409). On SQLite one writer at a time does the same.
+
 A run costs a constant number of statements per chunk of lines: the candidates loaded up front
 (``Candidates.load``), the payments of every matched line recorded in bulk by billing
 (``record_payments``), one audit row per decided line inserted in one statement.
@@ -79,6 +83,8 @@ def reconcile_open_lines(
             BankStatementLine.amount > 0,
         )
         .order_by(BankStatementLine.booking_date, BankStatementLine.id)
+        .with_for_update(skip_locked=True)
+        .execution_options(populate_existing=True)
     ).all()
     if not lines:
         return ReconcileResult(0, returns_to_review, returned)
@@ -137,6 +143,8 @@ def hand_over_returns(session: Session, user: User) -> tuple[int, int]:
             BankStatementLine.return_reason.is_not(None),
         )
         .order_by(BankStatementLine.booking_date, BankStatementLine.id)
+        .with_for_update(skip_locked=True)
+        .execution_options(populate_existing=True)
     ).all()
     events = []
     for line in lines:

@@ -179,7 +179,14 @@ def mark_unrelated(
     require(user, Permission.BILLING_WRITE)
     line = _undecided_line(session, line_id)
     line.match_score = line.match_invoice_id = None
-    return _decided(session, user, line, "bank_line.unrelated", {"note": note.strip()})
+    return _decided(
+        session,
+        user,
+        line,
+        "bank_line.unrelated",
+        {"note": note.strip()},
+        ReconciliationStatus.UNRELATED,
+    )
 
 
 def _undecided_line(session: Session, line_id: int) -> BankStatementLine:
@@ -236,12 +243,14 @@ def _pay(
 
 
 def _decided(
-    session: Session, user: User, line: BankStatementLine, event: str, data: dict[str, object]
+    session: Session,
+    user: User,
+    line: BankStatementLine,
+    event: str,
+    data: dict[str, object],
+    status: ReconciliationStatus = ReconciliationStatus.ALLOCATED,
 ) -> BankStatementLine:
-    unrelated = event == "bank_line.unrelated"
-    line.reconciliation_status = (
-        ReconciliationStatus.UNRELATED if unrelated else ReconciliationStatus.ALLOCATED
-    )
+    line.reconciliation_status = status
     record_money_events(session, user, [line_event(line, event, dict(data))])
     session.flush()
     return line
