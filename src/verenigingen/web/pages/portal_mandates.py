@@ -13,6 +13,7 @@ and country rules); an invalid one re-renders the form (422) with the error and 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Form, Query, Request
@@ -91,13 +92,22 @@ def own_mandate(session: Session, viewer: User, mandate_id: int) -> SepaMandate:
     raise NotFound(f"you have no mandate with id {mandate_id}")
 
 
-def iban_error(iban: str) -> str | None:
-    """The message for an IBAN that is not one, or None (the same check the services make)."""
+@dataclass(frozen=True)
+class IbanCheck:
+    """What the field says about a typed IBAN: an error, or the bank's BIC when it is known."""
+
+    error: str | None = None
+    bic: str | None = None
+
+
+def check_iban(iban: str) -> IbanCheck:
+    """The same check the SEPA services make (``verenigingen.iban.bank_account``: schwifty's
+    country, length and mod-97 rules), as a message for the form."""
     try:
-        bank_account(iban, None)
+        _compact, bic = bank_account(iban, None)
     except (InvalidIban, InvalidBic):
-        return INVALID_IBAN
-    return None
+        return IbanCheck(error=INVALID_IBAN)
+    return IbanCheck(bic=bic)
 
 
 @router.get("/portal/mandates")
@@ -117,19 +127,8 @@ def iban_check(
     """The message under the IBAN field while it is typed (an htmx fragment): nothing for an
     empty field, the error for an invalid IBAN, the bank's BIC for a valid one."""
     require_portal_role(viewer)
-    return render(
-        request,
-        "portal/iban_check.html",
-        {"iban": iban.strip(), "error": iban_error(iban) if iban.strip() else None,
-         "bic": _bic_of(iban)},
-    )  # fmt: skip
-
-
-def _bic_of(iban: str) -> str | None:
-    try:
-        return bank_account(iban, None)[1] if iban.strip() else None
-    except (InvalidIban, InvalidBic):
-        return None
+    check = check_iban(iban) if iban.strip() else IbanCheck()
+    return render(request, "portal/iban_check.html", {"typed": bool(iban.strip()), "check": check})
 
 
 @router.post("/portal/mandates")
@@ -148,8 +147,8 @@ def sign(
     form = FormState(values={"iban": iban, "account_holder": account_holder, "consent": consent})
     if not iban.strip():
         form.add_error("iban", N_("Enter the IBAN of the account to collect from."))
-    elif (message := iban_error(iban)) is not None:
-        form.add_error("iban", message)
+    elif (error := check_iban(iban).error) is not None:
+        form.add_error("iban", error)
     if not account_holder.strip():
         form.add_error("account_holder", N_("Enter the name of the account holder."))
     if consent != "yes":
