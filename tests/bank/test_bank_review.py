@@ -34,6 +34,7 @@ from verenigingen.bank.service import add_account, import_statement_file
 from verenigingen.billing.errors import AllocationToAnotherCustomer
 from verenigingen.billing.models import AuditEvent, Invoice, Payment, PaymentAllocation
 from verenigingen.billing.schemas import AllocationIn
+from verenigingen.db.paging import PageRequest
 from verenigingen.errors import NotFound, PermissionDenied
 from verenigingen.perf.capture import capture
 
@@ -114,13 +115,19 @@ def test_review_lists_lines_with_their_candidates_in_constant_statements(
     desk: Desk, treasurer: User
 ) -> None:
     with capture() as three:
-        review_lines(desk.session, treasurer, limit=3)
+        first = review_lines(desk.session, treasurer, page=PageRequest(limit=3))
     with capture() as all_:
-        waiting, total = review_lines(desk.session, treasurer, limit=50)
-    # The page, its count, the invoices named, the members by name and their open invoices.
-    assert len(three.queries) == len(all_.queries) == 5
-    assert total == 4
-    by_text = {item.line.remittance: item.candidates for item in waiting}
+        everything = review_lines(desk.session, treasurer, page=PageRequest(limit=50))
+    # The page, the invoices named, the members by name and their open invoices.
+    assert len(three.queries) == len(all_.queries) == 4
+    assert (len(everything.items), everything.next_cursor, everything.total) == (4, None, None)
+    rest = review_lines(desk.session, treasurer, page=PageRequest(after=first.next_cursor))
+    assert [item.line.id for item in [*first.items, *rest.items]] == [
+        item.line.id for item in everything.items
+    ]
+    counted = review_lines(desk.session, treasurer, page=PageRequest(limit=1, count=True))
+    assert counted.total == 4
+    by_text = {item.line.remittance: item.candidates for item in everything.items}
     (named,) = by_text["contributie"]
     assert (named.invoice_id, named.score) == (desk.spring.id, D("0.60"))
     (partial,) = by_text[f"deel {desk.spring.number}"]
@@ -194,7 +201,7 @@ def test_a_line_marked_unrelated_is_left_alone(desk: Desk, treasurer: User) -> N
         ("bank_line.unrelated", D("250.00"), {"payment_id": None, "note": "subsidie 2026"})
     ]
     assert reconcile_open_lines(desk.session, treasurer).review == 0
-    assert [item.line.id for item in review_lines(desk.session, treasurer)[0]] == [
+    assert [item.line.id for item in review_lines(desk.session, treasurer).items] == [
         desk.line(text).id
         for text in ("contributie", "voor het hele jaar", f"deel {desk.spring.number}")
     ]

@@ -71,10 +71,14 @@ def test_a_treasurer_reconciles_reviews_and_decides(api: Any, desk: Desk) -> Non
     assert run.status_code == 200, run.text
     assert run.json() == {"allocated": 1, "review": 3, "returned": 0}
 
-    review = client.get("/api/v1/bank/review", params={"limit": 2})
+    review = client.get("/api/v1/bank/review", params={"limit": 2, "count": True})
     assert review.status_code == 200
     body = review.json()
     assert (body["total"], len(body["items"])) == (3, 2)
+    rest = client.get("/api/v1/bank/review", params={"after": body["next_cursor"]}).json()
+    assert (len(rest["items"]), rest["next_cursor"]) == (1, None)
+    forged = client.get("/api/v1/bank/review", params={"after": "not-a-cursor"})
+    assert (forged.status_code, forged.json()["error"]) == (422, "validation_failed")
     named = body["items"][0]
     assert (named["remittance"], named["reconciliation_status"]) == ("contributie", "Review")
     (candidate,) = named["candidates"]

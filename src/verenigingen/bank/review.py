@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from verenigingen.auth.models import User
@@ -50,9 +50,12 @@ from verenigingen.billing.models import Invoice
 from verenigingen.billing.schemas import AllocationIn, PaymentCreate
 from verenigingen.billing.service.bulk_payments import record_payments
 from verenigingen.billing.service.payments import create_payment, submit_payment
+from verenigingen.db.paging import Keyset, KeysetPage, PageRequest, keyset_page
 from verenigingen.errors import NotFound
 from verenigingen.money import ZERO
 
+REVIEW_ORDER = Keyset("bank-review", (BankStatementLine.id,))
+"""Imported order: ``ix_bank_statement_line_reconciliation`` (status, id) serves it."""
 MAX_CANDIDATES = 3
 """Candidates shown with a line in review: the best, and two to compare it with."""
 
@@ -65,25 +68,27 @@ class LineForReview:
 
 
 def review_lines(
-    session: Session, user: User, *, limit: int = 50, offset: int = 0
-) -> tuple[list[LineForReview], int]:
-    """The lines waiting for the treasurer, oldest booking first, each with its candidates
-    scored now; and how many wait in all. The same statements for a page of 5 or of 500."""
+    session: Session, user: User, *, page: PageRequest = PageRequest()
+) -> KeysetPage[LineForReview]:
+    """The lines waiting for the treasurer in the order they were imported, each with its
+    candidates scored now (the count only when asked). The same statements for a page of 5 or
+    of 500: the page (an index range on status and id), and the candidates of its lines."""
     require(user, Permission.BANK_ACCOUNTS_READ)
-    waiting = BankStatementLine.reconciliation_status == ReconciliationStatus.REVIEW
-    lines = session.scalars(
-        select(BankStatementLine)
-        .where(waiting)
-        .order_by(BankStatementLine.booking_date, BankStatementLine.id)
-        .limit(limit)
-        .offset(offset)
-    ).all()
-    total = session.scalar(select(func.count(BankStatementLine.id)).where(waiting)) or 0
+    found = keyset_page(
+        session,
+        select(BankStatementLine).where(
+            BankStatementLine.reconciliation_status == ReconciliationStatus.REVIEW
+        ),
+        REVIEW_ORDER,
+        page,
+    )
+    lines: list[BankStatementLine] = found.items
     candidates = Candidates.load(session, [line for line in lines if line.amount > 0])
-    return [
+    items = [
         LineForReview(line, candidates.ranked(line)[:MAX_CANDIDATES] if line.amount > 0 else [])
         for line in lines
-    ], total
+    ]
+    return KeysetPage(items, found.next_cursor, found.total, found.limit, found.offset)
 
 
 def accept_candidate(

@@ -22,6 +22,7 @@ from verenigingen.bank import review as review_service
 from verenigingen.bank.models import BankStatementLine
 from verenigingen.billing.schemas import AllocationIn
 from verenigingen.cli.context import console, fail, ready_context, system_user, transaction
+from verenigingen.db.paging import PageRequest
 from verenigingen.money import parse_amount
 
 app = typer.Typer(
@@ -135,8 +136,10 @@ def review(
         return
     context = ready_context()
     with transaction(context) as session:
-        waiting, total = review_service.review_lines(session, system_user(session), limit=limit)
-        rows = [_review_row(item) for item in waiting]
+        found = review_service.review_lines(
+            session, system_user(session), page=PageRequest(limit=limit, count=True)
+        )
+        rows, total = [_review_row(item) for item in found.items], found.total or 0
     if not rows:
         console.print("no bank line waits for review")
         return

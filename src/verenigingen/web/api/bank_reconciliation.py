@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Body
 
 from verenigingen.bank import reconcile, review
 from verenigingen.bank.schemas import (
@@ -16,10 +16,9 @@ from verenigingen.bank.schemas import (
     StatementLineOut,
     UnrelatedIn,
 )
-from verenigingen.db.ids import RecordId, RowOffset
-from verenigingen.db.paging import MAX_LIMIT
+from verenigingen.db.ids import RecordId
 from verenigingen.web.deps import CurrentUser, SessionDep
-from verenigingen.web.schemas import ErrorBody, Page
+from verenigingen.web.schemas import ErrorBody, Page, PageParams
 
 router = APIRouter(
     prefix="/bank",
@@ -29,8 +28,6 @@ router = APIRouter(
 _DECISION_ERRORS: dict[int | str, dict[str, object]] = {
     code: {"model": ErrorBody} for code in (404, 409)
 }
-
-Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 
 
 @router.post("/reconcile")
@@ -42,17 +39,9 @@ def reconcile_lines(session: SessionDep, user: CurrentUser) -> ReconcileOut:
 
 
 @router.get("/review")
-def review_lines(
-    session: SessionDep, user: CurrentUser, limit: Limit = 50, offset: RowOffset = 0
-) -> Page[ReviewLineOut]:
-    """The lines waiting for the treasurer, oldest booking first, with their best candidates."""
-    waiting, total = review.review_lines(session, user, limit=limit, offset=offset)
-    return Page[ReviewLineOut](
-        items=[ReviewLineOut.of(item) for item in waiting],
-        total=total,
-        limit=limit,
-        offset=offset,
-    )
+def review_lines(session: SessionDep, user: CurrentUser, page: PageParams) -> Page[ReviewLineOut]:
+    """The lines waiting for the treasurer in imported order, with their best candidates."""
+    return Page[ReviewLineOut].of(review.review_lines(session, user, page=page), ReviewLineOut.of)
 
 
 @router.post("/lines/{line_id}/accept", responses=_DECISION_ERRORS)
