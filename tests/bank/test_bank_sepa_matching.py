@@ -10,13 +10,15 @@ from decimal import Decimal
 import pytest
 from bank_samples import ING
 from sepa_factories import Collectables, make_creditor
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from verenigingen.auth.models import User
 from verenigingen.bank.descriptions import parse_description
+from verenigingen.bank.errors import AllocationsNotLineAmount
 from verenigingen.bank.models import BankStatementLine
 from verenigingen.bank.reconcile import reconcile_open_lines
+from verenigingen.bank.review import accept_candidate
 from verenigingen.bank.service import add_account, import_statement_file
 from verenigingen.billing.models import AuditEvent, Invoice, Payment
 from verenigingen.sepa.batches import batch_entries, create_batch, submit_batch
@@ -185,6 +187,10 @@ def test_a_batch_booked_for_another_amount_waits_for_review(
     assert collected.outstanding() == [Decimal("25.00"), Decimal("30.00"), Decimal("45.00")]
     assert session.scalar(select(DirectDebitBatch.status)) == "Submitted"
     assert session.scalars(select(Invoice.status)).all().count("Paid") == 0
+    with pytest.raises(AllocationsNotLineAmount, match=r"collects 100\.00, the line books 75\.00"):
+        accept_candidate(session, treasurer, line.id)
+    assert session.scalar(select(func.count()).select_from(Payment)) == 0
+    assert line.reconciliation_status == "Review"
 
 
 def returned(end_to_end_id: str, reason: str) -> str:
