@@ -19,6 +19,7 @@ from verenigingen.bank.errors import (
     InvoiceNotACandidate,
     InvoiceNotOpen,
     LineAlreadyReconciled,
+    LineCurrencyNotInvoiced,
     LineHasNoCandidate,
     LineNotMoneyIn,
 )
@@ -328,3 +329,25 @@ def test_a_membership_secretary_reads_no_review_and_decides_nothing(
         with pytest.raises(PermissionDenied):
             decide()
     assert desk.session.get(Invoice, desk.spring.id) is not None
+
+
+def test_a_line_in_another_currency_pays_no_invoice(desk: Desk, treasurer: User) -> None:
+    usd = "NL36INGB0007654321"
+    add_account(desk.session, treasurer, usd, currency="USD")
+    document = (
+        camt([{"amount": "30.00", "remittance": desk.spring.number}])
+        .replace(ING.encode(), usd.encode())
+        .replace(b'Ccy="EUR"', b'Ccy="USD"')
+        .replace(b"<Ccy>EUR</Ccy>", b"<Ccy>USD</Ccy>")
+        .replace(b"RECON-1", b"RECON-USD")
+    )
+    import_statement_file(desk.session, treasurer, document)
+    assert reconcile_open_lines(desk.session, treasurer).review == 1  # no candidate in dollars
+    line = desk.line(desk.spring.number)
+    assert (line.currency, line.match_score) == ("USD", None)
+    before = written(desk.session)
+    with pytest.raises(LineCurrencyNotInvoiced, match="USD"):
+        allocate_line(desk.session, treasurer, line.id, allocations((desk.spring.id, "30.00")))
+    with pytest.raises(LineCurrencyNotInvoiced):
+        accept_candidate(desk.session, treasurer, line.id)
+    assert written(desk.session) == before
