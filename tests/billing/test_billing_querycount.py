@@ -43,8 +43,9 @@ def test_submit_payment_statements_do_not_grow_with_the_ledger(
     # SELECT the payment (locked) with its allocations and its customer's members; the two
     # invoices (locked) with their credit-note flags; UPDATE both invoices (one executemany) and
     # the payment; INSERT every audit row (one executemany); bump the cache tags of the customer
-    # and its members (one upsert); INSERT the summary and analytics jobs (one INSERT …
-    # RETURNING). The budget is 8.
+    # and its members (one upsert); add the payment's delta to its month's analytics (one
+    # UPDATE: both invoices and the payment are of one month); no job, for a customer without
+    # members has no summary to keep. The budget is 8.
     assert small == large == 7
 
 

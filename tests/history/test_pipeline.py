@@ -34,7 +34,7 @@ def versions(session: Session) -> dict[str, int]:
     return dict(session.execute(select(CacheTag.tag, CacheTag.version)).all())
 
 
-def test_payment_submit_bumps_tags_and_enqueues_delta_and_analytics(
+def test_payment_submit_bumps_tags_adds_the_analytics_and_enqueues_the_summary_delta(
     session: Session, ledger: LedgerFactory
 ) -> None:
     customer = ledger.customer()
@@ -60,11 +60,19 @@ def test_payment_submit_bumps_tags_and_enqueues_delta_and_analytics(
                 "outstanding": "-80.00",
             },
         ),
-        ("history.update_payment_analytics", "long", {"months": ["2026-03"]}),
     ]
+    month = session.get(PaymentAnalytics, first.posting_date.replace(day=1))
+    assert month is not None
+    assert (month.payment_count, month.received, month.invoiced, month.collected) == (
+        1,
+        Decimal("80.00"),
+        Decimal("100.00"),
+        Decimal("80.00"),
+    )
+    assert month.collection_rate == Decimal("80.00")
 
 
-def test_sepa_payment_adds_the_mandate_usage_job_in_the_same_seven_statements(
+def test_sepa_payment_adds_the_mandate_usage_job_in_eight_statements(
     session: Session, ledger: LedgerFactory
 ) -> None:
     customer = ledger.customer()
@@ -82,15 +90,13 @@ def test_sepa_payment_adds_the_mandate_usage_job_in_the_same_seven_statements(
     session.refresh(user)
     with capture() as log:
         submit_payment(session, user, payment_id)
-    assert log.count == 7, log.describe()
-    # The history's subscriber first (summary, analytics), then SEPA's; all in the one INSERT.
+    # The ledger's six, the month's analytics (one UPDATE), both jobs (one INSERT).
+    assert log.count == 8, log.describe()
+    # The history's subscriber first (the summary; the analytics' row locked and updated at
+    # once), then SEPA's; both jobs in the one INSERT.
     names = [name for name, _, _ in jobs(session, before_jobs)]
-    assert names == [
-        "history.apply_summary_delta",
-        "history.update_payment_analytics",
-        "sepa.record_mandate_usage",
-    ]
-    assert jobs(session, before_jobs)[2][2] == {"payment_id": payment_id, "cancelled": False}
+    assert names == ["history.apply_summary_delta", "sepa.record_mandate_usage"]
+    assert jobs(session, before_jobs)[1][2] == {"payment_id": payment_id, "cancelled": False}
 
 
 def test_large_payment_recalculates_instead_of_a_delta(
@@ -102,10 +108,7 @@ def test_large_payment_recalculates_instead_of_a_delta(
     draft = ledger.payment(customer, "60.00", [(i, "10.00") for i in invoices], submit=False)
     before = last_job_id(session)
     submit_payment(session, ledger.user, draft.id)
-    assert [name for name, _, _ in jobs(session, before)] == [
-        "history.recalculate_summary",
-        "history.update_payment_analytics",
-    ]
+    assert [name for name, _, _ in jobs(session, before)] == ["history.recalculate_summary"]
     big = ledger.payment(customer, "500.01", [], submit=False)
     before = last_job_id(session)
     submit_payment(session, ledger.user, big.id)
@@ -119,8 +122,8 @@ def test_large_payment_recalculates_instead_of_a_delta(
 @pytest.mark.parametrize(
     ("amount", "expected"),
     [
-        ("100.00", ["history.update_payment_analytics"]),
-        ("100.01", ["history.apply_summary_delta", "history.update_payment_analytics"]),
+        ("100.00", []),
+        ("100.01", ["history.apply_summary_delta"]),
     ],
 )
 def test_internal_transfer_refreshes_the_summary_only_above_the_threshold(

@@ -32,6 +32,9 @@ class PaymentChange(DomainEvent):
     invoice_count: int
     """How many invoices the payment's allocations touch."""
     invoice_posting_dates: tuple[dt.date, ...]
+    settled: tuple[tuple[dt.date, Decimal], ...] = ()
+    """Each allocation to an invoice (credit notes left out): the invoice's posting date and
+    the amount it settled. The monthly analytics' collected amounts move by these."""
 
 
 @dataclass(frozen=True)

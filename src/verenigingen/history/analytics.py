@@ -1,15 +1,23 @@
 """Monthly payment analytics: what came in, what went out, and how much of the month's invoices
-has been collected. Rebuilt per month from the ledger by a job on the ``long`` queue.
+has been collected.
 
-A month's row is recomputed, not adjusted, so a job that runs twice or late writes the same
+A single write (a payment, an invoice, a credit note, submitted or cancelled) adds its change to
+the rows of the months it touches, in its own transaction (:func:`apply_deltas`): one UPDATE
+per month, whatever the size of the ledger. A month without a row yet gets it
+from the ledger once, the write included. Bulk writes (a dues run, a payment batch) recompute
+their months by a job instead (:func:`update_months`), a range of the posting-date indexes.
+
+A recomputed row is recomputed, not adjusted, so a job that runs twice or late writes the same
 figures. Writers of one month queue on its row lock before they read the ledger, so the last to
-write is also the last to read (READ COMMITTED sees what committed before the lock was granted).
+write is also the last to read (READ COMMITTED sees what committed before the lock was granted);
+a delta written meanwhile waits for the lock and adds itself to the recomputed row.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 
 from sqlalchemy import case, func, insert, select, update
@@ -30,6 +38,97 @@ _EMPTY = {
     "collected": ZERO,
     "collection_rate": None,
 }
+
+
+@dataclass(frozen=True)
+class MonthDelta:
+    """How one write changes the analytics of one month."""
+
+    month: dt.date
+    """The first day of the month."""
+    payment_count: int = 0
+    received: Decimal = ZERO
+    refunded: Decimal = ZERO
+    invoiced: Decimal = ZERO
+    collected: Decimal = ZERO
+
+    def plus(self, other: MonthDelta) -> MonthDelta:
+        return MonthDelta(
+            self.month,
+            self.payment_count + other.payment_count,
+            self.received + other.received,
+            self.refunded + other.refunded,
+            self.invoiced + other.invoiced,
+            self.collected + other.collected,
+        )
+
+    def negated(self) -> MonthDelta:
+        return MonthDelta(
+            self.month,
+            -self.payment_count,
+            -self.received,
+            -self.refunded,
+            -self.invoiced,
+            -self.collected,
+        )
+
+    def is_zero(self) -> bool:
+        return self == MonthDelta(self.month)
+
+
+def first_of_month(day: dt.date) -> dt.date:
+    return day.replace(day=1)
+
+
+def apply_deltas(session: Session, deltas: Iterable[MonthDelta]) -> int:
+    """Add each month's change to its row, in the writer's transaction; the rows written.
+
+    One UPDATE per month (its row locked until the writer commits), months in calendar order so
+    that two writers lock them in the same order. A month without a row is computed from the
+    ledger instead, which already holds this write, so its delta is not added again.
+    """
+    merged: dict[dt.date, MonthDelta] = {}
+    for delta in deltas:
+        month = first_of_month(delta.month)
+        merged[month] = merged.get(month, MonthDelta(month)).plus(delta)
+    written = 0
+    for month in sorted(merged):
+        delta = merged[month]
+        if delta.is_zero():
+            continue
+        if not _add(session, delta):
+            _update_month(session, month)  # from the ledger, this write included
+        written += 1
+    return written
+
+
+def _add(session: Session, delta: MonthDelta) -> bool:
+    """Add ``delta`` to its month's row in one statement; False when the month has no row."""
+    row = PaymentAnalytics
+    invoiced = row.invoiced + delta.invoiced
+    collected = row.collected + delta.collected
+    # The rate first: MariaDB assigns left to right, and would read the new totals after them.
+    rate = case(
+        (invoiced != 0, func.round(collected * Decimal("100.00") / invoiced, 2)), else_=None
+    )
+    result = session.execute(
+        update(row)
+        .where(row.month == delta.month)
+        .ordered_values(
+            (row.collection_rate, rate),
+            (row.payment_count, row.payment_count + delta.payment_count),
+            (row.received, row.received + delta.received),
+            (row.refunded, row.refunded + delta.refunded),
+            (row.invoiced, invoiced),
+            (row.collected, collected),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def _collection_rate(collected: Decimal, invoiced: Decimal) -> Decimal | None:
+    return round_money(collected * 100 / invoiced) if invoiced else None
 
 
 def parse_month(value: str) -> dt.date:
@@ -88,7 +187,7 @@ def _update_month(session: Session, first: dt.date) -> PaymentAnalytics:
         "refunded": Decimal(payments[2] or ZERO),
         "invoiced": invoiced,
         "collected": collected,
-        "collection_rate": round_money(collected * 100 / invoiced) if invoiced else None,
+        "collection_rate": _collection_rate(collected, invoiced),
     }
     session.execute(
         update(PaymentAnalytics)

@@ -1,10 +1,13 @@
-"""What a ledger event leaves behind in its own transaction: cache tag bumps and the jobs.
+"""What a ledger event leaves behind in its own transaction: cache tag bumps, the monthly
+analytics' deltas, and the jobs.
 
 The history's subscribers (:mod:`verenigingen.history.subscribers`) call these when billing or
 dues records an event, after the ledger's critical work (rules, allocations, outstanding,
-status, audit). Each bumps the tags at once and returns the jobs that keep the summary and the
-analytics up to date; the event platform enqueues them with the other subscribers' jobs in one
-INSERT. A rolled-back write leaves neither bumps nor jobs.
+status, audit). Each bumps the tags at once, adds a single write's change to the analytics of
+its months (one UPDATE a month, whatever the size of the ledger), and returns the jobs that
+keep the summary up to date (and, after a bulk write, recompute its months' analytics); the
+event platform enqueues them with the other subscribers' jobs in one INSERT. A rolled-back
+write leaves neither bumps, deltas nor jobs.
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ from sqlalchemy.orm import Session
 from verenigingen.billing.events import PaymentChange
 from verenigingen.billing.models import PaymentType
 from verenigingen.cache.tags import bump_tags
-from verenigingen.history import tasks
+from verenigingen.history import analytics, tasks
+from verenigingen.history.analytics import MonthDelta, first_of_month
 from verenigingen.jobs import JobRequest
 from verenigingen.members.models import Member
 from verenigingen.money import ZERO
@@ -124,22 +128,33 @@ def after_payment(
             requests.append(
                 delta_request(event.customer_id, delta.negated() if cancelled else delta)
             )
-    # The collection rate of the month an invoice was posted in changes when it is paid.
-    months = {month_of(event.posting_date), *map(month_of, event.invoice_posting_dates)}
-    requests.append(analytics_request(sorted(months)))
+    deltas = payment_month_deltas(event)
+    analytics.apply_deltas(session, [d.negated() for d in deltas] if cancelled else deltas)
     return requests
+
+
+def payment_month_deltas(event: PaymentChange) -> list[MonthDelta]:
+    """The analytics change of submitting the payment (cancelling it is the negation): a payment
+    in its own month, and what it settled in the months its invoices were posted in."""
+    received = event.paid_amount if event.payment_type == PaymentType.RECEIVE else ZERO
+    refunded = event.paid_amount if event.payment_type == PaymentType.PAY else ZERO
+    month = first_of_month(event.posting_date)
+    deltas = [MonthDelta(month, payment_count=1, received=received, refunded=refunded)]
+    deltas += [MonthDelta(first_of_month(day), collected=amount) for day, amount in event.settled]
+    return deltas
 
 
 def after_invoice(
-    session: Session, customer_id: int, delta: SummaryDelta, months: Iterable[str]
+    session: Session, customer_id: int, delta: SummaryDelta, month_delta: MonthDelta
 ) -> list[JobRequest]:
-    """Bump the tags of an invoice or credit note submitted or cancelled; its jobs to enqueue."""
+    """Bump the tags of an invoice or credit note submitted or cancelled, add its change to the
+    analytics of its month; its summary job to enqueue."""
     member_ids = member_ids_of(session, customer_id)
     bump_tags(session, cache_tags(customer_id, member_ids))
-    requests = [analytics_request(sorted(set(months)))]
+    analytics.apply_deltas(session, [month_delta])
     if member_ids and delta != SummaryDelta():
-        requests.insert(0, delta_request(customer_id, delta))
-    return requests
+        return [delta_request(customer_id, delta)]
+    return []
 
 
 def delta_request(customer_id: int, delta: SummaryDelta) -> JobRequest:

@@ -1,8 +1,10 @@
-"""How the history read model follows the ledger: cache tags at once, summary and analytics by job.
+"""How the history read model follows the ledger: cache tags and a single write's analytics at
+once, the summary (and a bulk write's analytics) by job.
 
 Every subscriber bumps the tags of the customers and members whose history the event changes, in
-the writer's transaction, so that no cached history outlives the write; and returns the jobs that
-bring the member financial summary and the payment analytics up to date after commit.
+the writer's transaction, so that no cached history outlives the write; adds a single write's
+change to the monthly payment analytics there too (a delta: one UPDATE a month); and returns
+the jobs that bring the member financial summary up to date after commit.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from verenigingen.cache.tags import bump_tags
 from verenigingen.dues.events import DuesBilled
 from verenigingen.events import FollowUps, subscriber
 from verenigingen.history import pipeline
+from verenigingen.history.analytics import MonthDelta, first_of_month
 from verenigingen.history.pipeline import PipelinePolicy, SummaryDelta, month_of
 from verenigingen.sepa.events import MandateChanged
 from verenigingen.settings import runtime_of
@@ -45,7 +48,8 @@ def payment_cancelled(session: Session, event: PaymentCancelled) -> FollowUps:
 def invoice_submitted(session: Session, event: InvoiceSubmitted) -> FollowUps:
     total = event.grand_total
     delta = SummaryDelta(invoices=1, invoiced=total, outstanding=total)
-    return pipeline.after_invoice(session, event.customer_id, delta, [month_of(event.posting_date)])
+    month = MonthDelta(first_of_month(event.posting_date), invoiced=total)
+    return pipeline.after_invoice(session, event.customer_id, delta, month)
 
 
 @subscriber(InvoiceCancelled)
@@ -53,22 +57,27 @@ def invoice_cancelled(session: Session, event: InvoiceCancelled) -> FollowUps:
     delta = SummaryDelta(
         invoices=-1, invoiced=-event.grand_total, outstanding=-event.outstanding_amount
     )
-    return pipeline.after_invoice(session, event.customer_id, delta, [month_of(event.posting_date)])
+    month = MonthDelta(
+        first_of_month(event.posting_date),
+        invoiced=-event.grand_total,
+        collected=-(event.grand_total - event.outstanding_amount),
+    )
+    return pipeline.after_invoice(session, event.customer_id, delta, month)
 
 
 @subscriber(CreditNoteSubmitted)
 def credit_note_submitted(session: Session, event: CreditNoteSubmitted) -> FollowUps:
     delta = SummaryDelta(credited=event.amount, outstanding=-event.amount)
-    months = [month_of(event.original_posting_date)]
-    return pipeline.after_invoice(session, event.customer_id, delta, months)
+    month = MonthDelta(first_of_month(event.original_posting_date), collected=event.amount)
+    return pipeline.after_invoice(session, event.customer_id, delta, month)
 
 
 @subscriber(CreditNoteCancelled)
 def credit_note_cancelled(session: Session, event: CreditNoteCancelled) -> FollowUps:
     # The credit is gone and the original owes it again.
     delta = SummaryDelta(credited=-event.amount, outstanding=event.amount)
-    months = [month_of(event.original_posting_date)]
-    return pipeline.after_invoice(session, event.customer_id, delta, months)
+    month = MonthDelta(first_of_month(event.original_posting_date), collected=-event.amount)
+    return pipeline.after_invoice(session, event.customer_id, delta, month)
 
 
 @subscriber(PaymentsRecorded)

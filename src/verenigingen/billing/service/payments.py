@@ -258,6 +258,11 @@ def _payment_change(
         allocated_amount=sum((a.allocated_amount for a in payment.allocations), ZERO),
         invoice_count=len(payment.allocations),
         invoice_posting_dates=tuple(invoice.posting_date for invoice in invoices.values()),
+        settled=tuple(
+            (invoices[a.invoice_id].posting_date, a.allocated_amount)
+            for a in payment.allocations
+            if not invoices[a.invoice_id].is_return
+        ),
     )
 
 
