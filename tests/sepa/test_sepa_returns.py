@@ -440,3 +440,23 @@ def test_an_import_costs_the_same_statements_for_2_or_6_rejects(
         import_status_report(session, treasurer, many)
     assert large.count == small.count
     assert count(session, SepaReturn) == 8
+
+
+@pytest.mark.parametrize(
+    "namespace",
+    [
+        "urn:iso:std:iso:20022:tech:xsd:pain.002.001.10",
+        "urn:iso:std:iso:20022:tech:xsd:pain.002.001.14",
+        "urn:example:bank:own",
+    ],
+)
+def test_any_pain_002_version_or_namespace_reads_the_same(
+    session: Session, collectables: Collectables, treasurer: User, namespace: str
+) -> None:
+    invoice = collectables.invoice(collectables.member())
+    batch = collected_batch(session, treasurer, 1)
+    end_to_end_id = entries_by_invoice(session, batch)[invoice.id].end_to_end_id
+    report = pain_002(
+        batch.message_id, [(block(batch), end_to_end_id, "MS03")], namespace=namespace
+    )
+    assert import_status_report(session, treasurer, report).tally.reason_codes == {"MS03": 1}
