@@ -16,6 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from verenigingen.web.pages import (
     auth,
     desk_billing,
+    desk_dues,
     desk_jobs,
     desk_members,
     desk_payments,
@@ -46,6 +47,7 @@ PAGE_MODULES = (
     desk_billing,
     desk_payments,
     desk_jobs,
+    desk_dues,
 )
 
 

@@ -33,6 +33,7 @@ _NAV: tuple[tuple[Permission | None, NavItem], ...] = (
     (Permission.BILLING_READ, ("/desk/invoices", N_("Invoices"))),
     (Permission.BILLING_READ, ("/desk/payments", N_("Payments"))),
     (Permission.BILLING_WRITE, ("/desk/payments/new", N_("Register a payment"))),
+    (Permission.BILLING_WRITE, ("/desk/dues", N_("Dues run"))),
     (None, ("/desk/jobs", N_("Jobs"))),
 )
 
