@@ -15,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 
 from verenigingen.web.pages import (
     auth,
+    desk_admin,
     desk_billing,
     desk_dues,
     desk_jobs,
@@ -48,6 +49,7 @@ PAGE_MODULES = (
     desk_payments,
     desk_jobs,
     desk_dues,
+    desk_admin,
 )
 
 
