@@ -460,3 +460,31 @@ def test_any_pain_002_version_or_namespace_reads_the_same(
         batch.message_id, [(block(batch), end_to_end_id, "MS03")], namespace=namespace
     )
     assert import_status_report(session, treasurer, report).tally.reason_codes == {"MS03": 1}
+
+
+def test_a_waiting_retry_leaves_the_queue_once_the_invoice_is_paid_another_way(
+    session: Session, collectables: Collectables, treasurer: User
+) -> None:
+    from verenigingen.billing.service.bulk_payments import ReceivedPayment, record_payments
+
+    invoice = collectables.invoice(collectables.member())
+    batch = collected_batch(session, treasurer, 1)
+    end_to_end_id = entries_by_invoice(session, batch)[invoice.id].end_to_end_id
+    import_status_report(
+        session, treasurer, pain_002(batch.message_id, [(block(batch), end_to_end_id, "AM04")])
+    )
+    assert len(retry_queue(session, treasurer)) == 1
+    record_payments(
+        session,
+        treasurer,
+        [
+            ReceivedPayment(
+                invoice.customer_id,
+                TODAY,
+                Decimal("25.00"),
+                allocations=((invoice.id, Decimal("25.00")),),
+            )
+        ],
+    )
+    assert retry_queue(session, treasurer) == []
+    assert len(retry_queue(session, treasurer, status=None)) == 1

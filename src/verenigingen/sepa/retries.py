@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 
 from verenigingen.auth.models import User
 from verenigingen.auth.permissions import Permission, require
-from verenigingen.billing.models import Invoice
+from verenigingen.billing.models import DocStatus, Invoice
 from verenigingen.members.models import Member
 from verenigingen.sepa.models import (
     DirectDebitEntry,
@@ -170,7 +170,7 @@ def retry_queue(
     session: Session, user: User, *, status: RetryStatus | None = RetryStatus.WAITING
 ) -> list[QueuedRetry]:
     """The returns with their retries, earliest due first (``status`` None: every return,
-    newest first). One statement."""
+    newest first); waiting ones only while their invoice still owes. One statement."""
     require(user, Permission.BANK_ACCOUNTS_READ)
     statement = (
         select(
@@ -200,6 +200,11 @@ def retry_queue(
         statement = statement.where(SepaReturn.retry_status == status).order_by(
             SepaReturn.retry_due_on, SepaReturn.id
         )
+        if status == RetryStatus.WAITING:
+            # An invoice paid another way (or cancelled) meanwhile is not collected again.
+            statement = statement.where(
+                Invoice.docstatus == DocStatus.SUBMITTED, Invoice.outstanding_amount > 0
+            )
     return [
         QueuedRetry(
             return_id=row.return_id,
