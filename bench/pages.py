@@ -22,6 +22,13 @@ Times are the server's: the ASGI app called in process through Starlette's test 
 dependencies, the database, rendering, the response), no network and no browser. Medians and
 the 90th percentiles over the runs; statement counts from ``perf.capture`` (exact, the same every
 run). The issue's goal for a portal page: at most 15 ms median and 8 statements.
+
+Last, each desk page, interleaved the same way (``--desk-only`` skips the portal's parts): the
+treasurer's landing page, the members list (first page, a search by name, one by the end of an
+IBAN, the list's last page by its keyset cursor), the demo member's page, the invoices (all, the
+Overdue ones), the payments, the payment form for the demo member, and an administrator's jobs
+list (everyone's jobs). The issue's goal for a desk page: at most 50 ms median on a 10,000-member
+association (``--members 10000``), no page's cost growing with the table.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ import tempfile
 import time
 import warnings
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -46,7 +54,7 @@ from verenigingen.config import Settings
 from verenigingen.db.engine import make_engine
 from verenigingen.db.migrate import upgrade
 from verenigingen.db.session import unit_of_work
-from verenigingen.demo.generator import DemoOptions, load_demo
+from verenigingen.demo.generator import DEMO_USERS, DemoOptions, load_demo
 from verenigingen.demo.sign_in import (
     DEMO_ADMINISTRATOR,
     DEMO_MEMBER,
@@ -54,6 +62,7 @@ from verenigingen.demo.sign_in import (
     give_demo_passwords,
 )
 from verenigingen.members.models import Member
+from verenigingen.members.search import SEARCH_ORDER
 from verenigingen.perf.capture import capture
 from verenigingen.sepa.creditor import set_creditor
 from verenigingen.sepa.schemas import CreditorIn
@@ -61,8 +70,10 @@ from verenigingen.startup import load_all
 from verenigingen.web.app import create_app
 
 if TYPE_CHECKING:
+    from fastapi import FastAPI
     from fastapi.testclient import TestClient
 
+DEMO_TREASURER = next(email for email, role, _name in DEMO_USERS if role == "Treasurer")
 TOKEN = re.compile(r'name="csrf_token" value="([0-9a-f]{64})"')
 
 
@@ -88,6 +99,7 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=2000)
     parser.add_argument("--months", type=int, default=24)
     parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument("--desk-only", action="store_true", help="measure the desk's pages only")
     args = parser.parse_args()
     # Starlette's test client still runs on httpx and says so on import.
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
@@ -127,6 +139,7 @@ def main() -> None:
             )
             set_creditor(session, administrator, creditor)
         app = create_app(context)
+        desk = desk_setup(context, app)
 
         browser = TestClient(app, headers={"accept": "text/html", "accept-language": "nl"})
         form = TOKEN.search(browser.get("/sign-in").text)
@@ -152,6 +165,10 @@ def main() -> None:
         def api_call(path: str) -> Callable[[], int]:
             return lambda: api.get(path).status_code
 
+        if args.desk_only:
+            desk_pages(desk, args.runs)
+            context.close()
+            return
         for _warm_up in range(20):
             dashboard()
             for path in api_paths:
@@ -185,6 +202,7 @@ def main() -> None:
         print(f"\npage / the API's three requests (medians): {ratio:.2f}")
         print("goal: a portal page at most 15 ms median and 8 statements")
         portal_pages(browser, newest_invoice, args.runs)
+        desk_pages(desk, args.runs)
         context.close()
 
 
@@ -199,6 +217,96 @@ PORTAL_PAGES = (
     "/portal/notifications",
     "/portal/profile",
 )
+
+
+def signed_in_browser(app: FastAPI, email: str) -> TestClient:
+    """A browser (Dutch) signed in as ``email`` through the sign-in form."""
+    from fastapi.testclient import TestClient
+
+    browser = TestClient(app, headers={"accept": "text/html", "accept-language": "nl"})
+    form = TOKEN.search(browser.get("/sign-in").text)
+    assert form is not None
+    signed_in = browser.post(
+        "/sign-in",
+        data={"email": email, "password": DEMO_PASSWORD, "csrf_token": form.group(1)},
+        follow_redirects=False,
+    )
+    assert signed_in.status_code == 303, signed_in.text
+    return browser
+
+
+@dataclass(frozen=True)
+class Desk:
+    treasurer: TestClient
+    administrator: TestClient
+    paths: list[tuple[str, str]]
+    """(path, what it shows) of each desk page measured."""
+
+
+def desk_setup(context: AppContext, app: FastAPI) -> Desk:
+    """The desk's pages to measure, on the demo member and the list's last page."""
+    with unit_of_work(context.sessions) as session:
+        member = session.scalars(
+            select(Member).join(User, User.id == Member.user_id).where(User.email == DEMO_MEMBER)
+        ).one()
+        with_iban = session.scalars(
+            select(Member).where(Member.iban.is_not(None)).order_by(Member.id).limit(1)
+        ).one()
+        near_the_end = (
+            select(Member)
+            .order_by(Member.last_name.desc(), Member.first_name.desc(), Member.id.desc())
+            .offset(10)
+            .limit(1)
+        )
+        last = session.scalars(near_the_end).one()
+        last_cursor = SEARCH_ORDER.encode([last.last_name, last.first_name, last.id])
+        name = member.last_name
+        iban_tail = (with_iban.iban or "")[-4:]
+        member_id = member.id
+    paths = [
+        ("/desk", "/desk"),
+        ("/desk/members", "/desk/members (first page)"),
+        (f"/desk/members?q={name}", "/desk/members?q={a last name}"),
+        (f"/desk/members?q={iban_tail}", "/desk/members?q={an IBAN's last four}"),
+        (f"/desk/members?after={last_cursor}", "/desk/members?after={the last page}"),
+        (f"/desk/members/{member_id}", "/desk/members/{id}"),
+        ("/desk/invoices", "/desk/invoices"),
+        ("/desk/invoices?status=Overdue", "/desk/invoices?status=Overdue"),
+        ("/desk/payments", "/desk/payments"),
+        (f"/desk/payments/new?member_id={member_id}", "/desk/payments/new?member_id={id}"),
+        ("/desk/jobs", "/desk/jobs (an administrator: everyone's)"),
+    ]
+    return Desk(
+        signed_in_browser(app, DEMO_TREASURER),
+        signed_in_browser(app, DEMO_ADMINISTRATOR),
+        paths,
+    )
+
+
+def desk_pages(desk: Desk, runs: int) -> None:
+    """Every desk page's server time and statements, the pages interleaved run by run."""
+
+    def page(path: str) -> Callable[[], int]:
+        browser = desk.administrator if path.startswith("/desk/jobs") else desk.treasurer
+        return lambda: browser.get(path).status_code
+
+    paths = [path for path, _shown in desk.paths]
+    for _warm_up in range(20):
+        for path in paths:
+            page(path)()
+    times: dict[str, list[float]] = {path: [] for path in paths}
+    statements: dict[str, set[int]] = {path: set() for path in paths}
+    for _run in range(runs):
+        for path in paths:
+            elapsed, count = timed(page(path))
+            times[path].append(elapsed)
+            statements[path].add(count)
+    print(f"\nevery desk page, {runs} runs interleaved (Dutch); milliseconds of server time")
+    print(f"{'':<58} {'median':>8} {'p90':>8} {'statements':>11}  goal")
+    for path, shown in desk.paths:
+        met = statistics.median(times[path]) <= 50
+        line = describe(f"GET {shown}", times[path], statements[path])
+        print(f"{line}  {'met' if met else 'NOT MET'}")
 
 
 def portal_pages(browser: TestClient, invoice_id: int, runs: int) -> None:
