@@ -56,6 +56,7 @@ def create_app(
     install_openapi(app)
     reads = session_factory or context.read_sessions
     metrics = AppMetrics(context.cache, reads) if context.settings.metrics else None
+    app.state.metrics = metrics  # the desk's performance page samples it
     app.add_middleware(
         ServerTimingMiddleware,
         audience=context.settings.server_timing,

@@ -21,6 +21,7 @@ from verenigingen.web.pages import (
     desk_jobs,
     desk_members,
     desk_payments,
+    desk_perf,
     home,
     portal,
     portal_history,
@@ -50,6 +51,7 @@ PAGE_MODULES = (
     desk_jobs,
     desk_dues,
     desk_admin,
+    desk_perf,
 )
 
 
