@@ -145,3 +145,9 @@ class ReturnOfUncollectedEntry(Conflict):
     """A reject or return of an entry of a cancelled batch: nothing was sent to the bank."""
 
     code = "return_of_uncollected_entry"
+
+
+class StatusReportImportConcurrent(Conflict):
+    """The same status report file is being imported by another request at this moment."""
+
+    code = "status_report_import_concurrent"

@@ -28,6 +28,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from verenigingen import clock
@@ -40,6 +41,7 @@ from verenigingen.members.models import Member
 from verenigingen.sepa.errors import (
     ReturnAmountMismatch,
     ReturnOfUncollectedEntry,
+    StatusReportImportConcurrent,
     UnknownCollection,
 )
 from verenigingen.sepa.mandates import invalidate_mandate, suspend_mandate
@@ -122,7 +124,10 @@ def import_status_report(
     """Import a pain.002 or camt.054 file: every reject or return it reports, or nothing.
 
     422 ``status_report_invalid`` (the element and line), ``unknown_collection``,
-    ``return_amount_mismatch``; 409 ``return_of_uncollected_entry``.
+    ``return_amount_mismatch``; 409 ``return_of_uncollected_entry``. The entries it names are
+    locked: a second import of the same file at the same moment waits and then finds it imported
+    (409 ``status_report_import_concurrent`` where it cannot see the first's report yet), and one
+    of another file naming the same entries finds them recorded.
     """
     require(user, Permission.BILLING_WRITE)
     digest = file_hash(data)
@@ -132,7 +137,13 @@ def import_status_report(
     parsed = parse_status_report(data)
     today = today or clock.today()
     kind = ReturnKind.REJECT if parsed.file_format == ReportFormat.PAIN_002 else ReturnKind.RETURN
-    matches = _matches(session, parsed.transactions, today)
+    matches = _matches(session, parsed.transactions, today)  # the entries locked
+    # The same file imported at the same time: its entries made this one wait; now it is there.
+    seen = session.scalar(
+        select(StatusReport).where(StatusReport.file_hash == digest).with_for_update()
+    )
+    if seen is not None:
+        return ImportOutcome(seen.id, seen.file_format, True, ReturnTally())
     report = StatusReport(
         file_hash=digest,
         file_format=parsed.file_format,
@@ -142,8 +153,14 @@ def import_status_report(
         imported_by=user.email,
         imported_at=clock.now(),
     )
-    session.add(report)
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.add(report)
+            session.flush()
+    except IntegrityError:
+        raise StatusReportImportConcurrent(
+            "the same file is being imported at this moment; try again when it has finished"
+        ) from None
     tally = ReturnTally()
     _apply(session, user, matches, kind, report.id, tally)
     return ImportOutcome(report.id, report.file_format, False, tally)
@@ -166,7 +183,10 @@ def record_return(
     """
     require(user, Permission.BILLING_WRITE)
     entry = session.scalar(
-        select(DirectDebitEntry).where(DirectDebitEntry.end_to_end_id == end_to_end_id)
+        select(DirectDebitEntry)
+        .where(DirectDebitEntry.end_to_end_id == end_to_end_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     )
     if entry is None:
         return None
@@ -217,6 +237,9 @@ def _matches(
             select(DirectDebitEntry, DirectDebitBatch.message_id)
             .join(DirectDebitBatch, DirectDebitBatch.id == DirectDebitEntry.batch_id)
             .where(DirectDebitEntry.end_to_end_id.in_(ids))
+            .order_by(DirectDebitEntry.id)
+            .with_for_update(of=DirectDebitEntry)
+            .execution_options(populate_existing=True)
         ):
             by_id[entry.end_to_end_id] = (entry, message_id)
     matches: list[_Match] = []
@@ -260,7 +283,13 @@ def _entries_of(
     if transaction.payment_information_id is not None:
         sequence_type = transaction.payment_information_id.removeprefix(f"{batch.message_id}-")
         statement = statement.where(DirectDebitEntry.sequence_type == sequence_type)
-    entries = list(session.scalars(statement.order_by(DirectDebitEntry.id)))
+    entries = list(
+        session.scalars(
+            statement.order_by(DirectDebitEntry.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    )
     if not entries:
         raise UnknownCollection(
             f"{where}: OrgnlPmtInfId {transaction.payment_information_id!r} matches no "
