@@ -91,9 +91,38 @@ def record(session: Session, event: DomainEvent) -> None:
         names = ", ".join(request.name for request in follow_ups)
         raise ValueError(f"{type(event).__name__} has no user to run its follow-up jobs: {names}")
     if runtime_of(session).defer_heavy_handlers:
-        enqueue_many(session, follow_ups, user=event.user)
+        job_ids = enqueue_many(session, follow_ups, user=event.user)
+        session.info.setdefault(_FOLLOW_UP_JOBS, []).extend(job_ids)
     else:
         run_follow_ups_now(session, follow_ups, user=event.user)
+        session.info[_FOLLOW_UPS_DONE] = True
+
+
+_FOLLOW_UP_JOBS = "verenigingen.events.follow_up_jobs"
+_FOLLOW_UPS_DONE = "verenigingen.events.follow_ups_done"
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    """What the events recorded on a session left for later: the ids of the jobs enqueued, and
+    whether follow-up work ran at once instead (``defer_heavy_handlers`` off)."""
+
+    job_ids: tuple[int, ...]
+    ran_inline: bool
+
+    @property
+    def running(self) -> bool:
+        return bool(self.job_ids)
+
+
+def follow_up_of(session: Session) -> FollowUp | None:
+    """The follow-up work of what ``session`` wrote so far; None when its events asked for none
+    (a draft saved, a payment of a customer without members)."""
+    job_ids = tuple(session.info.get(_FOLLOW_UP_JOBS, ()))
+    ran_inline = bool(session.info.get(_FOLLOW_UPS_DONE))
+    if not job_ids and not ran_inline:
+        return None
+    return FollowUp(job_ids, ran_inline)
 
 
 _INLINE = "verenigingen.events.inline"

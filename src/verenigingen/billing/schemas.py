@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, model_validator
 
@@ -19,6 +19,9 @@ from verenigingen.clock import BusinessDate
 from verenigingen.db.ids import RecordId
 from verenigingen.errors import AmountNotANumber
 from verenigingen.money import CENT, parse_amount
+
+if TYPE_CHECKING:
+    from verenigingen.events import FollowUp
 
 
 def _amount_validator(field: str) -> BeforeValidator:
@@ -152,6 +155,24 @@ PAYMENT_STATUS_BY_DOCSTATUS: dict[int, str] = {
 """Payment Entry statuses as ERPNext shows them; they follow from docstatus alone."""
 
 
+class FollowUpOut(BaseModel):
+    """What a write left for the background: the jobs to follow at ``GET /jobs/{id}``."""
+
+    state: Literal["running", "done"]
+    """``running``: the jobs are queued or running; ``done``: the work ran with the write."""
+    job_ids: list[int]
+    message: str
+
+    @classmethod
+    def of(cls, follow_up: FollowUp | None) -> FollowUpOut | None:
+        if follow_up is None:
+            return None
+        if follow_up.running:
+            message = "Payment processed; updates running in the background"
+            return cls(state="running", job_ids=list(follow_up.job_ids), message=message)
+        return cls(state="done", job_ids=[], message="Payment processed; updates done")
+
+
 class PaymentOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -168,6 +189,9 @@ class PaymentOut(BaseModel):
     docstatus: int
     status: str = ""
     allocations: list[AllocationOut]
+    follow_up: FollowUpOut | None = None
+    """Set on the answer of a submit or cancel: the member summary, the mandate usage and other
+    work that follows the payment, with its job ids; None on reads."""
 
     @model_validator(mode="after")
     def _status_from_docstatus(self) -> PaymentOut:

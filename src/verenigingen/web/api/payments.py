@@ -6,11 +6,13 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header
 from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session
 
 from verenigingen.billing import queries
-from verenigingen.billing.schemas import PaymentCreateRequest, PaymentOut
+from verenigingen.billing.schemas import FollowUpOut, PaymentCreateRequest, PaymentOut
 from verenigingen.billing.service import payments
 from verenigingen.db.ids import RecordId
+from verenigingen.events import follow_up_of
 from verenigingen.web.deps import CurrentUser, SessionDep
 from verenigingen.web.idempotency import run_idempotent
 from verenigingen.web.schemas import ErrorBody, Page, PageParams
@@ -59,7 +61,7 @@ def create_payment(
         payment = payments.create_payment(session, user, body)
         if body.submit:
             payment = payments.submit_payment(session, user, payment.id)
-        return PaymentOut.model_validate(payment)
+        return _with_follow_up(session, PaymentOut.model_validate(payment))
 
     return run_idempotent(
         session, user, "payments.create", idempotency_key, body.model_dump(mode="json"), create
@@ -68,10 +70,19 @@ def create_payment(
 
 @router.post("/{payment_id}/submit")
 def submit_payment(session: SessionDep, user: CurrentUser, payment_id: RecordId) -> PaymentOut:
-    return PaymentOut.model_validate(payments.submit_payment(session, user, payment_id))
+    """Submit a draft; ``follow_up`` lists the jobs that bring the member's summary (and a
+    direct debit's mandate usage) up to date."""
+    submitted = payments.submit_payment(session, user, payment_id)
+    return _with_follow_up(session, PaymentOut.model_validate(submitted))
 
 
 @router.post("/{payment_id}/cancel")
 def cancel_payment(session: SessionDep, user: CurrentUser, payment_id: RecordId) -> PaymentOut:
     """Cancel a payment; a submitted one gives the invoices back what it settled."""
-    return PaymentOut.model_validate(payments.cancel_payment(session, user, payment_id))
+    cancelled = payments.cancel_payment(session, user, payment_id)
+    return _with_follow_up(session, PaymentOut.model_validate(cancelled))
+
+
+def _with_follow_up(session: Session, out: PaymentOut) -> PaymentOut:
+    """``out`` telling the user what runs on after the answer (and the job ids to follow)."""
+    return out.model_copy(update={"follow_up": FollowUpOut.of(follow_up_of(session))})
