@@ -5,7 +5,8 @@ on a free port of 127.0.0.1, signs in as the demo member in Debian's chromium (P
 saves PNGs next to this file: the sign-in page, the dashboard in English and in Dutch, the
 dashboard on a phone's width, and the portal's other pages: the payment history, the invoices,
 one invoice as it prints, the direct debit mandates (an IBAN mistyped, as the check shows it) and
-the profile.
+the profile; then, signed in as the demo treasurer, the desk's members, a member's page, the
+payment form and the jobs.
 """
 
 from __future__ import annotations
@@ -19,12 +20,13 @@ import time
 import urllib.request
 from pathlib import Path
 
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Browser, Page, sync_playwright
 
 HERE = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent
 CHROMIUM = "/usr/bin/chromium"
 MEMBER, PASSWORD = "lid@example.org", "demo-vereniging-2026"
+TREASURER = "penningmeester@example.org"
 
 
 def free_port() -> int:
@@ -105,6 +107,7 @@ def shoot(url: str) -> None:
         )
         phone.new_page().goto("/portal")
         phone.pages[0].screenshot(path=HERE / "dashboard-phone.png", full_page=True)
+        shoot_desk_pages(browser, url)
         browser.close()
 
 
@@ -124,6 +127,30 @@ def shoot_portal_pages(page: Page) -> None:
     page.screenshot(path=HERE / "mandates.png", full_page=True)
     page.goto("/portal/profile")
     page.screenshot(path=HERE / "profile.png", full_page=True)
+
+
+def shoot_desk_pages(browser: Browser, url: str) -> None:
+    """The desk as the demo treasurer sees it, in English: the members searched, a member's
+    page, the payment form for that member, the jobs."""
+    context = browser.new_context(
+        base_url=url, locale="en-GB", viewport={"width": 1100, "height": 640}
+    )
+    page = context.new_page()
+    page.goto("/sign-in")
+    page.get_by_label("Email address").fill(TREASURER)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/desk")
+    page.goto("/desk/members?status=Active")
+    page.screenshot(path=HERE / "desk-members.png")
+    page.locator("table.members tbody tr a").first.click()
+    page.screenshot(path=HERE / "desk-member.png", full_page=True)
+    member_page = page.url
+    page.goto(member_page.replace("/desk/members/", "/desk/payments/new?member_id="))
+    page.screenshot(path=HERE / "desk-payment.png", full_page=True)
+    page.goto("/desk/jobs")
+    page.screenshot(path=HERE / "desk-jobs.png")
+    context.close()
 
 
 if __name__ == "__main__":
