@@ -94,7 +94,7 @@ def reconcile_open_lines(
         best = candidates.best_for(line, run.taken) if line.currency == INVOICED_CURRENCY else None
         _keep(line, match_score=best.score if best else None)
         _keep(line, match_invoice_id=best.invoice_id if best else None)
-        if best is not None and best.score >= threshold:
+        if best is not None and best.score >= threshold and _books_in_full(best, line):
             run.pay(line, best)
         else:
             _keep(line, reconciliation_status=ReconciliationStatus.REVIEW)
@@ -103,6 +103,12 @@ def reconcile_open_lines(
     _write_decisions(session, lines)
     session.flush()
     return ReconcileResult(len(run.decided), run.review + returns_to_review, returned)
+
+
+def _books_in_full(candidate: Candidate, line: BankStatementLine) -> bool:
+    """A batch is processed whole or not at all: only for a line of exactly what it collects,
+    however low the threshold is set."""
+    return candidate.batch is None or candidate.batch.pending_total == line.amount
 
 
 def _keep(line: BankStatementLine, **values: object) -> None:
