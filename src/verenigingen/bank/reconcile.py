@@ -106,9 +106,13 @@ def reconcile_open_lines(
 
 
 def _books_in_full(candidate: Candidate, line: BankStatementLine) -> bool:
-    """A batch is processed whole or not at all: only for a line of exactly what it collects,
-    however low the threshold is set."""
-    return candidate.batch is None or candidate.batch.pending_total == line.amount
+    """A direct debit is booked as collected only by a line of exactly what it collects (a
+    batch is processed whole or not at all), however low the threshold is set."""
+    if candidate.batch is not None:
+        return candidate.batch.pending_total == line.amount
+    if candidate.collection is not None:
+        return candidate.collection.entry.amount == line.amount
+    return True
 
 
 def _keep(line: BankStatementLine, **values: object) -> None:
