@@ -194,6 +194,22 @@ def test_a_batch_booked_for_another_amount_waits_for_review(
     assert line.reconciliation_status == "Review"
 
 
+def test_a_collection_booked_for_another_amount_waits_for_review(
+    collected: Collected, treasurer: User
+) -> None:
+    session = collected.session
+    first = collected.entries[0]
+    import_statement_file(
+        session, treasurer, statement([("20.00", one_collection(first.end_to_end_id))])
+    )
+    assert reconcile_open_lines(session, treasurer, threshold=Decimal("0.50")).review == 1
+    line = session.scalars(select(BankStatementLine)).one()
+    assert (line.match_score, line.match_invoice_id) == (Decimal("0.50"), first.invoice_id)
+    session.refresh(first)
+    assert first.status == "Pending"
+    assert session.scalar(select(func.count()).select_from(Payment)) == 0
+
+
 def returned(end_to_end_id: str, reason: str) -> str:
     return (
         f"<TxDtls><Refs><EndToEndId>{end_to_end_id}</EndToEndId></Refs>"
