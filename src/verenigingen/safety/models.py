@@ -21,6 +21,8 @@ class Trigger(enum.StrEnum):
     """The re-run that ends a rollback, or that a restore asks for first."""
     SCHEDULE = "schedule"
     """The workers' scheduled run (``safety_check_interval_minutes``)."""
+    DESK = "desk"
+    """An administrator's button on the desk's safety page (run as a job: ``safety.check``)."""
 
 
 class StepAction(enum.StrEnum):

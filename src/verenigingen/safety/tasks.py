@@ -22,8 +22,9 @@ from verenigingen.auth.models import User
 from verenigingen.jobs import job
 from verenigingen.jobs.engine import JobEngine
 from verenigingen.jobs.models import Queue
+from verenigingen.safety.errors import SafetyChecksFailing
 from verenigingen.safety.models import Trigger
-from verenigingen.safety.rollback import roll_back
+from verenigingen.safety.rollback import restore, roll_back
 from verenigingen.safety.runner import run_checks
 from verenigingen.settings import runtime_of
 
@@ -55,6 +56,52 @@ def scheduled_check(session: Session, user: User) -> dict[str, Any]:
         "failed_checks": run.failed_checks,
         "rolled_back": rolled_back,
     }
+
+
+@job("safety.check", queue=Queue.SHORT)
+def check(session: Session, user: User, *, auto_rollback: bool = False) -> dict[str, Any]:
+    """The checks on demand (the desk's safety page) in ``user``'s name; with ``auto_rollback``
+    a critical failure runs the rollback steps, as ``POST /api/v1/safety/check`` does."""
+    context, owned = _context(session)
+    try:
+        run = run_checks(context, user, trigger=Trigger.DESK)
+        rolled_back = False
+        if run.critical_failed and auto_rollback:
+            roll_back(context, user, run)
+            rolled_back = True
+    finally:
+        _close(context, owned)
+    return {
+        "run": run.id,
+        "passed": run.passed,
+        "failed_checks": run.failed_checks,
+        "rolled_back": rolled_back,
+    }
+
+
+@job("safety.restore", queue=Queue.SHORT)
+def restore_optimizations(session: Session, user: User) -> dict[str, Any]:
+    """``verenigingen safety restore`` as a job (the desk's safety page): the checks first, then
+    what the rollbacks switched off back on. While a critical check fails nothing is restored:
+    the job completes saying so (the run is recorded), as the command refuses with 409."""
+    context, owned = _context(session)
+    try:
+        report = restore(context, user)
+    except SafetyChecksFailing as failing:
+        return {"restored": False, "reason": failing.detail}
+    finally:
+        _close(context, owned)
+    return {
+        "restored": True,
+        "run": report.run.id,
+        "steps": [f"{step.name}: {step.outcome}" for step in report.steps],
+    }
+
+
+def _close(context: AppContext, owned: bool) -> None:
+    if owned:
+        context.jobs.close()
+        context.runtime.close()
 
 
 def _context(session: Session) -> tuple[AppContext, bool]:

@@ -22,6 +22,7 @@ from verenigingen.web.pages import (
     desk_members,
     desk_payments,
     desk_perf,
+    desk_safety,
     home,
     portal,
     portal_history,
@@ -52,6 +53,7 @@ PAGE_MODULES = (
     desk_dues,
     desk_admin,
     desk_perf,
+    desk_safety,
 )
 
 
