@@ -21,8 +21,9 @@ from the call to the last byte sent, all variants interleaved; medians:
   thread-pool hops).
 
 With ``--serve``, the same demo is then served by a real ``verenigingen serve`` (its in-process
-job consumer working off the demo's jobs at first) and the figure is the ``Server-Timing``
-header's (database + app) as an Administrator sees it, over one keep-alive connection.
+job consumer working off the demo's jobs and those of the payments meanwhile) and the figure is
+the ``Server-Timing`` header's (database + app) as an Administrator sees it, over one keep-alive
+connection: the history, the members and a payment POST in turn.
 
 Leaves out: the client's own time, and (in process) uvicorn's HTTP parsing.
 """
@@ -44,12 +45,13 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI, Request, Response
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.types import Message
 
 from verenigingen.app_context import AppContext
 from verenigingen.config import Settings
+from verenigingen.jobs.models import ACTIVE_STATUSES, Job
 from verenigingen.members.models import Customer, Member
 from verenigingen.web import deps
 from verenigingen.web.app import create_app
@@ -85,7 +87,7 @@ def main() -> None:
     asyncio.run(before_after(caller, context, member_id, args.requests))
     context.close()
     if args.serve:
-        served(token, member_id, args.port, args.requests)
+        served(token, member_id, customer_ids, args.port, args.requests)
 
 
 def load_demo(members: int) -> str:
@@ -266,8 +268,9 @@ async def interleaved(
     return {name: statistics.median(values) for name, values in times.items()}
 
 
-def served(token: str, member_id: int, port: int, requests: int) -> None:
-    """The payment history and the members list from a real ``verenigingen serve``."""
+def served(token: str, member_id: int, customer_ids: list[int], port: int, requests: int) -> None:
+    """The payment history, the members list and a payment POST from a real ``verenigingen
+    serve``, whose in-process consumer works off the demo's jobs (and the payments') meanwhile."""
     server = subprocess.Popen(
         [str(BIN / "verenigingen"), "serve", "--port", str(port)],
         stdout=subprocess.DEVNULL,
@@ -284,25 +287,47 @@ def served(token: str, member_id: int, port: int, requests: int) -> None:
                 if time.monotonic() > deadline or server.poll() is not None:
                     raise SystemExit("verenigingen serve did not start") from None
                 time.sleep(0.2)
-        paths = {
-            "payment history, warm": f"/api/v1/members/{member_id}/payment-history",
-            "members, first page": "/api/v1/members",
+        jobs_at_start = active_jobs()
+        bodies = payment_bodies(customer_ids)
+        requests_of: dict[str, tuple[str, str]] = {
+            "payment history, warm": ("GET", f"/api/v1/members/{member_id}/payment-history"),
+            "members, first page": ("GET", "/api/v1/members"),
+            "POST payment, submitted": ("POST", "/api/v1/payments"),
         }
-        times: dict[str, list[float]] = {name: [] for name in paths}
-        headers = {"Authorization": f"Bearer {token}"}
-        with httpx.Client(base_url=base_url, headers=headers) as client:
+        times: dict[str, list[float]] = {name: [] for name in requests_of}
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        with httpx.Client(base_url=base_url, headers=headers, timeout=30) as client:
             for index in range(requests + 100):
-                for name, path in paths.items():
-                    response = client.get(path)
+                for name, (method, path) in requests_of.items():
+                    body = next(bodies) if method == "POST" else None
+                    response = client.request(method, path, content=body)
                     response.raise_for_status()
                     if index >= 100:
                         times[name].append(server_ms(response))
-        print(f"A real `verenigingen serve` (Server-Timing, db + app), median of {requests} each")
+        print(
+            f"A real `verenigingen serve` (Server-Timing, db + app), median of {requests} each; "
+            f"jobs Queued or Running: {jobs_at_start} at the start, {active_jobs()} at the end"
+        )
         for name, values in times.items():
             print(f"  {name:<40} {statistics.median(values):7.3f} ms")
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def active_jobs() -> int:
+    """Jobs not yet worked off (Queued or Running), read from the job table."""
+    context = AppContext.build(Settings())
+    try:
+        with context.read_sessions() as session:
+            return int(
+                session.scalar(
+                    select(func.count()).select_from(Job).where(Job.status.in_(ACTIVE_STATUSES))
+                )
+                or 0
+            )
+    finally:
+        context.close()
 
 
 def server_ms(response: httpx.Response) -> float:
