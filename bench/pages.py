@@ -26,9 +26,11 @@ run). The issue's goal for a portal page: at most 15 ms median and 8 statements.
 Last, each desk page, interleaved the same way (``--desk-only`` skips the portal's parts): the
 treasurer's landing page, the members list (first page, a search by name, one by the end of an
 IBAN, the list's last page by its keyset cursor), the demo member's page, the invoices (all, the
-Overdue ones), the payments, the payment form for the demo member, and an administrator's jobs
-list (everyone's jobs). The issue's goal for a desk page: at most 50 ms median on a 10,000-member
-association (``--members 10000``), no page's cost growing with the table.
+Overdue ones), the payments, the payment form for the demo member, an administrator's jobs
+list (everyone's jobs), the dues run's page and an administrator's performance page (without a
+validation report: the bench's data directory has none). The issue's goal for a desk page: at
+most 50 ms median on a 10,000-member association (``--members 10000``), no page's cost growing
+with the table.
 """
 
 from __future__ import annotations
@@ -275,6 +277,8 @@ def desk_setup(context: AppContext, app: FastAPI) -> Desk:
         ("/desk/payments", "/desk/payments"),
         (f"/desk/payments/new?member_id={member_id}", "/desk/payments/new?member_id={id}"),
         ("/desk/jobs", "/desk/jobs (an administrator: everyone's)"),
+        ("/desk/dues", "/desk/dues (the form and the latest runs)"),
+        ("/desk/performance", "/desk/performance (an administrator; no report)"),
     ]
     return Desk(
         signed_in_browser(app, DEMO_TREASURER),
@@ -287,7 +291,8 @@ def desk_pages(desk: Desk, runs: int) -> None:
     """Every desk page's server time and statements, the pages interleaved run by run."""
 
     def page(path: str) -> Callable[[], int]:
-        browser = desk.administrator if path.startswith("/desk/jobs") else desk.treasurer
+        as_administrator = path.startswith(("/desk/jobs", "/desk/performance"))
+        browser = desk.administrator if as_administrator else desk.treasurer
         return lambda: browser.get(path).status_code
 
     paths = [path for path, _shown in desk.paths]
