@@ -80,6 +80,10 @@ class Settings(BaseSettings):
     cache_max_entries: int = 10_000
     """Bound of the in-process cache; the least recently used entry goes first."""
 
+    cache_max_payload_mb: PositiveInt = 32
+    """Second bound of the in-process cache: its entries' JSON together, in millions of
+    characters (about MB: the JSON is mostly ASCII)."""
+
     server_timing: Literal["administrators", "everyone", "off"] = "administrators"
     """Who gets the ``Server-Timing`` header (statements and database time of the request):
     requests authenticated as an Administrator, every response, or none. The figures tell an

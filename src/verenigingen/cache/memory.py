@@ -1,4 +1,9 @@
-"""The embedded backend: a bounded LRU in this process, safe to share between threads."""
+"""The embedded backend: a bounded LRU in this process, safe to share between threads.
+
+Bounded twice: by entries, and by the characters of their JSON payloads, so that the process's
+memory does not grow with the size of what is cached (a history of many years is a long text).
+A payload's decoded form, kept beside it after the first hit, is not counted.
+"""
 
 from __future__ import annotations
 
@@ -36,11 +41,16 @@ class _MemoryLease:
 class MemoryBackend:
     name = "memory"
 
-    def __init__(self, max_entries: int = 10_000) -> None:
+    def __init__(self, max_entries: int = 10_000, max_characters: int = 32_000_000) -> None:
         if max_entries < 1:
             raise ValueError(f"max_entries must be at least 1, got {max_entries}")
+        if max_characters < 1:
+            raise ValueError(f"max_characters must be at least 1, got {max_characters}")
         self.max_entries = max_entries
+        self.max_characters = max_characters
         self._entries: OrderedDict[tuple[str, str], StoredEntry] = OrderedDict()
+        self._characters = 0
+        """The payloads' length together."""
         self._counters: dict[str, dict[str, int]] = {}
         # One lock guards entries, counters and the table of key locks; it is held only for
         # dictionary work, never while a value is computed.
@@ -61,10 +71,23 @@ class MemoryBackend:
         # Expiry is judged by the cache on entry.expires_at; an expired entry stays until it is
         # overwritten or evicted, so that its lookup counts as "expired", not "cold".
         with self._lock:
+            replaced = self._entries.pop((namespace, key), None)
+            if replaced is not None:
+                self._characters -= len(replaced.payload)
             self._entries[(namespace, key)] = entry
-            self._entries.move_to_end((namespace, key))
-            while len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
+            self._characters += len(entry.payload)
+            # The entry just written stays, even when it alone is over the bound.
+            while len(self._entries) > 1 and (
+                len(self._entries) > self.max_entries or self._characters > self.max_characters
+            ):
+                _key, evicted = self._entries.popitem(last=False)
+                self._characters -= len(evicted.payload)
+
+    @property
+    def characters(self) -> int:
+        """The length of the payloads held."""
+        with self._lock:
+            return self._characters
 
     def acquire_fill(self, namespace: str, key: str, timeout: float) -> _MemoryLease | None:
         with self._lock:
@@ -110,4 +133,5 @@ class MemoryBackend:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self._characters = 0
             self._counters.clear()

@@ -263,4 +263,8 @@ def cache_from_settings(settings: Settings, installation: str) -> VersionedCache
 
         prefix = f"{settings.jobs_namespace}:cache:{installation}"
         return VersionedCache(RedisBackend(settings.redis_url, prefix=prefix))
-    return VersionedCache(MemoryBackend(settings.cache_max_entries))
+    return VersionedCache(
+        MemoryBackend(
+            settings.cache_max_entries, max_characters=settings.cache_max_payload_mb * 1_000_000
+        )
+    )
