@@ -6,12 +6,15 @@ saves PNGs next to this file: the sign-in page, the dashboard in English and in 
 dashboard on a phone's width, and the portal's other pages: the payment history, the invoices,
 one invoice as it prints, the direct debit mandates (an IBAN mistyped, as the check shows it) and
 the profile; then, signed in as the demo treasurer, the desk's members, a member's page, the
-payment form and the jobs.
+payment form, the jobs and the dues run; last, as the demo administrator, the performance page
+with a real ``perf validate`` report (``tests/pages/assets``, 300 members on the development
+machine) where the desk looks for one.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -27,6 +30,8 @@ BIN = Path(sys.executable).parent
 CHROMIUM = "/usr/bin/chromium"
 MEMBER, PASSWORD = "lid@example.org", "demo-vereniging-2026"
 TREASURER = "penningmeester@example.org"
+ADMINISTRATOR = "admin@example.org"
+REPORT = HERE.parents[1] / "tests" / "pages" / "assets" / "validation_report.json"
 
 
 def free_port() -> int:
@@ -48,6 +53,8 @@ def main() -> None:
             check=True,
             capture_output=True,
         )
+        (Path(data_dir) / "validation").mkdir()
+        shutil.copy(REPORT, Path(data_dir) / "validation" / REPORT.name)
         creditor = ["--name", "Vereniging De Eendracht", "--iban", "NL44RABO0123456789"]
         subprocess.run(  # noqa: S603
             [*run, "sepa", "creditor", "set", *creditor, "--creditor-id", "NL51ZZZ405365330000"],
@@ -150,6 +157,25 @@ def shoot_desk_pages(browser: Browser, url: str) -> None:
     page.screenshot(path=HERE / "desk-payment.png", full_page=True)
     page.goto("/desk/jobs")
     page.screenshot(path=HERE / "desk-jobs.png")
+    page.goto("/desk/dues")
+    page.screenshot(path=HERE / "desk-dues.png")
+    context.close()
+    shoot_administrator_pages(browser, url)
+
+
+def shoot_administrator_pages(browser: Browser, url: str) -> None:
+    """The performance page as the demo administrator sees it, its validation report shown."""
+    context = browser.new_context(
+        base_url=url, locale="en-GB", viewport={"width": 1100, "height": 640}
+    )
+    page = context.new_page()
+    page.goto("/sign-in")
+    page.get_by_label("Email address").fill(ADMINISTRATOR)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/desk")
+    page.goto("/desk/performance")
+    page.screenshot(path=HERE / "desk-performance.png", full_page=True)
     context.close()
 
 
