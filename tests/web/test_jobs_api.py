@@ -85,6 +85,7 @@ def test_dues_run_started_over_http_shows_up_with_its_notification(api, session,
     assert client.get("/api/v1/notifications", params={"unread": True}).json() == {
         "items": [],
         "unread": 0,
+        "next_cursor": None,
     }
     status = client.get(URL).json()
     assert (status["user_id"], status["total"], status["success_rate"]) == (treasurer.id, 1, 1.0)
@@ -390,7 +391,11 @@ def test_notifications_of_others_are_403_and_unknown_ones_404(api, session):
     other = api(Role.TREASURER)
     assert other.post(f"/api/v1/notifications/{note.id}/read").status_code == 403
     assert other.post("/api/v1/notifications/987654/read").status_code == 404
-    assert other.get("/api/v1/notifications").json() == {"items": [], "unread": 0}
+    assert other.get("/api/v1/notifications").json() == {
+        "items": [],
+        "unread": 0,
+        "next_cursor": None,
+    }
     assert other.get("/api/v1/notifications", params={"limit": 0}).status_code == 422
     mine = api(owner)
     assert mine.post("/api/v1/notifications/read").json() == {"marked": 1}

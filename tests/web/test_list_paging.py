@@ -4,11 +4,15 @@ of ``GET /invoices`` sends the same statements whatever the size of the ledger."
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from sqlalchemy.orm import Session
 
 from list_factories import add_invoices
 from verenigingen.auth.models import Role
+from verenigingen.auth.service import create_user
+from verenigingen.jobs.models import Notification
 from verenigingen.perf.capture import capture
 
 pytestmark = pytest.mark.usefixtures("frozen_today")
@@ -72,3 +76,25 @@ def test_invoices_page_statements_do_not_grow_with_the_ledger(api, session: Sess
     large = _statements_of_a_page(client, "/api/v1/invoices")
     # the token with its user, the page, the lines of the page's invoices
     assert small == large == 3
+
+
+def test_notifications_page_by_cursor(api, session: Session) -> None:  # type: ignore[no-untyped-def]
+    user = create_user(session, f"n-{uuid.uuid4().hex[:6]}@example.org", Role.TREASURER)
+    for number in range(7):
+        session.add(
+            Notification(user_id=user.id, subject=f"n{number}", message="m", indicator="green")
+        )
+    session.flush()
+    client = api(user)
+    seen: list[int] = []
+    params: dict[str, object] = {"limit": 3}
+    while True:
+        page = client.get("/api/v1/notifications", params=params).json()
+        assert page["unread"] == 7
+        seen.extend(item["id"] for item in page["items"])
+        if page["next_cursor"] is None:
+            break
+        params = {"limit": 3, "after": page["next_cursor"]}
+    assert (len(seen), len(set(seen))) == (7, 7)
+    forged = client.get("/api/v1/notifications", params={"after": "W10"})
+    assert (forged.status_code, forged.json()["error"]) == (422, "validation_failed")

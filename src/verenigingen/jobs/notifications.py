@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from verenigingen import clock
 from verenigingen.auth.errors import NotOwnRecord
 from verenigingen.auth.models import Role, User
+from verenigingen.db.paging import Keyset, KeysetPage, PageRequest, keyset_page
 from verenigingen.errors import NotFound
 from verenigingen.jobs.models import Indicator, Notification
 
@@ -88,22 +89,37 @@ def notify_job_failed(
         )
 
 
+NOTIFICATION_ORDER = Keyset(
+    "notifications", (Notification.created_at, Notification.id), descending=True
+)
+"""Newest first: ``ix_notification_user_id_created_at`` serves it within a user's."""
+
+
 def list_notifications(
     session: Session, user: User, *, unread_only: bool = False, limit: int = 50
 ) -> tuple[list[Notification], int]:
     """The user's notifications, newest first, and how many of them are unread."""
+    page, unread = notification_page(
+        session, user, unread_only=unread_only, page=PageRequest(limit)
+    )
+    return page.items, unread
+
+
+def notification_page(
+    session: Session, user: User, *, unread_only: bool = False, page: PageRequest = PageRequest()
+) -> tuple[KeysetPage[Notification], int]:
+    """A page of the user's notifications, newest first (``page.after`` the previous page's
+    cursor), and how many of all of them are unread; a forged cursor is a 422."""
     query = select(Notification).where(Notification.user_id == user.id)
     if unread_only:
         query = query.where(Notification.read_at.is_(None))
-    items = session.scalars(
-        query.order_by(Notification.created_at.desc(), Notification.id.desc()).limit(limit)
-    ).all()
+    items = keyset_page(session, query, NOTIFICATION_ORDER, page)
     unread = session.scalar(
         select(func.count())
         .select_from(Notification)
         .where(Notification.user_id == user.id, Notification.read_at.is_(None))
     )
-    return list(items), unread or 0
+    return items, unread or 0
 
 
 def mark_read(session: Session, user: User, notification_id: int) -> Notification:

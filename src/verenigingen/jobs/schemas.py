@@ -125,6 +125,8 @@ class NotificationOut(BaseModel):
 class NotificationsOut(BaseModel):
     items: list[NotificationOut]
     unread: int
+    next_cursor: str | None = None
+    """Pass as ``after`` for the next (older) page; None on the last page."""
 
 
 class MarkedRead(BaseModel):

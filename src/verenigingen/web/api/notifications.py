@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from verenigingen.db.ids import RecordId
+from verenigingen.db.paging import MAX_CURSOR_LENGTH, PageRequest
 from verenigingen.jobs import notifications
 from verenigingen.jobs.schemas import MarkedRead, NotificationOut, NotificationsOut
 from verenigingen.web.deps import CurrentUser, SessionDep
@@ -25,12 +26,20 @@ def list_notifications(
     user: CurrentUser,
     unread: bool = False,
     limit: Annotated[int, Query(ge=1, le=notifications.MAX_LIST)] = 50,
+    after: Annotated[
+        str | None,
+        Query(max_length=MAX_CURSOR_LENGTH, description="next_cursor of the previous page"),
+    ] = None,
 ) -> NotificationsOut:
-    """Newest first; ``?unread=true`` for the unread ones only."""
-    items, unread_count = notifications.list_notifications(
-        session, user, unread_only=unread, limit=limit
+    """Newest first, a page at a time; ``?unread=true`` for the unread ones only."""
+    page, unread_count = notifications.notification_page(
+        session, user, unread_only=unread, page=PageRequest(limit, after=after)
     )
-    return NotificationsOut(items=[NotificationOut.of(item) for item in items], unread=unread_count)
+    return NotificationsOut(
+        items=[NotificationOut.of(item) for item in page.items],
+        unread=unread_count,
+        next_cursor=page.next_cursor,
+    )
 
 
 @router.post("/read")
