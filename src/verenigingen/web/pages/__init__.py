@@ -23,6 +23,7 @@ from verenigingen.web.pages import (
     desk_payments,
     desk_perf,
     desk_safety,
+    desk_sepa,
     home,
     portal,
     portal_history,
@@ -54,6 +55,7 @@ PAGE_MODULES = (
     desk_admin,
     desk_perf,
     desk_safety,
+    desk_sepa,
 )
 
 

@@ -34,6 +34,7 @@ _NAV: tuple[tuple[Permission | None, NavItem], ...] = (
     (Permission.BILLING_READ, ("/desk/payments", N_("Payments"))),
     (Permission.BILLING_WRITE, ("/desk/payments/new", N_("Register a payment"))),
     (Permission.BILLING_WRITE, ("/desk/dues", N_("Dues run"))),
+    (Permission.BILLING_WRITE, ("/desk/sepa/batches", N_("SEPA batches"))),
     (None, ("/desk/jobs", N_("Jobs"))),
     (Permission.USERS_ADMIN, ("/desk/performance", N_("Performance"))),
     (Permission.USERS_ADMIN, ("/desk/settings", N_("Settings"))),
