@@ -16,6 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from verenigingen.web.pages import (
     auth,
     desk_admin,
+    desk_bank,
     desk_billing,
     desk_dues,
     desk_jobs,
@@ -56,6 +57,7 @@ PAGE_MODULES = (
     desk_perf,
     desk_safety,
     desk_sepa,
+    desk_bank,
 )
 
 

@@ -35,6 +35,7 @@ _NAV: tuple[tuple[Permission | None, NavItem], ...] = (
     (Permission.BILLING_WRITE, ("/desk/payments/new", N_("Register a payment"))),
     (Permission.BILLING_WRITE, ("/desk/dues", N_("Dues run"))),
     (Permission.BILLING_WRITE, ("/desk/sepa/batches", N_("SEPA batches"))),
+    (Permission.BILLING_WRITE, ("/desk/bank", N_("Bank"))),
     (None, ("/desk/jobs", N_("Jobs"))),
     (Permission.USERS_ADMIN, ("/desk/performance", N_("Performance"))),
     (Permission.USERS_ADMIN, ("/desk/settings", N_("Settings"))),
