@@ -21,7 +21,13 @@ from sqlalchemy.orm import Session
 from verenigingen.auth.models import User
 from verenigingen.jobs.models import Job
 from verenigingen.perf.capture import capture
-from verenigingen.sepa.models import BatchStatus, DirectDebitBatch, DirectDebitEntry, SepaReturn
+from verenigingen.sepa.models import (
+    BatchStatus,
+    DirectDebitBatch,
+    DirectDebitEntry,
+    SepaCreditor,
+    SepaReturn,
+)
 from verenigingen.sepa.pain008 import schema
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sepa"))
@@ -195,3 +201,75 @@ def test_a_form_without_its_token_writes_nothing(web, collectable, session) -> N
     answer = web.post("/desk/sepa/batches", data={"collection_date": "2026-11-18"})
     assert answer.status_code == 403
     assert batch_count(session) == 0
+
+
+# The creditor settings
+
+CREDITOR_FORM = {
+    "name": "Vereniging De Eendracht",
+    "iban": "NL44 RABO 0123 4567 89",
+    "bic": "",
+    "creditor_identifier": "NL51ZZZ405365330000",
+    "pain_version": "pain.008.001.08",
+    "lead_days": "2",
+    "cutoff_time": "14:00",
+    "first_collection_frst": "on",
+    "reference_pattern": "M-{member_id}-{nnn}",
+}
+
+
+def save_creditor(web: TestClient, **fields: str) -> httpx.Response:
+    token = form_token(web, "/desk/sepa/creditor")
+    data = {"csrf_token": token, **CREDITOR_FORM, **fields}
+    return web.post("/desk/sepa/creditor", data=data, follow_redirects=False)
+
+
+def test_the_creditor_settings_are_set_at_the_desk(web, logins, session) -> None:
+    signed_in(web, TREASURER)
+    with capture() as queries:
+        empty = web.get("/desk/sepa/creditor")
+    assert empty.status_code == 200
+    assert 'value="M-{member_id}-{yyyymmdd}-{nnn}"' in empty.text
+    assert queries.count == 2  # the sign-in, the settings
+    saved = save_creditor(web)
+    assert (saved.status_code, saved.headers["location"]) == (303, "/desk/sepa/batches")
+    session.expire_all()
+    creditor = session.scalars(select(SepaCreditor)).one()
+    assert (creditor.iban, creditor.lead_days, creditor.cutoff_time) == (
+        "NL44RABO0123456789",
+        2,
+        dt.time(14, 0),
+    )
+    assert creditor.first_collection_frst
+    assert 'value="14:00"' in web.get("/desk/sepa/creditor").text
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("iban", "NL00RABO0123456789", "Not a valid IBAN"),
+        ("creditor_identifier", "NL00ZZZ405365330000", "Not a valid creditor identifier"),
+        ("name", "Vereniging € Eendracht" * 4, "SEPA character set"),
+        ("reference_pattern", "M-{member_id}", "Use only {member_id}"),
+        ("lead_days", "16", "from 1 to 15"),
+        ("cutoff_time", "25:00", "like 14:00"),
+        ("pain_version", "pain.008.001.99", "Choose one of the options."),
+        ("bic", "NOPE", "Not a valid BIC"),
+        ("iban", "", "Fill this in."),
+    ],
+)
+def test_a_refused_creditor_field_is_named_and_kept(
+    web, logins, session, field: str, value: str, message: str
+) -> None:
+    signed_in(web, TREASURER)
+    refused = save_creditor(web, **{field: value})
+    assert refused.status_code == 422
+    assert message in text_of(refused.text)
+    assert f'id="error-{field}"' in refused.text
+    session.expire_all()
+    assert session.scalars(select(SepaCreditor)).all() == []
+
+
+def test_a_secretary_may_not_see_the_creditor_settings(web, logins) -> None:
+    signed_in(web, SECRETARY)
+    assert web.get("/desk/sepa/creditor").status_code == 403

@@ -25,6 +25,7 @@ from verenigingen.web.pages import (
     desk_perf,
     desk_safety,
     desk_sepa,
+    desk_sepa_creditor,
     home,
     portal,
     portal_history,
@@ -57,6 +58,7 @@ PAGE_MODULES = (
     desk_perf,
     desk_safety,
     desk_sepa,
+    desk_sepa_creditor,
     desk_bank,
 )
 

@@ -77,7 +77,7 @@ DateField = Annotated[str, Form(max_length=40)]
 TextField = Annotated[str, Form(max_length=400)]
 
 
-def _require_treasurer(viewer: User) -> None:
+def require_treasurer(viewer: User) -> None:
     require_desk_role(viewer)
     require(viewer, Permission.BILLING_WRITE)
 
@@ -101,7 +101,7 @@ def _batches_page(
 @router.get("/desk/sepa/batches")
 def batch_list(request: Request, session: SessionDep, viewer: SignedIn) -> Response:
     """Every batch, newest first, under the form that makes one: three statements."""
-    _require_treasurer(viewer)
+    require_treasurer(viewer)
     form = FormState(values={"collection_date": "", "description": ""})
     return _batches_page(request, session, viewer, form)
 
@@ -115,7 +115,7 @@ def create_batch(
     description: TextField = "",
 ) -> Response:
     """Make a Draft batch for the date, then its page; the form again (422) naming the rule."""
-    _require_treasurer(viewer)
+    require_treasurer(viewer)
     form = FormState(values={"collection_date": collection_date, "description": description})
     day = _date(form, collection_date)
     if len(description.strip()) > 140:
@@ -179,7 +179,7 @@ def batch_detail(
     request: Request, session: SessionDep, viewer: SignedIn, batch_id: RecordId
 ) -> Response:
     """One batch with its entries and whether its file passes the checks."""
-    _require_treasurer(viewer)
+    require_treasurer(viewer)
     batch = batches.get_batch(session, viewer, batch_id)
     return _batch_page(request, session, viewer, batch)
 
@@ -190,7 +190,7 @@ def export_batch(
 ) -> Response:
     """The batch's pain.008 as a download (a Draft becomes Generated); an invalid or cancelled
     batch its page again with the refusal, nothing changed."""
-    _require_treasurer(viewer)
+    require_treasurer(viewer)
     try:
         with session.begin_nested():
             document = pain008.export_batch(session, viewer, batch_id)
@@ -216,7 +216,7 @@ def _step(
     step: batches.BatchStep,
     done: str,
 ) -> Response:
-    _require_treasurer(viewer)
+    require_treasurer(viewer)
     try:
         with session.begin_nested():
             step(session, viewer, batch_id)
@@ -250,7 +250,7 @@ def process_batch(
 ) -> Response:
     """Process a Submitted batch as the tracked job ``POST .../process-job`` queues, then the
     jobs page; pressed again while it waits or runs, the same job."""
-    _require_treasurer(viewer)
+    require_treasurer(viewer)
     try:
         with session.begin_nested():
             job = tasks.start_processing(session, viewer, batch_id)
@@ -281,7 +281,7 @@ def _returns_page(
 @router.get("/desk/sepa/returns")
 def returns_form(request: Request, viewer: SignedIn) -> Response:
     """The upload form for the bank's rejects (pain.002) and returns (camt.054)."""
-    _require_treasurer(viewer)
+    require_treasurer(viewer)
     return _returns_page(request, viewer, FormState(values={}))
 
 
@@ -293,7 +293,7 @@ def import_returns(
     file: Annotated[UploadFile | None, File()] = None,
 ) -> Response:
     """Import the file: every reject or return, or nothing with the refusal shown (422)."""
-    _require_treasurer(viewer)
+    require_treasurer(viewer)
     form = FormState(values={})
     content = file.file.read(MAX_FILE_BYTES + 1) if file is not None else b""
     if not content:
@@ -314,7 +314,7 @@ def import_returns(
 @router.get("/desk/sepa/retries")
 def retry_queue(request: Request, session: SessionDep, viewer: SignedIn) -> Response:
     """Returned collections waiting for their retry, earliest due first: two statements."""
-    _require_treasurer(viewer)
+    require_treasurer(viewer)
     queue = retries.retry_queue(session, viewer)
     return render(request, "desk/sepa_retries.html", {"queue": queue, "nav": desk_nav(viewer)})
 
