@@ -83,10 +83,14 @@ def test_a_batch_from_the_form_to_the_job_that_processes_it(web, collectable, se
     with capture() as queries:
         page = web.get(f"/desk/sepa/batches/{batch.id}")
     assert page.status_code == 200
-    assert "The file passes the XSD and the EPC rules." in text_of(page.text)
     assert page.text.count("<tr data-entry=") == 1
     assert "17.50" in text_of(page.text)
-    assert queries.count == 4  # the sign-in, the batch, its entries, the creditor
+    assert queries.count == 3  # the sign-in, the batch, a page of its entries
+    assert f'hx-get="/desk/sepa/batches/{batch.id}/checks"' in page.text
+    with capture() as queries:
+        checks = web.get(f"/desk/sepa/batches/{batch.id}/checks")
+    assert "The file passes the XSD and the EPC rules." in text_of(checks.text)
+    assert queries.count == 4  # the sign-in, the batch, every entry, the creditor
 
     listing = web.get("/desk/sepa/batches")
     assert BATCH_ROW.findall(listing.text) == [str(batch.id)]
@@ -137,6 +141,27 @@ def test_a_refused_collection_date_is_named_and_kept(
     assert batch_count(session) == 0
 
 
+def test_a_batch_s_entries_are_paged_by_cursor_at_the_same_cost(web, collectable, session) -> None:
+    for _ in range(29):
+        collectable.invoice(collectable.member(), "10.00")
+    session.flush()
+    signed_in(web, TREASURER)
+    make_batch(web)
+    batch = session.scalars(select(DirectDebitBatch)).one()
+    with capture() as first_queries:
+        first = web.get(f"/desk/sepa/batches/{batch.id}")
+    link = re.search(r'href="(/desk/sepa/batches/\d+\?after=[^"]+)" rel="next"', first.text)
+    assert link is not None
+    with capture() as second_queries:
+        second = web.get(link.group(1))
+    first_rows = re.findall(r'<tr data-entry="([^"]+)"', first.text)
+    second_rows = re.findall(r'<tr data-entry="([^"]+)"', second.text)
+    assert (len(first_rows), len(second_rows)) == (25, 5)
+    assert set(first_rows).isdisjoint(second_rows)
+    assert first_queries.count == second_queries.count == 3
+    assert web.get(f"/desk/sepa/batches/{batch.id}?after=bm90LWEtY3Vyc29y").status_code == 422
+
+
 def test_nothing_to_collect_is_refused(web, logins, session) -> None:
     make_creditor(session, logins[TREASURER])
     signed_in(web, TREASURER)
@@ -155,6 +180,8 @@ def test_a_cancelled_batch_is_neither_exported_nor_processed(web, collectable, s
     assert post(web, f"/desk/sepa/batches/{batch.id}/process").status_code == 409
     assert post(web, f"/desk/sepa/batches/{batch.id}/cancel").status_code == 409
     assert web.get("/desk/sepa/batches/999999").status_code == 404
+    cancelled = web.get(f"/desk/sepa/batches/{batch.id}/checks")
+    assert "A cancelled batch is not checked." in text_of(cancelled.text)
 
 
 def test_a_returns_file_is_imported_or_refused(web, collectable, session) -> None:

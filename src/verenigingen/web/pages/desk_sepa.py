@@ -16,6 +16,7 @@ from typing import Annotated
 
 from fastapi import File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from verenigingen import clock
@@ -23,14 +24,15 @@ from verenigingen.auth.models import User
 from verenigingen.auth.permissions import Permission, require
 from verenigingen.clock import EARLIEST_DAY, LATEST_DAY
 from verenigingen.db.ids import RecordId
+from verenigingen.db.paging import Keyset, PageRequest, keyset_page
 from verenigingen.errors import DomainError
 from verenigingen.sepa import batches, pain008, retries, returns, tasks
 from verenigingen.sepa import errors as sepa_errors
 from verenigingen.sepa.creditor import current_creditor
-from verenigingen.sepa.models import BatchStatus, DirectDebitBatch
+from verenigingen.sepa.models import BatchStatus, DirectDebitBatch, DirectDebitEntry
 from verenigingen.sepa.status_reports import MAX_FILE_BYTES
 from verenigingen.web.deps import SessionDep
-from verenigingen.web.pages.desk import desk_nav, require_desk_role
+from verenigingen.web.pages.desk import PAGE_SIZE, Cursor, desk_nav, require_desk_role
 from verenigingen.web.pages.forms import N_, FormState, flash, flash_message
 from verenigingen.web.pages.router import page_router
 from verenigingen.web.pages.session import SignedIn
@@ -139,33 +141,36 @@ def create_batch(
     return response
 
 
+ENTRY_ORDER = Keyset("sepa-batch-entries", (DirectDebitEntry.id,))
+"""A batch's entries in the order they were made (the index on ``batch_id`` finds them)."""
+
+
 def _batch_page(
     request: Request,
     session: Session,
     viewer: User,
     batch: DirectDebitBatch,
     *,
+    after: str | None = None,
     refusal: str | None = None,
     status_code: int = 200,
 ) -> Response:
-    """The batch, its entries and the checks its file must pass (the XSD and the EPC rules)."""
-    entries = batches.batch_entries(session, batch.id)
-    creditor = current_creditor(session)
-    checks: list[str] = []
-    if creditor is None:
-        checks.append(N_("No creditor settings yet."))
-    elif batch.status != BatchStatus.CANCELLED:
-        try:
-            pain008.validated_document(batch, entries, creditor, clock.now())
-        except sepa_errors.BatchInvalid as invalid:
-            checks = invalid.errors
+    """The batch and a page of its entries; its checks load apart (:func:`batch_checks`)."""
+    entries = keyset_page(
+        session,
+        select(DirectDebitEntry).where(DirectDebitEntry.batch_id == batch.id),
+        ENTRY_ORDER,
+        PageRequest(PAGE_SIZE, after=after),
+    )
     return render(
         request,
         "desk/sepa_batch.html",
         {
             "batch": batch,
-            "entries": entries,
-            "checks": checks,
+            "entries": entries.items,
+            "next_cursor": entries.next_cursor,
+            "after": after,
+            "filters": {},
             "refusal": refusal,
             "statuses": BatchStatus,
             "nav": desk_nav(viewer),
@@ -176,12 +181,48 @@ def _batch_page(
 
 @router.get("/desk/sepa/batches/{batch_id}")
 def batch_detail(
-    request: Request, session: SessionDep, viewer: SignedIn, batch_id: RecordId
+    request: Request,
+    session: SessionDep,
+    viewer: SignedIn,
+    batch_id: RecordId,
+    after: Cursor = None,
 ) -> Response:
-    """One batch with its entries and whether its file passes the checks."""
+    """One batch with a page of its entries, by cursor: three statements on every page (the
+    sign-in, the batch, the entries), whatever the batch's size."""
     require_treasurer(viewer)
     batch = batches.get_batch(session, viewer, batch_id)
-    return _batch_page(request, session, viewer, batch)
+    return _batch_page(request, session, viewer, batch, after=after)
+
+
+@router.get("/desk/sepa/batches/{batch_id}/checks")
+def batch_checks(
+    request: Request, session: SessionDep, viewer: SignedIn, batch_id: RecordId
+) -> Response:
+    """Whether the batch's file passes the XSD and the EPC rules, every entry's errors listed:
+    the file is built and validated as the download does (its cost grows with the batch, so the
+    batch page loads it apart). Four statements: the sign-in, the batch, every entry, the
+    creditor."""
+    require_treasurer(viewer)
+    batch = batches.get_batch(session, viewer, batch_id)
+    checks: list[str] = []
+    creditor = current_creditor(session)
+    if creditor is not None and batch.status != BatchStatus.CANCELLED:
+        try:
+            pain008.validated_document(
+                batch, batches.batch_entries(session, batch.id), creditor, clock.now()
+            )
+        except sepa_errors.BatchInvalid as invalid:
+            checks = invalid.errors
+    return render(
+        request,
+        "desk/sepa_batch_checks.html",
+        {
+            "batch": batch,
+            "checks": checks,
+            "has_creditor": creditor is not None,
+            "statuses": BatchStatus,
+        },
+    )
 
 
 @router.post("/desk/sepa/batches/{batch_id}/export")
