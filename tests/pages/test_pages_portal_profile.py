@@ -72,7 +72,7 @@ def test_the_profile_shows_the_stored_details_and_the_account(
     assert "NL91**********4300" in page.text
     assert DEBTOR_IBAN not in page.text
     assert mandate.mandate_reference in page.text
-    assert "sign a new mandate for it and revoke this one" in text_of(page.text)
+    assert "the mandate keeps its reference" in text_of(page.text)
     assert '<a href="/portal/profile" aria-current="page">' in page.text
 
 
@@ -180,3 +180,53 @@ def test_the_profile_costs_four_statements(web, session, wouter, mandate) -> Non
     with capture() as log:
         assert web.get("/portal/profile").status_code == 200
     assert log.count == 4
+
+
+def change_account(web: TestClient, iban: str):  # type: ignore[no-untyped-def]
+    return web.post("/portal/profile/account", data={"iban": iban, "csrf_token": token_of(web)})
+
+
+def test_a_new_iban_amends_the_current_mandate(web, session, wouter, mandate) -> None:
+    signed_in(web, "wouter@example.org")
+    changed = change_account(web, "NL20 INGB 0001 2345 67")
+    assert changed.status_code == 303
+    session.expire_all()
+    amended = session.get(SepaMandate, mandate.id)
+    assert amended is not None
+    assert amended.iban == "NL20INGB0001234567"
+    assert amended.amended_from_iban == DEBTOR_IBAN
+    assert amended.mandate_reference == mandate.mandate_reference
+    page = web.get("/portal/profile")
+    assert "Your mandate now collects from the new account" in text_of(page.text)
+    assert "NL20**********4567" in page.text
+
+
+@pytest.mark.parametrize("iban", ["", "NL91ABNA0417164301", "XX00"])
+def test_an_invalid_new_iban_re_renders_with_what_was_typed_and_changes_nothing(
+    web, session, wouter, mandate, iban
+) -> None:
+    signed_in(web, "wouter@example.org")
+    refused = change_account(web, iban)
+    assert refused.status_code == 422
+    assert f'value="{iban}"' in refused.text
+    assert 'aria-invalid="true"' in refused.text
+    session.expire_all()
+    kept = session.get(SepaMandate, mandate.id)
+    assert kept is not None
+    assert (kept.iban, kept.amended_from_iban) == (DEBTOR_IBAN, None)
+
+
+def test_without_a_mandate_there_is_no_account_to_change(web, session, wouter) -> None:
+    signed_in(web, "wouter@example.org")
+    refused = change_account(web, "NL20INGB0001234567")
+    assert refused.status_code == 409
+    assert "You have no mandate to change" in text_of(refused.text)
+    assert session.query(SepaMandate).filter_by(member_id=wouter.id).count() == 0
+
+
+def test_an_account_change_without_the_form_token_is_refused(web, session, wouter, mandate) -> None:
+    signed_in(web, "wouter@example.org")
+    refused = web.post("/portal/profile/account", data={"iban": "NL20INGB0001234567"})
+    assert refused.status_code == 403
+    session.expire_all()
+    assert session.get(SepaMandate, mandate.id).iban == DEBTOR_IBAN  # type: ignore[union-attr]

@@ -9,9 +9,10 @@ import pytest
 from sepa_factories import DEBTOR_IBAN, Collectables, make_creditor
 from sqlalchemy import func, select
 
-from verenigingen.auth.models import User
+from verenigingen.auth.models import Role, User
+from verenigingen.auth.service import create_user
 from verenigingen.cache.tags import current_versions
-from verenigingen.errors import PermissionDenied
+from verenigingen.errors import InvalidIban, NotFound, PermissionDenied
 from verenigingen.sepa.errors import (
     InvalidMandateReference,
     MandateReferenceTaken,
@@ -27,6 +28,7 @@ from verenigingen.sepa.mandates import (
     suspend_mandate,
 )
 from verenigingen.sepa.models import MandateStatus, SepaMandate
+from verenigingen.sepa.self_service import change_my_mandate_account
 
 TODAY = dt.date(2026, 11, 16)
 pytestmark = [pytest.mark.usefixtures("frozen_today"), pytest.mark.today(TODAY)]
@@ -132,6 +134,32 @@ def test_a_new_account_keeps_the_mandate_and_remembers_the_old_one(
     assert again.amended_from_iban == DEBTOR_IBAN
     back = change_mandate_account(session, treasurer, mandate.id, DEBTOR_IBAN)
     assert back.amended_from_iban is None
+
+
+def test_a_member_amends_only_its_own_mandate(
+    collectables: Collectables, session, treasurer: User
+) -> None:
+    mine = collectables.member(mandate=False)
+    theirs = collectables.member(mandate=False)
+    my_mandate = collectables.mandate(mine)
+    their_mandate = collectables.mandate(theirs)
+    login = create_user(session, "lid@example.org", Role.MEMBER)
+    mine.user_id = login.id
+    session.flush()
+    with pytest.raises(NotFound):
+        change_my_mandate_account(session, login, their_mandate.id, NEW_IBAN_OTHER_BANK)
+    assert session.get_one(SepaMandate, their_mandate.id).iban == DEBTOR_IBAN
+    with pytest.raises(InvalidIban):
+        change_my_mandate_account(session, login, my_mandate.id, "NL91ABNA0417164301")
+    changed = change_my_mandate_account(session, login, my_mandate.id, NEW_IBAN_OTHER_BANK)
+    assert (changed.iban, changed.bic, changed.amended_from_iban) == (
+        NEW_IBAN_OTHER_BANK,
+        "INGBNL2A",
+        DEBTOR_IBAN,
+    )
+    cancel_mandate(session, treasurer, my_mandate.id, "member left")
+    with pytest.raises(MandateTransitionNotAllowed):
+        change_my_mandate_account(session, login, my_mandate.id, NEW_IBAN_SAME_BANK)
 
 
 def test_every_mandate_change_bumps_the_member_history_tag(

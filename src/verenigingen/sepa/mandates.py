@@ -149,6 +149,32 @@ def change_mandate_account(
     require(user, Permission.BILLING_WRITE)
     new_iban, new_bic = bank_account(iban, (bic or "").strip() or None)
     mandate = _locked_mandate(session, mandate_id)
+    return _amend_account(session, user, mandate, new_iban, new_bic)
+
+
+def change_own_mandate_account(
+    session: Session, user: User, member_id: int, mandate_id: int, iban: str
+) -> SepaMandate:
+    """The member moves one of its own mandates to another account: the same amendment as
+    :func:`change_mandate_account` (the BIC derived from the IBAN).
+
+    The caller established that ``user`` is member ``member_id`` (``sepa.self_service``);
+    another member's mandate is 404, as if it did not exist.
+    """
+    new_iban, new_bic = bank_account(iban, None)
+    mandate = session.scalar(
+        select(SepaMandate)
+        .where(SepaMandate.id == mandate_id, SepaMandate.member_id == member_id)
+        .with_for_update()
+    )
+    if mandate is None:
+        raise NotFound(f"you have no mandate with id {mandate_id}")
+    return _amend_account(session, user, mandate, new_iban, new_bic)
+
+
+def _amend_account(
+    session: Session, user: User, mandate: SepaMandate, new_iban: str, new_bic: str | None
+) -> SepaMandate:
     if mandate.status not in (MandateStatus.ACTIVE, MandateStatus.SUSPENDED):
         raise MandateTransitionNotAllowed(
             f"mandate {mandate.mandate_reference} is {mandate.status}; its account cannot change"

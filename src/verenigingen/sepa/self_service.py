@@ -1,4 +1,4 @@
-"""A member's own mandates: list them, sign a new one, revoke one.
+"""A member's own mandates: list them, sign a new one, move one to another account, revoke one.
 
 The same services as the treasurer's (``sepa.service``, ``sepa.mandates``), for the member
 linked to the login (403 ``login_not_linked_to_member`` for a login without one). A new mandate
@@ -16,7 +16,7 @@ from verenigingen import clock
 from verenigingen.auth.errors import LoginNotLinkedToMember
 from verenigingen.auth.models import User
 from verenigingen.members.models import Member
-from verenigingen.sepa.mandates import revoke_own_mandate
+from verenigingen.sepa.mandates import change_own_mandate_account, revoke_own_mandate
 from verenigingen.sepa.models import SepaMandate
 from verenigingen.sepa.schemas import MandateCreate, OwnMandateIn
 from verenigingen.sepa.service import record_mandate
@@ -59,3 +59,12 @@ def revoke_my_mandate(
     """Cancel one of the member's own mandates (409 when it is Cancelled, Invalid or Expired)."""
     member_id = own_member_id(session, user)
     return revoke_own_mandate(session, user, member_id, mandate_id, reason)
+
+
+def change_my_mandate_account(
+    session: Session, user: User, mandate_id: int, iban: str
+) -> SepaMandate:
+    """Collect one of the member's own mandates from another account: an amendment the next
+    collection tells the bank about (409 unless the mandate is Active or Suspended)."""
+    member_id = own_member_id(session, user)
+    return change_own_mandate_account(session, user, member_id, mandate_id, iban)
