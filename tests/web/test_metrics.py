@@ -155,8 +155,8 @@ def test_statements_and_database_time_per_request_come_from_the_capture(scrape) 
     labels = {"route": "/api/v1/members", "method": "GET"}
     assert value(metrics, f"{STATEMENTS}_count", **labels) == 4
     assert value(metrics, f"{STATEMENTS}_sum", **labels) == 8
-    assert value(metrics, f"{STATEMENTS}_bucket", **labels, le="2.0") == 0
-    assert value(metrics, f"{STATEMENTS}_bucket", **labels, le="3.0") == 4
+    assert value(metrics, f"{STATEMENTS}_bucket", **labels, le="1.0") == 0
+    assert value(metrics, f"{STATEMENTS}_bucket", **labels, le="2.0") == 4
     assert value(metrics, f"{DATABASE_TIME}_count", **labels) == 4
     assert (
         0
