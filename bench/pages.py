@@ -47,7 +47,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from verenigingen import clock
 from verenigingen.app_context import AppContext
 from verenigingen.auth.models import User
 from verenigingen.auth.service import issue_token
@@ -66,8 +68,10 @@ from verenigingen.demo.sign_in import (
 from verenigingen.members.models import Member
 from verenigingen.members.search import SEARCH_ORDER
 from verenigingen.perf.capture import capture
-from verenigingen.sepa.creditor import set_creditor
+from verenigingen.sepa.batches import create_batch
+from verenigingen.sepa.creditor import required_creditor, set_creditor
 from verenigingen.sepa.schemas import CreditorIn
+from verenigingen.sepa.target2 import earliest_collection_date
 from verenigingen.startup import load_all
 from verenigingen.web.app import create_app
 
@@ -265,6 +269,7 @@ def desk_setup(context: AppContext, app: FastAPI) -> Desk:
         name = member.last_name
         iban_tail = (with_iban.iban or "")[-4:]
         member_id = member.id
+        batch_id, entries = sepa_batch(session)
     paths = [
         ("/desk", "/desk"),
         ("/desk/members", "/desk/members (first page)"),
@@ -279,12 +284,29 @@ def desk_setup(context: AppContext, app: FastAPI) -> Desk:
         ("/desk/jobs", "/desk/jobs (an administrator: everyone's)"),
         ("/desk/dues", "/desk/dues (the form and the latest runs)"),
         ("/desk/performance", "/desk/performance (an administrator; no report)"),
+        ("/desk/sepa/batches", "/desk/sepa/batches (the form and every batch)"),
+        ("/desk/sepa/retries", "/desk/sepa/retries"),
+        ("/desk/bank", "/desk/bank (the import form and the statements)"),
+        ("/desk/bank/review", "/desk/bank/review (lines with their candidates)"),
+        ("/desk/sepa/creditor", "/desk/sepa/creditor"),
+        (f"/desk/sepa/batches/{batch_id}", f"/desk/sepa/batches/{{id}} ({entries} entries)"),
+        (f"/desk/sepa/batches/{batch_id}/checks", "/desk/sepa/batches/{id}/checks (XSD, EPC)"),
     ]
     return Desk(
         signed_in_browser(app, DEMO_TREASURER),
         signed_in_browser(app, DEMO_ADMINISTRATOR),
         paths,
     )
+
+
+def sepa_batch(session: Session) -> tuple[int, int]:
+    """A Draft batch of every collectable invoice of the demo's mandates, for the first date the
+    creditor allows: (its id, its entries)."""
+    treasurer = session.scalars(select(User).where(User.email == DEMO_TREASURER)).one()
+    creditor = required_creditor(session)
+    day = earliest_collection_date(clock.now(), creditor.cutoff_time, creditor.lead_days)
+    batch = create_batch(session, treasurer, day)
+    return batch.id, batch.entry_count
 
 
 def desk_pages(desk: Desk, runs: int) -> None:
