@@ -26,16 +26,16 @@ import argparse
 import datetime as dt
 import os
 import statistics
-import string
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from decimal import Decimal
 from typing import Any
 
+from schwifty import IBAN
 from sqlalchemy import Engine, insert, text
 
-from engines import postgres_engine, sqlite_engine
+from engines import chunks, postgres_engine, sqlite_engine
 from verenigingen import clock
 from verenigingen.auth.models import Role, User
 from verenigingen.auth.service import create_user
@@ -50,16 +50,11 @@ from verenigingen.startup import load_subscribers
 
 TODAY = dt.date(2026, 11, 16)
 ACCOUNT = "NL20INGB0001234567"
-CHUNK = 5_000
 
 
 def nl_iban(number: int) -> str:
     """A Dutch IBAN of the made-up bank ``BENC`` with valid check digits."""
-    bban = f"BENC{number:010d}"
-    digits = "".join(
-        str(string.ascii_uppercase.index(ch) + 10) if ch.isalpha() else ch for ch in f"{bban}NL00"
-    )
-    return f"NL{98 - int(digits) % 97:02d}{bban}"
+    return str(IBAN.generate("NL", bank_code="BENC", account_code=f"{number:010d}"))
 
 
 def amount_of(member: int) -> Decimal:
@@ -68,11 +63,6 @@ def amount_of(member: int) -> Decimal:
 
 def invoice_number(member: int) -> str:
     return f"ACC-SINV-2026-{member:05d}"
-
-
-def _chunks(rows: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
-    for start in range(0, len(rows), CHUNK):
-        yield rows[start : start + CHUNK]
 
 
 def build(engine: Engine, invoices: int) -> int:
@@ -119,7 +109,7 @@ def build(engine: Engine, invoices: int) -> int:
             ),
         ]
         for model, row in tables:
-            for rows in _chunks([row(i) for i in numbers]):
+            for rows in chunks([row(i) for i in numbers]):
                 connection.execute(insert(model), rows)
         if engine.dialect.name == "postgresql":
             for table in ("customer", "member", "invoice"):

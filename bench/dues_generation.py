@@ -14,13 +14,12 @@ import argparse
 import datetime as dt
 import os
 import time
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Engine, event, insert, text
 
-from engines import postgres_engine, sqlite_engine
+from engines import chunks, postgres_engine, sqlite_engine
 from verenigingen.auth.models import Role, User
 from verenigingen.auth.service import create_user
 from verenigingen.db.migrate import upgrade
@@ -31,12 +30,6 @@ from verenigingen.members.models import Customer, Member, Membership, Membership
 from verenigingen.startup import load_subscribers
 
 TODAY = dt.date(2026, 11, 15)
-CHUNK = 5_000  # rows per bulk insert while building the data
-
-
-def _chunks(rows: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
-    for start in range(0, len(rows), CHUNK):
-        yield rows[start : start + CHUNK]
 
 
 def build(engine: Engine, count: int) -> int:
@@ -57,14 +50,14 @@ def build(engine: Engine, count: int) -> int:
         session.flush()
         # Ids are assigned in order on a fresh database, so rows can refer to them directly.
         connection = session.connection()
-        for rows in _chunks(
+        for rows in chunks(
             [
                 {"id": i, "debtor_number": f"DEB-{i:06d}", "name": f"Lid {i}"}
                 for i in range(1, count + 1)
             ]
         ):
             connection.execute(insert(Customer), rows)
-        for rows in _chunks(
+        for rows in chunks(
             [
                 {
                     "id": i,
@@ -82,7 +75,7 @@ def build(engine: Engine, count: int) -> int:
             ]
         ):
             connection.execute(insert(Member), rows)
-        for rows in _chunks(
+        for rows in chunks(
             [
                 {
                     "id": i,
@@ -96,7 +89,7 @@ def build(engine: Engine, count: int) -> int:
             ]
         ):
             connection.execute(insert(Membership), rows)
-        for rows in _chunks(
+        for rows in chunks(
             [
                 {
                     "id": i,

@@ -19,14 +19,14 @@ import argparse
 import datetime as dt
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Engine, insert, text
 
-from engines import postgres_engine, sqlite_engine
+from engines import chunks, postgres_engine, sqlite_engine
 from verenigingen import clock
 from verenigingen.auth.models import Role, User
 from verenigingen.auth.service import create_user
@@ -45,13 +45,7 @@ from verenigingen.startup import load_subscribers
 TODAY = dt.date(2026, 11, 16)
 COLLECTION = dt.date(2026, 11, 18)
 MORNING = dt.datetime(2026, 11, 16, 8, 0)
-CHUNK = 5_000
 AMOUNT = Decimal("12.50")
-
-
-def _chunks(rows: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
-    for start in range(0, len(rows), CHUNK):
-        yield rows[start : start + CHUNK]
 
 
 def build(engine: Engine, count: int) -> int:
@@ -118,7 +112,7 @@ def build(engine: Engine, count: int) -> int:
             ),
         ]
         for model, row in tables:
-            for rows in _chunks([row(i) for i in numbers]):
+            for rows in chunks([row(i) for i in numbers]):
                 connection.execute(insert(model), rows)
         if engine.dialect.name == "postgresql":
             for table in ("customer", "member", "sepa_mandate", "invoice"):
