@@ -7,7 +7,9 @@ the children of the whole page, and a count only when the client asks for one.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
+from decimal import Decimal
 
 from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.orm import Session, selectinload
@@ -15,10 +17,16 @@ from sqlalchemy.orm import Session, selectinload
 from verenigingen.auth.errors import LoginNotLinkedToMember, NotOwnRecord
 from verenigingen.auth.models import User
 from verenigingen.auth.permissions import Permission, require
-from verenigingen.billing.models import DocStatus, Invoice, InvoiceStatus, Payment
+from verenigingen.billing.models import (
+    DocStatus,
+    Invoice,
+    InvoiceStatus,
+    Payment,
+    PaymentAllocation,
+)
 from verenigingen.db.paging import Keyset, KeysetPage, PageRequest, keyset_page
 from verenigingen.errors import NotFound, ValidationFailed
-from verenigingen.members.models import Customer
+from verenigingen.members.models import Customer, Member
 from verenigingen.members.scope import ReadScope, read_scope
 
 PAYMENT_DOCSTATUS_BY_STATUS: dict[str, DocStatus] = {
@@ -193,3 +201,174 @@ def customer_ledger(session: Session, user: User, customer_id: int) -> CustomerL
     if not invoices and not payments and session.get(Customer, customer_id) is None:
         raise NotFound(f"customer {customer_id} does not exist")
     return CustomerLedger(customer_id, list(invoices), list(payments))
+
+
+@dataclass(frozen=True)
+class SettlingPayment:
+    """A payment's allocation to one invoice, with what a reader of the invoice needs of the
+    payment: its number, day, how it was paid and whether it still counts."""
+
+    payment_id: int
+    number: str
+    posting_date: dt.date
+    mode_of_payment: str
+    docstatus: int
+    allocated_amount: Decimal
+
+
+@dataclass(frozen=True)
+class InvoiceDetail:
+    """One invoice as the desk shows it: the document with its lines, the payments allocated to
+    it (cancelled ones too, marked so) and the credit notes against it, oldest first."""
+
+    invoice: Invoice
+    customer_name: str
+    payments: list[SettlingPayment]
+    credit_notes: list[Invoice]
+    """Without lines; cancelled ones too."""
+
+    @property
+    def settled(self) -> bool:
+        """A submitted payment or credit note still settles it: it cannot be cancelled."""
+        return any(payment.docstatus == DocStatus.SUBMITTED for payment in self.payments) or any(
+            note.docstatus == DocStatus.SUBMITTED for note in self.credit_notes
+        )
+
+
+def invoice_detail(session: Session, user: User, invoice_id: int) -> InvoiceDetail:
+    """:func:`get_invoice` with its customer's name, allocations and credit notes: five
+    statements whatever the ledger's size (the invoice with its name, its lines, the
+    allocations with their payments, the credit notes, each by an index on the invoice)."""
+    require(user, Permission.BILLING_READ)
+    row = session.execute(
+        select(Invoice, Customer.name)
+        .join(Customer, Customer.id == Invoice.customer_id)
+        .where(Invoice.id == invoice_id)
+        .options(selectinload(Invoice.lines))
+    ).first()
+    if row is None:
+        raise NotFound(f"invoice {invoice_id} does not exist")
+    invoice: Invoice = row[0]
+    if not read_scope(session, user).may_read_customer(invoice.customer_id):
+        raise NotOwnRecord("a member may only read its own invoices")
+    settling = session.execute(
+        select(
+            Payment.id,
+            Payment.number,
+            Payment.posting_date,
+            Payment.mode_of_payment,
+            Payment.docstatus,
+            PaymentAllocation.allocated_amount,
+        )
+        .join(PaymentAllocation, PaymentAllocation.payment_id == Payment.id)
+        .where(PaymentAllocation.invoice_id == invoice.id)
+        .order_by(Payment.posting_date, Payment.id)
+    ).all()
+    credit_notes = session.scalars(
+        select(Invoice)
+        .where(Invoice.return_against_id == invoice.id, Invoice.is_return.is_(True))
+        .order_by(Invoice.id)
+    ).all()
+    return InvoiceDetail(
+        invoice=invoice,
+        customer_name=row.name,
+        payments=[
+            SettlingPayment(
+                payment_id=found.id,
+                number=found.number,
+                posting_date=found.posting_date,
+                mode_of_payment=found.mode_of_payment,
+                docstatus=found.docstatus,
+                allocated_amount=found.allocated_amount,
+            )
+            for found in settling
+        ],
+        credit_notes=list(credit_notes),
+    )
+
+
+@dataclass(frozen=True)
+class SettledInvoice:
+    """An invoice a payment was allocated to, as the payment's reader sees it."""
+
+    invoice_id: int
+    number: str
+    status: str
+    outstanding_amount: Decimal
+    allocated_amount: Decimal
+
+
+MAX_PAYING_FOR = 20
+"""Members of one customer a payment's page names (a family; an organisation paying for more
+shows the first)."""
+
+
+@dataclass(frozen=True)
+class PayingFor:
+    """A member whose dues the payment's customer pays."""
+
+    member_id: int
+    name: str
+
+
+@dataclass(frozen=True)
+class PaymentDetail:
+    """One payment as the desk shows it: the document, its customer's name, the invoices it
+    settles with their state now, and the members its customer pays for."""
+
+    payment: Payment
+    customer_name: str
+    invoices: list[SettledInvoice]
+    members: list[PayingFor]
+
+
+def payment_detail(session: Session, user: User, payment_id: int) -> PaymentDetail:
+    """:func:`get_payment` with its customer's name, its allocations' invoices and the
+    members its customer pays for: three statements whatever the ledger's size."""
+    require(user, Permission.BILLING_READ)
+    row = session.execute(
+        select(Payment, Customer.name)
+        .join(Customer, Customer.id == Payment.customer_id)
+        .where(Payment.id == payment_id)
+    ).first()
+    if row is None:
+        raise NotFound(f"payment {payment_id} does not exist")
+    payment: Payment = row[0]
+    if not read_scope(session, user).may_read_customer(payment.customer_id):
+        raise NotOwnRecord("a member may only read its own payments")
+    settled = session.execute(
+        select(
+            Invoice.id,
+            Invoice.number,
+            Invoice.status,
+            Invoice.outstanding_amount,
+            PaymentAllocation.allocated_amount,
+        )
+        .join(PaymentAllocation, PaymentAllocation.invoice_id == Invoice.id)
+        .where(PaymentAllocation.payment_id == payment.id)
+        .order_by(PaymentAllocation.id)
+    ).all()
+    members = session.execute(
+        select(Member.id, Member.first_name, Member.last_name)
+        .where(Member.customer_id == payment.customer_id)
+        .order_by(Member.id)
+        .limit(MAX_PAYING_FOR)
+    ).all()
+    return PaymentDetail(
+        payment=payment,
+        customer_name=row.name,
+        invoices=[
+            SettledInvoice(
+                invoice_id=found.id,
+                number=found.number,
+                status=found.status,
+                outstanding_amount=found.outstanding_amount,
+                allocated_amount=found.allocated_amount,
+            )
+            for found in settled
+        ],
+        members=[
+            PayingFor(member_id=found.id, name=f"{found.first_name} {found.last_name}")
+            for found in members
+        ],
+    )
