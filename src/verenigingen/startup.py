@@ -15,6 +15,7 @@ TASK_MODULES = (
     "verenigingen.billing.tasks",
     "verenigingen.dues.tasks",
     "verenigingen.history.tasks",
+    "verenigingen.indexes.tasks",
     "verenigingen.mail.tasks",
     "verenigingen.members.tasks",
     "verenigingen.safety.tasks",

@@ -57,7 +57,8 @@ def test_the_dashboard_without_a_report(web, logins, data_dir) -> None:
     assert "Not stored" in text
     assert "The index manager has recorded nothing yet." in text
     assert "The first sample is taken" in text
-    assert queries.count == 3  # the sign-in, the settings, the index ledger
+    # The sign-in, the settings, the strategic indexes' latest entries and their jobs, the ledger.
+    assert queries.count == 5
 
 
 def test_a_flag_changed_shows_on_the_dashboard(web, logins, session, data_dir) -> None:

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from verenigingen.auth.models import User
 from verenigingen.indexes.catalog import IndexSpec
 from verenigingen.indexes.dialects import IndexDialect, Parameters, for_engine, rolled_back
+from verenigingen.jobs import report_progress
 from verenigingen.perf.fingerprint import normalise
 
 IMPROVEMENT_BAR = 0.30
@@ -157,7 +158,8 @@ def measure(
     statements: Sequence[ProbeStatement],
     runs: int = DEFAULT_RUNS,
 ) -> ImpactReport:
-    """Plans and medians of ``statements`` with the index and hidden from the planner."""
+    """Plans and medians of ``statements`` with the index and hidden from the planner; the
+    rounds done are reported as progress (a job's, when the desk runs it as one)."""
     plans_with = {}
     with _visible(connection):
         for s in statements:
@@ -180,6 +182,7 @@ def measure(
                         elapsed = _timed(connection, s)
                 if number:
                     (with_ms if with_index else without_ms)[s.sql].append(elapsed)
+        report_progress(number + 1, runs + 1)
     queries = [
         QueryImpact(
             sql=s.label,

@@ -8,11 +8,12 @@ place instead of on the command line.
   (``perf.validation.html.chart_svgs``: inline SVG, no script, as the CSP wants).
 * The cache's statistics per namespace (``cache.report``; with the in-memory cache, this
   process's only).
-* The index ledger, newest first, with the impact each measurement recorded (the summed
-  medians of the index's reads with and without it; under 30 % flagged, as ``indexes impact``
-  flags it). Its state in the database now, measuring impact and rolling back stay with the API
-  and the command line: they use connections of their own, which on SQLite would wait for the
-  page's transaction.
+* The strategic indexes as the index ledger has them, with the buttons that measure, roll back
+  and build them as jobs (:mod:`.desk_indexes`), and the ledger's latest entries, newest first,
+  with the impact each measurement recorded (the summed medians of the index's reads with and
+  without it; under 30 % flagged, as ``indexes impact`` flags it). The indexes as the database's
+  catalog has them stay with ``verenigingen indexes status`` and the API: they read on
+  connections of their own, which on SQLite would wait for the page's transaction.
 * N+1 findings: ``perf profile`` writes them into its Markdown report and stores nothing the
   desk could read, so the page says where to find them instead of inventing any.
 * The request metrics of the last hour, sampled at each view of this page
@@ -35,6 +36,7 @@ from sqlalchemy.orm import Session
 from verenigingen.cache.report import cache_statistics
 from verenigingen.indexes.impact import IMPROVEMENT_BAR
 from verenigingen.indexes.models import IndexChange
+from verenigingen.jobs.schemas import JobProgressOut
 from verenigingen.perf.validation import charts
 from verenigingen.perf.validation.html import chart_svgs
 from verenigingen.settings.registry import Kind
@@ -43,6 +45,8 @@ from verenigingen.web.deps import ContextDep, SessionDep
 from verenigingen.web.metric_samples import Interval, MetricSamples
 from verenigingen.web.metrics import AppMetrics
 from verenigingen.web.pages.desk import desk_nav, require_desk_role
+from verenigingen.web.pages.desk_indexes import measured_impact, strategic_indexes
+from verenigingen.web.pages.desk_jobs import POLL_SECONDS
 from verenigingen.web.pages.router import page_router
 from verenigingen.web.pages.session import SignedIn
 from verenigingen.web.pages.templating import render
@@ -66,20 +70,12 @@ class LedgerEntry:
         return self.impact is not None and self.impact < IMPROVEMENT_BAR
 
 
-def _impact(change: IndexChange) -> float | None:
-    before, after = change.timings_before, change.timings_after
-    if not before or not after:
-        return None
-    without = sum(float(ms) for ms in before.values())
-    return 1 - sum(float(ms) for ms in after.values()) / without if without > 0 else None
-
-
 def index_ledger(session: Session) -> list[LedgerEntry]:
     """The ledger's latest entries with their impact: one statement."""
     changes = session.scalars(
         select(IndexChange).order_by(IndexChange.id.desc()).limit(LEDGER_ROWS)
     )
-    return [LedgerEntry(change, _impact(change)) for change in changes]
+    return [LedgerEntry(change, measured_impact(change)) for change in changes]
 
 
 def validation_report_path(data_dir: Path) -> Path:
@@ -136,7 +132,8 @@ def line_chart(title: str, points: list[tuple[float, float]], x_label: str, unit
 def performance(
     request: Request, session: SessionDep, context: ContextDep, viewer: SignedIn
 ) -> Response:
-    """The performance dashboard: three statements (the sign-in, the settings, the ledger)."""
+    """The performance dashboard: five statements (the sign-in, the settings, the strategic
+    indexes' latest ledger entries, their waiting or running jobs, the ledger)."""
     require_desk_role(viewer)
     require_administrator(viewer)
     flags = [s for s in list_settings(session, viewer) if s.definition.kind is Kind.FLAG]
@@ -153,6 +150,9 @@ def performance(
             "report_path": validation_report_path(context.settings.data_dir),
             "report_charts": _report_charts(report) if report else [],
             "cache": cache_statistics(viewer, context.cache),
+            "strategic": strategic_indexes(session),
+            "progress_of": JobProgressOut.of,
+            "poll_seconds": POLL_SECONDS,
             "ledger": index_ledger(session),
             "improvement_bar": IMPROVEMENT_BAR,
             "metrics_on": metrics is not None,
