@@ -106,8 +106,8 @@ class _Member:
     applied: dt.date
     punctual: float
     """Probability that a bank transfer arrives on time."""
-    ordered_periods: list[dt.date]
-    periods: frozenset[dt.date]
+    months: list[int]
+    """The loaded months (0 to 11) in which a period of this member starts."""
     invoice_count: int = 0
     invoiced: Decimal = ZERO
     paid: Decimal = ZERO
@@ -167,6 +167,19 @@ PERIODS = [
     for index in range(MONTHS)
 ]
 """Per loaded month, the period starting in it for each length of period (None: lifetime)."""
+
+
+STARTS = [
+    (
+        add_months(FIRST_MONTH, index),
+        add_months(FIRST_MONTH, index - 1),
+        add_months(FIRST_MONTH, index + 12),
+        f"Assoc-Member-{add_months(FIRST_MONTH, index - 1):%Y-%m}-",
+    )
+    for index in range(MONTHS)
+]
+"""Per loaded month: a member's start, application (the month before), renewal and the prefix
+of its member id (the application's year and month)."""
 
 
 @dataclass
@@ -274,18 +287,20 @@ class ScaleLoader:
         """``count`` members from ``first_id`` who start in ``month``, then their invoices
         month by month (a member's invoices lie apart, as a year of daily runs leaves them)."""
         members = [self._member(tables, first_id + offset, month) for offset in range(count)]
-        for index in range(month, MONTHS):
-            for months, period in PERIODS[index].items():
-                for member in members:
-                    if member.kind.months == months and period.start in member.periods:
-                        self._invoice(tables, member, period)
+        billed: list[list[_Member]] = [[] for _ in range(MONTHS)]
+        for member in members:
+            for index in member.months:
+                billed[index].append(member)
+        for index, those in enumerate(billed):
+            periods = PERIODS[index]
+            for member in those:
+                self._invoice(tables, member, periods[member.kind.months])
         for member in members:
             self._finish(tables, member)
 
     def _member(self, tables: dict[str, CopyRows], id_: int, start_month: int) -> _Member:
         rng = self.random
-        start = add_months(FIRST_MONTH, start_month)
-        applied = add_months(start, -1)
+        start, applied, renewal, member_series = STARTS[start_month]
         kind = rng.choices(self.types, weights=self.weights)[0]
         sepa = rng.random() < SEPA_SHARE
         first = rng.choice(names.FIRST_NAMES)
@@ -293,37 +308,29 @@ class ScaleLoader:
         full_name = f"{first} {last}"
         email = f"{first}.{last}.{id_}@example.org".lower().replace(" ", "")
         city = rng.choice(names.CITIES)
-        number = self.ids.number(f"Assoc-Member-{applied.year}-{applied.month:02d}-", width=4)
+        number = self.ids.number(member_series, width=4)
         iban = None
         if sepa:
             account = f"{rng.randrange(10**9):010d}"
             iban = str(IBAN.generate("NL", bank_code=rng.choice(names.BANKS), account_code=account))
-        tables["customer"].add(id_, self.ids.number("DEB-"), full_name, email, city)
-        tables["member"].add(
-            id_,
-            number,
-            first,
-            last,
-            email,
-            dt.date(rng.randrange(1945, 2012), rng.randrange(1, 13), rng.randrange(1, 29)),
-            f"{rng.choice(names.STREETS)} {rng.randrange(1, 200)}",
-            f"{rng.randrange(1000, 9999)} AB",
-            city,
-            "Active",
-            "Approved",
-            start,
-            "SEPA Direct Debit" if sepa else "Bank Transfer",
-            iban,
-            full_name if sepa else None,
-            kind.id,
-            id_,
+        # The demo's names, streets and cities hold nothing COPY would have to escape.
+        tables["customer"].line(f"{id_}\t{self.ids.number('DEB-')}\t{full_name}\t{email}\t{city}")
+        birth = dt.date(rng.randrange(1945, 2012), rng.randrange(1, 13), rng.randrange(1, 29))
+        street = f"{rng.choice(names.STREETS)} {rng.randrange(1, 200)}"
+        postal_code = f"{rng.randrange(1000, 9999)} AB"
+        account = (
+            f"SEPA Direct Debit\t{iban}\t{full_name}" if iban else f"Bank Transfer\t{NULL}\t{NULL}"
         )
-        tables["membership"].add(id_, id_, kind.id, start, add_months(start, 12), "Active")
+        tables["member"].line(
+            f"{id_}\t{number}\t{first}\t{last}\t{email}\t{birth}\t{street}\t{postal_code}\t"
+            f"{city}\tActive\tApproved\t{start}\t{account}\t{kind.id}\t{id_}"
+        )
+        tables["membership"].line(f"{id_}\t{id_}\t{kind.id}\t{start}\t{renewal}\tActive")
         schedule_id = None
         if kind.months is not None:
             self.ids.schedule += 1
             schedule_id = self.ids.schedule
-        periods = self._periods(kind, start_month)
+        months = self._months(kind, start_month)
         return _Member(
             id_,
             number,
@@ -333,8 +340,7 @@ class ScaleLoader:
             iban,
             applied,
             rng.uniform(0.6, 1.0),
-            periods,
-            frozenset(periods),
+            months,
         )
 
     def _finish(self, tables: dict[str, CopyRows], member: _Member) -> None:
@@ -342,7 +348,7 @@ class ScaleLoader:
         kind = member.kind
         if member.schedule_id is not None:
             assert kind.months is not None
-            last = member.ordered_periods[-1]
+            last = add_months(FIRST_MONTH, member.months[-1])
             tables["dues_schedule"].add(
                 member.schedule_id,
                 member.id,
@@ -384,11 +390,11 @@ class ScaleLoader:
             1,
         )
 
-    def _periods(self, kind: _Type, start_month: int) -> list[dt.date]:
-        """The period starts billed by the load: every period that starts by the last month."""
+    def _months(self, kind: _Type, start_month: int) -> list[int]:
+        """The loaded months in which the member's periods start (one for a lifetime)."""
         if kind.months is None:
-            return [add_months(FIRST_MONTH, start_month)]
-        return [add_months(FIRST_MONTH, month) for month in range(start_month, MONTHS, kind.months)]
+            return [start_month]
+        return list(range(start_month, MONTHS, kind.months))
 
     def _invoice(self, tables: dict[str, CopyRows], member: _Member, period: _Period) -> None:
         """One submitted dues invoice with its line, and the payments that arrived for it."""
