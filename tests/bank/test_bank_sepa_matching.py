@@ -21,7 +21,7 @@ from verenigingen.bank.reconcile import reconcile_open_lines
 from verenigingen.bank.review import accept_candidate
 from verenigingen.bank.service import add_account, import_statement_file
 from verenigingen.billing.models import AuditEvent, Invoice, Payment
-from verenigingen.sepa.batches import batch_entries, create_batch, submit_batch
+from verenigingen.sepa.batches import batch_entries, create_batch, process_batch, submit_batch
 from verenigingen.sepa.models import DirectDebitBatch, SepaMandateUsage
 from verenigingen.sepa.pain008 import export_batch
 
@@ -263,3 +263,95 @@ def test_mt940_names_the_batch_by_its_payment_information_id() -> None:
         "/TRTP/SEPA Incasso batch/PREF/BATCH-20261116-RCUR/NRTX/3/REMI/Contributie"
     )
     assert description.batch_reference == "BATCH-20261116-RCUR"
+
+
+def payments(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(Payment)) or 0
+
+
+def test_the_rest_of_a_batch_booked_as_one_line_after_a_collection_of_its_own_is_processed(
+    collected: Collected, treasurer: User
+) -> None:
+    """SEPA's processing counts the entry a line collected before as collected: Processed."""
+    session = collected.session
+    first = collected.entries[0]
+    rest = sum((entry.amount for entry in collected.entries[1:]), Decimal("0.00"))
+    import_statement_file(
+        session, treasurer, statement([(f"{first.amount}", one_collection(first.end_to_end_id))])
+    )
+    assert reconcile_open_lines(session, treasurer).allocated == 1
+    import_statement_file(
+        session,
+        treasurer,
+        statement([(f"{rest}", batch_booking(collected.batch.message_id, 2))], "DD-2"),
+    )
+
+    assert reconcile_open_lines(session, treasurer).allocated == 1
+
+    session.refresh(collected.batch)
+    assert collected.batch.status == "Processed"
+    assert collected.outstanding() == [Decimal("0.00")] * 3
+    assert payments(session) == 3  # one per entry, none twice
+    assert collected.usages() == {"Collected"}
+
+
+def test_processing_a_batch_whose_collections_were_booked_line_by_line_is_processed(
+    collected: Collected, treasurer: User
+) -> None:
+    """The treasurer processes the batch after two lines collected two of its entries: only the
+    third is collected now, and the batch is Processed (not Partially Processed)."""
+    session = collected.session
+    first, second, third = collected.entries
+    import_statement_file(
+        session,
+        treasurer,
+        statement(
+            [
+                (f"{first.amount}", one_collection(first.end_to_end_id)),
+                (f"{second.amount}", one_collection(second.end_to_end_id)),
+            ]
+        ),
+    )
+    reconcile_open_lines(session, treasurer)
+
+    process_batch(session, treasurer, collected.batch.id)
+
+    assert collected.batch.status == "Processed"
+    assert payments(session) == 3
+    session.refresh(third)
+    assert third.status == "Collected"
+    assert collected.outstanding() == [Decimal("0.00")] * 3
+
+
+def test_a_collection_returned_before_the_batch_is_processed_leaves_it_partially_processed(
+    collected: Collected, treasurer: User
+) -> None:
+    """A collection booked on its own line and returned before the rest of the batch is booked:
+    the batch line for the rest has SEPA process the batch, which counts the return as not
+    collected: Partially Processed, and the returned invoice owes again."""
+    session = collected.session
+    first = collected.entries[0]
+    import_statement_file(
+        session, treasurer, statement([(f"{first.amount}", one_collection(first.end_to_end_id))])
+    )
+    assert reconcile_open_lines(session, treasurer).allocated == 1
+    import_statement_file(
+        session,
+        treasurer,
+        statement([(f"-{first.amount}", returned(first.end_to_end_id, "MD06"))], "DD-2"),
+    )
+    assert reconcile_open_lines(session, treasurer).returned == 1
+    session.refresh(first)
+    assert first.status == "Returned"
+    rest = sum((entry.amount for entry in collected.entries[1:]), Decimal("0.00"))
+    import_statement_file(
+        session,
+        treasurer,
+        statement([(f"{rest}", batch_booking(collected.batch.message_id, 2))], "DD-3"),
+    )
+
+    assert reconcile_open_lines(session, treasurer).allocated == 1
+
+    session.refresh(collected.batch)
+    assert collected.batch.status == "Partially Processed"
+    assert collected.outstanding() == [first.amount, Decimal("0.00"), Decimal("0.00")]

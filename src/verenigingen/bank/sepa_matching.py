@@ -11,9 +11,10 @@ association made itself (``sepa/batches.py``, ``sepa/pain008.py``), so a match i
 
 A whole batch is processed by the SEPA domain's own service (``sepa.batches.process_batch``).
 A block or a single collection is collected here the same way, entry by entry
-(:func:`collect_entries`): a payment per entry through billing, the entry and its mandate usage
-Collected; once no entry of the batch is pending, the batch is closed as ``process_batch`` would
-leave it (Processed, or Partially Processed when some entry was not collected).
+(:func:`mark_collected`): a payment per entry through billing, the entry and its mandate usage
+Collected; once no entry of the batch is pending, ``process_batch`` closes the batch: it finds
+nothing left to collect and counts each entry for what it is (Processed, or Partially Processed
+when some entry was rejected or returned). The bank never sets a batch's status itself.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from sqlalchemy import func, select, update
+from sqlalchemy import exists, func, select, update
 from sqlalchemy.orm import Session
 
 from verenigingen.auth.models import User
@@ -219,30 +220,25 @@ def mark_collected(
     ]
     if usages:
         session.execute(update(SepaMandateUsage), usages)
-    _close_finished_batches(session, sorted({c.entry.batch_id for c, _ in collected}))
+    _close_finished_batches(session, user, sorted({c.entry.batch_id for c, _ in collected}))
 
 
-def _close_finished_batches(session: Session, batch_ids: Sequence[int]) -> None:
-    """A batch none of whose entries is pending any more is done, as ``process_batch`` would
-    leave it: Processed when every entry was collected, else Partially Processed."""
-    counts = session.execute(
-        select(DirectDebitEntry.batch_id, DirectDebitEntry.status, func.count().label("n"))
-        .where(DirectDebitEntry.batch_id.in_(batch_ids))
-        .group_by(DirectDebitEntry.batch_id, DirectDebitEntry.status)
+def _close_finished_batches(session: Session, user: User, batch_ids: Sequence[int]) -> None:
+    """A submitted batch none of whose entries is pending any more is done: the SEPA domain
+    processes it (``process_batch``), which finds nothing left to collect and closes it for what
+    its entries are (Processed, or Partially Processed when some entry was rejected or
+    returned)."""
+    finished = session.scalars(
+        select(DirectDebitBatch.id)
+        .where(
+            DirectDebitBatch.id.in_(batch_ids),
+            DirectDebitBatch.status == BatchStatus.SUBMITTED,
+            ~exists().where(
+                DirectDebitEntry.batch_id == DirectDebitBatch.id,
+                DirectDebitEntry.status == EntryStatus.PENDING,
+            ),
+        )
+        .order_by(DirectDebitBatch.id)
     ).all()
-    for batch_id in batch_ids:
-        statuses = {row.status for row in counts if row.batch_id == batch_id}
-        if EntryStatus.PENDING in statuses:
-            continue
-        done = (
-            BatchStatus.PROCESSED
-            if statuses == {EntryStatus.COLLECTED}
-            else BatchStatus.PARTIALLY_PROCESSED
-        )
-        session.execute(
-            update(DirectDebitBatch)
-            .where(
-                DirectDebitBatch.id == batch_id, DirectDebitBatch.status == BatchStatus.SUBMITTED
-            )
-            .values(status=done)
-        )
+    for batch_id in finished:
+        process_batch(session, user, batch_id)

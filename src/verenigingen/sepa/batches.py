@@ -331,9 +331,10 @@ def process_batch(session: Session, user: User, batch_id: int) -> DirectDebitBat
     """Submitted → Processed: the bank collected. One submitted SEPA Direct Debit payment per
     entry through billing (allocated to its invoice up to what is still outstanding; an invoice
     settled or cancelled meanwhile leaves the payment unallocated), entries and their mandate
-    usages Collected. Entries the bank rejected before (a pain.002) are not collected: the batch
-    is then Partially Processed, or Failed when none was collected. A constant number of
-    statements per :data:`PROCESS_CHUNK` entries; progress is reported after each chunk
+    usages Collected. Only Pending entries are collected here; every entry then counts for what
+    it is (:func:`_processed_status`): one collected before (a bank statement line of its own)
+    as collected, one rejected (a pain.002) or returned as not. A constant number of statements
+    per :data:`PROCESS_CHUNK` entries; progress is reported after each chunk
     (``jobs.report_progress``: the job's progress, or a command's progress bar)."""
     require(user, Permission.BILLING_WRITE)
     batch = _locked_batch(session, batch_id, (BatchStatus.SUBMITTED,), "processed")
@@ -367,13 +368,29 @@ def process_batch(session: Session, user: User, batch_id: int) -> DirectDebitBat
     for start in range(0, len(rows), PROCESS_CHUNK):
         _collect(session, user, batch, rows[start : start + PROCESS_CHUNK], usage_ids)
         report_progress(min(start + PROCESS_CHUNK, len(rows)), len(rows))
-    failed = batch.entry_count - len(rows)
-    if failed == 0:
-        batch.status = BatchStatus.PROCESSED
-    else:
-        batch.status = BatchStatus.PARTIALLY_PROCESSED if rows else BatchStatus.FAILED
+    batch.status = _processed_status(session, batch.id)
     session.flush()
     return batch
+
+
+def _processed_status(session: Session, batch_id: int) -> BatchStatus:
+    """Processed when every entry was collected; Partially Processed when some were and others
+    were rejected or returned (a returned collection brought no money); Failed when none was."""
+    statuses = set(
+        session.scalars(
+            select(DirectDebitEntry.status)
+            .where(
+                DirectDebitEntry.batch_id == batch_id,
+                DirectDebitEntry.status != EntryStatus.CANCELLED,
+            )
+            .distinct()
+        )
+    )
+    if statuses == {EntryStatus.COLLECTED}:
+        return BatchStatus.PROCESSED
+    if EntryStatus.COLLECTED in statuses:
+        return BatchStatus.PARTIALLY_PROCESSED
+    return BatchStatus.FAILED
 
 
 def _collect(
