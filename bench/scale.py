@@ -1,26 +1,28 @@
 """A national association on PostgreSQL: load N members with a year of dues, payments and
-mandates in bulk, then time the next month's dues run with two workers, the payment history,
-every list and the members search; the figures of each size are kept, and a table and a chart
-of cost against size are written from them.
+mandates in bulk, then time the payment history, every list and the members search, then the
+next month's dues run with two workers; the figures of each size are kept, and a table and a
+chart of cost against size are written from them.
 
     nice -n 10 .venv/bin/python bench/scale.py [--sizes 10000,100000,1000000 | --members N]
         [--server postgresql://postgres@127.0.0.1:5432/postgres]
-        [--redis redis://127.0.0.1:6379/9] [--samples 200] [--requests 30] [--keep]
+        [--database verenigingen_scale] [--redis redis://127.0.0.1:6379/9]
+        [--samples 100] [--requests 20] [--keep]
 
 For each size: the database ``verenigingen_scale`` is dropped and made again on the server, the
 project's migrations run on it, and ``scale_loader`` copies the rows in (see its docstring for
 what they hold and leave out); the months' payment analytics are computed by the app's own
-``history.analytics.update_months`` and ``ANALYZE`` ends the load. Then two ``dues.generate``
-jobs for the day after the loaded year (every monthly schedule, and the quarterly and annual
-ones whose period starts then) are queued and a real ``verenigingen worker --workers 2 --queues
-long`` (Redis in the database of ``--redis``, flushed first) works them off; the figure is the
-time from the workers' start until both jobs have ended. The workers are then stopped (the
-follow-up jobs the run queued stay Queued) and ``scale_measure`` times the requests. The
-database is dropped at the end unless ``--keep`` is given.
+``history.analytics.update_months`` and ``ANALYZE`` ends the load. ``scale_measure`` then times
+the requests on the loaded association. Last, two ``dues.generate`` jobs for the day after the
+loaded year (every monthly schedule, and the quarterly and annual ones whose period starts
+then) are queued and a real ``verenigingen worker --workers 2 --queues long`` (Redis in the
+database of ``--redis``, flushed first) works them off; the figure is the time from the
+workers' start until both jobs have ended, and apart the first job's start to the last one's
+end. The workers are then stopped (the follow-up jobs the run queued stay Queued). The database
+is dropped at the end unless ``--keep`` is given.
 
-The figures of every size measured so far are kept in ``bench/scale_results.json`` (a size
-measured again replaces its entry); the markdown table is printed and the chart of cost against
-size written to ``docs/scale_chart.svg`` from them.
+The figures of every size measured so far are kept in ``bench/scale_results.json``, saved after
+each stage (a size measured again replaces its entry); the markdown table is printed and the
+chart of cost against size written to ``docs/scale_chart.svg`` from them.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -78,27 +80,30 @@ def main() -> None:
             "VERENIGINGEN_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
         ),
     )
+    parser.add_argument("--database", default=DATABASE, help="the database made for the run")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/9")
-    parser.add_argument("--samples", type=int, default=200, help="members whose history is read")
-    parser.add_argument("--requests", type=int, default=30, help="requests per list figure")
+    parser.add_argument("--samples", type=int, default=100, help="members whose history is read")
+    parser.add_argument("--requests", type=int, default=20, help="requests per list figure")
     parser.add_argument("--keep", action="store_true", help="keep the last size's database")
     args = parser.parse_args()
     sizes = [int(size) for size in args.sizes.split(",")] if args.sizes else [args.members]
     load_all(Settings())  # the task registry, for enqueue, and the subscribers
     for index, size in enumerate(sizes):
         keep = args.keep and index == len(sizes) - 1
-        figures = run_size(size, args, keep=keep)
-        _save(size, figures)
+        run_size(size, args, lambda figures, size=size: _save(size, figures), keep=keep)
     results = _load_results()
     print(markdown_table(results))
     write_chart(results, CHART)
     print(f"chart: {CHART.relative_to(ROOT)}")
 
 
-def run_size(size: int, args: argparse.Namespace, *, keep: bool) -> dict[str, Any]:
+def run_size(
+    size: int, args: argparse.Namespace, save: Callable[[dict[str, Any]], None], *, keep: bool
+) -> dict[str, Any]:
+    """Load, then the requests, then the dues run; the figures are saved after each stage."""
     print(f"== {size:,} members, {MONTHS} months from {FIRST_MONTH}, as of {AS_OF}", flush=True)
     figures: dict[str, Any] = {"members": size, "measured_at": dt.datetime.now(dt.UTC).isoformat()}
-    url = _fresh_database(args.server)
+    url = _fresh_database(args.server, args.database)
     try:
         engine = make_engine(url)
         upgrade(engine)
@@ -127,11 +132,8 @@ def run_size(size: int, args: argparse.Namespace, *, keep: bool) -> dict[str, An
             },
         }
         print(f"load: {counts.rows:,} rows in {ended - started:.1f} s {figures['load']['seconds']}")
+        save(figures)
         token, admin_id = _administrator(context)
-        figures["dues"] = dues_run(context, url, args.redis, admin_id)
-        print(f"dues run: {figures['dues']}", flush=True)
-        with context.database.connect() as connection:
-            connection.execution_options(isolation_level="AUTOCOMMIT").execute(text("ANALYZE"))
         timings = measure_requests(
             context, token, (ADMIN, DEMO_PASSWORD), samples=args.samples, requests=args.requests
         )
@@ -140,10 +142,14 @@ def run_size(size: int, args: argparse.Namespace, *, keep: bool) -> dict[str, An
             print(
                 f"  {name:<45} p50 {timing.p50:8.2f} ms  p99 {timing.p99:8.2f}  db {timing.db:7.2f}"
             )
+        save(figures)
+        figures["dues"] = dues_run(context, url, args.redis, admin_id)
+        print(f"dues run: {figures['dues']}", flush=True)
+        save(figures)
         context.close()
     finally:
         if not keep:
-            _drop_database(args.server)
+            _drop_database(args.server, args.database)
     return figures
 
 
@@ -239,21 +245,23 @@ def _server_engine(server: str) -> Any:
     return create_engine(url, isolation_level="AUTOCOMMIT")
 
 
-def _fresh_database(server: str) -> str:
-    _drop_database(server)
+def _fresh_database(server: str, name: str) -> str:
+    _drop_database(server, name)
     admin = _server_engine(server)
     with admin.connect() as connection:
-        connection.execute(text(f"CREATE DATABASE {DATABASE}"))
+        connection.execute(text(f"CREATE DATABASE {name}"))
     admin.dispose()
     return server.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1) + (
-        f"/{DATABASE}"
+        f"/{name}"
     )
 
 
-def _drop_database(server: str) -> None:
+def _drop_database(server: str, name: str) -> None:
+    if not name.isidentifier() or not name.startswith("verenigingen_scale"):
+        raise SystemExit(f"--database must be verenigingen_scale or start with it, got {name!r}")
     admin = _server_engine(server)
     with admin.connect() as connection:
-        connection.execute(text(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)"))
+        connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
     admin.dispose()
 
 
