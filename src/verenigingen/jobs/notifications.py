@@ -114,12 +114,17 @@ def notification_page(
     if unread_only:
         query = query.where(Notification.read_at.is_(None))
     items = keyset_page(session, query, NOTIFICATION_ORDER, page)
+    return items, unread_count(session, user)
+
+
+def unread_count(session: Session, user: User) -> int:
+    """How many of the user's notifications are unread: one statement."""
     unread = session.scalar(
         select(func.count())
         .select_from(Notification)
         .where(Notification.user_id == user.id, Notification.read_at.is_(None))
     )
-    return items, unread or 0
+    return unread or 0
 
 
 def mark_read(session: Session, user: User, notification_id: int) -> Notification:

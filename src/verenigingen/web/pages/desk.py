@@ -37,6 +37,7 @@ _NAV: tuple[tuple[Permission | None, NavItem], ...] = (
     (Permission.BILLING_WRITE, ("/desk/sepa/batches", N_("SEPA batches"))),
     (Permission.BILLING_WRITE, ("/desk/bank", N_("Bank"))),
     (None, ("/desk/jobs", N_("Jobs"))),
+    (None, ("/desk/notifications", N_("Notifications"))),
     (Permission.USERS_ADMIN, ("/desk/performance", N_("Performance"))),
     (Permission.USERS_ADMIN, ("/desk/settings", N_("Settings"))),
     (Permission.USERS_ADMIN, ("/desk/safety", N_("Safety checks"))),

@@ -85,7 +85,7 @@ def _page(
 def payment(
     request: Request, session: SessionDep, viewer: SignedIn, payment_id: RecordId
 ) -> Response:
-    """The payment, the invoices it settles and its customer's members: five statements (the
+    """The payment, the invoices it settles and its customer's members: four statements (the
     sign-in, the payment with its customer's name, the invoices, the members). An unknown
     payment is the 404 page."""
     require_desk_role(viewer)
