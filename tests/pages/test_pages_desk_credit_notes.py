@@ -335,3 +335,14 @@ def test_a_forged_form_token_writes_nothing(web, logins, anna, session) -> None:
         assert "This form has expired" in response.text
     assert invoice_count(session) == before
     assert invoices_of(session, anna)[1].docstatus == DocStatus.SUBMITTED
+
+
+def test_the_invoice_page_and_its_confirmation_are_dutch(browser, logins, anna, session) -> None:
+    _paid, open_one, *_ = invoices_of(session, anna)
+    web = signed_in(browser(language="nl"), TREASURER)
+    page = text_of(web.get(f"/desk/invoices/{open_one.id}").text)
+    assert "Een creditnota maken" in page
+    assert "Alles wat nog openstaat (€ 25,00)" in page
+    asked = text_of(credit(web, open_one, reason="Lid overleden").text)
+    assert "€ 25,00 van factuur" in asked
+    assert "Ja, maak de creditnota" in asked
