@@ -113,23 +113,59 @@ def markdown_table(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+Series = list[tuple[str, str, list[tuple[int, float]]]]
+"""(name, colour, (members, ms) points) of each line."""
+
+
 def write_chart(results: dict[str, Any], path: Path) -> None:
-    """Median server time of the main requests against the number of members."""
+    """Two panels against the number of members: the median server time of the main requests
+    (p50), and its database part (median), which the load of a shared machine disturbs less."""
     sizes = sorted(int(size) for size in results)
-    series = []
-    for (name, stat), colour in zip(SERIES, COLOURS, strict=True):
-        points = [
-            (size, results[str(size)].get("requests", {}).get(name, {}).get(stat)) for size in sizes
-        ]
-        points = [(size, value) for size, value in points if value]
-        if points:
-            series.append((name, colour, points))
-    path.write_text(_svg(sizes, series))
+    panels: list[Series] = []
+    for stat in ("p50", "db"):
+        series: Series = []
+        for (name, _), colour in zip(SERIES, COLOURS, strict=True):
+            points = [
+                (size, results[str(size)].get("requests", {}).get(name, {}).get(stat))
+                for size in sizes
+            ]
+            kept = [(size, value) for size, value in points if value]
+            if kept:
+                series.append((name, colour, kept))
+        panels.append(series)
+    path.write_text(_svg(sizes, panels))
 
 
-def _svg(sizes: list[int], series: list[tuple[str, str, list[tuple[int, float]]]]) -> str:
-    width, height = 760, 420
-    left, right, top, bottom = 60, 250, 40, 50
+PANEL_WIDTH, HEIGHT = 380, 420
+LEFT, GAP, TOP, BOTTOM, LEGEND = 60, 70, 50, 50, 230
+TITLES = ("server time, median (ms)", "its database part, median (ms)")
+
+
+def _svg(sizes: list[int], panels: list[Series]) -> str:
+    width = LEFT + len(panels) * PANEL_WIDTH + (len(panels) - 1) * GAP + LEGEND
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{HEIGHT}" '
+        f'viewBox="0 0 {width} {HEIGHT}" font-family="sans-serif" font-size="12">',
+        f'<rect width="{width}" height="{HEIGHT}" fill="white"/>',
+        f'<text x="{LEFT}" y="20" font-size="14" font-weight="bold">'
+        "What a request costs against the number of members (both axes logarithmic)</text>",
+    ]
+    for index, (series, title) in enumerate(zip(panels, TITLES, strict=False)):
+        parts += _panel(sizes, series, title, LEFT + index * (PANEL_WIDTH + GAP))
+    legend_x = LEFT + len(panels) * PANEL_WIDTH + (len(panels) - 1) * GAP + 20
+    for index, (name, colour, _) in enumerate(panels[0] if panels else []):
+        legend_y = TOP + 10 + index * 18
+        parts.append(
+            f'<line x1="{legend_x}" x2="{legend_x + 20}" y1="{legend_y - 4}" '
+            f'y2="{legend_y - 4}" stroke="{colour}" stroke-width="2"/>'
+        )
+        parts.append(f'<text x="{legend_x + 26}" y="{legend_y}">{escape(name)}</text>')
+    parts.append("</svg>")
+    return "\n".join(parts) + "\n"
+
+
+def _panel(sizes: list[int], series: Series, title: str, left: int) -> list[str]:
+    right = left + PANEL_WIDTH
     values = [value for _, _, points in series for _, value in points] or [1.0]
     low = 10 ** math.floor(math.log10(min(values)))
     high = 10 ** math.ceil(math.log10(max(values)))
@@ -141,23 +177,17 @@ def _svg(sizes: list[int], series: list[tuple[str, str, list[tuple[int, float]]]
         x_high = x_low + 1
 
     def x(size: float) -> float:
-        return left + (math.log10(size) - x_low) / (x_high - x_low) * (width - left - right)
+        return left + (math.log10(size) - x_low) / (x_high - x_low) * PANEL_WIDTH
 
     def y(ms: float) -> float:
         span = math.log10(high) - math.log10(low)
-        return top + (1 - (math.log10(ms) - math.log10(low)) / span) * (height - top - bottom)
+        return TOP + (1 - (math.log10(ms) - math.log10(low)) / span) * (HEIGHT - TOP - BOTTOM)
 
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="12">',
-        f'<rect width="{width}" height="{height}" fill="white"/>',
-        f'<text x="{left}" y="22" font-size="14" font-weight="bold">'
-        "Server time of a request (median, ms, log scale) against members</text>",
-    ]
+    parts = [f'<text x="{left}" y="{TOP - 12}" font-weight="bold">{escape(title)}</text>']
     decade = low
     while decade <= high:
         parts.append(
-            f'<line x1="{left}" x2="{width - right}" y1="{y(decade):.1f}" y2="{y(decade):.1f}" '
+            f'<line x1="{left}" x2="{right}" y1="{y(decade):.1f}" y2="{y(decade):.1f}" '
             'stroke="#dddddd"/>'
         )
         parts.append(
@@ -166,18 +196,18 @@ def _svg(sizes: list[int], series: list[tuple[str, str, list[tuple[int, float]]]
         decade *= 10
     for size in sizes:
         parts.append(
-            f'<line x1="{x(size):.1f}" x2="{x(size):.1f}" y1="{top}" y2="{height - bottom}" '
+            f'<line x1="{x(size):.1f}" x2="{x(size):.1f}" y1="{TOP}" y2="{HEIGHT - BOTTOM}" '
             'stroke="#dddddd"/>'
         )
         parts.append(
-            f'<text x="{x(size):.1f}" y="{height - bottom + 18}" text-anchor="middle">'
+            f'<text x="{x(size):.1f}" y="{HEIGHT - BOTTOM + 18}" text-anchor="middle">'
             f"{_size_label(size)}</text>"
         )
     parts.append(
-        f'<text x="{(left + width - right) / 2:.0f}" y="{height - 12}" text-anchor="middle">'
-        "members (log scale)</text>"
+        f'<text x="{left + PANEL_WIDTH / 2:.0f}" y="{HEIGHT - 12}" text-anchor="middle">'
+        "members</text>"
     )
-    for index, (name, colour, points) in enumerate(series):
+    for name, colour, points in series:
         path = " ".join(
             f"{'M' if i == 0 else 'L'}{x(size):.1f},{y(value):.1f}"
             for i, (size, value) in enumerate(points)
@@ -186,13 +216,6 @@ def _svg(sizes: list[int], series: list[tuple[str, str, list[tuple[int, float]]]
         for size, value in points:
             parts.append(
                 f'<circle cx="{x(size):.1f}" cy="{y(value):.1f}" r="3" fill="{colour}">'
-                f"<title>{escape(name)}: {value:.2f} ms at {size:,}</title></circle>"
+                f"<title>{escape(name)}: {value:.2f} ms at {size:,} members</title></circle>"
             )
-        legend_y = top + 10 + index * 18
-        parts.append(
-            f'<line x1="{width - right + 14}" x2="{width - right + 34}" y1="{legend_y - 4}" '
-            f'y2="{legend_y - 4}" stroke="{colour}" stroke-width="2"/>'
-        )
-        parts.append(f'<text x="{width - right + 40}" y="{legend_y}">{escape(name)}</text>')
-    parts.append("</svg>")
-    return "\n".join(parts) + "\n"
+    return parts
