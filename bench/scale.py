@@ -6,7 +6,7 @@ chart of cost against size are written from them.
     nice -n 10 .venv/bin/python bench/scale.py [--sizes 10000,100000,1000000 | --members N]
         [--server postgresql://postgres@127.0.0.1:5432/postgres]
         [--database verenigingen_scale] [--redis redis://127.0.0.1:6379/9]
-        [--samples 100] [--requests 20] [--keep]
+        [--samples 100] [--requests 20] [--dues-limit SECONDS] [--keep]
 
 For each size: the database ``verenigingen_scale`` is dropped and made again on the server, the
 project's migrations run on it, and ``scale_loader`` copies the rows in (see its docstring for
@@ -15,10 +15,12 @@ what they hold and leave out); the months' payment analytics are computed by the
 the requests on the loaded association. Last, two ``dues.generate`` jobs for the day after the
 loaded year (every monthly schedule, and the quarterly and annual ones whose period starts
 then) are queued and a real ``verenigingen worker --workers 2 --queues long`` (Redis in the
-database of ``--redis``, flushed first) works them off; the figure is the time from the
-workers' start until both jobs have ended, and apart the first job's start to the last one's
-end. The workers are then stopped (the follow-up jobs the run queued stay Queued). The database
-is dropped at the end unless ``--keep`` is given.
+database of ``--redis``, in a namespace of the run's own) works them off; the figure is the time
+from the workers' start until both jobs have ended, and apart the first job's start to the last
+one's end; with ``--dues-limit`` the workers are stopped after that many seconds and the
+invoices the run had billed are counted (each batch of the run commits). The workers are then
+stopped (the follow-up jobs the run queued stay Queued). The database is dropped at the end
+unless ``--keep`` is given.
 
 The figures of every size measured so far are kept in ``bench/scale_results.json``, saved after
 each stage (a size measured again replaces its entry); the markdown table is printed and the
@@ -37,13 +39,13 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-import redis
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import create_engine, func, select, text
 
 from scale_loader import AS_OF, FIRST_MONTH, MONTHS, ScaleLoader
 from scale_measure import measure_requests
@@ -51,12 +53,14 @@ from scale_report import markdown_table, write_chart
 from verenigingen.app_context import AppContext
 from verenigingen.auth.models import Role, User
 from verenigingen.auth.service import create_user, issue_token, set_password
+from verenigingen.billing.models import Invoice
 from verenigingen.clock import add_months
 from verenigingen.config import Settings
 from verenigingen.db.engine import make_engine
 from verenigingen.db.migrate import upgrade
 from verenigingen.db.session import unit_of_work
 from verenigingen.demo.sign_in import DEMO_PASSWORD
+from verenigingen.dues.models import DuesSchedule, ScheduleStatus
 from verenigingen.history.analytics import update_months
 from verenigingen.jobs import enqueue
 from verenigingen.jobs.models import ACTIVE_STATUSES, Job
@@ -84,17 +88,24 @@ def main() -> None:
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/9")
     parser.add_argument("--samples", type=int, default=100, help="members whose history is read")
     parser.add_argument("--requests", type=int, default=20, help="requests per list figure")
+    parser.add_argument(
+        "--dues-limit", type=float, help="stop the dues run after this many seconds"
+    )
+    parser.add_argument("--results", type=Path, default=RESULTS, help="the figures kept per size")
+    parser.add_argument("--chart", type=Path, default=CHART, help="the SVG chart written")
     parser.add_argument("--keep", action="store_true", help="keep the last size's database")
     args = parser.parse_args()
     sizes = [int(size) for size in args.sizes.split(",")] if args.sizes else [args.members]
     load_all(Settings())  # the task registry, for enqueue, and the subscribers
     for index, size in enumerate(sizes):
         keep = args.keep and index == len(sizes) - 1
-        run_size(size, args, lambda figures, size=size: _save(size, figures), keep=keep)
-    results = _load_results()
+        run_size(
+            size, args, lambda figures, size=size: _save(args.results, size, figures), keep=keep
+        )
+    results = _load_results(args.results)
     print(markdown_table(results))
-    write_chart(results, CHART)
-    print(f"chart: {CHART.relative_to(ROOT)}")
+    write_chart(results, args.chart)
+    print(f"chart: {args.chart}")
 
 
 def run_size(
@@ -111,7 +122,9 @@ def run_size(
         started = time.perf_counter()
         counts = ScaleLoader(url, size).load()
         rows_done = time.perf_counter()
-        settings = Settings(database_url=url, redis_url=args.redis)
+        # A namespace of this run's own in Redis: no other run's job messages reach its workers.
+        namespace = f"verenigingen-scale-{uuid.uuid4().hex[:10]}"
+        settings = Settings(database_url=url, redis_url=args.redis, jobs_namespace=namespace)
         context = AppContext.build(settings)
         with unit_of_work(context.sessions) as session:
             update_months(
@@ -143,7 +156,7 @@ def run_size(
                 f"  {name:<45} p50 {timing.p50:8.2f} ms  p99 {timing.p99:8.2f}  db {timing.db:7.2f}"
             )
         save(figures)
-        figures["dues"] = dues_run(context, url, args.redis, admin_id)
+        figures["dues"] = dues_run(context, url, args.redis, admin_id, args.dues_limit)
         print(f"dues run: {figures['dues']}", flush=True)
         save(figures)
         context.close()
@@ -153,9 +166,22 @@ def run_size(
     return figures
 
 
-def dues_run(context: AppContext, url: str, redis_url: str, admin_id: int) -> dict[str, Any]:
-    """Two ``dues.generate`` jobs for :data:`AS_OF`, worked off by two worker processes."""
-    redis.Redis.from_url(redis_url).flushdb()
+def dues_run(
+    context: AppContext, url: str, redis_url: str, admin_id: int, limit: float | None
+) -> dict[str, Any]:
+    """Two ``dues.generate`` jobs for :data:`AS_OF`, worked off by two worker processes; after
+    ``limit`` seconds the workers are stopped and what the run billed by then is counted (each
+    batch commits, so the count is what the run had done)."""
+    with context.read_sessions() as session:
+        due = session.scalar(
+            select(func.count())
+            .select_from(DuesSchedule)
+            .where(
+                DuesSchedule.status == ScheduleStatus.ACTIVE,
+                DuesSchedule.auto_generate.is_(True),
+                text("next_invoice_date - invoice_days_before <= :day").bindparams(day=AS_OF),
+            )
+        )
     with unit_of_work(context.sessions) as session:
         admin = session.get_one(User, admin_id)
         job_ids = [
@@ -168,6 +194,7 @@ def dues_run(context: AppContext, url: str, redis_url: str, admin_id: int) -> di
         **os.environ,
         "VERENIGINGEN_DATABASE_URL": url,
         "VERENIGINGEN_REDIS_URL": redis_url,
+        "VERENIGINGEN_JOBS_NAMESPACE": context.settings.jobs_namespace,
         "VERENIGINGEN_DAILY_JOBS": "false",
         "VERENIGINGEN_DATA_DIR": tempfile.mkdtemp(prefix="verenigingen-scale-"),
     }
@@ -182,7 +209,14 @@ def dues_run(context: AppContext, url: str, redis_url: str, admin_id: int) -> di
                 jobs = session.scalars(select(Job).where(Job.id.in_(job_ids))).all()
                 if all(job.status not in ACTIVE_STATUSES for job in jobs):
                     break
+            if limit is not None and time.perf_counter() - started > limit:
+                break
         seconds = time.perf_counter() - started
+    with context.read_sessions() as session:
+        billed = session.scalar(
+            select(func.count()).select_from(Invoice).where(Invoice.posting_date == AS_OF)
+        )
+        jobs = session.scalars(select(Job).where(Job.id.in_(job_ids))).all()
     results = [
         {
             "status": job.status,
@@ -197,7 +231,6 @@ def dues_run(context: AppContext, url: str, redis_url: str, admin_id: int) -> di
         }
         for job in jobs
     ]
-    invoices = sum(int((job.result or {}).get("invoices_created", 0)) for job in jobs)
     starts = [job.started_at for job in jobs if job.started_at]
     ends = [job.finished_at for job in jobs if job.finished_at]
     # From the first job's start to the last one's end: the run without the workers' start-up.
@@ -205,7 +238,9 @@ def dues_run(context: AppContext, url: str, redis_url: str, admin_id: int) -> di
     return {
         "seconds": seconds,
         "jobs_span_seconds": span,
-        "invoices": invoices,
+        "complete": all(job.status not in ACTIVE_STATUSES for job in jobs),
+        "due": due,
+        "invoices": billed,
         "jobs": results,
         "worker_log": str(log),
     }
@@ -265,18 +300,18 @@ def _drop_database(server: str, name: str) -> None:
     admin.dispose()
 
 
-def _load_results() -> dict[str, Any]:
-    if RESULTS.exists():
-        loaded: dict[str, Any] = json.loads(RESULTS.read_text())
+def _load_results(path: Path) -> dict[str, Any]:
+    if path.exists():
+        loaded: dict[str, Any] = json.loads(path.read_text())
         return loaded
     return {}
 
 
-def _save(size: int, figures: dict[str, Any]) -> None:
-    results = _load_results()
+def _save(path: Path, size: int, figures: dict[str, Any]) -> None:
+    results = _load_results(path)
     results[str(size)] = figures
     ordered = dict(sorted(results.items(), key=lambda item: int(item[0])))
-    RESULTS.write_text(json.dumps(ordered, indent=2) + "\n")
+    path.write_text(json.dumps(ordered, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -186,9 +186,9 @@ async def _history(api: httpx.AsyncClient, member_ids: list[int]) -> dict[str, T
 
 
 async def _repeat(
-    client: httpx.AsyncClient, path: str, params: dict[str, str], requests: int
+    client: httpx.AsyncClient, path: str, params: dict[str, str], requests: int, warm: int = 3
 ) -> Timing:
-    for _ in range(3):  # warm the statement caches and the pages
+    for _ in range(warm):  # warm the statement caches and the pages
         server_ms(await client.get(path, params=params))
     return Timing.of([server_ms(await client.get(path, params=params)) for _ in range(requests)])
 

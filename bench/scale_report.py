@@ -84,6 +84,7 @@ def markdown_table(results: dict[str, Any]) -> str:
         "s",
         1,
     )
+    row("dues run: schedules due", [load(size, "dues", "due") for size in sizes], "", 0)
     row("dues run: invoices made", [load(size, "dues", "invoices") for size in sizes], "", 0)
     row(
         "dues run: two workers, until both jobs ended",
