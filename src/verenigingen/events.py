@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 from sqlalchemy.orm import Session
 
 from verenigingen.auth.models import User
+from verenigingen.jobs.groups import open_group
 from verenigingen.jobs.outbox import JobRequest, enqueue_many
 from verenigingen.jobs.registry import get_task
 from verenigingen.settings import runtime_of
@@ -42,6 +43,12 @@ class DomainEvent:
     """
 
     user: User | None
+
+    def follow_up_subject(self) -> str | None:
+        """What the event's follow-up jobs are about, as their user's one notification names it
+        (``Payment PAY-2026-00042``): its jobs are then one job group (jobs.groups), and the
+        user hears once, when the last of them ends. None: each job notifies of its own."""
+        return None
 
 
 E = TypeVar("E", bound=DomainEvent)
@@ -91,7 +98,14 @@ def record(session: Session, event: DomainEvent) -> None:
         names = ", ".join(request.name for request in follow_ups)
         raise ValueError(f"{type(event).__name__} has no user to run its follow-up jobs: {names}")
     if runtime_of(session).defer_heavy_handlers:
-        job_ids = enqueue_many(session, follow_ups, user=event.user)
+        # Jobs that follow one named thing (a payment) are one group: one notification.
+        subject = event.follow_up_subject()
+        group_id = None
+        if subject is not None:
+            group_id = open_group(
+                session, user_id=event.user.id, subject=subject, jobs=len(follow_ups)
+            )
+        job_ids = enqueue_many(session, follow_ups, user=event.user, group_id=group_id)
         session.info.setdefault(_FOLLOW_UP_JOBS, []).extend(job_ids)
     else:
         run_follow_ups_now(session, follow_ups, user=event.user)

@@ -35,6 +35,11 @@ class PaymentChange(DomainEvent):
     settled: tuple[tuple[dt.date, Decimal], ...] = ()
     """Each allocation to an invoice (credit notes left out): the invoice's posting date and
     the amount it settled. The monthly analytics' collected amounts move by these."""
+    payment_number: str = ""
+
+    def follow_up_subject(self) -> str:
+        # One notification per payment, whatever the number of jobs that follow it.
+        return f"Payment {self.payment_number or self.payment_id}"
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,9 @@ class PaymentSubmitted(PaymentChange):
 @dataclass(frozen=True)
 class PaymentCancelled(PaymentChange):
     """A submitted payment was cancelled: each invoice owes again what it had settled."""
+
+    def follow_up_subject(self) -> str:
+        return f"Payment {self.payment_number or self.payment_id} cancelled"
 
 
 @dataclass(frozen=True)

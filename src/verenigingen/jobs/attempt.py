@@ -21,6 +21,7 @@ from verenigingen import clock
 from verenigingen.config import Settings
 from verenigingen.jobs.claims import Claim
 from verenigingen.jobs.error_text import error_to_store
+from verenigingen.jobs.groups import group_of, job_ended
 from verenigingen.jobs.models import Job, JobStatus
 from verenigingen.jobs.notifications import notify_job_failed
 from verenigingen.jobs.outcomes import FailedAttempt
@@ -64,7 +65,8 @@ def record_failed_attempt(
 ) -> FailedAttempt:
     """Queue attempt ``attempts`` of a Running job again after a backoff, or fail it for good
     (and notify its user and the administrators) when it is out of retries; end it Cancelled
-    instead when its cancel was requested.
+    instead when its cancel was requested. The user of a job of a job group hears of its
+    failure with the group's end (jobs.groups).
 
     ``lease_passed_at`` (the sweeper): only if the job's lease ended before this moment, as the
     row is when it is changed; a heartbeat that renewed it since the sweeper looked wins.
@@ -97,7 +99,17 @@ def record_failed_attempt(
     if changed.rowcount != 1:  # type: ignore[attr-defined]
         return FailedAttempt.NO_LONGER_RUNNING
     if outcome is FailedAttempt.FAILED_FOR_GOOD:
-        notify_job_failed(session, job_id=job_id, job_name=job_name, user_id=user_id, error=error)
+        # A job of a group: its user hears of it with the group's end; the administrators now.
+        group_id = group_of(session, job_id)
+        job_ended(session, group_id=group_id, job_id=job_id, failed=True)
+        notify_job_failed(
+            session,
+            job_id=job_id,
+            job_name=job_name,
+            user_id=user_id,
+            error=error,
+            notify_user=group_id is None,
+        )
     return outcome
 
 
@@ -123,7 +135,10 @@ def record_cancelled_attempt(
         )
         .execution_options(synchronize_session=False)
     )
-    return bool(cancelled.rowcount == 1)  # type: ignore[attr-defined]
+    if cancelled.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    job_ended(session, group_id=group_of(session, job_id), job_id=job_id, failed=True)
+    return True
 
 
 def _still_running(

@@ -9,7 +9,9 @@ still runs out of retries, and it sets the lease the sweeper watches (:class:`Le
 worker's heartbeat renews it, jobs.heartbeat). A completion writes the job's result, its status
 and its user's notification in the caller's transaction, conditional on the claim (Running at
 its attempt) and on no cancel request: if the sweeper took the job back meanwhile, or an
-administrator asked to cancel it, nothing of the run may be kept.
+administrator asked to cancel it, nothing of the run may be kept. A job of a job group
+(jobs.groups) has no notification of its own: its end is counted on its group, whose last job
+notifies the user once.
 """
 
 from __future__ import annotations
@@ -66,6 +68,8 @@ class Claim:
     timeout: int
     started_at: dt.datetime
     """When the claim started the attempt (the job's ``started_at``)."""
+    group_id: int | None = None
+    """The job's group (jobs.groups): its end is counted there, and notified with the group's."""
 
 
 @dataclass(frozen=True)

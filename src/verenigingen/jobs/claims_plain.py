@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from verenigingen import clock
 from verenigingen.auth.models import User
 from verenigingen.jobs.claims import Claim, Completion, LeaseTerms
+from verenigingen.jobs.groups import job_ended
 from verenigingen.jobs.models import Job, JobStatus
 from verenigingen.jobs.notifications import notify_job_completed
 
@@ -41,6 +42,7 @@ _READ_JOB = (
         Job.timeout,
         Job.status,
         Job.run_after,
+        Job.group_id,
         User,
     )
     .join(User, User.id == Job.user_id)
@@ -121,6 +123,7 @@ class PlainClaims:
             max_retries=job.max_retries,
             timeout=job.timeout,
             started_at=now,
+            group_id=job.group_id,
         )
         return claim, job.User
 
@@ -137,11 +140,15 @@ class PlainClaims:
                     "now": clock.now(),
                 },
             )
-            if completed.rowcount == 1:
+            if completed.rowcount != 1:
+                continue
+            kept.add(claim.id)
+            if claim.group_id is not None:
+                job_ended(session, group_id=claim.group_id, job_id=claim.id, failed=False)
+            else:
                 notify_job_completed(
                     session, job_id=claim.id, job_name=claim.name, user_id=claim.user_id
                 )
-                kept.add(claim.id)
         return kept
 
     def batch_claims(self, engine: Engine) -> None:

@@ -3,7 +3,8 @@
 A group (jobs.worker) claims its first job in a transaction of its own, its later jobs in
 batches (``UPDATE ... WHERE id IN (...) RETURNING``) on a second connection in autocommit, and
 completes every job that ran in one statement at its commit (the jobs' arrays unnested into an
-``UPDATE ... FROM`` that feeds the notifications' ``INSERT``). Each is one round trip whatever
+``UPDATE ... FROM`` that feeds the notifications' ``INSERT``; a job of a job group is counted on
+its group instead, jobs.groups). Each is one round trip whatever
 the number of jobs: paid per job, a claim and a completion were most of what tracking a short
 job cost (bench/jobs.py, docs/benchmarks.md).
 
@@ -51,6 +52,7 @@ from sqlalchemy.sql.dml import Update
 from verenigingen import clock
 from verenigingen.auth.models import User
 from verenigingen.jobs.claims import Claim, Completion, LeaseTerms
+from verenigingen.jobs.groups import job_ended
 from verenigingen.jobs.models import Indicator, Job, JobStatus, Notification
 from verenigingen.jobs.notifications import completed_notification
 
@@ -93,6 +95,7 @@ def _claim_update(which: ColumnElement[bool]) -> Update:
             _job.c.max_retries,
             _job.c.timeout,
             _job.c.started_at,
+            _job.c.group_id,
         )
     )
 
@@ -161,10 +164,12 @@ _completed = (
         lease_until=None,
         active_dedup_key=None,
     )
-    .returning(_job.c.id, _job.c.user_id, _done.c.subject, _done.c.message)
+    .returning(_job.c.id, _job.c.user_id, _job.c.group_id, _done.c.subject, _done.c.message)
     .cte("completed")
 )
-_COMPLETE = (
+# A job of a job group has no notification of its own: the group's last job notifies
+# (jobs.groups), counted at the commit.
+_notified = (
     insert(_notification)
     .from_select(
         ["user_id", "subject", "message", "indicator", "job_id", "created_at"],
@@ -175,10 +180,11 @@ _COMPLETE = (
             literal(Indicator.GREEN.value, String()),
             _completed.c.id,
             _now,
-        ),
+        ).where(_completed.c.group_id.is_(None)),
     )
-    .returning(_notification.c.job_id)
+    .cte("notified")
 )
+_COMPLETE = select(_completed.c.id).add_cte(_notified)
 
 
 def _claim_of(row: Any) -> Claim:
@@ -191,6 +197,7 @@ def _claim_of(row: Any) -> Claim:
         max_retries=row.max_retries,
         timeout=row.timeout,
         started_at=row.started_at,
+        group_id=row.group_id,
     )
 
 
@@ -232,7 +239,11 @@ class PostgresClaims:
             "messages": [notification["message"] for notification in notifications],
             "now": clock.now(),
         }
-        return set(session.connection().execute(_COMPLETE, parameters).scalars())
+        kept = set(session.connection().execute(_COMPLETE, parameters).scalars())
+        for claim in claims:
+            if claim.id in kept:
+                job_ended(session, group_id=claim.group_id, job_id=claim.id, failed=False)
+        return kept
 
     def batch_claims(self, engine: Engine) -> PostgresBatchClaims:
         return PostgresBatchClaims(engine, self.worker_id, self.lease)

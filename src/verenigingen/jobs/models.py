@@ -62,6 +62,9 @@ class Job(IdMixin, Base):
     """A Running job still Running after this moment lost its worker; the sweeper takes it back."""
     dispatched_at: Mapped[dt.datetime | None]
     """When the job was handed to the engine; NULL while the relay still has to hand it over."""
+    group_id: Mapped[int | None] = mapped_column(BigIntKey, ForeignKey("job_group.id"), index=True)
+    """The group of follow-up jobs this job belongs to (:class:`JobGroup`): its user is notified
+    once, when the group's last job ends, not of this job alone. NULL for a job of its own."""
     timeout: Mapped[int]
     """Seconds one attempt may run before it is stopped and counted as failed."""
     dedup_key: Mapped[str | None] = mapped_column(String(140))
@@ -87,6 +90,32 @@ class Job(IdMixin, Base):
     )
     started_at: Mapped[dt.datetime | None]
     finished_at: Mapped[dt.datetime | None]
+
+
+class JobGroup(IdMixin, Base):
+    """The follow-up jobs of one write (a payment submitted or cancelled), followed as one.
+
+    Not the worker's commit group (several jobs run in one transaction, jobs.worker): a job group
+    says whom to tell, and when. Its user has one notification, written by the job whose end
+    brings ``jobs_open`` to zero (jobs.groups).
+    """
+
+    __tablename__ = "job_group"
+
+    user_id: Mapped[int] = mapped_column(BigIntKey, ForeignKey("user_account.id"))
+    subject: Mapped[str] = mapped_column(String(200))
+    """What the jobs follow, as the notification names it, e.g. ``Payment PAY-2026-00042``."""
+    jobs_total: Mapped[int]
+    jobs_open: Mapped[int]
+    """Jobs of the group that have not ended (Completed, Failed or Cancelled); a retried job is
+    open again."""
+    jobs_failed: Mapped[int] = mapped_column(default=0)
+    """Jobs of the group that ended Failed or Cancelled."""
+    notified_at: Mapped[dt.datetime | None]
+    """When the group's notification was written; NULL while jobs are open."""
+    created_at: Mapped[dt.datetime] = mapped_column(
+        default=clock.now, server_default=func.current_timestamp()
+    )
 
 
 class Notification(IdMixin, Base):

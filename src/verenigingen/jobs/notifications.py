@@ -60,18 +60,28 @@ def notify_job_completed(session: Session, *, job_id: int, job_name: str, user_i
 
 
 def notify_job_failed(
-    session: Session, *, job_id: int, job_name: str, user_id: int, error: str
+    session: Session,
+    *,
+    job_id: int,
+    job_name: str,
+    user_id: int,
+    error: str,
+    notify_user: bool = True,
 ) -> None:
-    """The user's one notification of a failed job, and one for each other administrator."""
-    session.add(
-        Notification(
-            user_id=user_id,
-            subject=f"Job failed: {job_name}",
-            message=failed_message(job_name),
-            indicator=Indicator.RED.value,
-            job_id=job_id,
+    """The user's one notification of a failed job, and one for each other administrator.
+
+    ``notify_user`` False: the administrators' only (the job's group tells its user,
+    jobs.groups)."""
+    if notify_user:
+        session.add(
+            Notification(
+                user_id=user_id,
+                subject=f"Job failed: {job_name}",
+                message=failed_message(job_name),
+                indicator=Indicator.RED.value,
+                job_id=job_id,
+            )
         )
-    )
     administrators = session.scalars(
         select(User.id).where(
             User.role == Role.ADMINISTRATOR, User.enabled.is_(True), User.id != user_id

@@ -118,12 +118,20 @@ class JobRequest:
     max_retries: int = 3
 
 
-def enqueue_many(session: Session, requests: Sequence[JobRequest], *, user: User) -> list[int]:
+def enqueue_many(
+    session: Session,
+    requests: Sequence[JobRequest],
+    *,
+    user: User,
+    group_id: int | None = None,
+) -> list[int]:
     """Add several jobs in one INSERT in the caller's transaction; returns their ids.
 
     For hot paths that enqueue a few jobs per write (the payment pipeline): one statement
     instead of one per job. The same checks as :func:`enqueue`; no dedup keys or delays (use
-    :func:`enqueue` for those). Each job is dispatched when the caller commits.
+    :func:`enqueue` for those). Each job is dispatched when the caller commits. With a
+    ``group_id`` (jobs.groups.open_group) the jobs are that group's: the user is notified once,
+    when the last of them ends.
     """
     if not requests:
         return []
@@ -147,6 +155,7 @@ def enqueue_many(session: Session, requests: Sequence[JobRequest], *, user: User
                 "max_retries": request.max_retries,
                 "dispatched_at": now,
                 "timeout": timeout,
+                "group_id": group_id,
                 "created_at": now,
             }
         )

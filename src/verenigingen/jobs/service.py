@@ -18,6 +18,7 @@ from verenigingen.jobs.errors import (
     JobOutOfRetries,
     RunningJobCancelForAdministrators,
 )
+from verenigingen.jobs.groups import job_ended, job_retried
 from verenigingen.jobs.models import Job, JobStatus
 from verenigingen.jobs.outbox import dispatch_after_commit
 from verenigingen.jobs.queries import get_job
@@ -28,7 +29,8 @@ def retry_job(session: Session, user: User, job_id: int) -> Job:
 
     A job fails for good after ``max_retries + 1`` attempts, or at once on a domain error (bad
     input, no permission) that a retry with time to spare may get past once the data is fixed.
-    So a retry is allowed only while attempts remain: past them, start a new job.
+    So a retry is allowed only while attempts remain: past them, start a new job. A job of a
+    job group opens its group again: its user is notified again when it ends.
     """
     job = get_job(session, user, job_id)
     if job.status != JobStatus.FAILED:
@@ -63,6 +65,7 @@ def retry_job(session: Session, user: User, job_id: int) -> Job:
         ) from None
     if changed.rowcount != 1:  # type: ignore[attr-defined]
         raise JobChangedMeanwhile(f"job {job_id} changed meanwhile; look again")
+    job_retried(session, job.group_id)
     session.refresh(job)
     dispatch_after_commit(session, job)
     return job
@@ -95,6 +98,7 @@ def cancel_job(session: Session, user: User, job_id: int) -> Job:
         )
         session.refresh(job)
         if changed.rowcount == 1:  # type: ignore[attr-defined]
+            job_ended(session, group_id=job.group_id, job_id=job.id, failed=True)
             return job
         if job.status != JobStatus.RUNNING:  # else a worker claimed it meanwhile
             raise JobNotQueued(
@@ -125,7 +129,9 @@ def _cancel_running(session: Session, user: User, job: Job) -> Job:
         )
         .execution_options(synchronize_session=False)
     )
-    if forced.rowcount != 1:  # type: ignore[attr-defined]
+    if forced.rowcount == 1:  # type: ignore[attr-defined]
+        job_ended(session, group_id=job.group_id, job_id=job.id, failed=True)
+    else:
         session.execute(
             update(Job)
             .where(running, Job.cancel_requested_at.is_(None))

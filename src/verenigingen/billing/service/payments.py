@@ -263,6 +263,7 @@ def _payment_change(
             for a in payment.allocations
             if not invoices[a.invoice_id].is_return
         ),
+        payment_number=payment.number,
     )
 
 
