@@ -253,14 +253,78 @@ def test_an_account_is_registered_once(any_session: Session, treasurer: User) ->
     assert any_session.scalar(select(func.count()).select_from(BankAccount)) == 1
 
 
+RABOBANK_BATCH_MT940 = b""":940:
+:20:940S261106
+:25:NL39RABO0300065264 EUR
+:28C:00308
+:60F:C261105EUR000000004025,00
+:61:261106C000000000060,00N544NONREF
+:86:/TRTP/SEPA Incasso batch/PREF/DD-BATCH-2026-11-RCUR/NRTX/2/REMI/Contributie
+:61:261106C000000000025,00N541NONREF
+NL02ABNA0123456789
+:86:/EREF/LID-2026-0102/NAME/A.B. Bakker/REMI/Contributie ACC-INV-2026-00102
+:62F:C261106EUR000000004110,00
+"""
+
+
+def lines_by_position(session: Session) -> list[BankStatementLine]:
+    return list(
+        session.scalars(
+            select(BankStatementLine).order_by(
+                BankStatementLine.statement_id, BankStatementLine.position
+            )
+        )
+    )
+
+
 def test_a_batch_booking_is_stored_with_its_payment_information_id(
     any_session: Session, treasurer: User
 ) -> None:
+    """camt ``Btch/PmtInfId`` and MT940 ``/PREF/`` land in ``payment_information_id``; the
+    end-to-end id stays the payer's (none on a batch booking)."""
+    add_account(any_session, treasurer, RABOBANK)
+    import_statement_file(any_session, treasurer, sample("rabobank_camt053_v08.xml"))
+    import_statement_file(any_session, treasurer, RABOBANK_BATCH_MT940)
+    lines = lines_by_position(any_session)
+    assert [(line.payment_information_id, line.end_to_end_id) for line in lines] == [
+        ("DD-BATCH-2026-11", None),
+        (None, "DD-2026-10-0013"),
+        ("DD-BATCH-2026-11-RCUR", None),
+        (None, "LID-2026-0102"),
+    ]
+    assert [line.reconciliation_status for line in lines] == ["Open"] * 4
+
+
+def test_a_collection_names_its_block_by_the_payment_information_id_of_its_transaction(
+    any_session: Session, treasurer: User
+) -> None:
+    """One transaction's ``TxDtls/Refs/PmtInfId`` is stored beside its end-to-end id."""
+    add_account(any_session, treasurer, RABOBANK)
+    content = sample("rabobank_camt053_v08.xml").replace(
+        b"<Refs><EndToEndId>DD-2026-10-0013</EndToEndId>",
+        b"<Refs><PmtInfId>DD-BATCH-2026-10-RCUR</PmtInfId><EndToEndId>DD-2026-10-0013</EndToEndId>",
+    )
+    import_statement_file(any_session, treasurer, content)
+    returned = lines_by_position(any_session)[1]
+    assert (returned.payment_information_id, returned.end_to_end_id) == (
+        "DD-BATCH-2026-10-RCUR",
+        "DD-2026-10-0013",
+    )
+
+
+def test_a_triodos_statement_is_of_the_account_its_domestic_number_names(
+    any_session: Session, treasurer: User
+) -> None:
+    """``:25:TRIODOSBANK/0212345678`` is the Triodos IBAN: no ``--account`` needed. Triodos
+    numbers every statement 1, so no gap is reported between its statements."""
     add_account(any_session, treasurer, TRIODOS)
-    result = import_statement_file(any_session, treasurer, sample("triodos_structured.mt940"))
-    assert (result.lines_added, result.lines_skipped) == (3, 0)
-    lines = any_session.scalars(
-        select(BankStatementLine).order_by(BankStatementLine.position)
-    ).all()
-    assert [line.end_to_end_id for line in lines] == ["BOER-77", "TRIO-BATCH-2026-11-RCUR", None]
-    assert [line.reconciliation_status for line in lines] == ["Open"] * 3
+    classic = import_statement_file(any_session, treasurer, sample("triodos_classic.mt940"))
+    structured = import_statement_file(any_session, treasurer, sample("triodos_structured.mt940"))
+    assert [
+        (s.account_iban, s.lines_added) for s in classic.statements + structured.statements
+    ] == [
+        (TRIODOS, 3),
+        (TRIODOS, 2),
+    ]
+    assert (classic.gaps, structured.gaps) == ((), ())
+    assert counts(any_session) == (2, 5)

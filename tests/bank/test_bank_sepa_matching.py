@@ -102,11 +102,12 @@ def test_a_batch_booked_as_one_line_is_processed_as_a_whole(
     assert reconcile_open_lines(session, treasurer).allocated == 1
 
     line = session.scalars(select(BankStatementLine)).one()
-    assert (line.reconciliation_status, line.match_score, line.end_to_end_id) == (
-        "Allocated",
-        Decimal("1.00"),
-        reference,
-    )
+    assert (
+        line.reconciliation_status,
+        line.match_score,
+        line.payment_information_id,
+        line.end_to_end_id,
+    ) == ("Allocated", Decimal("1.00"), reference, None)
     assert collected.outstanding() == [Decimal("0.00")] * 3
     session.refresh(collected.batch)
     assert collected.batch.status == "Processed"
@@ -262,7 +263,7 @@ def test_mt940_names_the_batch_by_its_payment_information_id() -> None:
     description = parse_description(
         "/TRTP/SEPA Incasso batch/PREF/BATCH-20261116-RCUR/NRTX/3/REMI/Contributie"
     )
-    assert description.batch_reference == "BATCH-20261116-RCUR"
+    assert description.payment_information_id == "BATCH-20261116-RCUR"
 
 
 def payments(session: Session) -> int:

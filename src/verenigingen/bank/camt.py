@@ -119,18 +119,19 @@ def _entry(entry: Any, where: str, currency: str) -> StatementEntry:
         creditor_id=_text(single, "{*}RltdPties/{*}Cdtr/{*}Id/{*}PrvtId/{*}Othr/{*}Id")
         or _text(single, "{*}RltdPties/{*}Cdtr/{*}Pty/{*}Id/{*}PrvtId/{*}Othr/{*}Id"),
         return_reason=_text(single, "{*}RtrInf/{*}Rsn/{*}Cd"),
-        batch_reference=_batch_reference(entry, details),
+        payment_information_id=_payment_information_id(entry, details),
     )
 
 
-def _batch_reference(entry: Any, details: list[Any]) -> str | None:
-    """A batch booking's payment information id: ``NtryDtls/Btch/PmtInfId``, else the one its
-    transactions' ``Refs/PmtInfId`` share."""
-    batch = _text(entry, "{*}NtryDtls/{*}Btch/{*}PmtInfId")
+def _payment_information_id(entry: Any, details: list[Any]) -> str | None:
+    """The SEPA payment information id the entry books: ``NtryDtls/Btch/PmtInfId`` on a batch
+    booking, else the ``TxDtls/Refs/PmtInfId`` its transactions (or its one transaction) share;
+    None when they name different ones or none."""
+    batch = _reference(_text(entry, "{*}NtryDtls/{*}Btch/{*}PmtInfId"))
     if batch is not None:
         return batch
-    shared = {_text(detail, "{*}Refs/{*}PmtInfId") for detail in details}
-    return shared.pop() if len(details) > 1 and len(shared) == 1 else None
+    shared = {_reference(_text(detail, "{*}Refs/{*}PmtInfId")) for detail in details}
+    return shared.pop() if len(shared) == 1 else None
 
 
 def _balance(

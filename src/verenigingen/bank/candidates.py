@@ -135,13 +135,16 @@ class Candidates:
         for invoice in sorted(open_invoices, key=lambda i: (i.due_date, i.id)):
             assert invoice.member_id is not None  # selected by member
             open_by_member.setdefault(invoice.member_id, []).append(invoice)
-        references = {line.end_to_end_id for line in lines if line.end_to_end_id}
         return cls(
             by_number={invoice.number.upper(): invoice for invoice in named},
             member_by_iban={row.iban: row.id for row in members if row.iban},
             members_by_name=members_by_name,
             open_by_member=open_by_member,
-            sepa=SepaReferences.load(session, references),
+            sepa=SepaReferences.load(
+                session,
+                {line.end_to_end_id for line in lines if line.end_to_end_id},
+                {line.payment_information_id for line in lines if line.payment_information_id},
+            ),
         )
 
     def best_for(self, line: BankStatementLine, taken: set[Claim]) -> Candidate | None:
@@ -177,24 +180,26 @@ class Candidates:
         return found
 
     def _sepa_candidates(self, line: BankStatementLine) -> list[Candidate]:
-        reference = line.end_to_end_id
-        if reference is None:
-            return []
-        found = []
-        collection = self.sepa.collections.get(reference)
+        """The collection the line's end-to-end id names; else the batch or block its payment
+        information id names (a line of one collection may name its block too: it is that
+        collection, not the block)."""
+        collection = self.sepa.collections.get(line.end_to_end_id or "")
         if collection is not None:
             exact = collection.entry.amount == line.amount
             score = SEPA_REFERENCE_AND_AMOUNT if exact else REFERENCE_ONLY
-            reason = f"direct debit {reference} of batch {collection.message_id}"
-            found.append(Candidate(score, reason, collection.invoice, collection=collection))
-        booked = self.sepa.batches.get(reference)
-        if booked is not None:
-            exact = booked.pending_total == line.amount
-            score = SEPA_REFERENCE_AND_AMOUNT if exact else REFERENCE_ONLY
-            what = "batch" if booked.sequence_type is None else f"{booked.sequence_type} block"
-            reason = f"direct-debit {what} {reference} ({booked.pending_total} still to collect)"
-            found.append(Candidate(score, reason, batch=booked))
-        return found
+            reason = f"direct debit {line.end_to_end_id} of batch {collection.message_id}"
+            return [Candidate(score, reason, collection.invoice, collection=collection)]
+        booked = self.sepa.batches.get(line.payment_information_id or "")
+        if booked is None:
+            return []
+        exact = booked.pending_total == line.amount
+        score = SEPA_REFERENCE_AND_AMOUNT if exact else REFERENCE_ONLY
+        what = "batch" if booked.sequence_type is None else f"{booked.sequence_type} block"
+        reason = (
+            f"direct-debit {what} {line.payment_information_id} "
+            f"({booked.pending_total} still to collect)"
+        )
+        return [Candidate(score, reason, batch=booked)]
 
     def _owed_exactly(
         self, member_id: int, amount: Decimal, score: Decimal, by: str

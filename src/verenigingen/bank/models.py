@@ -113,9 +113,15 @@ class BankStatementLine(IdMixin, Base):
     """The payer's message: ``/REMI/`` or ``Ustrd``, or the whole description of an
     unstructured MT940 ``:86:``."""
     end_to_end_id: Mapped[str | None] = mapped_column(String(35))
-    """The payer's end-to-end id; on a batch booking, which has none, the batch's payment
-    information id (camt ``Btch/PmtInfId``, MT940 ``/PREF/``): for the direct-debit batches the
-    association collects, both are references it made itself (``bank/sepa_matching.py``)."""
+    """The payer's end-to-end id (camt ``EndToEndId``, MT940 ``/EREF/``): of one transaction
+    only, so a batch booking has none. For the association's own direct debits it is a
+    collection's (``bank/sepa_matching.py``)."""
+    payment_information_id: Mapped[str | None] = mapped_column(String(35))
+    """The SEPA payment information id the line books (camt ``Btch/PmtInfId`` or the
+    ``TxDtls/Refs/PmtInfId`` its transactions share, MT940 ``/PREF/``): on a batch booking, the
+    batch's. For the association's own direct debits it names a batch (its message id) or one
+    of its blocks (``bank/sepa_matching.py``). Not indexed: reconciliation reads it from the
+    lines it scores and looks the batch up by it, never a line."""
     bank_reference: Mapped[str | None] = mapped_column(String(35))
     """The bank's own reference of the entry (camt ``AcctSvcrRef``, MT940 ``//`` reference)."""
     transaction_type: Mapped[str | None] = mapped_column(String(35))

@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 import mt940
+from schwifty import IBAN
 
 from verenigingen.bank.descriptions import parse_description
 from verenigingen.bank.errors import StatementCurrencyMismatch, StatementFileMalformed
@@ -26,6 +27,7 @@ _TAG = re.compile(r"^:(?P<tag>\d{2}[A-Z]?|NS):")
 _BALANCE = re.compile(r"^[CD]\d{6}[A-Z]{3}\d{1,12},\d{0,2}$")
 _BALANCE_TAGS = {"60F", "60M", "62F", "62M", "64", "65"}
 _IBAN = re.compile(r"^[A-Z]{2}\d{2}[A-Z0-9]{10,30}$")
+_TRIODOS_ACCOUNT = re.compile(r"^TRIODOSBANK/(\d{1,10})$")
 # What the mt-940 package raises on a field it cannot read: a pattern that does not match
 # (RuntimeError), a date or amount out of range (ValueError, decimal's ArithmeticError).
 _PARSE_ERRORS = (RuntimeError, ValueError, ArithmeticError, KeyError, TypeError, IndexError)
@@ -135,7 +137,7 @@ def _statement(block: _Block) -> Statement:
     number_field = block.first("28C", "28")
     assert number_field is not None  # checked above
     return Statement(
-        account=str(data.get("account_identification") or "").strip(),
+        account=_account(str(data.get("account_identification") or "").strip()),
         currency=currency,
         statement_number=number_field.value.strip(),
         sequence_number=int(data["statement_number"]),
@@ -146,6 +148,15 @@ def _statement(block: _Block) -> Statement:
         entries=tuple(_entries(block, parsed, currency)),
         where=where,
     )
+
+
+def _account(named: str) -> str:
+    """The account as ``:25:`` names it; Triodos's ``TRIODOSBANK/0212345678`` as the IBAN it is
+    (the bank and its domestic number say which)."""
+    triodos = _TRIODOS_ACCOUNT.match(named)
+    if triodos is None:
+        return named
+    return str(IBAN.generate("NL", bank_code="TRIO", account_code=triodos.group(1).zfill(10)))
 
 
 def _parse(block: _Block) -> Any:
@@ -204,11 +215,12 @@ def _entries(block: _Block, parsed: Any, currency: str) -> list[StatementEntry]:
                 remittance=description.remittance,
                 end_to_end_id=description.end_to_end_id,
                 bank_reference=bank_reference,
-                transaction_type=description.transaction_type or data.get("id"),
+                transaction_type=description.transaction_type
+                or (str(data.get("id") or "").strip() or None),
                 mandate_reference=description.mandate_reference,
                 creditor_id=description.creditor_id,
                 return_reason=description.return_reason,
-                batch_reference=description.batch_reference,
+                payment_information_id=description.payment_information_id,
             )
         )
     return entries

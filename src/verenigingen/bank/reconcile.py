@@ -253,7 +253,7 @@ def _payment(line: BankStatementLine, candidate: Candidate) -> ReceivedPayment:
         customer_id=invoice.customer_id,
         posting_date=line.booking_date,
         paid_amount=line.amount,
-        reference_no=line.end_to_end_id or line.bank_reference,
+        reference_no=line.end_to_end_id or line.payment_information_id or line.bank_reference,
         allocations=((invoice.id, allocated),) if allocated else (),
     )
 

@@ -235,7 +235,7 @@ def _pay(
             customer_id=customer_id,
             paid_amount=line.amount,
             posting_date=line.booking_date,
-            reference_no=line.end_to_end_id or line.bank_reference,
+            reference_no=line.end_to_end_id or line.payment_information_id or line.bank_reference,
             reference_date=line.booking_date,
             allocations=[
                 AllocationIn(invoice_id=invoice_id, allocated_amount=amount)

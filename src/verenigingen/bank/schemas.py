@@ -110,6 +110,8 @@ class StatementLineOut(BaseModel):
     counterparty_bic: str | None
     remittance: str | None
     end_to_end_id: str | None
+    payment_information_id: str | None
+    """The SEPA payment information id a batch booking names (the batch's)."""
     bank_reference: str | None
     transaction_type: str | None
     mandate_reference: str | None

@@ -4,7 +4,7 @@ A bank books a submitted direct-debit batch in one of two ways, and both carry r
 association made itself (``sepa/batches.py``, ``sepa/pain008.py``), so a match is certain (1.0):
 
 - one line for the whole batch, or for one of its payment-information blocks (FRST, RCUR): the
-  line's reference is the batch's message id or a block's payment information id
+  line's payment information id is the batch's message id or a block's payment information id
   (``{message_id}-{sequence type}``) and its amount what the batch's (or block's) pending
   entries collect;
 - one line per collection: the line's end-to-end id is an entry's, and its amount the entry's.
@@ -15,12 +15,16 @@ A block or a single collection is collected here the same way, entry by entry
 Collected; once no entry of the batch is pending, ``process_batch`` closes the batch: it finds
 nothing left to collect and counts each entry for what it is (Processed, or Partially Processed
 when some entry was rejected or returned). The bank never sets a batch's status itself.
+
+The lines name these references in their own columns: a collection by its end-to-end id
+(``BankStatementLine.end_to_end_id``), a batch or block by its payment information id
+(``BankStatementLine.payment_information_id``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -81,12 +85,18 @@ class SepaReferences:
     """By message id and by payment information id."""
 
     @classmethod
-    def load(cls, session: Session, references: Iterable[str]) -> SepaReferences:
-        wanted = sorted(set(references))
+    def load(
+        cls,
+        session: Session,
+        end_to_end_ids: Iterable[str],
+        payment_information_ids: Iterable[str],
+    ) -> SepaReferences:
+        """The pending collections the lines' end-to-end ids name, and the submitted batches
+        (or blocks) their payment information ids name."""
         found = cls()
-        for start in range(0, len(wanted), REFERENCE_CHUNK):
-            chunk = wanted[start : start + REFERENCE_CHUNK]
+        for chunk in _chunks(end_to_end_ids):
             found._load_collections(session, chunk)
+        for chunk in _chunks(payment_information_ids):
             found._load_batches(session, chunk)
         return found
 
@@ -135,6 +145,12 @@ class SepaReferences:
             for sequence_type, total in blocks.items():
                 block = BookedBatch(batch, sequence_type, total)
                 self.batches[block.reference] = block
+
+
+def _chunks(references: Iterable[str]) -> Iterator[list[str]]:
+    wanted = sorted(set(references))
+    for start in range(0, len(wanted), REFERENCE_CHUNK):
+        yield wanted[start : start + REFERENCE_CHUNK]
 
 
 def _message_id_of(reference: str) -> str:

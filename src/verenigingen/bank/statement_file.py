@@ -31,8 +31,10 @@ class StatementEntry:
     mandate_reference: str | None = None
     creditor_id: str | None = None
     return_reason: str | None = None
-    batch_reference: str | None = None
-    """The payment information id of a batch booking (one entry for many transactions)."""
+    payment_information_id: str | None = None
+    """The SEPA payment information id (``PmtInfId``) the entry books: on a batch booking (one
+    entry for many transactions) the batch's, named by camt ``Btch/PmtInfId`` or the
+    ``TxDtls/Refs/PmtInfId`` its transactions share, MT940 ``/PREF/``."""
 
 
 @dataclass(frozen=True)
