@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import delete, exists, insert, select, update
+from sqlalchemy import delete, exists, select, update
 from sqlalchemy.orm import Session
 
 from verenigingen import clock
@@ -30,6 +30,7 @@ from verenigingen.auth.permissions import Permission, require
 from verenigingen.billing.models import DocStatus, Invoice, InvoiceStatus, ModeOfPayment
 from verenigingen.billing.service.bulk_payments import ReceivedPayment, record_payments
 from verenigingen.cache.tags import bump_tags
+from verenigingen.db.bulk import insert_rows
 from verenigingen.errors import NotFound
 from verenigingen.jobs import report_progress
 from verenigingen.members.models import Member
@@ -181,10 +182,11 @@ def create_batch(
     session.add(batch)
     session.flush()
     entries = [_entry_row(batch, creditor, row) for row in rows]
-    session.execute(insert(DirectDebitEntry), entries)
+    insert_rows(session, DirectDebitEntry, entries)
     take_due_retries(session, batch.id, collection_date)
-    session.execute(
-        insert(SepaMandateUsage),
+    insert_rows(
+        session,
+        SepaMandateUsage,
         [
             {
                 "mandate_id": entry["mandate_id"],

@@ -9,6 +9,8 @@ from verenigingen.sepa.errors import InvalidSepaText
 
 SEPA_CHARACTERS = re.compile(r"^[A-Za-z0-9/?:().,'+ -]*$")
 """a-z, A-Z, 0-9, space and ``/ - ? : ( ) . , ' +`` (EPC217-08, the basic Latin set)."""
+_OUTSIDE_SEPA = re.compile(r"[^A-Za-z0-9/?:().,'+ -]+")
+_SPACES = re.compile(r"  +")
 
 
 def is_sepa_text(value: str) -> bool:
@@ -32,6 +34,9 @@ def check_sepa_text(value: str, *, field: str, max_length: int) -> str:
 def to_sepa_text(value: str, max_length: int) -> str:
     """``value`` with every character outside the SEPA set replaced (accents dropped), cut to
     ``max_length``: for names and remittance texts that come from member records."""
-    plain = unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode("ascii")
-    cleaned = "".join(c if is_sepa_text(c) else " " for c in plain)
-    return " ".join(cleaned.split())[:max_length].strip()
+    plain = value
+    if not value.isascii():
+        plain = unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode("ascii")
+    # One pass of each expression per text: a 100,000-entry batch cleans 200,000 of them.
+    cleaned = _SPACES.sub(" ", _OUTSIDE_SEPA.sub(" ", plain)).strip()
+    return cleaned[:max_length].strip()
