@@ -442,6 +442,51 @@ def test_an_import_costs_the_same_statements_for_2_or_6_rejects(
     assert count(session, SepaReturn) == 8
 
 
+STOP_IMPORT_STATEMENTS = 25
+"""An import whose rejects stop or invalidate mandates, for 2 rejects as for 6: what every
+import costs, and five for the mandates (locked, changed, their members' tags bumped, the
+members' accounts read, notified). It was five per reject: a lock, an update, a bump, a read
+and a notification each."""
+
+
+def test_an_import_with_stop_codes_costs_the_same_statements_for_2_or_6_rejects(
+    session: Session, collectables: Collectables, treasurer: User
+) -> None:
+    from verenigingen.perf.capture import capture
+
+    members = [collectables.member() for _ in range(8)]
+    for number, member in enumerate(members):
+        portal = create_user(session, f"lid{number}@example.org", Role.MEMBER)
+        session.get_one(Member, member.id).user_id = portal.id
+    invoices = [collectables.invoice(member) for member in members]
+    batch = collected_batch(session, treasurer, 8)
+    entries = entries_by_invoice(session, batch)
+    ids = [entries[invoice.id].end_to_end_id for invoice in invoices]
+    codes = ["AC04", "MD01", "AC01", "AC06", "AG01", "MD07", "MD02", "AC04"]
+    rejects = [(block(batch), e2e, code) for e2e, code in zip(ids, codes, strict=True)]
+    few = pain_002(batch.message_id, rejects[:2])
+    many = pain_002(batch.message_id, rejects[2:], message_id="STS-2")
+    with capture() as small:
+        first = import_status_report(session, treasurer, few)
+    with capture() as large:
+        second = import_status_report(session, treasurer, many)
+    assert (first.tally.mandates_stopped, first.tally.mandates_invalidated) == (1, 1)
+    assert (second.tally.mandates_stopped, second.tally.mandates_invalidated) == (5, 1)
+    assert small.count == large.count == STOP_IMPORT_STATEMENTS, large.describe()
+    session.expire_all()
+    statuses = [
+        session.scalars(select(SepaMandate.status).where(SepaMandate.member_id == m.id)).one()
+        for m in members
+    ]
+    invalid = {1, 6}
+    assert statuses == [
+        MandateStatus.INVALID if n in invalid else MandateStatus.SUSPENDED for n in range(8)
+    ]
+    asked = session.scalars(select(Notification.subject).order_by(Notification.id)).all()
+    assert len(asked) == 8
+    assert asked.count("Direct debit mandate invalid: please sign a new one") == 2
+
+
 @pytest.mark.parametrize(
     "namespace",
     [

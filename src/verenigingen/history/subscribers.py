@@ -28,7 +28,7 @@ from verenigingen.events import FollowUps, subscriber
 from verenigingen.history import pipeline
 from verenigingen.history.analytics import MonthDelta, first_of_month
 from verenigingen.history.pipeline import PipelinePolicy, SummaryDelta, month_of
-from verenigingen.sepa.events import MandateChanged
+from verenigingen.sepa.events import MandateChanged, MandatesChanged
 from verenigingen.settings import runtime_of
 
 
@@ -110,4 +110,10 @@ def invoices_turned_overdue(session: Session, event: InvoicesTurnedOverdue) -> F
 def mandate_changed(session: Session, event: MandateChanged) -> FollowUps:
     # A history lists the member's mandates and the mandate covering each invoice.
     bump_tags(session, [f"member:{event.member_id}"])
+    return []
+
+
+@subscriber(MandatesChanged)
+def mandates_changed(session: Session, event: MandatesChanged) -> FollowUps:
+    bump_tags(session, sorted(f"member:{member_id}" for member_id in event.member_ids))
     return []

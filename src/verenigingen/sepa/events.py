@@ -14,3 +14,11 @@ class MandateChanged(DomainEvent):
     mandate_id: int
     member_id: int
     status: str
+
+
+@dataclass(frozen=True)
+class MandatesChanged(DomainEvent):
+    """Several mandates changed status at once (a status report's stop or invalid codes)."""
+
+    mandate_ids: tuple[int, ...]
+    member_ids: frozenset[int]

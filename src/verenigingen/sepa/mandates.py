@@ -14,10 +14,13 @@ Cancelled, Invalid and Expired are final: the reference is never used again. Eve
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from schwifty import IBAN
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from verenigingen import clock, events
 from verenigingen.auth.models import User
@@ -25,7 +28,7 @@ from verenigingen.auth.permissions import Permission, require, require_any
 from verenigingen.errors import NotFound
 from verenigingen.iban import bank_account
 from verenigingen.sepa.errors import MandateTransitionNotAllowed, ReasonRequired
-from verenigingen.sepa.events import MandateChanged
+from verenigingen.sepa.events import MandateChanged, MandatesChanged
 from verenigingen.sepa.models import MandateStatus, SepaMandate
 
 EXPIRY_MONTHS = 36
@@ -97,6 +100,94 @@ def invalidate_mandate(session: Session, user: User, mandate_id: int, reason: st
     mandate = _locked_mandate(session, mandate_id)
     open_statuses = (MandateStatus.DRAFT, MandateStatus.ACTIVE, MandateStatus.SUSPENDED)
     return _change_status(session, user, mandate, open_statuses, MandateStatus.INVALID, text)
+
+
+OPEN_STATUSES = (MandateStatus.DRAFT, MandateStatus.ACTIVE, MandateStatus.SUSPENDED)
+BANK_TRANSITIONS = {
+    MandateStatus.SUSPENDED: (MandateStatus.ACTIVE,),
+    MandateStatus.INVALID: OPEN_STATUSES,
+}
+"""What the bank's reason codes may do to a mandate, and from which statuses: the rules of
+:func:`suspend_mandate` and :func:`invalidate_mandate`."""
+
+
+@dataclass(frozen=True)
+class BankStatusChange:
+    """A mandate to suspend or invalidate because of a reject or return, and why."""
+
+    mandate_id: int
+    status: MandateStatus
+    reason: str
+
+
+def lock_mandates(session: Session, mandate_ids: Sequence[int]) -> dict[int, SepaMandate]:
+    """The mandates ``mandate_ids`` by id, locked in id order (one statement)."""
+    ids = sorted(set(mandate_ids))
+    if not ids:
+        return {}
+    return {
+        mandate.id: mandate
+        for mandate in session.scalars(
+            select(SepaMandate)
+            .where(SepaMandate.id.in_(ids))
+            .order_by(SepaMandate.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    }
+
+
+def change_statuses_for_bank(
+    session: Session,
+    user: User,
+    mandates: dict[int, SepaMandate],
+    changes: Sequence[BankStatusChange],
+) -> list[bool]:
+    """Suspend or invalidate many locked ``mandates`` at once; for each change, whether it
+    applied.
+
+    Each change applies only from the statuses :data:`BANK_TRANSITIONS` allows, judged after the
+    changes before it (a second stop code on a mandate just suspended does nothing), so the
+    outcome is that of calling :func:`suspend_mandate` or :func:`invalidate_mandate` for each in
+    turn; a change that does not apply is skipped, not refused (the bank reported a fact). One
+    UPDATE executemany and one ``MandatesChanged`` whatever their number.
+    """
+    require(user, Permission.BILLING_WRITE)
+    final: dict[int, BankStatusChange] = {}
+    changed: list[SepaMandate] = []
+    applied: list[bool] = []
+    for change in changes:
+        mandate = mandates[change.mandate_id]
+        current = final[mandate.id].status if mandate.id in final else mandate.status
+        applied.append(current in BANK_TRANSITIONS[change.status])
+        if not applied[-1]:
+            continue
+        if mandate.id not in final:
+            changed.append(mandate)
+        final[mandate.id] = BankStatusChange(mandate.id, change.status, _reason(change.reason))
+    if not final:
+        return applied
+    session.execute(
+        update(SepaMandate),
+        [
+            {"id": mandate_id, "status": change.status, "status_reason": change.reason}
+            for mandate_id, change in sorted(final.items())
+        ],
+    )
+    for mandate in changed:
+        # The rows were written above; the session's copies follow without a second UPDATE.
+        set_committed_value(mandate, "status", final[mandate.id].status)
+        set_committed_value(mandate, "status_reason", final[mandate.id].reason)
+        session.expire(mandate, ["modified_at"])
+    events.record(
+        session,
+        MandatesChanged(
+            user,
+            tuple(mandate.id for mandate in changed),
+            frozenset(mandate.member_id for mandate in changed),
+        ),
+    )
+    return applied
 
 
 def reinstate_mandate(session: Session, user: User, mandate_id: int) -> SepaMandate:

@@ -44,7 +44,11 @@ from verenigingen.sepa.errors import (
     StatusReportImportConcurrent,
     UnknownCollection,
 )
-from verenigingen.sepa.mandates import invalidate_mandate, suspend_mandate
+from verenigingen.sepa.mandates import (
+    BankStatusChange,
+    change_statuses_for_bank,
+    lock_mandates,
+)
 from verenigingen.sepa.models import (
     DirectDebitBatch,
     DirectDebitEntry,
@@ -52,7 +56,6 @@ from verenigingen.sepa.models import (
     MandateStatus,
     RetryStatus,
     ReturnKind,
-    SepaMandate,
     SepaMandateUsage,
     SepaReturn,
     StatusReport,
@@ -329,7 +332,7 @@ def _apply(
     tally: ReturnTally,
 ) -> list[RecordedReturn]:
     """Record the rejects and returns of ``matches``: a constant number of statements per
-    :data:`CHUNK` of them, plus a few for each stopped or invalid mandate."""
+    :data:`CHUNK` of them, and a constant number more when mandates are stopped or invalid."""
     fresh = [match for match in matches if match.entry.status not in ALREADY_RECORDED]
     tally.already_recorded += len(matches) - len(fresh)
     earlier = _earlier_returns(session, fresh)
@@ -362,10 +365,12 @@ def _apply(
                 for match in fresh
             ],
         )
+    _act_on_mandates(
+        session, user, [(match, decisions[match.entry.id][1]) for match in fresh], tally
+    )
     exhausted: list[str] = []
     for match in fresh:
         decision = decisions[match.entry.id][1]
-        _act_on_mandate(session, user, match, decision, tally)
         tally.reason_codes[match.reason_code] += 1
         if decision.retry_status == RetryStatus.WAITING:
             tally.retries_scheduled += 1
@@ -421,6 +426,9 @@ def _undo_collections(
     ]
     # A payment cancelled by hand meanwhile is skipped: its invoice owes already.
     tally.invoices_reopened += len(cancel_payments(session, user, payment_ids))
+    # Found by mandate: the (mandate, payment) key indexes them, and a mandate has a usage per
+    # collection. Usages have no index by batch or invoice; asked for by those, every chunk read
+    # every usage ever recorded, so that the time per reject grew with the association's past.
     usage_ids = {
         (row.batch_reference, row.mandate_id, row.invoice_id): row.id
         for row in session.execute(
@@ -429,10 +437,7 @@ def _undo_collections(
                 SepaMandateUsage.batch_reference,
                 SepaMandateUsage.mandate_id,
                 SepaMandateUsage.invoice_id,
-            ).where(
-                SepaMandateUsage.batch_reference.in_(sorted({m.message_id for m in matches})),
-                SepaMandateUsage.invoice_id.in_(sorted({m.entry.invoice_id for m in matches})),
-            )
+            ).where(SepaMandateUsage.mandate_id.in_(sorted({m.entry.mandate_id for m in matches})))
         )
     }
     usages: list[dict[str, Any]] = []
@@ -460,47 +465,88 @@ def _undo_collections(
     session.flush()  # the entries, one executemany
 
 
-def _act_on_mandate(
-    session: Session, user: User, match: _Match, decision: RetryDecision, tally: ReturnTally
+def _act_on_mandates(
+    session: Session,
+    user: User,
+    decided: Sequence[tuple[_Match, RetryDecision]],
+    tally: ReturnTally,
 ) -> None:
-    action = decision.mandate_action
-    if action == MandateAction.NONE:
+    """Stop or invalidate the mandates the reason codes ask for, all at once: the mandates
+    locked in one statement, changed in one (``mandates.change_statuses_for_bank``), and their
+    members asked for a new IBAN or mandate in one more pair (a read, an insert)."""
+    acting = [
+        (match, decision)
+        for match, decision in decided
+        if decision.mandate_action != MandateAction.NONE
+    ]
+    if not acting:
         return
-    mandate = session.get(SepaMandate, match.entry.mandate_id)
-    assert mandate is not None
-    reason = describe_reason(match.reason_code)
-    if action == MandateAction.STOP and mandate.status == MandateStatus.ACTIVE:
-        suspend_mandate(session, user, mandate.id, f"{reason}: a new IBAN or mandate is needed")
-        tally.mandates_stopped += 1
-        _notify_member(
-            session,
-            match.entry.member_id,
-            "Direct debit stopped: new IBAN or mandate needed",
-            f"The collection {match.entry.remittance} of {match.entry.amount} on mandate "
-            f"{mandate.mandate_reference} was refused by your bank: {reason}. Please give us a "
-            "new IBAN or sign a new mandate.",
-        )
-    elif action == MandateAction.INVALIDATE and mandate.status in (
-        MandateStatus.DRAFT,
-        MandateStatus.ACTIVE,
-        MandateStatus.SUSPENDED,
-    ):
-        invalidate_mandate(session, user, mandate.id, f"{reason} (reported by the bank)")
-        tally.mandates_invalidated += 1
-        _notify_member(
-            session,
-            match.entry.member_id,
-            "Direct debit mandate invalid: please sign a new one",
-            f"Your bank does not accept mandate {mandate.mandate_reference}: {reason}. "
-            "Please sign a new mandate.",
-        )
+    mandates = lock_mandates(session, [match.entry.mandate_id for match, _ in acting])
+    changes = []
+    for match, decision in acting:
+        reason = describe_reason(match.reason_code)
+        if decision.mandate_action == MandateAction.STOP:
+            change = BankStatusChange(
+                match.entry.mandate_id,
+                MandateStatus.SUSPENDED,
+                f"{reason}: a new IBAN or mandate is needed",
+            )
+        else:
+            change = BankStatusChange(
+                match.entry.mandate_id, MandateStatus.INVALID, f"{reason} (reported by the bank)"
+            )
+        changes.append(change)
+    applied = change_statuses_for_bank(session, user, mandates, changes)
+    notices: list[tuple[int, str, str]] = []
+    for (match, decision), took_effect in zip(acting, applied, strict=True):
+        if not took_effect:
+            continue
+        mandate = mandates[match.entry.mandate_id]
+        reason = describe_reason(match.reason_code)
+        if decision.mandate_action == MandateAction.STOP:
+            tally.mandates_stopped += 1
+            notices.append(
+                (
+                    match.entry.member_id,
+                    "Direct debit stopped: new IBAN or mandate needed",
+                    f"The collection {match.entry.remittance} of {match.entry.amount} on mandate "
+                    f"{mandate.mandate_reference} was refused by your bank: {reason}. Please give "
+                    "us a new IBAN or sign a new mandate.",
+                )
+            )
+        else:
+            tally.mandates_invalidated += 1
+            notices.append(
+                (
+                    match.entry.member_id,
+                    "Direct debit mandate invalid: please sign a new one",
+                    f"Your bank does not accept mandate {mandate.mandate_reference}: {reason}. "
+                    "Please sign a new mandate.",
+                )
+            )
+    _notify_members(session, notices)
 
 
-def _notify_member(session: Session, member_id: int, subject: str, message: str) -> None:
-    user_id = session.scalar(select(Member.user_id).where(Member.id == member_id))
-    if user_id is None:
-        return  # no portal account: the treasurer sees it in the retry queue
-    session.execute(insert(Notification), [_notification(user_id, subject, message)])
+def _notify_members(session: Session, notices: Sequence[tuple[int, str, str]]) -> None:
+    """One notification per (member id, subject, message) to the member's portal account; a
+    member without one is left out (the treasurer sees it in the retry queue)."""
+    member_ids = sorted({member_id for member_id, _, _ in notices})
+    if not member_ids:
+        return
+    accounts = {
+        row.id: row.user_id
+        for row in session.execute(
+            select(Member.id, Member.user_id).where(Member.id.in_(member_ids))
+        )
+        if row.user_id is not None
+    }
+    rows = [
+        _notification(accounts[member_id], subject, message)
+        for member_id, subject, message in notices
+        if member_id in accounts
+    ]
+    if rows:
+        session.execute(insert(Notification), rows)
 
 
 def _notify_treasurers(session: Session, lines: list[str]) -> None:
