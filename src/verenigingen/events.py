@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 from sqlalchemy.orm import Session
 
 from verenigingen.auth.models import User
+from verenigingen.jobs.chunks import chunks_held
 from verenigingen.jobs.groups import open_group
 from verenigingen.jobs.outbox import JobRequest, enqueue_many
 from verenigingen.jobs.registry import get_task
@@ -82,7 +83,8 @@ def record(session: Session, event: DomainEvent) -> None:
 
     The jobs of all subscribers go into one INSERT (one statement whatever their number); an
     event without a user may not ask for jobs. With ``defer_heavy_handlers`` off they are not
-    enqueued but run here (:func:`run_follow_ups_now`).
+    enqueued but run here (:func:`run_follow_ups_now`); on a session that collects them
+    (:func:`collect_follow_ups`) they are handed to its collector.
     """
     if not _loaded_modules:
         raise SubscribersNotLoaded(
@@ -97,7 +99,10 @@ def record(session: Session, event: DomainEvent) -> None:
     if event.user is None:
         names = ", ".join(request.name for request in follow_ups)
         raise ValueError(f"{type(event).__name__} has no user to run its follow-up jobs: {names}")
-    if runtime_of(session).defer_heavy_handlers:
+    collected: list[JobRequest] | None = session.info.get(_COLLECTED)
+    if collected is not None:
+        collected.extend(follow_ups)
+    elif runtime_of(session).defer_heavy_handlers:
         # Jobs that follow one named thing (a payment) are one group: one notification.
         subject = event.follow_up_subject()
         group_id = None
@@ -110,6 +115,16 @@ def record(session: Session, event: DomainEvent) -> None:
     else:
         run_follow_ups_now(session, follow_ups, user=event.user)
         session.info[_FOLLOW_UPS_DONE] = True
+
+
+_COLLECTED = "verenigingen.events.collected"
+
+
+def collect_follow_ups(session: Session, into: list[JobRequest]) -> None:
+    """From now on the follow-up jobs of the events recorded on ``session`` are added to
+    ``into`` instead of enqueued (or run): a bulk loader (the demo) that writes thousands of
+    events gathers their follow-ups and asks for the work once, coalesced, at its end."""
+    session.info[_COLLECTED] = into
 
 
 _FOLLOW_UP_JOBS = "verenigingen.events.follow_up_jobs"
@@ -148,8 +163,10 @@ def run_follow_ups_now(session: Session, follow_ups: Sequence[JobRequest], *, us
     fails fails the write. Each task gets its parameters as a worker would, through JSON."""
     session.info[_INLINE] = True
     try:
-        for request in follow_ups:
-            get_task(request.name).run(session, user, json.loads(json.dumps(request.params)))
+        # The writer's transaction is not the task's to commit in chunks.
+        with chunks_held(session):
+            for request in follow_ups:
+                get_task(request.name).run(session, user, json.loads(json.dumps(request.params)))
     finally:
         del session.info[_INLINE]
 

@@ -406,9 +406,10 @@ def test_a_heartbeat_sweeps_a_dead_workers_job_and_cancels_one_whose_cancel_was_
 def test_the_dues_run_stops_between_batches_on_a_cancel_request_and_bills_nothing(
     session, admin, job_engine, runtime, frozen_today, monkeypatch
 ):
-    import verenigingen.dues.tasks  # registers dues.generate
+    import verenigingen.dues.tasks  # noqa: F401  (registers dues.generate)
     from member_factories import bulk_schedules, make_type
     from verenigingen.billing.models import Invoice
+    from verenigingen.jobs import chunks
 
     bulk_schedules(session, make_type(session), 25, start=frozen_today)
     job = enqueue(session, "dues.generate", user=admin, batch_size=10)
@@ -423,13 +424,14 @@ def test_the_dues_run_stops_between_batches_on_a_cancel_request_and_bills_nothin
         cancel_from_the_heartbeat(runtime, job.id)
         stop_if_cancel_requested()
 
-    monkeypatch.setattr(
-        verenigingen.dues.tasks, "stop_if_cancel_requested", heard_after_the_first_batch
-    )
+    monkeypatch.setattr(chunks, "stop_if_cancel_requested", heard_after_the_first_batch)
     assert run_job(runtime, job.id) is RunOutcome.CANCELLED
     assert checks == ["asked"]  # after the first of three batches; the run stopped there
     session.expire_all()
-    assert session.scalar(select(func.count()).select_from(Invoice)) == 0  # all rolled back
+    # In the test's transaction the job does not own its transaction, so its batches are not
+    # committed one by one (jobs.chunks; tests/dues/test_dues_chunks.py commits them): all
+    # rolled back.
+    assert session.scalar(select(func.count()).select_from(Invoice)) == 0
     assert reload(session, job).status == JobStatus.CANCELLED
 
 

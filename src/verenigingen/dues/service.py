@@ -161,8 +161,9 @@ def generate_dues(
     in bulk, so schedule objects already loaded in ``session`` keep their old dates until they
     are refreshed.
 
-    ``after_batch`` is called after each batch but the last: a tracked job's check for a cancel
-    request (it raises, and the caller rolls the whole run back).
+    ``after_batch`` is called after each batch but the last: the dues job commits the batch
+    there (``jobs.commit_chunk``), or stops at a cancel request (it raises, and the batch in
+    hand is rolled back).
     """
     require(user, Permission.BILLING_WRITE)
     if batch_size < 1:

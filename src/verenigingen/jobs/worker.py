@@ -42,6 +42,7 @@ from verenigingen.db.engine import make_engine
 from verenigingen.db.session import make_session_factory
 from verenigingen.errors import DomainError
 from verenigingen.jobs.attempt import record_cancelled_attempt, record_failed_claim
+from verenigingen.jobs.chunks import job_transaction
 from verenigingen.jobs.claims import BatchClaims, Claim, ClaimStrategy, Completion, LeaseTerms
 from verenigingen.jobs.claims_plain import PlainClaims
 from verenigingen.jobs.claims_postgresql import PostgresClaims
@@ -294,7 +295,10 @@ class _Group:
         progress = self.held[claim.id].progress
         try:
             task = get_task(claim.name)
-            with deadline(claim.timeout, stop), reporting_to(progress):
+            # A job in its own transaction may commit its work in chunks (jobs.chunks); one in
+            # a savepoint of the group's transaction may not.
+            owned = job_transaction(self.session) if savepoint is None else contextlib.nullcontext()
+            with deadline(claim.timeout, stop), reporting_to(progress), owned:
                 value = task.run(self.session, user, dict(claim.params))
             stop.raise_if_cancel_requested()  # seen by a heartbeat after the task last asked
             if (figures := progress.figures) is not None:
