@@ -8,9 +8,10 @@ a few invoices are credited, and families share one paying customer.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -29,7 +30,10 @@ from verenigingen.billing.service.invoices import refresh_overdue
 from verenigingen.db.base import Base
 from verenigingen.db.session import unit_of_work
 from verenigingen.demo import names
+from verenigingen.demo.follow_up import coalesced
 from verenigingen.dues.service import generate_dues
+from verenigingen.events import collect_follow_ups
+from verenigingen.jobs import JobRequest, enqueue_many
 from verenigingen.members.models import (
     BillingPeriod,
     Member,
@@ -111,23 +115,34 @@ class DemoBuilder:
         self.type_ids: list[int] = []
         self.type_weights: list[int] = []
         self.admin_id = 0
+        self.follow_ups: list[JobRequest] = []
 
     # -- the whole run -------------------------------------------------------------------------
 
     def run(self, progress: Callable[[int], None] | None = None) -> None:
-        with unit_of_work(self.factory) as session:
+        with self._unit() as session:
             self._setup(session)
         joiners = self._joiners_per_month()
         for index in range(self.options.months):
             month = clock.add_months(self.first_month, index)
-            with unit_of_work(self.factory) as session:
+            with self._unit() as session:
                 admin = session.get_one(User, self.admin_id)
                 self._month(session, admin, month, joiners[index], last=index == len(joiners) - 1)
             if progress:
                 progress(1)
-        with unit_of_work(self.factory) as session, clock.frozen(self.end):
+        with self._unit() as session, clock.frozen(self.end):
             refresh_overdue(session, self.end)
             self._link_portal_member(session)
+            # The follow-up work of every month, asked for once (demo.follow_up).
+            admin = session.get_one(User, self.admin_id)
+            enqueue_many(session, coalesced(self.follow_ups), user=admin)
+
+    @contextlib.contextmanager
+    def _unit(self) -> Iterator[Session]:
+        """A unit of work whose events' follow-up jobs are collected, not enqueued."""
+        with unit_of_work(self.factory) as session:
+            collect_follow_ups(session, self.follow_ups)
+            yield session
 
     def _joiners_per_month(self) -> list[int]:
         total, months = self.options.members, self.options.months

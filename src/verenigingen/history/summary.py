@@ -46,7 +46,7 @@ from verenigingen.money import ZERO
 
 APPLY_SUMMARY_DELTA = "history.apply_summary_delta"
 MAX_ATTEMPTS = 5
-_SUPERSEDED = (
+SUPERSEDED_REASON = (
     "superseded: the member summary was rebuilt from the ledger, which counts this event; "
     "a retry would count it twice"
 )
@@ -311,7 +311,7 @@ def _update(session: Session, customer_id: int, delta: dict[str, Any] | None) ->
         # delta (rule 3) will now never add.
         from_ledger = delta is None or any(rows.get(m) is None for m in remaining)
         if from_ledger and snapshot.failed_deltas:
-            superseded = supersede_failed(session, snapshot.failed_deltas, _SUPERSEDED)
+            superseded = supersede_failed(session, snapshot.failed_deltas, SUPERSEDED_REASON)
             if superseded != len(snapshot.failed_deltas):
                 continue  # one was retried meanwhile: it is pending now, read again
         for member_id in sorted(remaining):

@@ -9,14 +9,18 @@ once stays with the roles that write billing.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from verenigingen.auth.models import User
 from verenigingen.auth.permissions import Permission, require, require_any
 from verenigingen.history import analytics, summary
-from verenigingen.jobs import job
+from verenigingen.history.summary_bulk import recalculate_many
+from verenigingen.jobs import commit_chunk, job, report_progress
+from verenigingen.members.models import Member
 
 APPLY_SUMMARY_DELTA = summary.APPLY_SUMMARY_DELTA
 RECALCULATE_SUMMARY = "history.recalculate_summary"
@@ -59,17 +63,38 @@ def recalculate_summary(session: Session, user: User, *, customer_id: int) -> di
 def recalculate_summaries(
     session: Session, user: User, *, customer_ids: list[int]
 ) -> dict[str, Any]:
-    """Rebuild the summaries of the members of several customers (after a bulk write)."""
+    """Rebuild the summaries of the members of several customers (after a bulk write), set
+    by set, a commit after each (jobs.chunks)."""
     require_ledger_writer(user)
-    rows = sum(summary.recalculate(session, customer_id) for customer_id in customer_ids)
-    return {"customers": len(customer_ids), "rows": rows}
+    return {"customers": len(customer_ids), "rows": _recalculate_in_chunks(session, customer_ids)}
 
 
 @job(RECALCULATE_ALL, queue="long")
 def recalculate_all(session: Session, user: User) -> dict[str, Any]:
     """Rebuild every member's summary from the ledger."""
     require(user, Permission.BILLING_WRITE)
-    return {"rows": summary.recalculate_all(session)}
+    customer_ids = session.scalars(
+        select(Member.customer_id)
+        .where(Member.customer_id.is_not(None))
+        .distinct()
+        .order_by(Member.customer_id)
+    ).all()
+    return {"rows": _recalculate_in_chunks(session, [c for c in customer_ids if c is not None])}
+
+
+SUMMARY_CHUNK = 100
+"""Customers rebuilt per transaction by a long recalculation: on SQLite the write lock is held
+that long (bench/write_lock.py measures it) while requests wait."""
+
+
+def _recalculate_in_chunks(session: Session, customer_ids: Sequence[int]) -> int:
+    rows = 0
+    for start in range(0, len(customer_ids), SUMMARY_CHUNK):
+        if start:
+            commit_chunk(session)
+        rows += recalculate_many(session, customer_ids[start : start + SUMMARY_CHUNK])
+        report_progress(min(start + SUMMARY_CHUNK, len(customer_ids)), len(customer_ids))
+    return rows
 
 
 @job(
@@ -78,7 +103,15 @@ def recalculate_all(session: Session, user: User) -> dict[str, Any]:
     timeout_setting="job_timeout_payment_analytics_seconds",
 )
 def update_payment_analytics(session: Session, user: User, *, months: list[str]) -> dict[str, Any]:
-    """Recompute the analytics of the given months (YYYY-MM) from the ledger."""
+    """Recompute the analytics of the given months (YYYY-MM) from the ledger, a commit after
+    each month (jobs.chunks): a recomputed month is the same however often it is recomputed."""
     require_ledger_writer(user)
-    rows = analytics.update_months(session, months)
-    return {"months": [f"{row.month:%Y-%m}" for row in rows]}
+    firsts = sorted({analytics.parse_month(month) for month in months})
+    done: list[str] = []
+    for first in firsts:
+        if done:
+            commit_chunk(session)
+        row = analytics.update_months(session, [f"{first:%Y-%m}"])[0]
+        done.append(f"{row.month:%Y-%m}")
+        report_progress(len(done), len(firsts))
+    return {"months": done}

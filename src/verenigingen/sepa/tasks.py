@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from verenigingen import clock
 from verenigingen.auth.models import User
 from verenigingen.auth.permissions import Permission, require
-from verenigingen.jobs import enqueue, job
+from verenigingen.jobs import commit_chunk, enqueue, job, report_progress
 from verenigingen.jobs.models import Job
 from verenigingen.sepa.batches import get_batch, process_batch
 from verenigingen.sepa.errors import BatchTransitionNotAllowed
@@ -21,6 +21,9 @@ from verenigingen.sepa.usage import record_usage, record_usages
 RECORD_MANDATE_USAGE = "sepa.record_mandate_usage"
 RECORD_MANDATE_USAGES = "sepa.record_mandate_usages"
 PROCESS_BATCH = "sepa.process_batch"
+USAGES_CHUNK = 50
+"""Payments whose usages one transaction records (each a few statements: its mandate locked,
+its earlier usages counted)."""
 
 
 @job(RECORD_MANDATE_USAGE, queue="default", timeout_setting="job_timeout_mandate_usage_seconds")
@@ -44,9 +47,18 @@ def record_mandate_usage(
 def record_mandate_usages(
     session: Session, user: User, *, payment_ids: list[int]
 ) -> dict[str, Any]:
-    """The usages of direct-debit payments recorded in bulk (the demo, a statement import)."""
+    """The usages of direct-debit payments recorded in bulk (the demo, a statement import), in
+    the payments' order, a commit after each chunk (jobs.chunks): a payment with its usage is
+    skipped, so a chunk done is not done twice."""
     require(user, Permission.BILLING_WRITE)
-    return {"payments": len(payment_ids), "usages_added": record_usages(session, payment_ids)}
+    ids = sorted(set(payment_ids))
+    added = 0
+    for start in range(0, len(ids), USAGES_CHUNK):
+        if start:
+            commit_chunk(session)
+        added += record_usages(session, ids[start : start + USAGES_CHUNK])
+        report_progress(min(start + USAGES_CHUNK, len(ids)), len(ids))
+    return {"payments": len(payment_ids), "usages_added": added}
 
 
 def start_processing(session: Session, user: User, batch_id: int) -> Job:
