@@ -1,7 +1,7 @@
 """Build, export and validate a direct-debit batch of N collections; statements and seconds.
 
     .venv/bin/python bench/sepa.py [--collections 10000] [--small 100]
-        [--postgres-url postgresql://postgres@127.0.0.1:5432/postgres]
+        [--postgres-url postgresql://postgres@127.0.0.1:5432/postgres] [--databases both]
 
 Each size runs on a fresh SQLite file, and on a throw-away PostgreSQL database when
 --postgres-url (or VERENIGINGEN_TEST_POSTGRES_URL) is given: N members with an active mandate
@@ -9,8 +9,13 @@ and one submitted Unpaid invoice each, inserted in bulk; then, timed apart, ``cr
 (the candidates read, the batch, its entries and the mandate usages written, one transaction)
 and ``export_batch`` (the pain.008.001.08 built with lxml and validated against the XSD and the
 EPC rules). Statements come from ``perf.capture``; the batch's statements should not grow with N.
-What it leaves out: submitting and processing (the payments through billing), and the network
-between the application and a remote database.
+Besides the seconds on the clock each step prints the CPU seconds it cost this process and, on
+a PostgreSQL server on this machine, the connection's server process (from /proc): on a shared,
+loaded machine the clock counts the time spent waiting for a core, the CPU seconds do not.
+The steps are timed inside their transactions: the commits are left out.
+What it leaves out: submitting and processing (the payments through billing), the server's
+background processes (WAL writer, checkpointer), and the network between the application and a
+remote database.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Engine, insert, text
+from sqlalchemy.orm import Session
 
 from engines import chunks, postgres_engine, sqlite_engine
 from verenigingen import clock
@@ -123,29 +129,72 @@ def build(engine: Engine, count: int) -> int:
         return user.id
 
 
+def server_cpu_seconds(session: Session) -> float | None:
+    """CPU seconds the session's PostgreSQL server process has used, when it runs on this
+    machine (its /proc entry is readable); None on SQLite or a remote server."""
+    if session.get_bind().dialect.name != "postgresql":
+        return None
+    pid = session.execute(text("SELECT pg_backend_pid()")).scalar_one()
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class Timer:
+    """The clock, this process's CPU and the server process's CPU over one unit of work."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def __enter__(self) -> Timer:
+        self.server_started = server_cpu_seconds(self.session)
+        self.cpu_started = time.process_time()
+        self.started = time.perf_counter()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.seconds = time.perf_counter() - self.started
+        self.cpu = time.process_time() - self.cpu_started
+        server_ended = server_cpu_seconds(self.session)
+        self.server_cpu = (
+            server_ended - self.server_started
+            if server_ended is not None and self.server_started is not None
+            else 0.0
+        )
+
+
 def measure(engine: Engine, count: int) -> dict[str, float]:
     user_id = build(engine, count)
     factory = make_session_factory(engine)
     with clock.frozen(TODAY):
-        started = time.perf_counter()
-        with capture(detail=False) as log, unit_of_work(factory) as session:
+        # The timer reads the server's CPU outside the capture; the commit is not timed.
+        with (
+            unit_of_work(factory) as session,
+            Timer(session) as building,
+            capture(detail=False) as log,
+        ):
             user = session.get(User, user_id)
             assert user is not None
             batch = create_batch(session, user, COLLECTION, moment=MORNING)
             batch_id = batch.id
             assert batch.entry_count == count
-        built = time.perf_counter() - started
+            session.flush()
         build_statements = log.count
-        started = time.perf_counter()
-        with unit_of_work(factory) as session:
+        with unit_of_work(factory) as session, Timer(session) as exporting:
             user = session.get(User, user_id)
             assert user is not None
             document = export_batch(session, user, batch_id)
-        exported = time.perf_counter() - started
     return {
-        "build": built,
+        "build": building.seconds,
+        "build_cpu": building.cpu,
+        "build_server_cpu": building.server_cpu,
         "statements": build_statements,
-        "export": exported,
+        "export": exporting.seconds,
+        "export_cpu": exporting.cpu,
+        "export_server_cpu": exporting.server_cpu,
         "bytes": len(document),
     }
 
@@ -157,10 +206,15 @@ def report(
         with engine_factory() as engine:
             figures = measure(engine, size)
         total = figures["build"] + figures["export"]
+        cpu = sum(figures[key] for key in ("build_cpu", "export_cpu"))
+        server = sum(figures[key] for key in ("build_server_cpu", "export_server_cpu"))
         print(
-            f"{label}: {size:,} collections: built in {figures['build']:.2f} s with "
-            f"{figures['statements']:.0f} statements, exported and validated in "
-            f"{figures['export']:.2f} s ({figures['bytes'] / 1e6:.1f} MB); "
+            f"{label}: {size:,} collections: built in {figures['build']:.2f} s "
+            f"(CPU {figures['build_cpu']:.2f} s here, {figures['build_server_cpu']:.2f} s in "
+            f"the server) with {figures['statements']:.0f} statements, exported and validated "
+            f"in {figures['export']:.2f} s (CPU {figures['export_cpu']:.2f} s, "
+            f"{figures['export_server_cpu']:.2f} s) ({figures['bytes'] / 1e6:.1f} MB); "
+            f"{total:.2f} s in all (CPU {cpu + server:.2f} s), "
             f"{total / size * 1000:.3f} s per 1,000 collections"
         )
 
@@ -176,9 +230,18 @@ def main() -> None:
         help="PostgreSQL server for a throw-away database (default: "
         "$VERENIGINGEN_TEST_POSTGRES_URL; skipped when unset)",
     )
+    parser.add_argument(
+        "--databases",
+        choices=["both", "sqlite", "postgresql"],
+        default="both",
+        help="run on SQLite, on PostgreSQL, or on both (default)",
+    )
     arguments = parser.parse_args()
     sizes = [arguments.small, arguments.collections]
-    report("sqlite", sqlite_engine, sizes)
+    if arguments.databases != "postgresql":
+        report("sqlite", sqlite_engine, sizes)
+    if arguments.databases == "sqlite":
+        return
     if arguments.postgres_url:
         report("postgresql", lambda: postgres_engine(arguments.postgres_url, "bench_sepa"), sizes)
     else:
