@@ -41,7 +41,8 @@ from verenigingen.members.service.validation import (
     clean_optional,
 )
 
-_TERMINABLE = (MemberStatus.ACTIVE, MemberStatus.SUSPENDED, MemberStatus.EXPIRED)
+TERMINABLE = (MemberStatus.ACTIVE, MemberStatus.SUSPENDED, MemberStatus.EXPIRED)
+"""The statuses a member may be terminated from (a pending application is rejected instead)."""
 
 
 def _check_may_update(session: Session, user: User, member_id: int, fields: set[str]) -> None:
@@ -134,7 +135,7 @@ def terminate_member(
         raise MemberAlreadyTerminated(
             f"{member.member_id} was already terminated on {member.termination_date}"
         )
-    if member.status not in _TERMINABLE:
+    if member.status not in TERMINABLE:
         raise MemberNotTerminable(
             f"{member.member_id} has status {member.status}; only Active, Suspended or Expired "
             "members can be terminated"

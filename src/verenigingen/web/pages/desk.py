@@ -30,6 +30,7 @@ NavItem = tuple[str, str]
 _NAV: tuple[tuple[Permission | None, NavItem], ...] = (
     (None, ("/desk", N_("Desk"))),
     (Permission.MEMBERS_READ, ("/desk/members", N_("Members"))),
+    (Permission.MEMBERS_READ, ("/desk/applications", N_("Applications"))),
     (Permission.BILLING_READ, ("/desk/invoices", N_("Invoices"))),
     (Permission.BILLING_READ, ("/desk/payments", N_("Payments"))),
     (Permission.BILLING_WRITE, ("/desk/payments/new", N_("Register a payment"))),

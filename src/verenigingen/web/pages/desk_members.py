@@ -1,7 +1,8 @@
 """The desk's members: a search over name, member id, email and IBAN end with a status filter,
 a page at a time (``members.search``), and a member's page: memberships, the payment history
 (the history read model through its cache, as the portal and the API read it), the financial
-summary and the SEPA mandates.
+summary and the SEPA mandates; to the roles that change members, the form that terminates one
+(``desk_terminations``) or the link to decide on its application (``desk_applications``).
 
 IBANs are shown whole only to the roles that collect by direct debit (``sees_whole_ibans``), as
 the API shows them.
@@ -14,6 +15,7 @@ from typing import Annotated
 from fastapi import Query, Request
 from fastapi.responses import Response
 
+from verenigingen import clock
 from verenigingen.auth.permissions import Permission, has_permission, sees_whole_ibans
 from verenigingen.db.ids import RecordId
 from verenigingen.db.paging import PageRequest
@@ -23,9 +25,11 @@ from verenigingen.iban import mask_iban
 from verenigingen.members.models import MemberStatus
 from verenigingen.members.queries import get_member, list_memberships
 from verenigingen.members.search import MAX_SEARCH_LENGTH, MemberSearch, search_members
+from verenigingen.members.service.changes import TERMINABLE
 from verenigingen.sepa.service import list_mandates
 from verenigingen.web.deps import SessionDep
 from verenigingen.web.pages.desk import PAGE_SIZE, Cursor, desk_nav, require_desk_role
+from verenigingen.web.pages.forms import FormState
 from verenigingen.web.pages.router import page_router
 from verenigingen.web.pages.session import SignedIn
 from verenigingen.web.pages.templating import render
@@ -98,6 +102,9 @@ def member(
             "mandates": mandates,
             "shown_iban": (lambda iban: iban) if whole_ibans else mask_iban,
             "may_register_payment": has_permission(viewer, Permission.BILLING_WRITE),
+            "may_change_members": has_permission(viewer, Permission.MEMBERS_WRITE),
+            "terminable": record.status in TERMINABLE,
+            "termination": FormState(values={"termination_date": clock.today().isoformat()}),
             "nav": desk_nav(viewer),
         },
     )
