@@ -1,5 +1,6 @@
 """The desk in a real browser: a treasurer credits part of an invoice and cancels a payment,
-each after its confirmation, and sees the member's history change with each."""
+each after its confirmation, and sees the member's history change with each; axe-core on the
+invoice, payment and notifications pages and a confirmation."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 from history_factories import bulk_ledger
 from playwright.sync_api import Page, expect
 
-from conftest import LiveServer, sign_in
+from conftest import LiveServer, serious_violations, sign_in
 from contexts import context_on
 from member_factories import make_active_member, make_type
 from verenigingen.auth.service import get_user_by_email
@@ -91,3 +92,27 @@ def test_a_treasurer_credits_an_invoice_and_cancels_a_payment(page: Page, joost:
     reopened = page.locator("table.history tbody tr").last
     expect(reopened.locator(".badge")).not_to_have_text("Paid")
     expect(reopened.locator("[data-payment]")).to_have_count(0)
+
+
+def test_axe_finds_no_serious_violation(page_without_csp: Page, joost: int) -> None:
+    page = page_without_csp
+    sign_in(page, TREASURER_EMAIL)
+    expect(page).to_have_url(re.compile(r"/desk$"))
+    page.goto(f"/desk/invoices?member_id={joost}")
+    invoice_path = (
+        page.locator("table.invoices tbody tr")
+        .last.get_by_role("link", name=re.compile(r"^INV-"))
+        .get_attribute("href")
+    )
+    page.goto(f"/desk/payments?member_id={joost}")
+    unallocated = page.locator("table.payments tbody tr[data-payment$='-extra']")
+    payment_path = unallocated.get_by_role("link", name=re.compile(r"^PAY-")).get_attribute("href")
+    assert invoice_path is not None
+    assert payment_path is not None
+    for path in (invoice_path, payment_path, "/desk/notifications"):
+        page.goto(path)
+        assert serious_violations(page) == [], path
+    page.goto(payment_path)
+    page.get_by_role("button", name="Cancel the payment").click()  # never confirmed here
+    expect(page.locator(".confirm-question")).to_be_visible()
+    assert serious_violations(page) == [], "the confirmation"
