@@ -30,7 +30,10 @@ Overdue ones), the payments, the payment form for the demo member, an administra
 list (everyone's jobs), the dues run's page and an administrator's performance page (without a
 validation report: the bench's data directory has none), the SEPA and bank pages, the demo
 member's newest settled invoice and the payment that settles it, and the treasurer's
-notifications (the bench gives it 100, half of them read) with the menu's unread count. The
+notifications (the bench gives it 100, half of them read) with the menu's unread count, and,
+as the administrator, the applications waiting (the demo keeps three), the menu's count of
+them, the oldest one's page with its forms, the terminated members (the demo's leavers) and the
+demo member's termination form. The
 issue's goal for a desk page: at most 50 ms median on a 10,000-member association
 (``--members 10000``), no page's cost growing with the table.
 """

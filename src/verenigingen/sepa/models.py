@@ -4,7 +4,7 @@ import datetime as dt
 import enum
 from decimal import Decimal
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, func
+from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from verenigingen.db.base import Base, BigIntKey, IdMixin, TimestampMixin
@@ -156,6 +156,16 @@ class DirectDebitBatch(IdMixin, TimestampMixin, Base):
     entry_count: Mapped[int]
     total_amount: Mapped[Decimal]
     created_by_id: Mapped[int | None] = mapped_column(BigIntKey, ForeignKey("user_account.id"))
+    checked_at: Mapped[dt.datetime | None]
+    """When the file's checks (the XSD and the EPC rules) last ran (``sepa.checks``): the desk
+    shows their outcome from here instead of building and validating the file on each view."""
+    check_error_count: Mapped[int | None]
+    """How many errors those checks found (0: the file passes)."""
+    check_errors: Mapped[list[str] | None] = mapped_column(JSON)
+    """The first of them (at most ``sepa.checks.KEPT_ERRORS``), as the export would list them."""
+    checked_creditor: Mapped[str | None] = mapped_column(String(64))
+    """A digest of the creditor settings the checks ran with: other settings now make the
+    stored outcome stale (the file names the creditor)."""
 
 
 class DirectDebitEntry(IdMixin, Base):

@@ -13,6 +13,7 @@ from verenigingen.auth.permissions import Permission, require
 from verenigingen.jobs import commit_chunk, enqueue, job, report_progress
 from verenigingen.jobs.models import Job
 from verenigingen.sepa.batches import get_batch, process_batch
+from verenigingen.sepa.checks import CHECK_BATCH, check_batch
 from verenigingen.sepa.errors import BatchTransitionNotAllowed
 from verenigingen.sepa.mandates import expire_mandates
 from verenigingen.sepa.models import BatchStatus, DirectDebitEntry, EntryStatus
@@ -100,3 +101,11 @@ def expire_unused_mandates(session: Session, user: User) -> dict[str, Any]:
     """Expire the mandates without a collection for 36 months (EPC rulebook)."""
     require(user, Permission.BILLING_WRITE)
     return {"mandates_expired": expire_mandates(session, user, clock.today())}
+
+
+@job(CHECK_BATCH, queue="default")
+def check_direct_debit_batch(session: Session, user: User, *, batch_id: int) -> dict[str, Any]:
+    """The batch's file built and validated against the XSD and the EPC rules, the outcome
+    stored on the batch (``sepa.checks``) for the desk to show."""
+    checks = check_batch(session, user, batch_id)
+    return {"batch_id": batch_id, "errors": checks.error_count}

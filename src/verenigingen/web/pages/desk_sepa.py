@@ -19,20 +19,21 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from verenigingen import clock
 from verenigingen.auth.models import User
 from verenigingen.auth.permissions import Permission, require
 from verenigingen.clock import EARLIEST_DAY, LATEST_DAY
 from verenigingen.db.ids import RecordId
 from verenigingen.db.paging import Keyset, PageRequest, keyset_page
 from verenigingen.errors import DomainError
-from verenigingen.sepa import batches, pain008, retries, returns, tasks
+from verenigingen.jobs.schemas import JobProgressOut
+from verenigingen.sepa import batches, checks, pain008, retries, returns, tasks
 from verenigingen.sepa import errors as sepa_errors
 from verenigingen.sepa.creditor import current_creditor
 from verenigingen.sepa.models import BatchStatus, DirectDebitBatch, DirectDebitEntry
 from verenigingen.sepa.status_reports import MAX_FILE_BYTES
 from verenigingen.web.deps import SessionDep
 from verenigingen.web.pages.desk import PAGE_SIZE, Cursor, desk_nav, require_desk_role
+from verenigingen.web.pages.desk_jobs import POLL_SECONDS
 from verenigingen.web.pages.forms import N_, FormState, flash, flash_message
 from verenigingen.web.pages.router import page_router
 from verenigingen.web.pages.session import SignedIn
@@ -66,6 +67,11 @@ BATCH_SUBMITTED = flash_message(
     "sepa_batch_submitted", "success", N_("The batch is marked as submitted to the bank.")
 )
 BATCH_CANCELLED = flash_message("sepa_batch_cancelled", "success", N_("The batch is cancelled."))
+CHECKS_QUEUED = flash_message(
+    "sepa_checks_queued",
+    "success",
+    N_("The file's checks are running as a job; their progress shows under Checks."),
+)
 BATCH_PROCESSING = flash_message(
     "sepa_batch_processing",
     "success",
@@ -136,6 +142,8 @@ def create_batch(
     except (sepa_errors.NothingToCollect, sepa_errors.CreditorNotConfigured) as refusal:
         form.add_error("", REFUSED, reason=refusal.detail)
         return _batches_page(request, session, viewer, form, status_code=409)
+    # The file's checks grow with the batch: a job runs them once and stores their outcome.
+    checks.start_checks(session, viewer, batch.id)
     response = RedirectResponse(f"/desk/sepa/batches/{batch.id}", status_code=303)
     flash(response, request, BATCH_CREATED)
     return response
@@ -198,31 +206,48 @@ def batch_detail(
 def batch_checks(
     request: Request, session: SessionDep, viewer: SignedIn, batch_id: RecordId
 ) -> Response:
-    """Whether the batch's file passes the XSD and the EPC rules, every entry's errors listed:
-    the file is built and validated as the download does (its cost grows with the batch, so the
-    batch page loads it apart). Four statements: the sign-in, the batch, every entry, the
-    creditor."""
+    """Whether the batch's file passes the XSD and the EPC rules, as its checks stored it
+    (``sepa.checks``; stale when the creditor settings changed since), or the checks' job while
+    it waits or runs. The same statements for any batch: the sign-in, the batch, the creditor,
+    and the job when nothing current is stored."""
     require_treasurer(viewer)
     batch = batches.get_batch(session, viewer, batch_id)
-    checks: list[str] = []
     creditor = current_creditor(session)
-    if creditor is not None and batch.status != BatchStatus.CANCELLED:
-        try:
-            pain008.validated_document(
-                batch, batches.batch_entries(session, batch.id), creditor, clock.now()
-            )
-        except sepa_errors.BatchInvalid as invalid:
-            checks = invalid.errors
+    stored = checks.stored_checks(batch, creditor)
+    running = None
+    if creditor is not None and stored.state is not checks.CheckState.CURRENT:
+        running = checks.running_checks(session, batch.id)
     return render(
         request,
         "desk/sepa_batch_checks.html",
         {
             "batch": batch,
-            "checks": checks,
+            "stored": stored,
+            "running": running,
+            "progress_of": JobProgressOut.of,
+            "poll_seconds": POLL_SECONDS,
             "has_creditor": creditor is not None,
             "statuses": BatchStatus,
         },
     )
+
+
+@router.post("/desk/sepa/batches/{batch_id}/checks")
+def check_batch(
+    request: Request, session: SessionDep, viewer: SignedIn, batch_id: RecordId
+) -> Response:
+    """Queue the batch's checks (the same job while one waits or runs), then the batch's page;
+    a cancelled batch its page with the refusal, nothing queued."""
+    require_treasurer(viewer)
+    try:
+        with session.begin_nested():
+            checks.start_checks(session, viewer, batch_id)
+    except sepa_errors.BatchTransitionNotAllowed as refusal:
+        batch = batches.get_batch(session, viewer, batch_id)
+        return _batch_page(request, session, viewer, batch, refusal=refusal.detail, status_code=409)
+    response = RedirectResponse(f"/desk/sepa/batches/{batch_id}", status_code=303)
+    flash(response, request, CHECKS_QUEUED)
+    return response
 
 
 @router.post("/desk/sepa/batches/{batch_id}/export")
