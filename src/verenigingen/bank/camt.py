@@ -120,6 +120,7 @@ def _entry(entry: Any, where: str, currency: str) -> StatementEntry:
         or _text(single, "{*}RltdPties/{*}Cdtr/{*}Pty/{*}Id/{*}PrvtId/{*}Othr/{*}Id"),
         return_reason=_text(single, "{*}RtrInf/{*}Rsn/{*}Cd"),
         payment_information_id=_payment_information_id(entry, details),
+        batch_message_id=_reference(_text(entry, "{*}NtryDtls/{*}Btch/{*}MsgId")),
     )
 
 

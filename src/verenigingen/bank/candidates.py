@@ -1,8 +1,9 @@
 """What a credit line may pay, with a confidence: the candidates of reconciliation and review.
 
 - 1.00: the line books one of the association's own direct debits: a whole submitted batch or
-  one of its blocks (its message or payment information id, the amount its pending entries
-  collect), or one collection (its end-to-end id and amount) — ``bank/sepa_matching.py``;
+  one of its blocks (its payment information id or the batch's message id, the amount its
+  pending entries collect), or one collection (its end-to-end id and amount):
+  ``bank/sepa_matching.py``;
 - 0.95: the remittance names an open invoice's number and the amount is exactly what it owes;
 - 0.90: the payer's IBAN is a member's and the amount is exactly what one of that member's
   invoices owes (the oldest such invoice);
@@ -143,7 +144,8 @@ class Candidates:
             sepa=SepaReferences.load(
                 session,
                 {line.end_to_end_id for line in lines if line.end_to_end_id},
-                {line.payment_information_id for line in lines if line.payment_information_id},
+                {line.payment_information_id for line in lines if line.payment_information_id}
+                | {line.batch_message_id for line in lines if line.batch_message_id},
             ),
         )
 
@@ -181,24 +183,21 @@ class Candidates:
 
     def _sepa_candidates(self, line: BankStatementLine) -> list[Candidate]:
         """The collection the line's end-to-end id names; else the batch or block its payment
-        information id names (a line of one collection may name its block too: it is that
-        collection, not the block)."""
+        information id names, or the batch its message id names (a line of one collection may
+        name its block too: it is that collection, not the block)."""
         collection = self.sepa.collections.get(line.end_to_end_id or "")
         if collection is not None:
             exact = collection.entry.amount == line.amount
             score = SEPA_REFERENCE_AND_AMOUNT if exact else REFERENCE_ONLY
             reason = f"direct debit {line.end_to_end_id} of batch {collection.message_id}"
             return [Candidate(score, reason, collection.invoice, collection=collection)]
-        booked = self.sepa.batches.get(line.payment_information_id or "")
+        booked = self.sepa.batch_of(line)
         if booked is None:
             return []
         exact = booked.pending_total == line.amount
         score = SEPA_REFERENCE_AND_AMOUNT if exact else REFERENCE_ONLY
         what = "batch" if booked.sequence_type is None else f"{booked.sequence_type} block"
-        reason = (
-            f"direct-debit {what} {line.payment_information_id} "
-            f"({booked.pending_total} still to collect)"
-        )
+        reason = f"direct-debit {what} {booked.reference} ({booked.pending_total} still to collect)"
         return [Candidate(score, reason, batch=booked)]
 
     def _owed_exactly(

@@ -122,6 +122,11 @@ class BankStatementLine(IdMixin, Base):
     batch's. For the association's own direct debits it names a batch (its message id) or one
     of its blocks (``bank/sepa_matching.py``). Not indexed: reconciliation reads it from the
     lines it scores and looks the batch up by it, never a line."""
+    batch_message_id: Mapped[str | None] = mapped_column(String(35))
+    """The message id of the SEPA message a batch booking books (camt ``Btch/MsgId``): for the
+    association's own direct debits, a batch's ``message_id``. A bank that names a batch by
+    this alone, without its payment information id, is matched by it (``bank/candidates.py``).
+    Not indexed, as ``payment_information_id``."""
     bank_reference: Mapped[str | None] = mapped_column(String(35))
     """The bank's own reference of the entry (camt ``AcctSvcrRef``, MT940 ``//`` reference)."""
     transaction_type: Mapped[str | None] = mapped_column(String(35))

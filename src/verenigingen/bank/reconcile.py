@@ -16,6 +16,15 @@ A debit line with a return reason is a direct debit that came back: it goes to S
 Review with its best candidate for the treasurer (``bank/review.py``). What a run pays, an
 earlier line of the run took first: a second line for the same invoice or batch waits in Review.
 
+A run takes its lines in booking order (booking date, then the statement's order of entries),
+the money in before the returns: a return is booked after the collection it reverses, so a
+statement of a month that holds both (the collection on the 5th, its return on the 9th) has the
+collection booked first (the entry Collected, its invoice paid) and then reversed by SEPA's
+returns (the invoice owes again, the reason recorded, the mandate acted on). A return whose
+collection no line has booked yet (its statement not imported yet) is not recorded: SEPA would
+take it for a reject of a collection never made. It waits in Review, where the treasurer reads
+why, and the first run after its collection was booked records it.
+
 The run locks the Open lines it takes and skips those locked by a treasurer's decision or by
 another run (``SKIP LOCKED``): a line is paid once. A treasurer deciding a line the run holds
 waits for it, then finds the line decided (409). On SQLite one writer at a time does the same.
@@ -32,7 +41,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -45,6 +54,8 @@ from verenigingen.bank.sepa_matching import (
     book_whole_batch,
     collection_payment,
     mark_collected,
+    pending_collections,
+    return_can_be_recorded_now,
 )
 from verenigingen.billing.audit import record_money_events
 from verenigingen.billing.service.bulk_payments import ReceivedPayment, record_payments
@@ -75,7 +86,14 @@ def reconcile_open_lines(
     require(user, Permission.BILLING_WRITE)
     if threshold is None:
         threshold = runtime_of(session).bank_auto_allocate_score
+    allocated, review = _pay_money_in(session, user, threshold)
     returned, returns_to_review = hand_over_returns(session, user)
+    return ReconcileResult(allocated, review + returns_to_review, returned)
+
+
+def _pay_money_in(session: Session, user: User, threshold: Decimal) -> tuple[int, int]:
+    """The Open credit lines in booking order (the line's id is its place in its statement):
+    the sure matches paid, the rest put in Review. How many of each."""
     lines = session.scalars(
         select(BankStatementLine)
         .where(
@@ -87,7 +105,7 @@ def reconcile_open_lines(
         .execution_options(populate_existing=True)
     ).all()
     if not lines:
-        return ReconcileResult(0, returns_to_review, returned)
+        return 0, 0
     candidates = Candidates.load(session, lines)
     run = _Run()
     for line in lines:
@@ -102,7 +120,7 @@ def reconcile_open_lines(
     run.carry_out(session, user)
     _write_decisions(session, lines)
     session.flush()
-    return ReconcileResult(len(run.decided), run.review + returns_to_review, returned)
+    return len(run.decided), run.review
 
 
 def _books_in_full(candidate: Candidate, line: BankStatementLine) -> bool:
@@ -140,26 +158,45 @@ def _write_decisions(session: Session, lines: Sequence[BankStatementLine]) -> No
 
 
 def hand_over_returns(session: Session, user: User) -> tuple[int, int]:
-    """Open debit lines that carry a return reason go to SEPA's returns (``record_return``):
-    the collection's payment is cancelled, the invoice owes again, the mandate is acted on, and
-    the line is Returned. A return of no collection of ours, without an end-to-end id, or that
-    SEPA refuses (another amount, a collection never made) waits in Review. One call per line:
-    returns are few. The lines Returned and those put in Review."""
+    """Debit lines that carry a return reason go to SEPA's returns (``record_return``): the
+    collection's payment is cancelled, the invoice owes again, the mandate is acted on, and the
+    line is Returned. Run after the money in, so that a collection booked by the same run is
+    reversed rather than taken for a reject.
+
+    The Open ones, and those in Review that waited for their collection and may go now (its
+    entry, of the line's amount, no longer pending). A return whose collection is still pending
+    waits in Review (``bank/review.py`` says why); so does a return of no collection of ours,
+    without an end-to-end id, or that SEPA refuses (another amount, a cancelled batch). One
+    call per line: returns are few. The lines Returned and those newly put in Review."""
     lines = session.scalars(
         select(BankStatementLine)
         .where(
-            BankStatementLine.reconciliation_status == ReconciliationStatus.OPEN,
             BankStatementLine.amount < 0,
             BankStatementLine.return_reason.is_not(None),
+            or_(
+                BankStatementLine.reconciliation_status == ReconciliationStatus.OPEN,
+                and_(
+                    BankStatementLine.reconciliation_status == ReconciliationStatus.REVIEW,
+                    return_can_be_recorded_now(),
+                ),
+            ),
         )
         .order_by(BankStatementLine.booking_date, BankStatementLine.id)
         .with_for_update(skip_locked=True)
         .execution_options(populate_existing=True)
     ).all()
+    if not lines:
+        return 0, 0
+    waiting = pending_collections(
+        session, {line.end_to_end_id for line in lines if line.end_to_end_id}
+    )
     events = []
+    to_review = 0
     for line in lines:
         recorded = None
-        if line.end_to_end_id is not None and line.return_reason is not None:
+        if line.end_to_end_id in waiting:
+            pass  # its collection is not booked yet: recorded once it is
+        elif line.end_to_end_id is not None and line.return_reason is not None:
             try:
                 recorded = record_return(
                     session,
@@ -172,6 +209,7 @@ def hand_over_returns(session: Session, user: User) -> tuple[int, int]:
             except (ReturnAmountMismatch, ReturnOfUncollectedEntry):
                 recorded = None  # SEPA wrote nothing: the treasurer looks at it
         if recorded is None:
+            to_review += line.reconciliation_status == ReconciliationStatus.OPEN
             line.reconciliation_status = ReconciliationStatus.REVIEW
             continue
         line.reconciliation_status = ReconciliationStatus.RETURNED
@@ -184,7 +222,7 @@ def hand_over_returns(session: Session, user: User) -> tuple[int, int]:
         }
         events.append(line_event(line, "bank_line.return_recorded", data))
     record_money_events(session, user, events)
-    return len(events), len(lines) - len(events)
+    return len(events), to_review
 
 
 @dataclass
@@ -253,7 +291,12 @@ def _payment(line: BankStatementLine, candidate: Candidate) -> ReceivedPayment:
         customer_id=invoice.customer_id,
         posting_date=line.booking_date,
         paid_amount=line.amount,
-        reference_no=line.end_to_end_id or line.payment_information_id or line.bank_reference,
+        reference_no=(
+            line.end_to_end_id
+            or line.payment_information_id
+            or line.batch_message_id
+            or line.bank_reference
+        ),
         allocations=((invoice.id, allocated),) if allocated else (),
     )
 

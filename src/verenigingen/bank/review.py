@@ -44,7 +44,11 @@ from verenigingen.bank.reconcile import (
     candidate_data,
     line_event,
 )
-from verenigingen.bank.sepa_matching import collection_payment, mark_collected
+from verenigingen.bank.sepa_matching import (
+    collection_payment,
+    entries_by_end_to_end_id,
+    mark_collected,
+)
 from verenigingen.billing.audit import record_money_events
 from verenigingen.billing.models import Invoice
 from verenigingen.billing.schemas import AllocationIn, PaymentCreate
@@ -53,6 +57,7 @@ from verenigingen.billing.service.payments import create_payment, submit_payment
 from verenigingen.db.paging import Keyset, KeysetPage, PageRequest, keyset_page
 from verenigingen.errors import NotFound
 from verenigingen.money import ZERO
+from verenigingen.sepa.models import DirectDebitEntry, EntryStatus
 
 REVIEW_ORDER = Keyset("bank-review", (BankStatementLine.id,))
 """Imported order: ``ix_bank_statement_line_reconciliation`` (status, id) serves it."""
@@ -65,6 +70,8 @@ class LineForReview:
     line: BankStatementLine
     candidates: list[Candidate]
     """Best first, at most :data:`MAX_CANDIDATES`, as they are now (not as the run saw them)."""
+    note: str | None = None
+    """Why a returned direct debit waits here (a credit line's candidates say why it does)."""
 
 
 def review_lines(
@@ -84,11 +91,42 @@ def review_lines(
     )
     lines: list[BankStatementLine] = found.items
     candidates = Candidates.load(session, [line for line in lines if line.amount > 0])
+    returns = [line for line in lines if line.amount < 0 and line.return_reason]
+    return_ids = {line.id for line in returns}
+    entries = entries_by_end_to_end_id(
+        session, {line.end_to_end_id for line in returns if line.end_to_end_id}
+    )
     items = [
-        LineForReview(line, candidates.ranked(line)[:MAX_CANDIDATES] if line.amount > 0 else [])
+        LineForReview(
+            line,
+            candidates.ranked(line)[:MAX_CANDIDATES] if line.amount > 0 else [],
+            return_note(line, entries.get(line.end_to_end_id or ""))
+            if line.id in return_ids
+            else None,
+        )
         for line in lines
     ]
     return KeysetPage(items, found.next_cursor, found.total, found.limit, found.offset)
+
+
+def return_note(line: BankStatementLine, entry: DirectDebitEntry | None) -> str:
+    """Why the return ``line`` waits in review: the entry its end-to-end id names, as it is now."""
+    what = f"a returned direct debit ({line.return_reason})"
+    if line.end_to_end_id is None:
+        return f"{what} without an end-to-end id: no collection of ours can be found by it"
+    named = f"{what} of {line.end_to_end_id}"
+    if entry is None:
+        return f"{named}: no collection of ours has this end-to-end id"
+    if entry.amount != -line.amount:
+        return f"{named}: the line returns {-line.amount}, the collection was {entry.amount}"
+    if entry.status == EntryStatus.CANCELLED:
+        return f"{named}: its batch was cancelled, the collection never sent to the bank"
+    if entry.status == EntryStatus.PENDING:
+        return (
+            f"{named}: its collection is not booked yet; the first reconciliation after a "
+            "statement line (or the batch's processing) books it records the return"
+        )
+    return f"{named}: its collection is booked; the next reconciliation records the return"
 
 
 def accept_candidate(
@@ -235,7 +273,12 @@ def _pay(
             customer_id=customer_id,
             paid_amount=line.amount,
             posting_date=line.booking_date,
-            reference_no=line.end_to_end_id or line.payment_information_id or line.bank_reference,
+            reference_no=(
+                line.end_to_end_id
+                or line.payment_information_id
+                or line.batch_message_id
+                or line.bank_reference
+            ),
             reference_date=line.booking_date,
             allocations=[
                 AllocationIn(invoice_id=invoice_id, allocated_amount=amount)

@@ -112,6 +112,8 @@ class StatementLineOut(BaseModel):
     end_to_end_id: str | None
     payment_information_id: str | None
     """The SEPA payment information id a batch booking names (the batch's)."""
+    batch_message_id: str | None
+    """The message id of the SEPA message a batch booking names (camt ``Btch/MsgId``)."""
     bank_reference: str | None
     transaction_type: str | None
     mandate_reference: str | None
@@ -160,11 +162,17 @@ class CandidateOut(BaseModel):
 class ReviewLineOut(StatementLineOut):
     candidates: list[CandidateOut]
     """Best first, at most three, scored when the list is read."""
+    note: str | None
+    """Why a returned direct debit waits (its collection not booked yet, not ours, ...)."""
 
     @classmethod
     def of(cls, item: LineForReview) -> ReviewLineOut:
         line = StatementLineOut.model_validate(item.line)
-        return cls(**line.model_dump(), candidates=[CandidateOut.of(c) for c in item.candidates])
+        return cls(
+            **line.model_dump(),
+            candidates=[CandidateOut.of(c) for c in item.candidates],
+            note=item.note,
+        )
 
 
 class _Input(BaseModel):

@@ -5,7 +5,8 @@ association made itself (``sepa/batches.py``, ``sepa/pain008.py``), so a match i
 
 - one line for the whole batch, or for one of its payment-information blocks (FRST, RCUR): the
   line's payment information id is the batch's message id or a block's payment information id
-  (``{message_id}-{sequence type}``) and its amount what the batch's (or block's) pending
+  (``{message_id}-{sequence type}``), or the line names only the message id of the batch's
+  pain.008 (camt ``Btch/MsgId``), and its amount is what the batch's (or block's) pending
   entries collect;
 - one line per collection: the line's end-to-end id is an entry's, and its amount the entry's.
 
@@ -18,7 +19,8 @@ when some entry was rejected or returned). The bank never sets a batch's status 
 
 The lines name these references in their own columns: a collection by its end-to-end id
 (``BankStatementLine.end_to_end_id``), a batch or block by its payment information id
-(``BankStatementLine.payment_information_id``).
+(``BankStatementLine.payment_information_id``), a whole batch by its message id
+(``BankStatementLine.batch_message_id``).
 """
 
 from __future__ import annotations
@@ -28,10 +30,11 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import ColumnElement, exists, func, select, update
 from sqlalchemy.orm import Session
 
 from verenigingen.auth.models import User
+from verenigingen.bank.models import BankStatementLine
 from verenigingen.billing.models import DocStatus, Invoice, ModeOfPayment
 from verenigingen.billing.service.bulk_payments import ReceivedPayment
 from verenigingen.money import ZERO
@@ -89,16 +92,25 @@ class SepaReferences:
         cls,
         session: Session,
         end_to_end_ids: Iterable[str],
-        payment_information_ids: Iterable[str],
+        batch_references: Iterable[str],
     ) -> SepaReferences:
         """The pending collections the lines' end-to-end ids name, and the submitted batches
-        (or blocks) their payment information ids name."""
+        (or blocks) their payment information ids or batch message ids name."""
         found = cls()
         for chunk in _chunks(end_to_end_ids):
             found._load_collections(session, chunk)
-        for chunk in _chunks(payment_information_ids):
+        for chunk in _chunks(batch_references):
             found._load_batches(session, chunk)
         return found
+
+    def batch_of(self, line: BankStatementLine) -> BookedBatch | None:
+        """The batch or block the line's payment information id names; else the whole batch
+        its message id (camt ``Btch/MsgId``) names. None when neither is a submitted batch's."""
+        booked = self.batches.get(line.payment_information_id or "")
+        if booked is not None:
+            return booked
+        whole = self.batches.get(line.batch_message_id or "")
+        return whole if whole is not None and whole.sequence_type is None else None
 
     def _load_collections(self, session: Session, references: Sequence[str]) -> None:
         rows = session.execute(
@@ -157,6 +169,53 @@ def _message_id_of(reference: str) -> str:
     """The message id in a payment information id ``{message_id}-RCUR``; else the reference."""
     head, _, tail = reference.rpartition("-")
     return head if head and tail in set(SequenceType) else reference
+
+
+WAITING_FOR_COLLECTION = EntryStatus.PENDING
+"""A return of an entry in this status came before its collection was booked."""
+_DECIDED = (EntryStatus.COLLECTED, EntryStatus.RETURNED, EntryStatus.REJECTED)
+
+
+def pending_collections(session: Session, end_to_end_ids: Iterable[str]) -> set[str]:
+    """The end-to-end ids among ``end_to_end_ids`` whose entry is still pending: no statement
+    line or processing of its batch has booked the collection yet. One statement per
+    :data:`REFERENCE_CHUNK` ids."""
+    pending: set[str] = set()
+    for chunk in _chunks(end_to_end_ids):
+        pending.update(
+            session.scalars(
+                select(DirectDebitEntry.end_to_end_id).where(
+                    DirectDebitEntry.end_to_end_id.in_(chunk),
+                    DirectDebitEntry.status == WAITING_FOR_COLLECTION,
+                )
+            )
+        )
+    return pending
+
+
+def entries_by_end_to_end_id(
+    session: Session, end_to_end_ids: Iterable[str]
+) -> dict[str, DirectDebitEntry]:
+    """The entries ``end_to_end_ids`` name, whatever their status. One statement per
+    :data:`REFERENCE_CHUNK` ids."""
+    found: dict[str, DirectDebitEntry] = {}
+    for chunk in _chunks(end_to_end_ids):
+        for entry in session.scalars(
+            select(DirectDebitEntry).where(DirectDebitEntry.end_to_end_id.in_(chunk))
+        ):
+            found[entry.end_to_end_id] = entry
+    return found
+
+
+def return_can_be_recorded_now() -> ColumnElement[bool]:
+    """For a return line in Review (correlated on ``bank_statement_line``): the entry its
+    end-to-end id names, of its amount, is no longer pending, so the return that waited for its
+    collection can be recorded (or is found recorded already, from a camt.054)."""
+    return exists().where(
+        DirectDebitEntry.end_to_end_id == BankStatementLine.end_to_end_id,
+        DirectDebitEntry.amount == -BankStatementLine.amount,
+        DirectDebitEntry.status.in_(_DECIDED),
+    )
 
 
 def collection_payment(

@@ -361,6 +361,7 @@ def _line(
         "remittance": _fit(entry.remittance, 500),
         "end_to_end_id": _fit(entry.end_to_end_id, 35),
         "payment_information_id": _fit(entry.payment_information_id, 35),
+        "batch_message_id": _fit(entry.batch_message_id, 35),
         "bank_reference": _fit(entry.bank_reference, 35),
         "transaction_type": _fit(entry.transaction_type, 35),
         "mandate_reference": _fit(entry.mandate_reference, 35),

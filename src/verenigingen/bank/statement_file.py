@@ -35,6 +35,9 @@ class StatementEntry:
     """The SEPA payment information id (``PmtInfId``) the entry books: on a batch booking (one
     entry for many transactions) the batch's, named by camt ``Btch/PmtInfId`` or the
     ``TxDtls/Refs/PmtInfId`` its transactions share, MT940 ``/PREF/``."""
+    batch_message_id: str | None = None
+    """The message id (``MsgId``) of the SEPA message whose batch a batch booking books, camt
+    ``NtryDtls/Btch/MsgId``: some banks name a batch by it alone."""
 
 
 @dataclass(frozen=True)

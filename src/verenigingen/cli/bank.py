@@ -164,8 +164,7 @@ def _review_row(item: review_service.LineForReview) -> tuple[str, ...]:
         f"{line.amount}",
         line.counterparty_name or "",
         line.remittance or "",
-        candidates
-        or (f"returned direct debit ({line.return_reason})" if line.return_reason else "-"),
+        candidates or item.note or "-",
     )
 
 
