@@ -11,8 +11,9 @@ recorded at the same time cannot both be first.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from verenigingen.billing.models import (
@@ -119,8 +120,12 @@ def record_usages(session: Session, payment_ids: Sequence[int]) -> int:
     """The usages of direct-debit payments recorded in bulk; returns how many were added.
 
     A payment with its usage already (a batch's collection: the batch wrote it) is skipped, as
-    is one whose invoice a batch collects (its Pending usage takes the payment); the rest get
-    theirs one by one, as a payment submitted alone would.
+    is one whose invoice a batch collects (its Pending usage takes the payment). The rest get
+    theirs set-based, as each would alone (:func:`record_usage`): the customer's active mandate,
+    that of its first invoice's member first, else the newest signed; FRST for a mandate's first
+    counting usage when the creditor asks for it. Seven statements whatever the number of
+    payments (eight with FRST: the mandates' earlier usages counted), the mandates locked in
+    one.
     """
     ids = sorted(set(payment_ids))
     if not ids:
@@ -131,17 +136,23 @@ def record_usages(session: Session, payment_ids: Sequence[int]) -> int:
         )
     )
     direct_debits = session.execute(
-        select(Payment.id, func.min(PaymentAllocation.invoice_id).label("invoice_id"))
+        select(
+            Payment.id,
+            Payment.customer_id,
+            Payment.posting_date,
+            Payment.paid_amount,
+            func.min(PaymentAllocation.invoice_id).label("invoice_id"),
+        )
         .outerjoin(PaymentAllocation, PaymentAllocation.payment_id == Payment.id)
         .where(
             Payment.id.in_([i for i in ids if i not in recorded]),
             Payment.mode_of_payment == ModeOfPayment.SEPA_DIRECT_DEBIT,
             Payment.docstatus == DocStatus.SUBMITTED,
         )
-        .group_by(Payment.id)
+        .group_by(Payment.id, Payment.customer_id, Payment.posting_date, Payment.paid_amount)
         .order_by(Payment.id)
     ).all()
-    invoice_ids = [row.invoice_id for row in direct_debits if row.invoice_id is not None]
+    invoice_ids = sorted({row.invoice_id for row in direct_debits if row.invoice_id is not None})
     pending = (
         {
             usage.invoice_id: usage
@@ -156,16 +167,79 @@ def record_usages(session: Session, payment_ids: Sequence[int]) -> int:
         if invoice_ids
         else {}
     )
-    added = 0
+    alone = []
     for row in direct_debits:
         batch_usage = pending.pop(row.invoice_id, None)
         if batch_usage is not None:
             batch_usage.payment_id = row.id
             batch_usage.status = UsageStatus.COLLECTED
-        elif record_usage(session, row.id) is not None:
-            added += 1
+        else:
+            alone.append(row)
+    added = _add_usages(session, alone, invoice_ids) if alone else 0
     session.flush()
     return added
+
+
+def _add_usages(session: Session, payments: Sequence[Any], invoice_ids: Sequence[int]) -> int:
+    """Insert the usages of ``payments`` (rows of id, customer, date, amount, first invoice)."""
+    member_of_invoice: dict[int, int | None] = dict(
+        session.execute(
+            select(Invoice.id, Invoice.member_id).where(Invoice.id.in_(invoice_ids))
+        ).all()
+    )
+    mandates: dict[int, list[Any]] = {}
+    for mandate in session.execute(
+        select(SepaMandate.id, SepaMandate.member_id, Member.customer_id)
+        .join(Member, Member.id == SepaMandate.member_id)
+        .where(
+            Member.customer_id.in_(sorted({row.customer_id for row in payments})),
+            SepaMandate.status == MandateStatus.ACTIVE,
+        )
+        .order_by(SepaMandate.sign_date.desc(), SepaMandate.id.desc())
+        .with_for_update(of=SepaMandate)
+    ):
+        mandates.setdefault(mandate.customer_id, []).append(mandate)
+    chosen: list[tuple[Any, int]] = []
+    for row in payments:
+        candidates = mandates.get(row.customer_id)
+        if not candidates:
+            continue  # no active mandate: nothing was collected under one
+        member_id = member_of_invoice.get(row.invoice_id) if row.invoice_id else None
+        own = [m for m in candidates if member_id is not None and m.member_id == member_id]
+        chosen.append((row, (own or candidates)[0].id))
+    if not chosen:
+        return 0
+    counted: dict[int, int] = {}
+    frst = first_collection_frst(session)
+    if frst:
+        counted = dict(
+            session.execute(
+                select(SepaMandateUsage.mandate_id, func.count(SepaMandateUsage.id))
+                .where(
+                    SepaMandateUsage.mandate_id.in_(sorted({m for _, m in chosen})),
+                    SepaMandateUsage.status.in_([status.value for status in COUNTING_STATUSES]),
+                )
+                .group_by(SepaMandateUsage.mandate_id)
+            ).all()
+        )
+    rows = []
+    for payment, mandate_id in chosen:
+        first = frst and not counted.get(mandate_id)
+        counted[mandate_id] = counted.get(mandate_id, 0) + 1
+        rows.append(
+            {
+                "mandate_id": mandate_id,
+                "usage_date": payment.posting_date,
+                "payment_id": payment.id,
+                "invoice_id": payment.invoice_id,
+                "sequence_type": SequenceType.FIRST if first else SequenceType.RECURRING,
+                "amount": payment.paid_amount,
+                # The payment is booked: the money came in under this mandate.
+                "status": UsageStatus.COLLECTED,
+            }
+        )
+    session.execute(insert(SepaMandateUsage), rows)
+    return len(rows)
 
 
 def mark_returned(session: Session, payment_ids: Sequence[int]) -> None:
