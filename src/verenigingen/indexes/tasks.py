@@ -1,5 +1,6 @@
 """The index manager's work as tracked jobs, for the desk's performance page: measure an index's
-impact, roll it back, build it again.
+impact, roll it back, build it again; and the desired state of the runtime setting
+``strategic_indexes`` applied when it changes (indexes.desired).
 
 Measuring takes seconds (interleaved timed runs of the index's reads), and a build or a MariaDB
 rollback (which measures before and after IGNORED) grows with the table, so the page queues them
@@ -17,15 +18,22 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from verenigingen.auth.models import User
-from verenigingen.indexes import catalog, service
-from verenigingen.indexes.errors import IndexBuildFailed
-from verenigingen.jobs import job, report_progress
+from verenigingen.indexes import catalog, desired, service
+from verenigingen.indexes.errors import IndexBuildFailed, IndexBusy
+from verenigingen.jobs import enqueue, job, report_progress
 from verenigingen.jobs.models import Queue
+from verenigingen.settings.registry import Value
+from verenigingen.settings.service import applied_by
 
 MEASURE_IMPACT = "indexes.measure_impact"
 ROLLBACK = "indexes.rollback"
 ADD = "indexes.add"
-TASKS = (MEASURE_IMPACT, ROLLBACK, ADD)
+APPLY_STRATEGIC = "indexes.apply_strategic"
+TASKS = (MEASURE_IMPACT, ROLLBACK, ADD, APPLY_STRATEGIC)
+
+MAX_APPLY_ROUNDS = 3
+"""The setting changed again while the job applied it: apply the newer state, this many times
+at most (a later change queues a job of its own once this one has ended)."""
 
 
 def dedup_key(task: str, index: str) -> str:
@@ -72,3 +80,40 @@ def add_index(session: Session, user: User, *, index: str) -> dict[str, Any]:
         raise IndexBuildFailed(f"{outcome.spec.name}: {outcome.state}: {outcome.detail}")
     report_progress(1, 1)
     return {"index": outcome.spec.name, "action": outcome.action, "detail": outcome.detail}
+
+
+class IndexesBusy(RuntimeError):
+    """Another index operation holds a strategic index: the job is retried after its backoff
+    (not a domain error, which would fail it for good)."""
+
+
+@applied_by(desired.SETTING)
+def queue_apply_strategic(session: Session, user: User, value: Value) -> None:
+    """``strategic_indexes`` changed: the job that applies it, in the changing transaction. One
+    job while it waits or runs; it reads the state wanted when it runs, and again at its end."""
+    enqueue(session, APPLY_STRATEGIC, user=user, dedup_key=APPLY_STRATEGIC)
+
+
+@job(APPLY_STRATEGIC, queue=Queue.LONG)
+def apply_strategic(session: Session, user: User) -> dict[str, Any]:
+    """Build the strategic indexes online (``strategic_indexes`` on) or roll back those the
+    manager added (off), each recorded in the index ledger. A build or rollback that fails
+    fails the job with the reasons (the others are done and recorded)."""
+    engine = _engine(session)
+    present = desired.desired_present(engine, user)
+    rounds: list[dict[str, object]] = []
+    for _round in range(MAX_APPLY_ROUNDS):
+        report_progress(len(rounds), len(rounds) + 1)
+        try:
+            state = desired.apply_strategic_indexes(engine, user, present=present)
+        except IndexBusy as busy:
+            raise IndexesBusy(busy.detail) from None
+        rounds.append(state.as_result())
+        if state.failed:
+            raise IndexBuildFailed(state.detail)
+        now = desired.desired_present(engine, user)
+        if now == present:
+            break
+        present = now
+    report_progress(len(rounds), len(rounds))
+    return {"present": present, "rounds": rounds}

@@ -6,9 +6,10 @@ Rollback, after a run where a critical check failed:
    writer's transaction again, as the original system ran it;
 2. **caches cleared**: every entry of the version-tagged cache (Redis: every process's; in
    memory: this process's only, which the step's detail says);
-3. **strategic indexes rolled back**: each strategic index the index manager added is dropped
-   (``indexes.service.rollback_index``, recorded in the index ledger), and the desired state
-   ``strategic_indexes`` set to false so that nobody's tooling adds them back unasked;
+3. **strategic indexes rolled back**: the desired state ``strategic_indexes`` set to false and
+   applied at once through the index manager's own mechanism (``indexes.desired``, as the job a
+   change of the setting queues): each strategic index the manager added is dropped, recorded
+   in the index ledger;
 4. **confirmed**: the checks run again; the step says whether the critical ones pass now.
 
 Each step is its own transaction and its own ``safety_rollback_step`` row with its outcome
@@ -20,7 +21,8 @@ Every enabled administrator then gets a notification naming the failed checks an
 Restore (``verenigingen safety restore``) first runs the checks; if a critical one fails it
 refuses (409 ``safety_checks_failing``). Otherwise it puts back what the rollbacks since the last
 restore changed, recorded in their steps' ``undo``: the settings' earlier values, and the
-strategic indexes added again (online, through the index manager).
+strategic indexes added again (online, through ``indexes.desired``: every one when
+``strategic_indexes`` is on again, else those the rollbacks dropped).
 """
 
 from __future__ import annotations
@@ -40,9 +42,7 @@ from verenigingen.app_context import AppContext
 from verenigingen.auth.models import Role, User
 from verenigingen.db.session import unit_of_work
 from verenigingen.errors import DomainError
-from verenigingen.indexes import catalog
-from verenigingen.indexes.models import IndexChange, IndexState
-from verenigingen.indexes.service import add_indexes, rollback_index
+from verenigingen.indexes.desired import apply_strategic_indexes, managed_strategic
 from verenigingen.jobs.models import Indicator, Notification
 from verenigingen.safety.errors import SafetyChecksFailing
 from verenigingen.safety.models import (
@@ -57,8 +57,6 @@ from verenigingen.settings import runtime_of
 from verenigingen.settings.service import set_setting
 
 log = logging.getLogger(__name__)
-
-_MANAGED_STATES = (IndexState.VALID, IndexState.IGNORED, IndexState.INVALID, IndexState.BUILDING)
 
 
 @dataclass(frozen=True)
@@ -202,36 +200,28 @@ def _clear_caches(context: AppContext) -> StepResult:
 
 
 def _roll_back_indexes(context: AppContext, actor: User) -> StepResult:
-    """Drop every strategic index the manager added; an index built outside it is named and
-    left (``indexes rollback`` refuses what it did not add); the desired state set to off."""
+    """The desired state ``strategic_indexes`` set to off, and applied now as the index manager's
+    job applies it (indexes.desired): every strategic index the manager added rolled back,
+    recorded in the ledger; an index built outside it is left. The job the change queues finds
+    nothing left to do."""
     with context.read_sessions() as session:
-        managed = _managed_strategic(session)
-    dropped, notes = [], []
-    for name in managed:
-        try:
-            rollback_index(context.database, actor, name)
-            dropped.append(name)
-        except DomainError as error:
-            notes.append(f"{name}: {error.detail}")
+        managed = managed_strategic(session)
     desired = _set_flags(context, actor, {"strategic_indexes": False})
-    detail = f"rolled back {', '.join(dropped)}" if dropped else "no strategic index to roll back"
-    if notes:
-        detail += "; not rolled back: " + "; ".join(notes)
+    applied = apply_strategic_indexes(context.database, actor, present=False, names=managed)
+    detail = (
+        f"rolled back {', '.join(applied.rolled_back)}"
+        if applied.rolled_back
+        else "no strategic index to roll back"
+    )
+    if applied.failed:
+        detail += "; not rolled back: " + "; ".join(applied.failed)
     undo = dict(desired.undo or {})
-    if dropped:
-        undo["indexes"] = dropped
-    outcome = StepOutcome.FAILED if notes else StepOutcome.DONE if undo else StepOutcome.SKIPPED
+    if applied.rolled_back:
+        undo["indexes"] = applied.rolled_back
+    outcome = (
+        StepOutcome.FAILED if applied.failed else StepOutcome.DONE if undo else StepOutcome.SKIPPED
+    )
     return StepResult(outcome, detail, undo or None)
-
-
-def _managed_strategic(session: Session) -> list[str]:
-    names = catalog.strategic_names()
-    latest: dict[str, str] = {}
-    for change in session.scalars(
-        select(IndexChange).where(IndexChange.index_name.in_(names)).order_by(IndexChange.id)
-    ):
-        latest[change.index_name] = change.state
-    return [name for name in names if latest.get(name) in _MANAGED_STATES]
 
 
 def _to_restore(session: Session) -> tuple[dict[str, bool], list[str]]:
@@ -260,12 +250,19 @@ def _to_restore(session: Session) -> tuple[dict[str, bool], list[str]]:
 
 
 def _add_indexes(context: AppContext, actor: User, names: list[str]) -> StepResult:
-    if not names:
+    """The strategic indexes back as the restored ``strategic_indexes`` wants them (all of them
+    when it is on again), or else those the rollbacks dropped; through the same mechanism as the
+    setting's job (indexes.desired), each build recorded in the ledger."""
+    with context.read_sessions() as session:
+        wanted_on = bool(runtime_of(session).strategic_indexes)
+    if not wanted_on and not names:
         return StepResult(StepOutcome.SKIPPED, "no strategic index was rolled back")
-    outcomes = add_indexes(context.database, actor, [catalog.resolve(name) for name in names])
-    broken = [o for o in outcomes if o.state != IndexState.VALID]
-    detail = "; ".join(f"{o.spec.name}: {o.state}" for o in outcomes)
-    return StepResult(StepOutcome.FAILED if broken else StepOutcome.DONE, detail)
+    applied = apply_strategic_indexes(
+        context.database, actor, present=True, names=None if wanted_on else names
+    )
+    if not applied.changed and not applied.failed and not names:
+        return StepResult(StepOutcome.SKIPPED, "no strategic index was rolled back")
+    return StepResult(StepOutcome.FAILED if applied.failed else StepOutcome.DONE, applied.detail)
 
 
 def _notify(session: Session, run: RunReport, steps: list[SafetyRollbackStep]) -> None:

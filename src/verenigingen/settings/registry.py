@@ -132,8 +132,9 @@ DEFINITIONS: dict[str, Definition] = {
         Definition(
             "strategic_indexes",
             Kind.FLAG,
-            "Desired state of the strategic indexes (present or not), stored for the index "
-            "manager; it does not act on it yet.",
+            "Desired state of the strategic indexes: a change queues the index manager's "
+            "job, which builds them online (on) or rolls back those it added (off), each "
+            "recorded in the index ledger.",
         ),
         Definition(
             "history_refresh_above",

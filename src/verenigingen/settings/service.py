@@ -3,13 +3,16 @@
 A change is a row of ``runtime_setting`` (or its removal, for a reset to the default) and a row
 of ``runtime_setting_change``, written in the caller's transaction; when that commits, every
 process is told (``settings.live``) and uses the new value from its next transaction on. The
-value is checked against the setting's kind and bounds before anything is written.
+value is checked against the setting's kind and bounds before anything is written. A setting
+that is a desired state (``strategic_indexes``) has what applies it registered
+(:func:`applied_by`), which a change asks for in its transaction.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -41,6 +44,33 @@ class EffectiveSetting:
     source: Source
     updated_by: str | None
     updated_at: dt.datetime | None
+
+
+Applier = Callable[[Session, User, Value], None]
+"""What a setting's change asks for, in the changing transaction: ``(session, user, value)``."""
+
+_appliers: dict[str, list[Applier]] = {}
+
+
+def applied_by(name: str) -> Callable[[Applier], Applier]:
+    """Register the decorated function to run whenever setting ``name`` changes (set or reset to
+    another value), in the changing transaction: a desired state that something applies (the
+    index manager's job for ``strategic_indexes``). Registered by the module that applies it,
+    loaded at start-up with the task modules; the settings never import it."""
+    definition_of(name)  # an unknown name fails at import, not at the first change
+
+    def register(function: Applier) -> Applier:
+        if function not in _appliers.setdefault(name, []):
+            _appliers[name].append(function)
+        return function
+
+    return register
+
+
+def _changed(session: Session, user: User, name: str, value: Value) -> None:
+    note_change(session, name, value)
+    for apply in _appliers.get(name, ()):
+        apply(session, user, value)
 
 
 def require_administrator(user: User) -> None:
@@ -89,7 +119,7 @@ def set_setting(
         row.value, row.updated_by, row.updated_at = text, changed_by, now
     _audit(session, changed_by, before, text, Source.DATABASE, now)
     session.flush()
-    note_change(session, name, value)
+    _changed(session, user, name, value)
     return _effective(session, definition, row)
 
 
@@ -106,7 +136,10 @@ def reset_setting(session: Session, user: User, name: str) -> EffectiveSetting:
     default = defaults_for(session).value_of(name)
     _audit(session, user.email, before, definition.text(default), Source.ENV, clock.now())
     session.flush()
-    note_change(session, name, default)
+    if default != before.value:
+        _changed(session, user, name, default)
+    else:
+        note_change(session, name, default)
     return _effective(session, definition, None)
 
 
