@@ -26,7 +26,7 @@ from verenigingen.bank.reconcile import ReconcileResult, reconcile_open_lines
 from verenigingen.bank.review import review_lines
 from verenigingen.bank.service import add_account, import_statement_file
 from verenigingen.billing.models import AuditEvent, Payment
-from verenigingen.sepa.batches import batch_entries, create_batch, submit_batch
+from verenigingen.sepa.batches import batch_entries, create_batch, process_batch, submit_batch
 from verenigingen.sepa.models import (
     DirectDebitBatch,
     DirectDebitEntry,
@@ -290,6 +290,50 @@ def test_a_waiting_return_is_recorded_once_the_batch_is_booked_in_another_run(
     assert batch.entry_states()[0] == ("Returned", "AC04")
     assert batch.outstanding()[0] == Decimal("25.00")
     assert session.scalar(select(func.count()).select_from(SepaReturn)) == 1
+
+
+def test_a_waiting_return_is_recorded_after_the_batch_is_processed_under_sepa(
+    batch: Batch,
+) -> None:
+    """No statement books the collections; the treasurer processes the batch under SEPA (the
+    bank confirmed it otherwise): the next run records the return that waited."""
+    batch.imported([batch.return_of_first()], "NOV-2")
+    assert batch.reconciled().review == 1
+
+    process_batch(batch.session, batch.treasurer, batch.batch.id)
+
+    assert batch.reconciled() == ReconcileResult(allocated=0, review=0, returned=1)
+    assert_collected_then_returned(batch)
+
+
+def mt940(batch: Batch) -> bytes:
+    """A Rabobank-style structured MT940 of the ING account: the three collections on the
+    18th (``/EREF/``), the return of the first on the 23rd (``/RTRN/AC04/EREF/``)."""
+    lines = [":940:", ":20:940S261123", f":25:{ING} EUR", ":28C:00318"]
+    lines.append(":60F:C261117EUR000000000500,00")
+    for entry in batch.entries:
+        lines += [
+            f":61:261118C{entry.amount:0>15}".replace(".", ",") + "N544NONREF",
+            "NL44RABO0123456789",
+            f":86:/TRTP/SEPA Incasso algemeen doorlopend/EREF/{entry.end_to_end_id}/NAME/J Jansen",
+        ]
+    first = batch.entries[0]
+    lines += [
+        f":61:261123D{first.amount:0>15}".replace(".", ",") + "N544NONREF",
+        "NL44RABO0123456789",
+        f":86:/RTRN/AC04/EREF/{first.end_to_end_id}/NAME/J Jansen/REMI/Storno contributie",
+        ":62F:C261123EUR000000000575,00",
+    ]
+    return ("\r\n".join(lines) + "\r\n").encode()
+
+
+def test_an_mt940_statement_with_a_collection_and_its_return(batch: Batch) -> None:
+    """The same in MT940: ``/RTRN/`` on the 23rd after the ``/EREF/`` collections of the 18th."""
+    import_statement_file(batch.session, batch.treasurer, mt940(batch))
+
+    assert batch.reconciled() == ReconcileResult(allocated=3, review=0, returned=1)
+
+    assert_collected_then_returned(batch)
 
 
 def batch_by_message_id(batch: Batch) -> bytes:
