@@ -159,3 +159,20 @@ def test_a_forged_form_token_cancels_nothing(web, logins, anna, session) -> None
     )
     assert response.status_code == 403
     assert ledger(session, anna)[1][0].docstatus == DocStatus.SUBMITTED
+
+
+def test_the_payments_list_asks_to_cancel_from_each_row(web, browser, logins, anna, session):
+    first = ledger(session, anna)[1][0]
+    signed_in(web, TREASURER)
+    with capture() as queries:
+        listing = web.get("/desk/payments", params={"member_id": anna.id})
+    assert queries.count == 5  # as before the buttons: they cost no statement
+    assert listing.text.count('action="/desk/payments/') == 3  # every payment, none cancelled
+    asked = cancel(web, first)
+    assert asked.status_code == 200
+    assert 'name="confirmed" value="yes"' in asked.text
+    cancel(web, first, confirmed="yes")
+    listing = web.get("/desk/payments", params={"member_id": anna.id})
+    assert listing.text.count('action="/desk/payments/') == 2  # not the cancelled one
+    secretary = signed_in(browser(), SECRETARY)
+    assert 'action="/desk/payments/' not in secretary.get("/desk/payments").text

@@ -13,7 +13,8 @@ from fastapi.responses import Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from verenigingen.billing.models import InvoiceStatus
+from verenigingen.auth.permissions import Permission, has_permission
+from verenigingen.billing.models import DocStatus, InvoiceStatus
 from verenigingen.billing.queries import PAYMENT_DOCSTATUS_BY_STATUS, list_invoices, list_payments
 from verenigingen.db.ids import RecordId
 from verenigingen.db.paging import PageRequest
@@ -101,7 +102,8 @@ def payments(
     after: Cursor = None,
 ) -> Response:
     """Payments, newest first, of one status (Draft, Submitted, Cancelled) and one member's
-    customer when asked: four statements on every page (the sign-in, the page, its
+    customer when asked, each with a button that asks to cancel it (its confirmation page) for
+    the roles that may: four statements on every page (the sign-in, the page, its
     allocations, its customers' names), five with a member (its customer). An unknown member
     is the 404 page."""
     require_desk_role(viewer)
@@ -131,6 +133,8 @@ def payments(
             "member_id": member_id,
             "statuses": list(PAYMENT_DOCSTATUS_BY_STATUS),
             "filters": _filters(status=status, member_id=member_id),
+            "may_cancel": has_permission(viewer, Permission.BILLING_WRITE),
+            "cancelled": DocStatus.CANCELLED,
             "nav": desk_nav(viewer),
         },
     )
