@@ -23,7 +23,7 @@ from verenigingen.auth.models import User
 from verenigingen.bank.formats import read_statement_file
 from verenigingen.bank.models import BankStatementLine
 from verenigingen.bank.reconcile import ReconcileResult, reconcile_open_lines
-from verenigingen.bank.review import review_lines
+from verenigingen.bank.review import ReturnNote, ReturnWait, review_lines
 from verenigingen.bank.service import add_account, import_statement_file
 from verenigingen.billing.models import AuditEvent, Payment
 from verenigingen.sepa.batches import batch_entries, create_batch, process_batch, submit_batch
@@ -263,8 +263,9 @@ def test_a_return_imported_before_its_collection_waits_in_review_until_it_is_boo
     (item,) = review_lines(session, batch.treasurer).items
     assert item.line.id == line.id
     assert item.note is not None
-    assert "its collection is not booked yet" in item.note
-    assert batch.entries[0].end_to_end_id in item.note
+    assert item.note.why == "collection_not_booked"
+    assert "its collection is not booked yet" in item.note.text
+    assert batch.entries[0].end_to_end_id in item.note.text
     # Another run while the collection is still missing: nothing changes, nothing counted again.
     assert batch.reconciled() == ReconcileResult(allocated=0, review=0, returned=0)
     assert batch.return_line().reconciliation_status == "Review"
@@ -412,7 +413,8 @@ def test_a_message_id_of_no_batch_of_ours_is_not_a_candidate(batch: Batch) -> No
     assert batch.payments() == []
     notes = {item.line.amount: item.note for item in review_lines(session, batch.treasurer).items}
     assert notes[Decimal("100.00")] is None
-    assert notes[Decimal("-25.00")] == (
+    assert notes[Decimal("-25.00")] == ReturnNote(
+        ReturnWait.NOT_OURS,
         "a returned direct debit (AC04) of SOMEONE-ELSES-1: no collection of ours has this "
-        "end-to-end id"
+        "end-to-end id",
     )

@@ -4,6 +4,7 @@ statements by cursor, match the open lines, and the review: accept a candidate, 
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 from pathlib import Path
 
@@ -23,9 +24,16 @@ from verenigingen.perf.capture import capture
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bank"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "billing"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sepa"))
 from bank_samples import ING
 from billing_factories import LedgerFactory
+from sepa_factories import Collectables, make_creditor
 from test_bank_reconcile import camt
+from test_bank_return_order import returned as return_details
+from test_bank_return_order import statement
+
+from verenigingen.sepa.batches import batch_entries, create_batch, submit_batch
+from verenigingen.sepa.pain008 import export_batch
 
 pytestmark = pytest.mark.usefixtures("frozen_today")
 
@@ -189,3 +197,40 @@ def test_without_the_form_token_nothing_is_imported(web, books, session) -> None
     files = {"file": ("statement.xml", books.statement(), "application/xml")}
     assert web.post("/desk/bank", files=files).status_code == 403
     assert count(session, BankStatement) == 0
+
+
+@pytest.mark.today(dt.date(2026, 11, 16))
+def test_a_return_before_its_collection_says_why_it_waits(web, session) -> None:
+    """The return's statement imported before the collection's: the review says, in the
+    reader's language, that the collection is not booked yet."""
+    treasurer = staff(session)[TREASURER]
+    add_account(session, treasurer, ING)
+    make_creditor(session, treasurer)
+    members = Collectables(session, treasurer)
+    members.invoice(members.member(), "25.00")
+    batch = create_batch(
+        session, treasurer, dt.date(2026, 11, 18), moment=dt.datetime(2026, 11, 16, 8, 0)
+    )
+    export_batch(session, treasurer, batch.id)
+    submit_batch(session, treasurer, batch.id)
+    (entry,) = batch_entries(session, batch.id)
+    signed_in(web, TREASURER)
+    returned = statement(
+        [(dt.date(2026, 11, 23), "-25.00", return_details(entry.end_to_end_id, "AC04"))], "R-1"
+    )
+    assert upload(web, returned).status_code == 200
+    assert post(web, "/desk/bank/reconcile").status_code == 303
+
+    english = web.get("/desk/bank/review", headers={"Accept-Language": "en"})
+    dutch = web.get("/desk/bank/review", headers={"Accept-Language": "nl"})
+
+    assert '<p class="hint return-note" data-why="collection_not_booked">' in english.text
+    assert (
+        f"A returned direct debit (AC04) of {entry.end_to_end_id} whose collection is not "
+        "booked yet"
+    ) in text_of(english.text)
+    assert (
+        f"Een teruggeboekte incasso (AC04) van {entry.end_to_end_id} waarvan de incasso nog "
+        "niet is geboekt"
+    ) in text_of(dutch.text)
+    assert "No candidate" not in text_of(english.text)

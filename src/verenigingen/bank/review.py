@@ -18,6 +18,7 @@ customer's invoice or more than an invoice owes (billing's own 422s).
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -70,7 +71,7 @@ class LineForReview:
     line: BankStatementLine
     candidates: list[Candidate]
     """Best first, at most :data:`MAX_CANDIDATES`, as they are now (not as the run saw them)."""
-    note: str | None = None
+    note: ReturnNote | None = None
     """Why a returned direct debit waits here (a credit line's candidates say why it does)."""
 
 
@@ -109,24 +110,59 @@ def review_lines(
     return KeysetPage(items, found.next_cursor, found.total, found.limit, found.offset)
 
 
-def return_note(line: BankStatementLine, entry: DirectDebitEntry | None) -> str:
+class ReturnWait(enum.StrEnum):
+    """Why a returned direct debit waits in review."""
+
+    COLLECTION_NOT_BOOKED = "collection_not_booked"
+    """Its collection is still pending: the first run after it is booked records the return."""
+    COLLECTION_BOOKED = "collection_booked"
+    """Its collection was booked since: the next run records the return."""
+    NO_REFERENCE = "no_reference"
+    NOT_OURS = "not_ours"
+    OTHER_AMOUNT = "other_amount"
+    CANCELLED_BATCH = "cancelled_batch"
+
+
+@dataclass(frozen=True)
+class ReturnNote:
+    why: ReturnWait
+    text: str
+    """The same in a sentence (the API, the command line; the desk says it in its language)."""
+
+
+def return_note(line: BankStatementLine, entry: DirectDebitEntry | None) -> ReturnNote:
     """Why the return ``line`` waits in review: the entry its end-to-end id names, as it is now."""
     what = f"a returned direct debit ({line.return_reason})"
     if line.end_to_end_id is None:
-        return f"{what} without an end-to-end id: no collection of ours can be found by it"
+        return ReturnNote(
+            ReturnWait.NO_REFERENCE,
+            f"{what} without an end-to-end id: no collection of ours can be found by it",
+        )
     named = f"{what} of {line.end_to_end_id}"
     if entry is None:
-        return f"{named}: no collection of ours has this end-to-end id"
-    if entry.amount != -line.amount:
-        return f"{named}: the line returns {-line.amount}, the collection was {entry.amount}"
-    if entry.status == EntryStatus.CANCELLED:
-        return f"{named}: its batch was cancelled, the collection never sent to the bank"
-    if entry.status == EntryStatus.PENDING:
-        return (
-            f"{named}: its collection is not booked yet; the first reconciliation after a "
-            "statement line (or the batch's processing) books it records the return"
+        return ReturnNote(
+            ReturnWait.NOT_OURS, f"{named}: no collection of ours has this end-to-end id"
         )
-    return f"{named}: its collection is booked; the next reconciliation records the return"
+    if entry.amount != -line.amount:
+        return ReturnNote(
+            ReturnWait.OTHER_AMOUNT,
+            f"{named}: the line returns {-line.amount}, the collection was {entry.amount}",
+        )
+    if entry.status == EntryStatus.CANCELLED:
+        return ReturnNote(
+            ReturnWait.CANCELLED_BATCH,
+            f"{named}: its batch was cancelled, the collection never sent to the bank",
+        )
+    if entry.status == EntryStatus.PENDING:
+        return ReturnNote(
+            ReturnWait.COLLECTION_NOT_BOOKED,
+            f"{named}: its collection is not booked yet; the first reconciliation after a "
+            "statement line (or the batch's processing) books it records the return",
+        )
+    return ReturnNote(
+        ReturnWait.COLLECTION_BOOKED,
+        f"{named}: its collection is booked; the next reconciliation records the return",
+    )
 
 
 def accept_candidate(

@@ -164,6 +164,9 @@ class ReviewLineOut(StatementLineOut):
     """Best first, at most three, scored when the list is read."""
     note: str | None
     """Why a returned direct debit waits (its collection not booked yet, not ours, ...)."""
+    note_code: str | None
+    """The same as a code: ``collection_not_booked``, ``collection_booked``, ``no_reference``,
+    ``not_ours``, ``other_amount``, ``cancelled_batch``."""
 
     @classmethod
     def of(cls, item: LineForReview) -> ReviewLineOut:
@@ -171,7 +174,8 @@ class ReviewLineOut(StatementLineOut):
         return cls(
             **line.model_dump(),
             candidates=[CandidateOut.of(c) for c in item.candidates],
-            note=item.note,
+            note=item.note.text if item.note else None,
+            note_code=item.note.why if item.note else None,
         )
 
 

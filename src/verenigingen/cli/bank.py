@@ -164,7 +164,7 @@ def _review_row(item: review_service.LineForReview) -> tuple[str, ...]:
         f"{line.amount}",
         line.counterparty_name or "",
         line.remittance or "",
-        candidates or item.note or "-",
+        candidates or (item.note.text if item.note else "-"),
     )
 
 
