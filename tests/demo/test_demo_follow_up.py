@@ -118,7 +118,9 @@ def test_coalescing_keeps_the_work_and_the_other_jobs() -> None:
     ]
     assert coalesced(requests) == [
         JobRequest("history.recalculate_summaries", {"customer_ids": [1, 3, 7, 9]}),
-        JobRequest("history.update_payment_analytics", {"months": ["2026-01", "2026-02"]}),
+        JobRequest(
+            "history.update_payment_analytics", {"months": ["2026-01", "2026-02"]}, "default"
+        ),
         JobRequest("sepa.record_mandate_usages", {"payment_ids": [10, 11, 12]}),
         JobRequest("sepa.record_mandate_usage", {"payment_id": 4}),
     ]

@@ -51,7 +51,11 @@ def coalesced(requests: Iterable[JobRequest]) -> list[JobRequest]:
             others.append(request)
     jobs = _in_jobs(history_tasks.RECALCULATE_SUMMARIES, "customer_ids", sorted(customers))
     if months:
-        jobs.append(JobRequest(history_tasks.UPDATE_PAYMENT_ANALYTICS, {"months": sorted(months)}))
+        # On the default queue with the others, not the long one: it commits month by month,
+        # and the embedded consumer takes the long queue only when the others are empty, which
+        # they never are while payments keep coming in.
+        analytics = {"months": sorted(months)}
+        jobs.append(JobRequest(history_tasks.UPDATE_PAYMENT_ANALYTICS, analytics, "default"))
     jobs += _in_jobs(sepa_tasks.RECORD_MANDATE_USAGES, "payment_ids", sorted(payments))
     return [*jobs, *others]
 
