@@ -3,21 +3,26 @@ administrators only; a refused decision is its rule's 4xx and writes nothing."""
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from bank_samples import ING
 from billing_factories import LedgerFactory
+from sepa_factories import Collectables, make_creditor
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from test_bank_reconcile import camt
+from test_bank_return_order import returned, statement
 
 from verenigingen.auth.models import Role
 from verenigingen.auth.service import create_user
 from verenigingen.bank.models import BankStatementLine
 from verenigingen.bank.service import add_account
 from verenigingen.billing.models import Invoice, Payment
+from verenigingen.sepa.batches import batch_entries, create_batch, submit_batch
+from verenigingen.sepa.pain008 import export_batch
 
 pytestmark = pytest.mark.usefixtures("frozen_today")
 
@@ -164,3 +169,34 @@ def test_an_administrator_may_reconcile(api: Any, desk: Desk) -> None:
     desk.upload(api(desk.treasurer))
     response = api(Role.ADMINISTRATOR).post("/api/v1/bank/reconcile")
     assert (response.status_code, response.json()["allocated"]) == (200, 1)
+
+
+@pytest.mark.today(dt.date(2026, 11, 16))
+def test_a_return_waiting_for_its_collection_says_why(api, session: Session) -> None:
+    """The return's statement before the collection's: in review with its note and code."""
+    treasurer = create_user(session, "penningmeester@example.org", Role.TREASURER)
+    add_account(session, treasurer, ING)
+    make_creditor(session, treasurer)
+    members = Collectables(session, treasurer)
+    members.invoice(members.member(), "25.00")
+    batch = create_batch(
+        session, treasurer, dt.date(2026, 11, 18), moment=dt.datetime(2026, 11, 16, 8, 0)
+    )
+    export_batch(session, treasurer, batch.id)
+    submit_batch(session, treasurer, batch.id)
+    (entry,) = batch_entries(session, batch.id)
+    client = api(treasurer)
+    document = statement(
+        [(dt.date(2026, 11, 23), "-25.00", returned(entry.end_to_end_id, "AC04"))], "R-1"
+    )
+    assert client.post("/api/v1/bank/statements", files={"file": ("r.xml", document)}).is_success
+
+    reconciled = client.post("/api/v1/bank/reconcile")
+    assert reconciled.json() == {"allocated": 0, "review": 1, "returned": 0}
+    (item,) = client.get("/api/v1/bank/review").json()["items"]
+
+    assert (item["amount"], item["return_reason"], item["candidates"]) == ("-25.00", "AC04", [])
+    assert item["note_code"] == "collection_not_booked"
+    assert item["note"].startswith(
+        f"a returned direct debit (AC04) of {entry.end_to_end_id}: its collection is not booked"
+    )

@@ -234,3 +234,6 @@ def test_a_return_before_its_collection_says_why_it_waits(web, session) -> None:
         "niet is geboekt"
     ) in text_of(dutch.text)
     assert "No candidate" not in text_of(english.text)
+    # Money out pays no invoice: no allocation form, only marking it unrelated.
+    assert 'class="allocate-form"' not in english.text
+    assert 'class="unrelated-form"' in english.text
