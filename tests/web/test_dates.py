@@ -59,7 +59,7 @@ def test_a_dues_run_is_joined_only_by_a_request_for_the_same_run(api, session, j
     assert today["id"] != dated["id"]
     assert again["id"] == dated["id"]
     assert smaller["id"] not in (dated["id"], today["id"])
-    assert today["params"] == {"day": None, "batch_size": 500}
+    assert today["params"] == {"day": None, "batch_size": 50}
     assert session.scalar(select(func.count(Job.id))) == 3
 
 

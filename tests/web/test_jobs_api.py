@@ -65,7 +65,7 @@ def test_dues_run_started_over_http_shows_up_with_its_notification(api, session,
         "long",
         1500,
     )
-    assert job["params"] == {"day": "2026-11-15", "batch_size": 500}
+    assert job["params"] == {"day": "2026-11-15", "batch_size": 50}
     assert work() == ["completed"]
 
     shown = client.get(f"{URL}/{job['id']}").json()

@@ -11,7 +11,7 @@ from verenigingen.auth.models import User
 from verenigingen.dues.service import generate_dues
 from verenigingen.jobs import commit_chunk, job
 
-DUES_CHUNK = 100
+DUES_CHUNK = 50
 """Schedules billed per transaction by the dues job: on SQLite a batch holds the write lock
 while it runs (bench/write_lock.py measures how long)."""
 

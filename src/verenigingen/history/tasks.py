@@ -82,7 +82,7 @@ def recalculate_all(session: Session, user: User) -> dict[str, Any]:
     return {"rows": _recalculate_in_chunks(session, [c for c in customer_ids if c is not None])}
 
 
-SUMMARY_CHUNK = 100
+SUMMARY_CHUNK = 50
 """Customers rebuilt per transaction by a long recalculation: on SQLite the write lock is held
 that long (bench/write_lock.py measures it) while requests wait."""
 

@@ -22,7 +22,7 @@ from verenigingen.sepa.usage import record_usage, record_usages
 RECORD_MANDATE_USAGE = "sepa.record_mandate_usage"
 RECORD_MANDATE_USAGES = "sepa.record_mandate_usages"
 PROCESS_BATCH = "sepa.process_batch"
-USAGES_CHUNK = 500
+USAGES_CHUNK = 200
 """Payments whose usages one transaction records (set-based: seven statements a chunk)."""
 
 

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from verenigingen.auth.permissions import Permission, require
 from verenigingen.clock import BusinessDate
+from verenigingen.dues.tasks import DUES_CHUNK
 from verenigingen.jobs import enqueue
 from verenigingen.jobs.schemas import JobOut
 from verenigingen.web.deps import CurrentUser, SessionDep
@@ -26,7 +27,9 @@ class DuesRunRequest(BaseModel):
 
     date: BusinessDate | None = None
     """Bill as of this day; default: the day the job runs."""
-    batch_size: int = Field(500, ge=1, le=10_000)
+    batch_size: int = Field(DUES_CHUNK, ge=1, le=10_000)
+    """Schedules billed per transaction (dues.tasks.DUES_CHUNK: on SQLite the write lock is
+    held one batch at a time)."""
 
 
 @router.post("/generate", status_code=202)

@@ -22,6 +22,7 @@ from verenigingen.auth.models import User
 from verenigingen.auth.permissions import Permission, require
 from verenigingen.clock import EARLIEST_DAY, LATEST_DAY
 from verenigingen.db.paging import PageRequest
+from verenigingen.dues.tasks import DUES_CHUNK
 from verenigingen.jobs import enqueue
 from verenigingen.jobs.queries import page_jobs
 from verenigingen.jobs.schemas import JobProgressOut
@@ -38,7 +39,7 @@ router = page_router()
 TASK = "dues.generate"
 RECENT_RUNS = 10
 """Dues runs shown under the form, newest first."""
-DEFAULT_BATCH_SIZE = 500
+DEFAULT_BATCH_SIZE = DUES_CHUNK
 MAX_BATCH_SIZE = 10_000
 """As the API's ``batch_size``."""
 
