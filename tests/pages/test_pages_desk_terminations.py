@@ -79,6 +79,21 @@ def test_the_members_page_has_the_form_for_those_who_may(web, browser, logins, j
     assert "/terminate" not in treasurer.get(f"/desk/members/{jan.id}").text
 
 
+def test_a_pending_members_page_links_its_application(web, logins, session, admin) -> None:
+    applicant = make_applicant(session, admin, membership_type_id=make_type(session).id)
+    signed_in(web, SECRETARY)
+    page = web.get(f"/desk/members/{applicant.id}")
+    assert f'href="/desk/applications/{applicant.id}">The application</a>' in page.text
+    assert "/terminate" not in page.text
+
+
+def test_the_termination_form_is_dutch(browser, logins, jan) -> None:
+    web: TestClient = signed_in(browser(language="nl"), SECRETARY)
+    text = text_of(web.get(f"/desk/members/{jan.id}").text)
+    assert "Het lidmaatschap beëindigen" in text
+    assert "Opzegdatum" in text
+
+
 def test_terminate_asks_for_a_confirmation_and_writes_nothing_before(
     web, logins, jan, session
 ) -> None:
