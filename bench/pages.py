@@ -296,6 +296,10 @@ def desk_setup(context: AppContext, app: FastAPI) -> Desk:
         ("/desk/jobs", "/desk/jobs (an administrator: everyone's)"),
         ("/desk/dues", "/desk/dues (the form and the latest runs)"),
         ("/desk/performance", "/desk/performance (an administrator; no report)"),
+        (
+            "/desk/performance/indexes/ixm_invoice_customer_status_posting/add",
+            "/desk/performance/indexes/{name}/add (the confirmation)",
+        ),
         ("/desk/sepa/batches", "/desk/sepa/batches (the form and every batch)"),
         ("/desk/sepa/retries", "/desk/sepa/retries"),
         ("/desk/bank", "/desk/bank (the import form and the statements)"),
