@@ -40,7 +40,7 @@ from verenigingen.sepa.models import (
 )
 from verenigingen.sepa.pain008 import export_batch
 from verenigingen.sepa.retries import decide, retry_queue
-from verenigingen.sepa.returns import import_status_report, record_return
+from verenigingen.sepa.returns import RecordedReturn, import_status_report, record_return
 
 TODAY = dt.date(2026, 11, 16)  # a Monday
 COLLECTION = dt.date(2026, 11, 18)
@@ -399,6 +399,59 @@ def test_a_bank_statement_return_line_is_recorded_once(
     assert count(session, SepaReturn) == 1
     session.expire_all()
     assert session.get_one(Invoice, invoice.id).status == InvoiceStatus.UNPAID
+
+
+def test_bank_statement_return_lines_are_recorded_together_in_the_same_statements(
+    session: Session, collectables: Collectables, treasurer: User
+) -> None:
+    from verenigingen.perf.capture import capture
+    from verenigingen.sepa.returns import StatementReturn, record_returns
+
+    invoices = [collectables.invoice(collectables.member()) for _ in range(9)]
+    batch = collected_batch(session, treasurer, 9)
+    entries = entries_by_invoice(session, batch)
+    ids = [entries[invoice.id].end_to_end_id for invoice in invoices]
+    day = dt.date(2026, 11, 20)
+
+    def line(end_to_end_id: str, amount: str = "-25.00", code: str = "MS03") -> StatementReturn:
+        return StatementReturn(end_to_end_id, code, Decimal(amount), day)
+
+    mixed = [
+        line("NOT-OURS"),
+        line(ids[0], "1.00"),
+        line(ids[1]),
+        line(ids[1]),
+        line(ids[2], code="ac04"),
+    ]
+    with capture() as few_log:
+        few = record_returns(session, treasurer, mixed)
+    assert few[0] is None
+    assert isinstance(few[1], ReturnAmountMismatch)
+    assert [(r.entry_id, r.already_recorded) for r in few[2:] if isinstance(r, RecordedReturn)] == [
+        (entries[invoices[1].id].id, False),
+        (entries[invoices[1].id].id, True),
+        (entries[invoices[2].id].id, False),
+    ]
+    assert isinstance(few[4], RecordedReturn)
+    assert few[4].reason_code == "AC04"
+    codes = ["MS03", "AC04"] * 3
+    with capture() as many_log:
+        many = record_returns(
+            session,
+            treasurer,
+            [line(e2e, code=code) for e2e, code in zip(ids[3:9], codes, strict=True)],
+        )
+    assert all(isinstance(r, RecordedReturn) and not r.already_recorded for r in many)
+    assert few_log.count == many_log.count, many_log.describe()
+    assert count(session, SepaReturn) == 8
+    session.expire_all()
+    assert session.get_one(Invoice, invoices[0].id).status == InvoiceStatus.PAID
+    reopened = [session.get_one(Invoice, invoice.id).status for invoice in invoices[1:]]
+    assert reopened == [InvoiceStatus.UNPAID] * 8
+    stopped = session.scalars(
+        select(func.count()).select_from(SepaMandate).where(SepaMandate.status == "Suspended")
+    ).one()
+    assert stopped == 4
 
 
 def test_processing_reports_its_progress_per_chunk(

@@ -14,11 +14,13 @@ id the bank names must be the entry's):
 :func:`import_status_report` reads a pain.002 or camt.054 file (``sepa.status_reports``) in one
 transaction: the same file again (its SHA-256) changes nothing and says so; any transaction that
 matches none of our collections, or any malformed element, refuses the whole file.
-:func:`record_return` is the same for one return line of a bank statement (camt.053, MT940).
+:func:`record_return` is the same for one return line of a bank statement (camt.053, MT940),
+:func:`record_returns` for many at once.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 from collections import Counter
@@ -27,17 +29,16 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from verenigingen import clock
-from verenigingen.auth.models import Role, User
+from verenigingen.auth.models import User
 from verenigingen.auth.permissions import Permission, require
 from verenigingen.billing.service.bulk_cancellations import cancel_payments
 from verenigingen.cache.tags import bump_tags
-from verenigingen.jobs.models import Indicator, Notification
-from verenigingen.members.models import Member
+from verenigingen.db.bulk import insert_rows
 from verenigingen.sepa.errors import (
     ReturnAmountMismatch,
     ReturnOfUncollectedEntry,
@@ -61,6 +62,7 @@ from verenigingen.sepa.models import (
     StatusReport,
     UsageStatus,
 )
+from verenigingen.sepa.notices import notify_members, notify_treasurers
 from verenigingen.sepa.retries import MandateAction, RetryDecision, decide, describe_reason
 from verenigingen.sepa.status_reports import (
     ReportedTransaction,
@@ -169,6 +171,21 @@ def import_status_report(
     return ImportOutcome(report.id, report.file_format, False, tally)
 
 
+@dataclass(frozen=True)
+class StatementReturn:
+    """A return line of a bank statement naming one of our collections."""
+
+    end_to_end_id: str
+    reason_code: str
+    amount: Decimal
+    """May be signed (a debit line): its size must be the collection's."""
+    booked_on: dt.date
+
+
+ReturnRefusal = ReturnAmountMismatch | ReturnOfUncollectedEntry
+"""Why a return line was not recorded: another amount, or a collection never sent."""
+
+
 def record_return(
     session: Session,
     user: User,
@@ -182,50 +199,110 @@ def record_return(
 
     None when no collection of ours has that EndToEndId (the line is someone else's). A return
     recorded before (from a camt.054, or the same statement line) is reported as such and
-    changes nothing. ``amount`` may be signed (a debit line): its size must be the entry's.
+    changes nothing. ``amount`` may be signed (a debit line): its size must be the entry's
+    (422 ``return_amount_mismatch``); a collection of a cancelled batch is 409
+    ``return_of_uncollected_entry``.
+    """
+    line = StatementReturn(end_to_end_id, reason_code, amount, booked_on)
+    (outcome,) = record_returns(session, user, [line])
+    if isinstance(outcome, ReturnAmountMismatch | ReturnOfUncollectedEntry):
+        raise outcome
+    return outcome
+
+
+def record_returns(
+    session: Session, user: User, lines: Sequence[StatementReturn]
+) -> list[RecordedReturn | ReturnRefusal | None]:
+    """:func:`record_return` for many statement lines at once; each line's outcome, in order.
+
+    A line's outcome is what :func:`record_return` returns, or the refusal it would raise (the
+    line changes nothing; the others are recorded). The same collection on two lines is
+    recorded once: the second finds it recorded. A constant number of statements per
+    :data:`CHUNK` lines: the entries locked in one, their earlier returns read in one, then what
+    :func:`import_status_report` does with its rejects.
     """
     require(user, Permission.BILLING_WRITE)
-    entry = session.scalar(
-        select(DirectDebitEntry)
-        .where(DirectDebitEntry.end_to_end_id == end_to_end_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    if entry is None:
-        return None
-    code = reason_code.strip().upper()[:4]
-    if abs(amount) != entry.amount:
-        raise ReturnAmountMismatch(
-            f"the return of {end_to_end_id} is {abs(amount)}; the collection was {entry.amount}"
+    ids = sorted({line.end_to_end_id for line in lines})
+    found: dict[str, tuple[DirectDebitEntry, str]] = {}
+    if ids:
+        for entry, message_id in session.execute(
+            select(DirectDebitEntry, DirectDebitBatch.message_id)
+            .join(DirectDebitBatch, DirectDebitBatch.id == DirectDebitEntry.batch_id)
+            .where(DirectDebitEntry.end_to_end_id.in_(ids))
+            .order_by(DirectDebitEntry.id)
+            .with_for_update(of=DirectDebitEntry)
+            .execution_options(populate_existing=True)
+        ):
+            found[entry.end_to_end_id] = (entry, message_id)
+    earlier = {
+        row.entry_id: row
+        for row in session.scalars(
+            select(SepaReturn).where(
+                SepaReturn.entry_id.in_(sorted(entry.id for entry, _ in found.values()))
+            )
         )
-    existing = session.scalar(select(SepaReturn).where(SepaReturn.entry_id == entry.id))
-    if existing is not None or entry.status in ALREADY_RECORDED:
-        return RecordedReturn(
-            entry.id,
-            entry.invoice_id,
-            existing.reason_code if existing else (entry.return_reason or code),
-            True,
-            existing.retry_status if existing else None,
-            existing.retry_due_on if existing else None,
-        )
-    _check_collected(entry, end_to_end_id)
-    message_id = session.scalar(
-        select(DirectDebitBatch.message_id).where(DirectDebitBatch.id == entry.batch_id)
+    }
+    outcomes: list[RecordedReturn | ReturnRefusal | None] = []
+    fresh: list[_Match] = []
+    first_line: dict[int, int] = {}  # entry id → the line (index) that records it
+    for line in lines:
+        if line.end_to_end_id not in found:
+            outcomes.append(None)
+            continue
+        entry, message_id = found[line.end_to_end_id]
+        code = line.reason_code.strip().upper()[:4]
+        recorded = earlier.get(entry.id)
+        if abs(line.amount) != entry.amount:
+            outcomes.append(
+                ReturnAmountMismatch(
+                    f"the return of {line.end_to_end_id} is {abs(line.amount)}; the collection "
+                    f"was {entry.amount}"
+                )
+            )
+        elif recorded is not None or entry.status in ALREADY_RECORDED:
+            outcomes.append(
+                RecordedReturn(
+                    entry.id,
+                    entry.invoice_id,
+                    recorded.reason_code if recorded else (entry.return_reason or code),
+                    True,
+                    recorded.retry_status if recorded else None,
+                    recorded.retry_due_on if recorded else None,
+                )
+            )
+        elif entry.id in first_line:
+            outcomes.append(None)  # filled in below from the line that records it
+        elif entry.status == EntryStatus.CANCELLED:
+            outcomes.append(_uncollected(entry, line.end_to_end_id))
+        else:
+            first_line[entry.id] = len(outcomes)
+            fresh.append(_Match(entry, message_id, code, line.booked_on))
+            outcomes.append(None)
+    if not fresh:
+        return outcomes
+    done = {
+        recorded.entry_id: recorded
+        for recorded in _apply(session, user, fresh, ReturnKind.RETURN, None, ReturnTally())
+    }
+    for entry_id, index in first_line.items():
+        outcomes[index] = done[entry_id]
+    for index, line in enumerate(lines):
+        if outcomes[index] is None and line.end_to_end_id in found:
+            first = done[found[line.end_to_end_id][0].id]  # named again: recorded by a line above
+            outcomes[index] = dataclasses.replace(first, already_recorded=True)
+    return outcomes
+
+
+def _uncollected(entry: DirectDebitEntry, where: str) -> ReturnOfUncollectedEntry:
+    return ReturnOfUncollectedEntry(
+        f"{where}: entry {entry.end_to_end_id} belongs to a cancelled batch; "
+        "it was never sent to the bank"
     )
-    assert message_id is not None
-    tally = ReturnTally()
-    recorded = _apply(
-        session, user, [_Match(entry, message_id, code, booked_on)], ReturnKind.RETURN, None, tally
-    )
-    return recorded[0]
 
 
 def _check_collected(entry: DirectDebitEntry, where: str) -> None:
     if entry.status == EntryStatus.CANCELLED:
-        raise ReturnOfUncollectedEntry(
-            f"{where}: entry {entry.end_to_end_id} belongs to a cancelled batch; "
-            "it was never sent to the bank"
-        )
+        raise _uncollected(entry, where)
 
 
 def _matches(
@@ -345,8 +422,12 @@ def _apply(
     for start in range(0, len(fresh), CHUNK):
         _undo_collections(session, user, fresh[start : start + CHUNK], kind, tally)
     if fresh:
-        session.execute(
-            insert(SepaReturn),
+        # Core, not the ORM's bulk insert: that leaves out the None values and so splits the
+        # rows into one INSERT per change of which are None (a retry date or not, reject by
+        # reject when reason codes alternate).
+        insert_rows(
+            session,
+            SepaReturn,
             [
                 {
                     "entry_id": match.entry.id,
@@ -381,7 +462,7 @@ def _apply(
                 f"{describe_reason(match.reason_code)}"
             )
     if exhausted:
-        _notify_treasurers(session, exhausted)
+        notify_treasurers(session, exhausted)
     if fresh:
         # The members' histories show their invoices, usages and mandates.
         bump_tags(session, sorted({f"member:{match.entry.member_id}" for match in fresh}))
@@ -524,53 +605,4 @@ def _act_on_mandates(
                     "Please sign a new mandate.",
                 )
             )
-    _notify_members(session, notices)
-
-
-def _notify_members(session: Session, notices: Sequence[tuple[int, str, str]]) -> None:
-    """One notification per (member id, subject, message) to the member's portal account; a
-    member without one is left out (the treasurer sees it in the retry queue)."""
-    member_ids = sorted({member_id for member_id, _, _ in notices})
-    if not member_ids:
-        return
-    accounts = {
-        row.id: row.user_id
-        for row in session.execute(
-            select(Member.id, Member.user_id).where(Member.id.in_(member_ids))
-        )
-        if row.user_id is not None
-    }
-    rows = [
-        _notification(accounts[member_id], subject, message)
-        for member_id, subject, message in notices
-        if member_id in accounts
-    ]
-    if rows:
-        session.execute(insert(Notification), rows)
-
-
-def _notify_treasurers(session: Session, lines: list[str]) -> None:
-    """Tell every treasurer (or, without one, every administrator) which invoices are no
-    longer collected by direct debit."""
-    roles = [Role.TREASURER, Role.ADMINISTRATOR]
-    for role in roles:
-        user_ids = list(session.scalars(select(User.id).where(User.role == role)))
-        if user_ids:
-            break
-    count = len(lines)
-    subject = f"Direct debit: {count} collection(s) failed after every retry"
-    message = "No further retry; collect these another way:\n" + "\n".join(lines)
-    session.execute(
-        insert(Notification), [_notification(user_id, subject, message) for user_id in user_ids]
-    )
-
-
-def _notification(user_id: int, subject: str, message: str) -> dict[str, Any]:
-    return {
-        "user_id": user_id,
-        "subject": subject[:200],
-        "message": message,
-        "indicator": Indicator.RED.value,
-        "job_id": None,
-        "created_at": clock.now(),
-    }
+    notify_members(session, notices)
