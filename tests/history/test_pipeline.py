@@ -72,7 +72,7 @@ def test_payment_submit_bumps_tags_adds_the_analytics_and_enqueues_the_summary_d
     assert month.collection_rate == Decimal("80.00")
 
 
-def test_sepa_payment_adds_the_mandate_usage_job_in_eight_statements(
+def test_sepa_payment_adds_the_mandate_usage_job_in_nine_statements(
     session: Session, ledger: LedgerFactory
 ) -> None:
     customer = ledger.customer()
@@ -90,8 +90,9 @@ def test_sepa_payment_adds_the_mandate_usage_job_in_eight_statements(
     session.refresh(user)
     with capture() as log:
         submit_payment(session, user, payment_id)
-    # The ledger's six, the month's analytics (one UPDATE), both jobs (one INSERT).
-    assert log.count == 8, log.describe()
+    # The ledger's six, the month's analytics (one UPDATE), the payment's job group (one
+    # INSERT: one notification for both jobs), both jobs (one INSERT).
+    assert log.count == 9, log.describe()
     # The history's subscriber first (the summary; the analytics' row locked and updated at
     # once), then SEPA's; both jobs in the one INSERT.
     names = [name for name, _, _ in jobs(session, before_jobs)]
