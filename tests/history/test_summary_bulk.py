@@ -92,3 +92,23 @@ def test_a_failed_delta_is_counted_once_and_superseded(
     session.refresh(job)
     assert job.status == JobStatus.CANCELLED
     assert_matches_ledger(session, customer.id, 1)
+
+
+def test_recalculate_all_rebuilds_every_members_summary_in_chunks(
+    session: Session, ledger: LedgerFactory, drain: Drain, monkeypatch
+) -> None:
+    from verenigingen.history import tasks
+
+    ids = customers_with_ledgers(ledger, 5)
+    session.commit()
+    drain()  # no delta pending: the rebuild alone gives the ledger's figures
+    session.execute(delete(MemberFinancialSummary))
+    monkeypatch.setattr(tasks, "SUMMARY_CHUNK", 2)  # three chunks for five customers
+
+    result = tasks.recalculate_all(session, ledger.user)
+
+    members = {customer_id: len(rows(session, customer_id)) for customer_id in ids}
+    assert result == {"rows": sum(members.values())}
+    assert set(members.values()) == {1, 2}
+    for customer_id, count in members.items():
+        assert_matches_ledger(session, customer_id, count)

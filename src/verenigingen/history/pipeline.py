@@ -167,9 +167,9 @@ def recalculate_request(customer_id: int) -> JobRequest:
 
 BULK_RECALCULATION_BATCH = 25
 """Customers per recalculation job after a bulk write: one job and one dispatch per batch,
-not one per customer (a dues run over 10,000 schedules would otherwise queue 10,000 jobs);
-small enough that a job (about 8 ms per customer on SQLite) holds the embedded shape's write
-lock for a fraction of a second, so requests are not kept waiting behind it."""
+not one per customer (a dues run over 10,000 schedules would otherwise queue 10,000 jobs). The
+job rebuilds them set-based (history.summary_bulk), committing per ``SUMMARY_CHUNK`` customers
+(history.tasks), so requests are not kept waiting behind it."""
 
 
 def bulk_recalculation_requests(customer_ids: Sequence[int]) -> list[JobRequest]:

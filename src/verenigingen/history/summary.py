@@ -335,15 +335,3 @@ def _update(session: Session, customer_id: int, delta: dict[str, Any] | None) ->
     raise SummaryConflict(
         f"the summary of customer {customer_id} kept changing; {len(remaining)} rows not written"
     )
-
-
-def recalculate_all(session: Session, *, batch: int = 500) -> int:
-    """Rebuild every member's summary (after an import, or to heal a failed delta job)."""
-    customer_ids = session.scalars(
-        select(Member.customer_id).where(Member.customer_id.is_not(None)).distinct()
-    ).all()
-    written = 0
-    for customer_id in customer_ids:
-        if customer_id is not None:
-            written += recalculate(session, customer_id)
-    return written
