@@ -43,6 +43,7 @@ from pathlib import Path
 import httpx
 import psycopg
 import redis
+from pg_waits import WaitSampler
 from sqlalchemy import select
 
 from verenigingen.app_context import AppContext
@@ -69,6 +70,9 @@ class MixResult:
     requests_per_second: float
     p50_ms: float
     p99_ms: float
+    payment_p50_ms: float | None
+    payment_p99_ms: float | None
+    waits: list[str]
 
 
 def main() -> None:
@@ -105,6 +109,15 @@ def main() -> None:
             f"{result.requests_per_second:>7.1f} {result.p50_ms:>7.0f} {result.p99_ms:>7.0f} "
             f"{result.failures}"
         )
+    for result in results:
+        if result.payment_p50_ms is not None:
+            print(
+                f"  {result.shape} {result.mix}: POST /payments p50 "
+                f"{result.payment_p50_ms:.0f} ms, p99 {result.payment_p99_ms:.0f} ms"
+            )
+        if result.waits:
+            print(f"  {result.shape} {result.mix}: PostgreSQL's backends")
+            print("\n".join(result.waits))
 
 
 def run_shape(shape: str, args: argparse.Namespace) -> list[MixResult]:
@@ -136,7 +149,12 @@ def run_shape(shape: str, args: argparse.Namespace) -> list[MixResult]:
         results = []
         for mix in MIXES:
             print(f"{shape}: {mix} mix, {args.users} users, {args.seconds} s")
-            results.append(run_mix(shape, mix, port, fixture, work, args))
+            if database_admin_url is None:
+                results.append(run_mix(shape, mix, port, fixture, work, args, waits=None))
+                continue
+            with WaitSampler(database_admin_url, LOAD_DATABASE) as sampler:
+                result = run_mix(shape, mix, port, fixture, work, args, waits=sampler)
+            results.append(result)
         return results
     finally:
         for server in servers:
@@ -227,7 +245,14 @@ def wait_until_up(base_url: str, server: subprocess.Popen[bytes]) -> None:
 
 
 def run_mix(
-    shape: str, mix: str, port: int, fixture: Path, work: Path, args: argparse.Namespace
+    shape: str,
+    mix: str,
+    port: int,
+    fixture: Path,
+    work: Path,
+    args: argparse.Namespace,
+    *,
+    waits: WaitSampler | None,
 ) -> MixResult:
     prefix = work / f"{shape}-{mix}"
     subprocess.run(
@@ -256,7 +281,9 @@ def run_mix(
         stdout=subprocess.DEVNULL,
     )
     with Path(f"{prefix}_stats.csv").open(newline="") as stats:
-        total = next(row for row in csv.DictReader(stats) if row["Name"] == "Aggregated")
+        rows = list(csv.DictReader(stats))
+    total = next(row for row in rows if row["Name"] == "Aggregated")
+    payment = next((row for row in rows if row["Name"] == "POST /payments"), None)
     return MixResult(
         shape=shape,
         mix=mix,
@@ -265,6 +292,9 @@ def run_mix(
         requests_per_second=float(total["Requests/s"]),
         p50_ms=float(total["50%"]),
         p99_ms=float(total["99%"]),
+        payment_p50_ms=float(payment["50%"]) if payment else None,
+        payment_p99_ms=float(payment["99%"]) if payment else None,
+        waits=waits.report() if waits is not None else [],
     )
 
 

@@ -59,8 +59,7 @@ from verenigingen.bank.sepa_matching import (
 )
 from verenigingen.billing.audit import record_money_events
 from verenigingen.billing.service.bulk_payments import ReceivedPayment, record_payments
-from verenigingen.sepa.errors import ReturnAmountMismatch, ReturnOfUncollectedEntry
-from verenigingen.sepa.returns import record_return
+from verenigingen.sepa.returns import RecordedReturn, StatementReturn, record_returns
 from verenigingen.settings import runtime_of
 
 INVOICED_CURRENCY = "EUR"
@@ -158,7 +157,7 @@ def _write_decisions(session: Session, lines: Sequence[BankStatementLine]) -> No
 
 
 def hand_over_returns(session: Session, user: User) -> tuple[int, int]:
-    """Debit lines that carry a return reason go to SEPA's returns (``record_return``): the
+    """Debit lines that carry a return reason go to SEPA's returns (``record_returns``): the
     collection's payment is cancelled, the invoice owes again, the mandate is acted on, and the
     line is Returned. Run after the money in, so that a collection booked by the same run is
     reversed rather than taken for a reject.
@@ -166,8 +165,9 @@ def hand_over_returns(session: Session, user: User) -> tuple[int, int]:
     The Open ones, and those in Review that waited for their collection and may go now (its
     entry, of the line's amount, no longer pending). A return whose collection is still pending
     waits in Review (``bank/review.py`` says why); so does a return of no collection of ours,
-    without an end-to-end id, or that SEPA refuses (another amount, a cancelled batch). One
-    call per line: returns are few. The lines Returned and those newly put in Review."""
+    without an end-to-end id, or that SEPA refuses (another amount, a cancelled batch). All the
+    lines in one call, a constant number of statements per chunk of them. The lines Returned and
+    those newly put in Review."""
     lines = session.scalars(
         select(BankStatementLine)
         .where(
@@ -190,24 +190,26 @@ def hand_over_returns(session: Session, user: User) -> tuple[int, int]:
     waiting = pending_collections(
         session, {line.end_to_end_id for line in lines if line.end_to_end_id}
     )
+    handed_over = [
+        (
+            line,
+            StatementReturn(line.end_to_end_id, line.return_reason, line.amount, line.booking_date),
+        )
+        for line in lines
+        if line.end_to_end_id is not None
+        and line.return_reason is not None
+        and line.end_to_end_id not in waiting  # its collection is not booked yet: later
+    ]
+    outcomes = record_returns(session, user, [statement for _, statement in handed_over])
+    recorded_by_line = {
+        line.id: outcome for (line, _), outcome in zip(handed_over, outcomes, strict=True)
+    }
     events = []
     to_review = 0
     for line in lines:
-        recorded = None
-        if line.end_to_end_id in waiting:
-            pass  # its collection is not booked yet: recorded once it is
-        elif line.end_to_end_id is not None and line.return_reason is not None:
-            try:
-                recorded = record_return(
-                    session,
-                    user,
-                    end_to_end_id=line.end_to_end_id,
-                    reason_code=line.return_reason,
-                    amount=line.amount,
-                    booked_on=line.booking_date,
-                )
-            except (ReturnAmountMismatch, ReturnOfUncollectedEntry):
-                recorded = None  # SEPA wrote nothing: the treasurer looks at it
+        outcome = recorded_by_line.get(line.id)
+        # None: no collection of ours; a refusal: SEPA wrote nothing. The treasurer looks at it.
+        recorded = outcome if isinstance(outcome, RecordedReturn) else None
         if recorded is None:
             to_review += line.reconciliation_status == ReconciliationStatus.OPEN
             line.reconciliation_status = ReconciliationStatus.REVIEW
