@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from member_factories import make_active_member, make_applicant, make_type
@@ -97,3 +98,25 @@ def test_a_disabled_login_reads_nothing(any_session) -> None:
         list_applications(any_session, login)
     with pytest.raises(PermissionDenied):
         list_terminations(any_session, login)
+
+
+def test_a_terminations_page_reads_its_index_without_sorting_on_sqlite(any_session, admin) -> None:
+    """The page is a range of ix_member_status_termination_date_id, however many terminated."""
+    connection = any_session.connection()
+    if connection.dialect.name != "sqlite":
+        pytest.skip("the plan is read on SQLite")
+    sent: list[tuple[str, object]] = []
+
+    def keep(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
+        sent.append((statement, parameters))
+
+    event.listen(connection, "before_cursor_execute", keep)
+    try:
+        list_terminations(any_session, admin, PageRequest(10))
+    finally:
+        event.remove(connection, "before_cursor_execute", keep)
+    ((statement, parameters),) = sent
+    plan = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters).all()
+    details = " | ".join(str(row[-1]) for row in plan)
+    assert "ix_member_status_termination_date_id" in details, details
+    assert "TEMP B-TREE" not in details, details

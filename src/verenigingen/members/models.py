@@ -110,6 +110,8 @@ class Member(IdMixin, TimestampMixin, Base):
     __table_args__ = (
         Index("ix_member_status_last_name", "status", "last_name"),
         Index("ix_member_name", "last_name", "first_name", "id"),  # the list's order
+        # the terminations list's order (members.lists.list_terminations)
+        Index("ix_member_status_termination_date_id", "status", "termination_date", "id"),
     )
 
     member_id: Mapped[str] = mapped_column(String(40), unique=True)
