@@ -210,6 +210,7 @@ def dues_run(
     }
     log = Path(environment["VERENIGINGEN_DATA_DIR"]) / "worker.log"
     started = time.perf_counter()
+    stopped = False
     with log.open("w") as output, _workers(environment, output) as workers:
         while True:
             time.sleep(1.0)
@@ -220,8 +221,10 @@ def dues_run(
                 if all(job.status not in ACTIVE_STATUSES for job in jobs):
                     break
             if limit is not None and time.perf_counter() - started > limit:
+                stopped = True
                 break
-        seconds = time.perf_counter() - started
+    # Measured once the workers have exited: a stop lets the jobs in hand finish first.
+    seconds = time.perf_counter() - started
     with context.read_sessions() as session:
         billed = session.scalar(
             select(func.count()).select_from(Invoice).where(Invoice.posting_date == AS_OF)
@@ -249,6 +252,7 @@ def dues_run(
         "seconds": seconds,
         "jobs_span_seconds": span,
         "complete": all(job.status not in ACTIVE_STATUSES for job in jobs),
+        "stopped_by_limit": stopped,
         "due": due,
         "invoices": billed,
         "jobs": results,
