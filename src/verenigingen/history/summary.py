@@ -119,6 +119,32 @@ class Figures:
         )
 
 
+def invoice_totals() -> list[Any]:
+    """A customer's submitted invoices as aggregate columns: how many, invoiced, credited (credit
+    notes), outstanding and how many are overdue (``_ledger_statement``, ``summary_bulk``)."""
+    is_invoice = Invoice.is_return.is_(False)
+    overdue = and_(is_invoice, Invoice.status == InvoiceStatus.OVERDUE.value)
+    return [
+        func.count(case((is_invoice, 1))).label("invoice_count"),
+        func.sum(case((is_invoice, Invoice.grand_total))).label("invoiced"),
+        func.sum(case((Invoice.is_return.is_(True), -Invoice.grand_total))).label("credited"),
+        func.sum(case((is_invoice, Invoice.outstanding_amount))).label("outstanding"),
+        func.count(case((overdue, 1))).label("overdue_count"),
+    ]
+
+
+def payment_totals() -> list[Any]:
+    """A customer's submitted payments as aggregate columns: received, refunded and the day of
+    the last payment received."""
+    receive = Payment.payment_type == PaymentType.RECEIVE.value
+    refund = Payment.payment_type == PaymentType.PAY.value
+    return [
+        func.sum(case((receive, Payment.paid_amount))).label("received"),
+        func.sum(case((refund, Payment.paid_amount))).label("refunded"),
+        func.max(case((receive, Payment.posting_date))).label("last_payment_date"),
+    ]
+
+
 def _ledger_statement(customer_id: int, *, with_pending: bool) -> Any:
     """One statement: the customer's ledger totals, and (outer-joined) its pending deltas."""
     # The customer id rides along as a constant column, so that the joins below say what they
@@ -127,38 +153,13 @@ def _ledger_statement(customer_id: int, *, with_pending: bool) -> Any:
     invoice = (
         select(
             customer,
-            func.count(case((Invoice.is_return.is_(False), 1))).label("invoice_count"),
-            func.sum(case((Invoice.is_return.is_(False), Invoice.grand_total))).label("invoiced"),
-            func.sum(case((Invoice.is_return.is_(True), -Invoice.grand_total))).label("credited"),
-            func.sum(case((Invoice.is_return.is_(False), Invoice.outstanding_amount))).label(
-                "outstanding"
-            ),
-            func.count(
-                case(
-                    (
-                        and_(
-                            Invoice.is_return.is_(False),
-                            Invoice.status == InvoiceStatus.OVERDUE.value,
-                        ),
-                        1,
-                    )
-                )
-            ).label("overdue_count"),
+            *invoice_totals(),
         )
         .where(Invoice.customer_id == customer_id, Invoice.docstatus == DocStatus.SUBMITTED)
         .subquery()
     )
-    received = case((Payment.payment_type == PaymentType.RECEIVE.value, Payment.paid_amount))
-    refunded = case((Payment.payment_type == PaymentType.PAY.value, Payment.paid_amount))
     payment = (
-        select(
-            literal(customer_id).label("customer_id"),
-            func.sum(received).label("received"),
-            func.sum(refunded).label("refunded"),
-            func.max(
-                case((Payment.payment_type == PaymentType.RECEIVE.value, Payment.posting_date))
-            ).label("last_payment_date"),
-        )
+        select(literal(customer_id).label("customer_id"), *payment_totals())
         .where(Payment.customer_id == customer_id, Payment.docstatus == DocStatus.SUBMITTED)
         .subquery()
     )

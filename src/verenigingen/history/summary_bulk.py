@@ -17,16 +17,18 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, case, func, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from verenigingen.billing.models import DocStatus, Invoice, InvoiceStatus, Payment, PaymentType
+from verenigingen.billing.models import DocStatus, Invoice, Payment
 from verenigingen.history.models import MemberFinancialSummary
 from verenigingen.history.summary import (
     APPLY_SUMMARY_DELTA,
     SUPERSEDED_REASON,
     Figures,
+    invoice_totals,
+    payment_totals,
     recalculate,
 )
 from verenigingen.jobs.models import ACTIVE_STATUSES, Job, JobStatus
@@ -143,38 +145,14 @@ def _ledger_figures(
     invoice = (
         select(
             Invoice.customer_id.label("customer_id"),
-            func.count(case((Invoice.is_return.is_(False), 1))).label("invoice_count"),
-            func.sum(case((Invoice.is_return.is_(False), Invoice.grand_total))).label("invoiced"),
-            func.sum(case((Invoice.is_return.is_(True), -Invoice.grand_total))).label("credited"),
-            func.sum(case((Invoice.is_return.is_(False), Invoice.outstanding_amount))).label(
-                "outstanding"
-            ),
-            func.count(
-                case(
-                    (
-                        and_(
-                            Invoice.is_return.is_(False),
-                            Invoice.status == InvoiceStatus.OVERDUE.value,
-                        ),
-                        1,
-                    )
-                )
-            ).label("overdue_count"),
+            *invoice_totals(),
         )
         .where(Invoice.customer_id.in_(customer_ids), Invoice.docstatus == DocStatus.SUBMITTED)
         .group_by(Invoice.customer_id)
         .subquery()
     )
-    receive = Payment.payment_type == PaymentType.RECEIVE.value
     payment = (
-        select(
-            Payment.customer_id.label("customer_id"),
-            func.sum(case((receive, Payment.paid_amount))).label("received"),
-            func.sum(
-                case((Payment.payment_type == PaymentType.PAY.value, Payment.paid_amount))
-            ).label("refunded"),
-            func.max(case((receive, Payment.posting_date))).label("last_payment_date"),
-        )
+        select(Payment.customer_id.label("customer_id"), *payment_totals())
         .where(Payment.customer_id.in_(customer_ids), Payment.docstatus == DocStatus.SUBMITTED)
         .group_by(Payment.customer_id)
         .subquery()
