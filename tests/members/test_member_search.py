@@ -4,11 +4,14 @@ end of an IBAN, by name, keyset-paged; bad input refused before anything is read
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import event
+from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session
 
 from list_factories import add_members
 from member_factories import OTHER_IBAN, VALID_IBAN, make_applicant, make_type
-from verenigingen.auth.models import User
+from verenigingen.auth.models import Role, User
+from verenigingen.auth.service import create_user
 from verenigingen.db.paging import PageRequest
 from verenigingen.errors import ValidationFailed
 from verenigingen.members.models import Member
@@ -98,3 +101,46 @@ def test_a_cursor_of_another_list_is_refused(any_session, admin) -> None:
     other = list_members(any_session, admin, page=PageRequest(1)).next_cursor
     with pytest.raises(ValidationFailed):
         search_members(any_session, admin, MemberSearch(), PageRequest(1, after=other))
+
+
+MANY_MEMBERS = """
+INSERT INTO member (member_id, first_name, last_name, email, status, application_status,
+                    payment_method, iban)
+SELECT 'Assoc-Member-2026-01-' || n, 'Voornaam' || n, 'Achternaam' || (n % 500),
+       'lid' || n || '@example.org', 'Active', 'Approved', 'Bank Transfer',
+       'NL' || lpad(n::text, 16, '0')
+FROM generate_series(1, 20000) AS n
+"""
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    ("text", "index"),
+    [
+        ("assoc-member-2026-01-12345", "ixs_member_member_id_lower"),
+        ("LID777@example.org", "ixs_member_email_lower"),
+        ("voornaam4321 ", "ixs_member_full_name_trgm"),
+        ("0000000000019876", "ixs_member_iban_trgm"),
+    ],
+)
+def test_a_rare_match_reads_the_search_indexes_on_postgresql(postgres_engine, text, index) -> None:
+    """At 20,000 members a search that matches one of them reads the search indexes (migration
+    0021) instead of walking every name in order."""
+    with postgres_engine.connect() as connection:
+        connection.execute(sql_text(MANY_MEMBERS))
+        connection.execute(sql_text("ANALYZE member"))
+        session = Session(bind=connection)
+        admin = create_user(session, "zoek@example.org", Role.ADMINISTRATOR)
+        sent: list[tuple[str, object]] = []
+
+        def keep(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
+            sent.append((statement, parameters))
+
+        event.listen(connection, "before_cursor_execute", keep)
+        found = search_members(session, admin, MemberSearch(text), PageRequest(25))
+        event.remove(connection, "before_cursor_execute", keep)
+        statement, parameters = sent[-1]
+        plan = connection.exec_driver_sql(f"EXPLAIN {statement}", parameters).scalars().all()
+        connection.rollback()
+    assert len(found.items) == 1
+    assert index in "\n".join(plan), "\n".join(plan)

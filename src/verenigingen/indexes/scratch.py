@@ -5,8 +5,10 @@ thrown away when the proof ends.
 - PostgreSQL and MariaDB: a throw-away database beside the association's on the same server. The
   tables the statements read (and the tables their foreign keys point at) are reflected from the
   association's database, so the copy has exactly its indexes (an index dropped or added there is
-  dropped or added here; an invalid PostgreSQL index is left out, as the planner ignores it), then
-  their rows are copied in batches and the tables analysed. Plans on the copy are the plans the
+  dropped or added here; an invalid PostgreSQL index is left out, as the planner ignores it;
+  a PostgreSQL index on expressions, which reflection cannot carry whole, is made again from its
+  definition, after the extensions the association's database has), then their rows are copied
+  in batches and the tables analysed. Plans on the copy are the plans the
   association's own server would choose.
 
 Copying reads every row of those tables once; on a server that also serves the association, run
@@ -24,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from sqlalchemy import Connection, Engine, MetaData, Table, insert, select
+from sqlalchemy import Column, Connection, Engine, MetaData, Table, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from verenigingen.db.engine import make_engine
@@ -119,13 +121,20 @@ def copy_tables(source: Engine, target: Engine, tables: Collection[str]) -> list
         wanted = sorted(set(tables) & present)
         metadata.reflect(connection, only=wanted, resolve_fks=True)
         _without_invalid_indexes(connection, metadata)
+        made_again = _expression_indexes(connection, metadata)
     for table in metadata.tables.values():
         for column in table.columns:
             # Defaults are for inserts the copy never gets; a reflected nextval() would name a
             # sequence the scratch database does not have.
             column.server_default = None
     ordered = list(metadata.sorted_tables)
+    with target.begin() as writing:
+        for extension in made_again.extensions:  # before the tables: an operator class may need one
+            writing.exec_driver_sql(f"CREATE EXTENSION IF NOT EXISTS {quote(target, extension)}")
     metadata.create_all(target)
+    with target.begin() as writing:
+        for definition in made_again.definitions:
+            writing.exec_driver_sql(definition)
     with source.connect() as reading, target.begin() as writing:
         for table in ordered:
             _copy_rows(reading, writing, table)
@@ -140,6 +149,41 @@ def _without_invalid_indexes(connection: Connection, metadata: MetaData) -> None
         for index in [i for i in table.indexes if i.name in invalid]:
             table.indexes.discard(index)
     connection.rollback()
+
+
+@dataclass(frozen=True)
+class _Definitions:
+    extensions: list[str]
+    definitions: list[str]
+
+
+def _expression_indexes(connection: Connection, metadata: MetaData) -> _Definitions:
+    """PostgreSQL's indexes on expressions (the member search's trigram and ``lower()``
+    indexes): taken out of the reflected tables, whose copy would lose their operator classes,
+    and returned as the statements that make them, with the extensions they may need."""
+    if connection.dialect.name != "postgresql":
+        return _Definitions([], [])
+    definitions = []
+    for table in metadata.tables.values():
+        for index in [
+            i
+            for i in table.indexes
+            if i.expressions
+            and any(not isinstance(expression, Column) for expression in i.expressions)
+        ]:
+            table.indexes.discard(index)
+            definitions.append(
+                connection.exec_driver_sql(
+                    "SELECT pg_get_indexdef(%(name)s::regclass)", {"name": index.name}
+                ).scalar_one()
+            )
+    extensions = list(
+        connection.exec_driver_sql(
+            "SELECT extname FROM pg_extension WHERE extname <> 'plpgsql' ORDER BY extname"
+        ).scalars()
+    )
+    connection.rollback()
+    return _Definitions(extensions, definitions)
 
 
 def _copy_rows(reading: Connection, writing: Connection, table: Table) -> None:

@@ -16,12 +16,15 @@ target_metadata = Base.metadata
 # Indexes the online index manager adds (verenigingen.indexes.catalog.MANAGED_PREFIX) live
 # outside the models on purpose: a migration must never propose to drop them.
 MANAGED_INDEX_PREFIX = "ixm_"
+SEARCH_INDEX_PREFIX = "ixs_"
+"""PostgreSQL's member search indexes (migration 0021), which the models do not declare."""
 
 
 def _include(
     obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
 ) -> bool:
-    return not (type_ == "index" and reflected and (name or "").startswith(MANAGED_INDEX_PREFIX))
+    outside_the_models = (name or "").startswith((MANAGED_INDEX_PREFIX, SEARCH_INDEX_PREFIX))
+    return not (type_ == "index" and reflected and outside_the_models)
 
 
 def _run(connection: Connection) -> None:
