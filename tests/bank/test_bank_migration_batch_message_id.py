@@ -5,58 +5,22 @@ PostgreSQL and MariaDB, each on a database of its own."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 from alembic import command
-from alembic.script import ScriptDirectory
+from migration_support import line_columns, revisions
 
-from server_databases import server_database
-from verenigingen.db.engine import make_engine
 from verenigingen.db.migrate import alembic_config, upgrade
 
 BOOKED = dt.date(2026, 11, 18)
 MIGRATION_FILE = "_bank_line_batch_message_id.py"
 
 
-@pytest.fixture(params=["sqlite", "postgres", "mariadb"])
-def empty_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sa.Engine]:
-    if request.param == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path / 'before.db'}")
-        yield engine
-        engine.dispose()
-        return
-    variable = {
-        "postgres": "VERENIGINGEN_TEST_POSTGRES_URL",
-        "mariadb": "VERENIGINGEN_TEST_MARIADB_URL",
-    }[request.param]
-    for url in server_database(variable):
-        engine = make_engine(url)
-        try:
-            yield engine
-        finally:
-            engine.dispose()
-
-
-def revisions(engine: sa.Engine) -> tuple[str, str]:
-    """This migration's revision and the one before it, whatever their numbers."""
-    script = ScriptDirectory.from_config(alembic_config(engine))
-    (revision,) = [r for r in script.walk_revisions() if r.path.endswith(MIGRATION_FILE)]
-    assert isinstance(revision.down_revision, str)
-    return revision.revision, revision.down_revision
-
-
-def line_columns(engine: sa.Engine) -> set[str]:
-    return {column["name"] for column in sa.inspect(engine).get_columns("bank_statement_line")}
-
-
 def test_the_column_is_added_to_the_lines_stored_before_and_dropped_on_downgrade(
     empty_engine: sa.Engine,
 ) -> None:
-    this, before = revisions(empty_engine)
+    this, before = revisions(empty_engine, MIGRATION_FILE)
     upgrade(empty_engine, before)
     meta = sa.MetaData()
     meta.reflect(empty_engine, only=["bank_account", "bank_statement", "bank_statement_line"])

@@ -6,50 +6,18 @@ MariaDB, each on a database of its own migrated to the revision before it."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 from alembic import command
-from alembic.script import ScriptDirectory
+from migration_support import revisions
 
-from server_databases import server_database
 from verenigingen.bank.dedupe import dedup_keys
 from verenigingen.bank.statement_file import StatementEntry
-from verenigingen.db.engine import make_engine
 from verenigingen.db.migrate import alembic_config, upgrade
 
 BOOKED = dt.date(2026, 11, 18)
 MIGRATION_FILE = "_bank_line_payment_information_id.py"
-
-
-@pytest.fixture(params=["sqlite", "postgres", "mariadb"])
-def empty_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sa.Engine]:
-    if request.param == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path / 'before.db'}")
-        yield engine
-        engine.dispose()
-        return
-    variable = {
-        "postgres": "VERENIGINGEN_TEST_POSTGRES_URL",
-        "mariadb": "VERENIGINGEN_TEST_MARIADB_URL",
-    }[request.param]
-    for url in server_database(variable):
-        engine = make_engine(url)
-        try:
-            yield engine
-        finally:
-            engine.dispose()
-
-
-def revisions(engine: sa.Engine) -> tuple[str, str]:
-    """This migration's revision and the one before it, whatever their numbers."""
-    script = ScriptDirectory.from_config(alembic_config(engine))
-    (revision,) = [r for r in script.walk_revisions() if r.path.endswith(MIGRATION_FILE)]
-    assert isinstance(revision.down_revision, str)
-    return revision.revision, revision.down_revision
 
 
 def entry(
@@ -67,7 +35,7 @@ def entry(
 
 
 def test_payment_information_ids_move_to_their_own_column(empty_engine: sa.Engine) -> None:
-    this, before = revisions(empty_engine)
+    this, before = revisions(empty_engine, MIGRATION_FILE)
     upgrade(empty_engine, before)
     # As the import stored them: the dedup key from the entry, end_to_end_id from the entry's
     # end-to-end id or else its payment information id.
