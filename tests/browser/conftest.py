@@ -32,6 +32,7 @@ from verenigingen.auth.service import create_user
 from verenigingen.billing.service.invoices import refresh_overdue
 from verenigingen.db.engine import make_engine
 from verenigingen.db.session import unit_of_work
+from verenigingen.jobs.worker import Runtime, run_job
 from verenigingen.members.models import BillingPeriod, Customer
 from verenigingen.sepa.creditor import set_creditor
 from verenigingen.sepa.schemas import CreditorIn, MandateCreate
@@ -144,6 +145,19 @@ def live_server(
     yield LiveServer(f"http://127.0.0.1:{port}", engine)
     server.should_exit = True
     thread.join(timeout=10)
+    context.close()
+
+
+@pytest.fixture
+def worker(live_server: LiveServer):  # type: ignore[no-untyped-def]
+    """Runs a queued job as a worker process would, on the live server's database."""
+    context = context_on(live_server.engine)
+    runtime = Runtime(context.sessions, context.settings, worker_id="browser:1")
+
+    def run(job_id: int) -> str:
+        return run_job(runtime, job_id)
+
+    yield run
     context.close()
 
 

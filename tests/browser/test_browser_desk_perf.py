@@ -6,14 +6,11 @@ from __future__ import annotations
 
 import re
 
-import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
 from conftest import LiveServer, serious_violations, sign_in
-from contexts import context_on
 from verenigingen.jobs.models import Job
-from verenigingen.jobs.worker import Runtime, run_job
 
 ADMIN_EMAIL = "admin@example.org"
 TREASURER_EMAIL = "penningmeester@example.org"
@@ -45,19 +42,6 @@ def test_an_administrator_turns_the_history_cache_off_and_on(page: Page) -> None
     flip_history_cache(page, "true")
     page.goto("/desk/performance")
     expect(cache_flag).to_have_attribute("data-state", "on")
-
-
-@pytest.fixture
-def worker(live_server: LiveServer):  # type: ignore[no-untyped-def]
-    """Runs a queued job as a worker process would, on the live server's database."""
-    context = context_on(live_server.engine)
-    runtime = Runtime(context.sessions, context.settings, worker_id="browser:1")
-
-    def run(job_id: int) -> str:
-        return run_job(runtime, job_id)
-
-    yield run
-    context.close()
 
 
 def test_a_treasurer_runs_the_dues_and_sees_it_finish(
