@@ -45,16 +45,11 @@ from verenigingen.sepa.errors import (
     StatusReportImportConcurrent,
     UnknownCollection,
 )
-from verenigingen.sepa.mandates import (
-    BankStatusChange,
-    change_statuses_for_bank,
-    lock_mandates,
-)
+from verenigingen.sepa.mandate_actions import act_on_mandates
 from verenigingen.sepa.models import (
     DirectDebitBatch,
     DirectDebitEntry,
     EntryStatus,
-    MandateStatus,
     RetryStatus,
     ReturnKind,
     SepaMandateUsage,
@@ -62,8 +57,8 @@ from verenigingen.sepa.models import (
     StatusReport,
     UsageStatus,
 )
-from verenigingen.sepa.notices import notify_members, notify_treasurers
-from verenigingen.sepa.retries import MandateAction, RetryDecision, decide, describe_reason
+from verenigingen.sepa.notices import notify_treasurers
+from verenigingen.sepa.retries import RetryDecision, decide, describe_reason
 from verenigingen.sepa.status_reports import (
     ReportedTransaction,
     ReportFormat,
@@ -446,9 +441,16 @@ def _apply(
                 for match in fresh
             ],
         )
-    _act_on_mandates(
-        session, user, [(match, decisions[match.entry.id][1]) for match in fresh], tally
+    stopped, invalidated = act_on_mandates(
+        session,
+        user,
+        [
+            (match.entry, match.reason_code, decisions[match.entry.id][1].mandate_action)
+            for match in fresh
+        ],
     )
+    tally.mandates_stopped += stopped
+    tally.mandates_invalidated += invalidated
     exhausted: list[str] = []
     for match in fresh:
         decision = decisions[match.entry.id][1]
@@ -544,65 +546,3 @@ def _undo_collections(
     else:
         tally.returned += len(matches)
     session.flush()  # the entries, one executemany
-
-
-def _act_on_mandates(
-    session: Session,
-    user: User,
-    decided: Sequence[tuple[_Match, RetryDecision]],
-    tally: ReturnTally,
-) -> None:
-    """Stop or invalidate the mandates the reason codes ask for, all at once: the mandates
-    locked in one statement, changed in one (``mandates.change_statuses_for_bank``), and their
-    members asked for a new IBAN or mandate in one more pair (a read, an insert)."""
-    acting = [
-        (match, decision)
-        for match, decision in decided
-        if decision.mandate_action != MandateAction.NONE
-    ]
-    if not acting:
-        return
-    mandates = lock_mandates(session, [match.entry.mandate_id for match, _ in acting])
-    changes = []
-    for match, decision in acting:
-        reason = describe_reason(match.reason_code)
-        if decision.mandate_action == MandateAction.STOP:
-            change = BankStatusChange(
-                match.entry.mandate_id,
-                MandateStatus.SUSPENDED,
-                f"{reason}: a new IBAN or mandate is needed",
-            )
-        else:
-            change = BankStatusChange(
-                match.entry.mandate_id, MandateStatus.INVALID, f"{reason} (reported by the bank)"
-            )
-        changes.append(change)
-    applied = change_statuses_for_bank(session, user, mandates, changes)
-    notices: list[tuple[int, str, str]] = []
-    for (match, decision), took_effect in zip(acting, applied, strict=True):
-        if not took_effect:
-            continue
-        mandate = mandates[match.entry.mandate_id]
-        reason = describe_reason(match.reason_code)
-        if decision.mandate_action == MandateAction.STOP:
-            tally.mandates_stopped += 1
-            notices.append(
-                (
-                    match.entry.member_id,
-                    "Direct debit stopped: new IBAN or mandate needed",
-                    f"The collection {match.entry.remittance} of {match.entry.amount} on mandate "
-                    f"{mandate.mandate_reference} was refused by your bank: {reason}. Please give "
-                    "us a new IBAN or sign a new mandate.",
-                )
-            )
-        else:
-            tally.mandates_invalidated += 1
-            notices.append(
-                (
-                    match.entry.member_id,
-                    "Direct debit mandate invalid: please sign a new one",
-                    f"Your bank does not accept mandate {mandate.mandate_reference}: {reason}. "
-                    "Please sign a new mandate.",
-                )
-            )
-    notify_members(session, notices)
