@@ -16,9 +16,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
 from importlib import resources
-from typing import Protocol, cast
+from typing import TYPE_CHECKING, Protocol, cast
 
-from lxml import etree
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -40,6 +39,9 @@ from verenigingen.sepa.models import (
 )
 from verenigingen.sepa.text import is_sepa_text
 
+if TYPE_CHECKING:
+    from lxml import etree
+
 MIN_AMOUNT = Decimal("0.01")
 MAX_AMOUNT = Decimal("999999999.99")
 MAX_ID_LENGTH = 35
@@ -60,6 +62,9 @@ def namespace(version: str) -> str:
 @lru_cache(maxsize=2)
 def schema(version: str) -> etree.XMLSchema:
     """The official schema of ``version``, parsed once per process."""
+    # lxml (5 MB) is loaded by the first file checked, not by every API process.
+    from lxml import etree
+
     source = resources.files("verenigingen.sepa").joinpath("xsd", f"{version}.xsd")
     with resources.as_file(source) as path:
         return etree.XMLSchema(etree.parse(str(path)))
@@ -388,6 +393,8 @@ def epc_errors(
 
 def schema_errors(document: bytes, version: str) -> list[str]:
     """The schema's complaints, each named by the entry (EndToEndId) whose element it is in."""
+    from lxml import etree  # at the first file checked, as in schema()
+
     try:
         tree = etree.fromstring(document)
     except etree.XMLSyntaxError as broken:  # a character no XML file may hold

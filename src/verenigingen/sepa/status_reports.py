@@ -20,10 +20,12 @@ import datetime as dt
 import enum
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-
-from lxml import etree
+from typing import TYPE_CHECKING
 
 from verenigingen.sepa.errors import StatusReportInvalid
+
+if TYPE_CHECKING:
+    from lxml import etree
 
 PAIN_002_ROOT = "CstmrPmtStsRpt"
 CAMT_054_ROOT = "BkToCstmrDbtCdtNtfctn"
@@ -63,7 +65,8 @@ class StatusReportFile:
 
 
 def _local(element: etree._Element) -> str:
-    return str(etree.QName(element).localname)
+    """``Document`` of ``{urn:iso:std:iso:20022:tech:xsd:pain.002.001.03}Document``."""
+    return str(element.tag).rpartition("}")[2]
 
 
 def _children(element: etree._Element, name: str) -> list[etree._Element]:
@@ -149,6 +152,9 @@ def parse_status_report(data: bytes) -> StatusReportFile:
     """The rejects or returns reported in ``data`` (a pain.002 or camt.054 file)."""
     if len(data) > MAX_FILE_BYTES:
         raise StatusReportInvalid(f"the file is larger than {MAX_FILE_BYTES // 1024 // 1024} MB")
+    # lxml (5 MB) is loaded by the first status report, not by every API process.
+    from lxml import etree
+
     parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
     try:
         root = etree.fromstring(data, parser)
