@@ -1,13 +1,14 @@
 """What an API process holds in memory: a real ``verenigingen serve`` measured from outside.
 
     .venv/bin/python bench/memory.py [--members 2000] [--months 24] [--requests 10000]
-                                     [--port 8105] [--no-worker]
+                                     [--port 8105] [--connections 1] [--no-worker]
 
 A demo association is loaded into a throw-away SQLite data dir; then ``verenigingen serve`` is
 started as a subprocess (by default with its in-process job consumer, as ``make run`` starts
 it) and its resident set size is read from ``/proc/PID/status`` (``VmRSS``; ``VmHWM`` is the
 peak): once idle after start-up, then every 2,000 requests up to ``--requests``. The requests
-are the API's reads an Administrator makes, over one keep-alive connection: a member's payment
+are the API's reads an Administrator makes, over one keep-alive connection (or ``--connections``
+at once, which the server answers from several threads of its pool): a member's payment
 history and financial summary (every member in turn, so each history is computed once and
 then cached), the member, the first page of members, invoices and payments, notifications.
 
@@ -18,11 +19,14 @@ would also import the job engine's dispatch path if it were not loaded yet) and 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from itertools import cycle
 from pathlib import Path
 
@@ -30,6 +34,7 @@ import httpx
 
 BIN = Path(sys.executable).parent
 GOAL_MB = 100
+REPORT_EVERY = 2000
 
 
 def main() -> None:
@@ -38,6 +43,9 @@ def main() -> None:
     parser.add_argument("--months", type=int, default=24)
     parser.add_argument("--requests", type=int, default=10_000)
     parser.add_argument("--port", type=int, default=8105)
+    parser.add_argument(
+        "--connections", type=int, default=1, help="keep-alive connections reading at once"
+    )
     parser.add_argument("--no-worker", action="store_true", help="serve without a job consumer")
     args = parser.parse_args()
     environment = {
@@ -62,13 +70,20 @@ def main() -> None:
             f"{args.members} members x {args.months} months (SQLite)"
         )
         report("idle", server.pid)
-        with httpx.Client(
-            base_url=base_url, headers={"Authorization": f"Bearer {token}"}, timeout=30
-        ) as client:
-            send_reads(client, server.pid, args.requests, args.members)
+        with contextlib.ExitStack() as stack:
+            clients = [
+                stack.enter_context(
+                    httpx.Client(
+                        base_url=base_url, headers={"Authorization": f"Bearer {token}"}, timeout=30
+                    )
+                )
+                for _ in range(args.connections)
+            ]
+            send_reads(clients, server.pid, read_paths(args.requests, args.members))
     finally:
         server.terminate()
         server.wait(timeout=30)
+        shutil.rmtree(environment["VERENIGINGEN_DATA_DIR"])
 
 
 def load_demo(environment: dict[str, str], members: int, months: int) -> str:
@@ -100,30 +115,45 @@ def wait_until_up(base_url: str, server: subprocess.Popen[bytes]) -> None:
     raise SystemExit("verenigingen serve did not answer within 60 s")
 
 
-def send_reads(client: httpx.Client, pid: int, requests: int, members: int) -> None:
+def read_paths(requests: int, members: int) -> list[str]:
     """``requests`` reads; the demo's member ids run from 1 to ``members`` in a fresh database."""
     member_ids = cycle(range(1, members + 1))
     lists = cycle(
         ["/api/v1/members", "/api/v1/invoices", "/api/v1/payments", "/api/v1/notifications"]
     )
-    sent = 0
-    started = time.perf_counter()
-    while sent < requests:
+    paths: list[str] = []
+    while len(paths) < requests:
         member_id = next(member_ids)
-        for path in (
+        paths += [
             f"/api/v1/members/{member_id}/payment-history",
             f"/api/v1/members/{member_id}/financial-summary",
             f"/api/v1/members/{member_id}",
             next(lists),
-        ):
-            response = client.get(path)
-            if response.status_code != 200:
-                raise SystemExit(f"{path}: {response.status_code} {response.text[:200]}")
-            sent += 1
-            if sent % 2000 == 0:
-                report(f"after {sent} requests", pid)
+        ]
+    return paths
+
+
+def send_reads(clients: list[httpx.Client], pid: int, paths: list[str]) -> None:
+    """The reads in rounds of ``REPORT_EVERY``, each round shared out over the connections."""
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=len(clients)) as pool:
+        for start in range(0, len(paths), REPORT_EVERY):
+            batch = paths[start : start + REPORT_EVERY]
+            shares = [batch[index :: len(clients)] for index in range(len(clients))]
+            list(pool.map(read_all, clients, shares))
+            report(f"after {start + len(batch)} requests", pid)
     seconds = time.perf_counter() - started
-    print(f"{sent} requests in {seconds:.1f} s ({sent / seconds:.0f} requests/s, one connection)")
+    print(
+        f"{len(paths)} requests in {seconds:.1f} s ({len(paths) / seconds:.0f} requests/s, "
+        f"{len(clients)} connection{'s' if len(clients) > 1 else ''})"
+    )
+
+
+def read_all(client: httpx.Client, paths: list[str]) -> None:
+    for path in paths:
+        response = client.get(path)
+        if response.status_code != 200:
+            raise SystemExit(f"{path}: {response.status_code} {response.text[:200]}")
 
 
 def report(moment: str, pid: int) -> None:

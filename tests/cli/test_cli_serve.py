@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from verenigingen.cli.app import app
 from verenigingen.config import get_settings
+from verenigingen.web.server import server_environment
 
 CLI = Path(sys.executable).with_name("verenigingen")
 runner = CliRunner()
@@ -56,7 +57,7 @@ def test_serve_becomes_the_api_process_and_answers(data_dir: Path) -> None:
     port = free_port()
     server = subprocess.Popen(  # noqa: S603  (the project's own command, fixed arguments)
         [str(CLI), "serve", "--port", str(port), "--no-worker"],
-        env=dict(os.environ),
+        env={name: value for name, value in os.environ.items() if name != "MALLOC_ARENA_MAX"},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -71,6 +72,16 @@ def test_serve_becomes_the_api_process_and_answers(data_dir: Path) -> None:
         assert status == 200
         command_line = Path(f"/proc/{server.pid}/cmdline").read_bytes().split(b"\0")
         assert command_line[1:3] == [b"-m", b"verenigingen.web.server"]
+        environment = Path(f"/proc/{server.pid}/environ").read_bytes().split(b"\0")
+        assert b"MALLOC_ARENA_MAX=2" in environment
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_the_api_process_keeps_the_operators_malloc_arena_max() -> None:
+    assert server_environment({"MALLOC_ARENA_MAX": "8", "HOME": "/srv"}) == {
+        "MALLOC_ARENA_MAX": "8",
+        "HOME": "/srv",
+    }
+    assert server_environment({"HOME": "/srv"}) == {"MALLOC_ARENA_MAX": "2", "HOME": "/srv"}

@@ -8,6 +8,11 @@ which loads only the app. The API's memory is what requests need (docs/benchmark
 With ``--workers N`` (N > 1) uvicorn starts N API processes on the port, each building its app
 from the environment through :func:`app_from_environment`, and supervises them. The embedded
 shape's job consumer runs in this process's thread: beside the one API, or in the supervisor.
+
+The API process starts with ``MALLOC_ARENA_MAX=2`` unless the operator has set it: glibc gives
+each thread that allocates its own arena (up to eight per core), and the thread pool that runs
+the routes holds dozens of threads, each arena keeping freed memory of its own. Two arenas is
+the usual setting for threaded Python servers (docs/benchmarks.md, "Memory").
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Mapping
 
 import uvicorn
 from fastapi import FastAPI
@@ -27,11 +33,17 @@ from verenigingen.startup import load_all
 from verenigingen.web.app import create_app
 
 FACTORY = "verenigingen.web.server:app_from_environment"
+MALLOC_ARENAS = "2"
 
 
 def app_from_environment() -> FastAPI:
     """The app on the configured database (the schema was checked by ``serve``)."""
     return create_app(AppContext.build(get_settings()))
+
+
+def server_environment(environment: Mapping[str, str]) -> dict[str, str]:
+    """The API process's environment: this one, with glibc's arenas capped unless set."""
+    return {"MALLOC_ARENA_MAX": MALLOC_ARENAS, **environment}
 
 
 def exec_server(host: str, port: int, *, workers: int, job_consumer: bool) -> None:
@@ -42,7 +54,11 @@ def exec_server(host: str, port: int, *, workers: int, job_consumer: bool) -> No
     sys.stdout.flush()
     sys.stderr.flush()
     # A fixed module and arguments, no shell: the same interpreter started afresh.
-    os.execv(sys.executable, [sys.executable, "-m", "verenigingen.web.server", *arguments])  # noqa: S606
+    os.execve(  # noqa: S606
+        sys.executable,
+        [sys.executable, "-m", "verenigingen.web.server", *arguments],
+        server_environment(os.environ),
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
