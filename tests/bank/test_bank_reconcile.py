@@ -24,7 +24,8 @@ from verenigingen.settings.service import set_setting
 
 pytestmark = pytest.mark.usefixtures("frozen_today")
 RUN_STATEMENTS = 17
-"""What a reconciliation run sends, whatever its lines (below a chunk of 500)."""
+"""What a reconciliation run sends, whatever its lines (below a chunk of 500); one fewer on
+PostgreSQL, where the payments' numbers are taken by one upsert instead of two statements."""
 
 NTRY = (
     '<Ntry><Amt Ccy="EUR">{amount}</Amt><CdtDbtInd>{direction}</CdtDbtInd><Sts>BOOK</Sts>'
@@ -212,4 +213,5 @@ def test_a_run_costs_the_same_statements_for_5_lines_as_for_25(
     # The lines, the settings, the candidates (invoices named, members by name, their open
     # invoices), the payments in bulk (locks, numbers, inserts, outstanding, audit, events),
     # the decisions and the audit of the lines.
-    assert len(run.queries) == RUN_STATEMENTS
+    expected = RUN_STATEMENTS - (1 if session.get_bind().dialect.name == "postgresql" else 0)
+    assert len(run.queries) == expected

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import Select, exists, select, update
 from sqlalchemy.orm import Session, aliased, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -186,15 +186,31 @@ def check_allocatable(invoice: Invoice, customer_id: int, amount: Decimal) -> Do
 def load_open_invoices(session: Session, customer_id: int) -> Sequence[Invoice]:
     """The customer's submitted invoices with something outstanding, oldest due first."""
     return session.scalars(
-        select(Invoice)
-        .where(
-            Invoice.customer_id == customer_id,
-            Invoice.docstatus == DocStatus.SUBMITTED,
-            Invoice.is_return.is_(False),
-            Invoice.outstanding_amount > 0,
-        )
-        .order_by(Invoice.due_date, Invoice.posting_date, Invoice.id)
+        _open_invoices(customer_id).order_by(Invoice.due_date, Invoice.posting_date, Invoice.id)
     ).all()
+
+
+def lock_open_invoices(session: Session, customer_id: int) -> list[Invoice]:
+    """:func:`load_open_invoices` under row locks, taken in id order as every invoice lock is
+    (two transactions never lock the same invoices in opposite orders), sorted afterwards."""
+    invoices = session.scalars(
+        _open_invoices(customer_id)
+        .order_by(Invoice.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).all()
+    return sorted(
+        invoices, key=lambda invoice: (invoice.due_date, invoice.posting_date, invoice.id)
+    )
+
+
+def _open_invoices(customer_id: int) -> Select[Invoice]:
+    return select(Invoice).where(
+        Invoice.customer_id == customer_id,
+        Invoice.docstatus == DocStatus.SUBMITTED,
+        Invoice.is_return.is_(False),
+        Invoice.outstanding_amount > 0,
+    )
 
 
 def allocate_oldest_first(

@@ -41,8 +41,8 @@ from verenigingen.billing.service.allocation import (
     allocate_oldest_first,
     check_allocatable,
     describe,
-    load_open_invoices,
     lock_invoices_with_credit_flags,
+    lock_open_invoices,
     write_outstanding,
 )
 from verenigingen.errors import NotFound
@@ -60,13 +60,17 @@ def create_payment(session: Session, user: User, data: PaymentCreate) -> Payment
     (422; a draft or cancelled invoice → 409 ``invoice_not_submitted``; unknown invoice → 404).
     Without allocations (None), a Receive payment is spread over the customer's open invoices
     oldest-first; the rest stays unallocated.
+
+    The invoices it allocates to stay locked until the transaction ends, as submitting locks
+    them: two payments for one invoice take turns from here, instead of both holding the share
+    lock their allocations' foreign keys take and each waiting for the other at submit.
     """
     require(user, Permission.BILLING_WRITE)
     if session.get(Customer, data.customer_id) is None:
         raise NotFound(f"customer {data.customer_id} does not exist")
     if data.allocations is None:
         plan = (
-            allocate_oldest_first(load_open_invoices(session, data.customer_id), data.paid_amount)
+            allocate_oldest_first(lock_open_invoices(session, data.customer_id), data.paid_amount)
             if data.payment_type == PaymentType.RECEIVE
             else []
         )
@@ -109,7 +113,13 @@ def _checked_plan(session: Session, data: PaymentCreate) -> list[tuple[int, Deci
     invoices = (
         {
             invoice.id: invoice
-            for invoice in session.scalars(select(Invoice).where(Invoice.id.in_(ids)))
+            for invoice in session.scalars(
+                select(Invoice)
+                .where(Invoice.id.in_(ids))
+                .order_by(Invoice.id)
+                .with_for_update()
+                .execution_options(populate_existing=True)
+            )
         }
         if ids
         else {}
