@@ -10,6 +10,7 @@ VERENIGINGEN_REQUIRE_SERVICES=1 (set by .ci/run): then a missing service fails t
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
@@ -36,6 +37,10 @@ pytest_plugins = ["verenigingen.perf.pytest_plugin"]
 
 # As every entry point does at start-up: the services record events whose subscribers must run.
 load_subscribers()
+
+# The command line's tables at a width that cuts no test's row, whichever test loads the command
+# line first: Rich reads COLUMNS when its console is made, at import.
+os.environ["COLUMNS"] = "200"
 
 
 @pytest.fixture(scope="session")
