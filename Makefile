@@ -49,8 +49,11 @@ browser:
 		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
 		else echo "chromium is not installed: the browser tests will be skipped (apt-get install chromium)"; fi; }
 
+# Two test processes (pytest-xdist), each test file's tests in one of them; each process has
+# throw-away databases of its own on the servers. TEST_PROCESSES=0 runs them in this one.
+TEST_PROCESSES ?= 2
 test: lint browser
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(TEST_PROCESSES) --dist loadfile
 	$(BIN)/python fuzz/fuzz_api.py --max-examples 20
 
 # The API fuzzed long: schemathesis against a real server, as administrator and as member.
