@@ -8,7 +8,6 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Insert, bindparam, func, literal_column, select
 from sqlalchemy.dialects.mysql import insert as mysql_insert
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
@@ -44,16 +43,19 @@ def _upsert(dialect: str) -> Insert:
         upsert: Any = mysql_insert(CacheTag).values(values)
         statement: Insert = upsert.on_duplicate_key_update(version=CacheTag.version + one)
         return statement
-    if dialect in ("postgresql", "sqlite"):
-        insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-        return (
-            insert(CacheTag)
-            .values(values)
-            .on_conflict_do_update(
-                index_elements=[CacheTag.tag], set_={"version": CacheTag.version + one}
-            )
-        )
-    raise NotImplementedError(f"no upsert for the {dialect} dialect")
+    if dialect == "postgresql":
+        # Loaded with PostgreSQL's engine: 2 MB that an embedded API process does not need.
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+        upsert = postgresql_insert(CacheTag)
+    elif dialect == "sqlite":
+        upsert = sqlite_insert(CacheTag)
+    else:
+        raise NotImplementedError(f"no upsert for the {dialect} dialect")
+    statement = upsert.values(values).on_conflict_do_update(
+        index_elements=[CacheTag.tag], set_={"version": CacheTag.version + one}
+    )
+    return statement
 
 
 def bump_tags(session: Session, tags: Iterable[str]) -> None:

@@ -8,7 +8,6 @@ from weakref import WeakKeyDictionary
 
 from sqlalchemy import Connection, Engine, String, create_engine, event, select, update
 from sqlalchemy.dialects.mysql import insert as mysql_insert
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -77,6 +76,9 @@ def take_numbers(session: Session, prefix: str, count: int = 1) -> range:
 def _advance(connection: Connection, prefix: str, count: int) -> int:
     """Move the series on by ``count`` (creating it at ``count``); its new current number."""
     if connection.dialect.name == "postgresql":
+        # Loaded with PostgreSQL's engine: 2 MB that an embedded API process does not need.
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
         upsert = postgresql_insert(NamingSeries).values(prefix=prefix, current=count)
         upsert = upsert.on_conflict_do_update(
             index_elements=[NamingSeries.prefix], set_={"current": NamingSeries.current + count}
