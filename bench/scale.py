@@ -91,6 +91,11 @@ def main() -> None:
     parser.add_argument(
         "--dues-limit", type=float, help="stop the dues run after this many seconds"
     )
+    parser.add_argument(
+        "--dues-batch",
+        type=int,
+        help="schedules per committed batch of the dues run (the task's default)",
+    )
     parser.add_argument("--results", type=Path, default=RESULTS, help="the figures kept per size")
     parser.add_argument("--chart", type=Path, default=CHART, help="the SVG chart written")
     parser.add_argument(
@@ -166,7 +171,9 @@ def run_size(
         # Migrations added to the code since the load (a long run on a shared tree) are run as
         # an operator would before starting the workers, which refuse an outdated schema.
         upgrade(context.database)
-        figures["dues"] = dues_run(context, url, args.redis, admin_id, args.dues_limit)
+        figures["dues"] = dues_run(
+            context, url, args.redis, admin_id, args.dues_limit, batch_size=args.dues_batch
+        )
         print(f"dues run: {figures['dues']}", flush=True)
         save(figures)
         context.close()
@@ -177,7 +184,13 @@ def run_size(
 
 
 def dues_run(
-    context: AppContext, url: str, redis_url: str, admin_id: int, limit: float | None
+    context: AppContext,
+    url: str,
+    redis_url: str,
+    admin_id: int,
+    limit: float | None,
+    *,
+    batch_size: int | None = None,
 ) -> dict[str, Any]:
     """Two ``dues.generate`` jobs for :data:`AS_OF`, worked off by two worker processes; after
     ``limit`` seconds the workers are stopped and what the run billed by then is counted (each
@@ -192,12 +205,13 @@ def dues_run(
                 text("next_invoice_date - invoice_days_before <= :day").bindparams(day=AS_OF),
             )
         )
+    options: dict[str, Any] = {"day": AS_OF.isoformat()}
+    if batch_size is not None:
+        options["batch_size"] = batch_size
     with unit_of_work(context.sessions) as session:
         admin = session.get_one(User, admin_id)
         job_ids = [
-            enqueue(
-                session, "dues.generate", user=admin, timeout=4 * 3600, day=AS_OF.isoformat()
-            ).id
+            enqueue(session, "dues.generate", user=admin, timeout=4 * 3600, **options).id
             for _ in range(2)
         ]
     environment = {
@@ -249,6 +263,7 @@ def dues_run(
     # From the first job's start to the last one's end: the run without the workers' start-up.
     span = (max(ends) - min(starts)).total_seconds() if starts and ends else None
     return {
+        "batch_size": batch_size,
         "seconds": seconds,
         "jobs_span_seconds": span,
         "complete": all(job.status not in ACTIVE_STATUSES for job in jobs),

@@ -3,6 +3,7 @@ association's own server, holding a copy of its tables with exactly its indexes.
 
 from __future__ import annotations
 
+import os
 import uuid
 from pathlib import Path
 
@@ -44,10 +45,15 @@ def _drop_history_index(engine: Engine) -> None:
 
 
 def _databases(engine: Engine) -> set[str]:
+    """The server's databases, less the throw-away ones of other test processes (``vt_<pid>_``),
+    which come and go while this test runs."""
     with engine.connect() as connection:
         if engine.dialect.name == "postgresql":
-            return set(connection.scalars(text("SELECT datname FROM pg_database")))
-        return set(connection.scalars(text("SHOW DATABASES")))
+            names = set(connection.scalars(text("SELECT datname FROM pg_database")))
+        else:
+            names = set(connection.scalars(text("SHOW DATABASES")))
+    ours = f"vt_{os.getpid()}_"
+    return {name for name in names if not name.startswith("vt_") or name.startswith(ours)}
 
 
 def test_a_missing_index_is_proven_on_a_copy_on_the_same_server(
