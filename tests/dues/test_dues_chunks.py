@@ -178,3 +178,10 @@ def test_a_cancelled_dues_run_keeps_the_chunks_committed_before_it(
     assert billed(factory) == (CHUNK, CHUNK)  # the first chunk; the second rolled back
     with factory() as session:
         assert session.get_one(Job, job_id).status == JobStatus.CANCELLED
+
+
+def test_a_run_given_no_size_bills_50_schedules_a_batch_on_sqlite_and_500_on_a_server(
+    any_session: Session,
+) -> None:
+    expected = 50 if any_session.get_bind().dialect.name == "sqlite" else 500
+    assert dues_tasks.default_batch_size(any_session) == expected

@@ -22,7 +22,7 @@ from verenigingen.auth.models import User
 from verenigingen.auth.permissions import Permission, require
 from verenigingen.clock import EARLIEST_DAY, LATEST_DAY
 from verenigingen.db.paging import PageRequest
-from verenigingen.dues.tasks import DUES_CHUNK
+from verenigingen.dues.tasks import default_batch_size
 from verenigingen.jobs import enqueue
 from verenigingen.jobs.queries import page_jobs
 from verenigingen.jobs.schemas import JobProgressOut
@@ -39,7 +39,6 @@ router = page_router()
 TASK = "dues.generate"
 RECENT_RUNS = 10
 """Dues runs shown under the form, newest first."""
-DEFAULT_BATCH_SIZE = DUES_CHUNK
 MAX_BATCH_SIZE = 10_000
 """As the API's ``batch_size``."""
 
@@ -76,7 +75,7 @@ def dues(request: Request, session: SessionDep, viewer: SignedIn) -> Response:
     own otherwise): two statements."""
     require_desk_role(viewer)
     require(viewer, Permission.BILLING_WRITE)
-    form = FormState(values={"day": "", "batch_size": str(DEFAULT_BATCH_SIZE)})
+    form = FormState(values={"day": "", "batch_size": str(default_batch_size(session))})
     return _dues_page(request, session, viewer, form)
 
 
@@ -86,12 +85,13 @@ def start_dues_run(
     session: SessionDep,
     viewer: SignedIn,
     day: DayField = "",
-    batch_size: DayField = str(DEFAULT_BATCH_SIZE),
+    batch_size: DayField = "",
 ) -> Response:
     """Queue the dues run, then the page with its progress; the form again (422) with what is
-    wrong, nothing queued."""
+    wrong, nothing queued. No batch size given: the engine's default."""
     require_desk_role(viewer)
     require(viewer, Permission.BILLING_WRITE)
+    batch_size = batch_size or str(default_batch_size(session))
     form = FormState(values={"day": day, "batch_size": batch_size})
     bill_day = _day(form, day)
     size = _batch_size(form, batch_size)
