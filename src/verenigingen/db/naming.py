@@ -4,6 +4,7 @@ end of the transaction (:func:`reserve_numbers`), or taken at once where a gap i
 
 from __future__ import annotations
 
+import threading
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import Connection, Engine, String, create_engine, event, select, update
@@ -56,7 +57,8 @@ def reserve_numbers(session: Session, prefix: str, count: int = 1) -> range:
 
 
 def take_numbers(session: Session, prefix: str, count: int = 1) -> range:
-    """Reserve ``count`` consecutive numbers that may leave a gap, without holding a lock.
+    """Reserve ``count`` consecutive numbers that may leave a gap, holding no lock to the end of
+    the session's transaction.
 
     On PostgreSQL and MariaDB the series moves on a connection of its own and commits at once,
     so no transaction waits for another's end to number its documents (as Odoo's "standard"
@@ -95,6 +97,7 @@ def _advance(connection: Connection, prefix: str, count: int) -> int:
 
 
 _numbering_engines: WeakKeyDictionary[Engine, Engine] = WeakKeyDictionary()
+_numbering_engines_lock = threading.Lock()
 
 
 def _numbering_engine(engine: Engine) -> Engine:
@@ -103,15 +106,16 @@ def _numbering_engine(engine: Engine) -> Engine:
     Its own pool, because a request that already holds one of ``engine``'s connections must
     never wait for a second one from the same pool.
     """
-    numbering = _numbering_engines.get(engine)
-    if numbering is None:
-        numbering = create_engine(
-            engine.url,
-            pool_size=1,
-            max_overflow=4,
-            pool_pre_ping=True,
-            isolation_level="READ COMMITTED",
-        )
-        _numbering_engines[engine] = numbering
-        event.listen(engine, "engine_disposed", lambda _engine: numbering.dispose())
-    return numbering
+    with _numbering_engines_lock:  # one pool per engine, however many threads ask at once
+        numbering = _numbering_engines.get(engine)
+        if numbering is None:
+            numbering = create_engine(
+                engine.url,
+                pool_size=1,
+                max_overflow=4,
+                pool_pre_ping=True,
+                isolation_level="READ COMMITTED",
+            )
+            _numbering_engines[engine] = numbering
+            event.listen(engine, "engine_disposed", lambda _engine: numbering.dispose())
+        return numbering
