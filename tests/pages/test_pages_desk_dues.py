@@ -60,6 +60,17 @@ def test_a_treasurer_starts_a_run_and_sees_it_queued(web, session) -> None:
     assert len(dues_jobs(session)) == 1  # the queued run is the one shown, as the API
 
 
+def test_an_empty_batch_size_is_the_engines_default(web, session) -> None:
+    signed_in(web, TREASURER)
+    page = web.get("/desk/dues")
+    assert 'value="50"' in page.text  # the form offers SQLite's default
+    token = form_token(web, "/desk/dues")
+    response = web.post("/desk/dues", data={"csrf_token": token, "day": "", "batch_size": ""})
+    assert response.status_code == 303
+    [job] = dues_jobs(session)
+    assert job.params == {"day": None, "batch_size": 50}
+
+
 def test_an_ended_run_shows_what_it_billed_and_stops_polling(web, session) -> None:
     signed_in(web, TREASURER)
     token = form_token(web, "/desk/dues")

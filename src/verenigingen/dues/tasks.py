@@ -36,7 +36,7 @@ def generate(
         session,
         user,
         today=dt.date.fromisoformat(day) if day else None,
-        batch_size=batch_size or default_batch_size(session),
+        batch_size=default_batch_size(session) if batch_size is None else batch_size,
         after_batch=lambda: _commit_batch(session),
     )
     return {

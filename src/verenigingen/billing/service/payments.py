@@ -41,6 +41,7 @@ from verenigingen.billing.service.allocation import (
     allocate_oldest_first,
     check_allocatable,
     describe,
+    lock_invoices,
     lock_invoices_with_credit_flags,
     lock_open_invoices,
     write_outstanding,
@@ -110,20 +111,7 @@ def _checked_plan(session: Session, data: PaymentCreate) -> list[tuple[int, Deci
     ids = [allocation.invoice_id for allocation in allocations]
     if len(set(ids)) != len(ids):
         raise InvoiceAllocatedTwice("each invoice may appear only once in allocations")
-    invoices = (
-        {
-            invoice.id: invoice
-            for invoice in session.scalars(
-                select(Invoice)
-                .where(Invoice.id.in_(ids))
-                .order_by(Invoice.id)
-                .with_for_update()
-                .execution_options(populate_existing=True)
-            )
-        }
-        if ids
-        else {}
-    )
+    invoices = lock_invoices(session, ids)
     missing = [invoice_id for invoice_id in ids if invoice_id not in invoices]
     if missing:
         raise NotFound(f"invoice {missing[0]} does not exist")

@@ -42,7 +42,7 @@ def generate(
     require(user, Permission.BILLING_WRITE)
     body = body or DuesRunRequest()
     day = body.date.isoformat() if body.date else None
-    batch_size = body.batch_size or default_batch_size(session)
+    batch_size = default_batch_size(session) if body.batch_size is None else body.batch_size
     job = enqueue(
         session,
         "dues.generate",
