@@ -6,13 +6,15 @@ chart of cost against size are written from them.
     nice -n 10 .venv/bin/python bench/scale.py [--sizes 10000,100000,1000000 | --members N]
         [--server postgresql://postgres@127.0.0.1:5432/postgres]
         [--database verenigingen_scale] [--redis redis://127.0.0.1:6379/9]
-        [--samples 100] [--requests 20] [--dues-limit SECONDS] [--skip-requests] [--keep]
+        [--samples 100] [--requests 20] [--dues-limit SECONDS] [--skip-requests] [--skip-dues]
+        [--keep]
 
 For each size: the database ``verenigingen_scale`` is dropped and made again on the server, the
 project's migrations run on it, and ``scale_loader`` copies the rows in (see its docstring for
 what they hold and leave out); the months' payment analytics are computed by the app's own
-``history.analytics.update_months`` and ``ANALYZE`` ends the load. ``scale_measure`` then times
-the requests on the loaded association. Last, two ``dues.generate`` jobs for the day after the
+``history.analytics.update_months`` and ``ANALYZE`` ends the load. ``scale_measure``, in a
+process of its own (as an API process is: not the one that generated the rows), then times the
+requests on the loaded association. Last, two ``dues.generate`` jobs for the day after the
 loaded year (every monthly schedule, and the quarterly and annual ones whose period starts
 then) are queued and a real ``verenigingen worker --workers 2 --queues long`` (Redis in the
 database of ``--redis``, in a namespace of the run's own) works them off; the figure is the time
@@ -48,7 +50,6 @@ from typing import Any
 from sqlalchemy import create_engine, func, select, text
 
 from scale_loader import AS_OF, FIRST_MONTH, MONTHS, ScaleLoader
-from scale_measure import measure_requests
 from scale_report import markdown_table, write_chart
 from verenigingen.app_context import AppContext
 from verenigingen.auth.models import Role, User
@@ -102,6 +103,11 @@ def main() -> None:
         "--skip-requests",
         action="store_true",
         help="load and run the dues only; the requests' figures kept from an earlier run",
+    )
+    parser.add_argument(
+        "--skip-dues",
+        action="store_true",
+        help="load and time the requests only; the dues run's figures kept from an earlier run",
     )
     parser.add_argument("--keep", action="store_true", help="keep the last size's database")
     args = parser.parse_args()
@@ -158,28 +164,48 @@ def run_size(
         save(figures)
         token, admin_id = _administrator(context)
         if not args.skip_requests:
-            timings = measure_requests(
-                context, token, (ADMIN, DEMO_PASSWORD), samples=args.samples, requests=args.requests
+            figures["requests"] = measure_in_process_of_its_own(
+                url, args.redis, namespace, token, samples=args.samples, requests=args.requests
             )
-            figures["requests"] = {name: asdict(timing) for name, timing in timings.items()}
-            for name, timing in timings.items():
+            for name, timing in figures["requests"].items():
                 print(
-                    f"  {name:<45} p50 {timing.p50:8.2f} ms  p99 {timing.p99:8.2f}"
-                    f"  db {timing.db:7.2f}"
+                    f"  {name:<45} p50 {timing['p50']:8.2f} ms  p99 {timing['p99']:8.2f}"
+                    f"  db {timing['db']:7.2f}"
                 )
             save(figures)
         # Migrations added to the code since the load (a long run on a shared tree) are run as
         # an operator would before starting the workers, which refuse an outdated schema.
-        upgrade(context.database)
-        figures["dues"] = dues_run(
-            context, url, args.redis, admin_id, args.dues_limit, batch_size=args.dues_batch
-        )
-        print(f"dues run: {figures['dues']}", flush=True)
-        save(figures)
+        if not args.skip_dues:
+            upgrade(context.database)
+            figures["dues"] = dues_run(
+                context, url, args.redis, admin_id, args.dues_limit, batch_size=args.dues_batch
+            )
+            print(f"dues run: {figures['dues']}", flush=True)
+            save(figures)
         context.close()
     finally:
         if not keep:
             _drop_database(args.server, args.database)
+    return figures
+
+
+def measure_in_process_of_its_own(
+    url: str, redis_url: str, namespace: str, token: str, *, samples: int, requests: int
+) -> dict[str, Any]:
+    """The requests' figures from ``bench/scale_measure.py`` run in a fresh process."""
+    finished = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "bench" / "scale_measure.py"),
+            *("--database-url", url, "--redis", redis_url, "--namespace", namespace),
+            *("--token", token, "--email", ADMIN, "--password", DEMO_PASSWORD),
+            *("--samples", str(samples), "--requests", str(requests)),
+        ],
+        check=True,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    figures: dict[str, Any] = json.loads(finished.stdout.strip().splitlines()[-1])
     return figures
 
 

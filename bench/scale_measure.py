@@ -1,6 +1,14 @@
-"""What a request pays on the scale database: the app called in this process over ASGI (no
-socket), as an Administrator who sees the ``Server-Timing`` header; each figure is the server
+"""What a request pays on the scale database: the app called over ASGI (no socket) in a process
+of its own, as an Administrator who sees the ``Server-Timing`` header; each figure is the server
 time (database + app) and its database part.
+
+    .venv/bin/python bench/scale_measure.py --database-url URL --redis URL --namespace NS \
+        --token TOKEN --email EMAIL --password PASSWORD [--samples 100] [--requests 20]
+
+``bench/scale.py`` runs it after its load and reads the figures it prints (JSON, one object).
+A fresh process, as an API process is: the loader's process has generated millions of rows in
+Python and still holds many of them, which makes every garbage collection of a request made in
+it dearer, a cost of the bench and not of the request.
 
 - payment history of members drawn at random: *cold* is a member's first read (the cache has
   no entry; the database pages may or may not be in memory), *warm* its second (served from
@@ -14,11 +22,13 @@ time (database + app) and its database part.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import json
 import random
 import re
 import statistics
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import httpx
@@ -28,11 +38,13 @@ from sqlalchemy.orm import Session
 from verenigingen.app_context import AppContext
 from verenigingen.billing.models import Invoice, Payment
 from verenigingen.billing.queries import INVOICE_ORDER, PAYMENT_ORDER
+from verenigingen.config import Settings
 from verenigingen.db.paging import Keyset
 from verenigingen.jobs.models import Job
 from verenigingen.jobs.queries import JOB_ORDER
 from verenigingen.members.models import Member, Membership
 from verenigingen.members.queries import MEMBER_ORDER, MEMBERSHIP_ORDER
+from verenigingen.startup import load_all
 from verenigingen.web.app import create_app
 
 CSRF = re.compile(r'name="csrf_token" value="([0-9a-f]{64})"')
@@ -200,3 +212,36 @@ async def _sign_in(client: httpx.AsyncClient, email: str, password: str) -> None
         "/sign-in", data={"email": email, "password": password, "csrf_token": form.group(1)}
     )
     assert signed_in.status_code == 303, (signed_in.status_code, signed_in.text[:300])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--database-url", required=True)
+    parser.add_argument("--redis", required=True, help="the cache's and the jobs' Redis")
+    parser.add_argument("--namespace", required=True, help="the run's jobs namespace")
+    parser.add_argument("--token", required=True, help="an Administrator's API token")
+    parser.add_argument("--email", required=True, help="the Administrator's, for the desk")
+    parser.add_argument("--password", required=True)
+    parser.add_argument("--samples", type=int, default=100, help="members whose history is read")
+    parser.add_argument("--requests", type=int, default=20, help="requests per list figure")
+    args = parser.parse_args()
+    settings = Settings(
+        database_url=args.database_url, redis_url=args.redis, jobs_namespace=args.namespace
+    )
+    load_all(settings)
+    context = AppContext.build(settings)
+    try:
+        timings = measure_requests(
+            context,
+            args.token,
+            (args.email, args.password),
+            samples=args.samples,
+            requests=args.requests,
+        )
+    finally:
+        context.close()
+    print(json.dumps({name: asdict(timing) for name, timing in timings.items()}))
+
+
+if __name__ == "__main__":
+    main()

@@ -3,7 +3,7 @@
     .venv/bin/python bench/load/run.py [--shape embedded|distributed|both] [--users 8]
         [--seconds 30] [--members 1000] [--months 12] [--api-processes 2] [--job-workers 2]
         [--postgres-url postgresql://postgres@127.0.0.1:5432/postgres]
-        [--redis-url redis://127.0.0.1:6379/13]
+        [--redis-url redis://127.0.0.1:6379/13] [--loop auto|asyncio] [--http auto|h11]
 
 For each shape a demo association is loaded, 50 of its members get a portal login with an API
 token (as the portal's users would have), a Treasurer gets a token, and the servers start on
@@ -22,6 +22,10 @@ summary and notifications) and the treasurer mix (the members, invoices and paym
 member's history, and a payment recorded and submitted one time in nine). Printed per shape and
 mix: requests per second, the median and 99th percentile response time as locust measured it
 (client side, so the client's own time and the socket are in), and the failures.
+
+``--loop asyncio --http h11`` serves as uvicorn does without uvloop and httptools (the API
+process's event loop and HTTP parser, pure Python), for the comparison with the default (both,
+in C).
 
 Leaves out: the pages (HTML), sign-in, and any client that is not on this machine. locust runs
 on the same two cores as the servers and takes a share of them.
@@ -91,6 +95,8 @@ def main() -> None:
         ),
     )
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/13")
+    parser.add_argument("--loop", choices=["auto", "asyncio", "uvloop"], default="auto")
+    parser.add_argument("--http", choices=["auto", "h11", "httptools"], default="auto")
     args = parser.parse_args()
     shapes = ["embedded", "distributed"] if args.shape == "both" else [args.shape]
     results: list[MixResult] = []
@@ -218,6 +224,7 @@ def start_servers(
     cli = str(BIN / "verenigingen")
     logs = Path(env["VERENIGINGEN_DATA_DIR"]).parent
     serve = [cli, "serve", "--host", "127.0.0.1", "--port", str(port)]
+    serve += ["--loop", args.loop, "--http", args.http]
     if shape == "distributed":
         serve += ["--workers", str(args.api_processes), "--no-worker"]
     commands = [serve]

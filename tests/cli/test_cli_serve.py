@@ -52,6 +52,15 @@ def test_serve_refuses_a_number_of_workers_out_of_range(data_dir: Path, workers:
     assert "--workers" in result.output
 
 
+@pytest.mark.parametrize(("option", "value"), [("--loop", "trio"), ("--http", "h2")])
+def test_serve_refuses_an_unknown_event_loop_or_http_parser(
+    data_dir: Path, option: str, value: str
+) -> None:
+    result = runner.invoke(app, ["serve", option, value])
+    assert result.exit_code == 2
+    assert option in result.output
+
+
 def test_serve_becomes_the_api_process_and_answers(data_dir: Path) -> None:
     assert runner.invoke(app, ["init"]).exit_code == 0
     port = free_port()
@@ -74,6 +83,10 @@ def test_serve_becomes_the_api_process_and_answers(data_dir: Path) -> None:
         assert command_line[1:3] == [b"-m", b"verenigingen.web.server"]
         environment = Path(f"/proc/{server.pid}/environ").read_bytes().split(b"\0")
         assert b"MALLOC_ARENA_MAX=2" in environment
+        # uvloop's event loop and httptools' parser, the compiled ones, serve by default.
+        libraries = Path(f"/proc/{server.pid}/maps").read_text()
+        assert "/uvloop/loop." in libraries
+        assert "/httptools/parser/parser." in libraries
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -6,7 +6,7 @@ import typer
 
 from verenigingen.cli.context import console, ready_engine
 from verenigingen.config import get_settings
-from verenigingen.web.server import exec_server
+from verenigingen.web.server import EventLoop, HttpParser, exec_server
 
 
 def serve(
@@ -21,6 +21,14 @@ def serve(
         help="Run background jobs in this process (embedded shape only; with Redis, "
         "run `verenigingen worker` processes instead).",
     ),
+    loop: EventLoop = typer.Option(
+        "auto",
+        help="Event loop: auto is uvloop (C) when installed, asyncio the standard library's.",
+    ),
+    http: HttpParser = typer.Option(
+        "auto",
+        help="HTTP parser: auto is httptools (C) when installed, h11 the pure-Python one.",
+    ),
 ) -> None:
     """Serve the API (OpenAPI documentation at /docs)."""
     ready_engine().dispose()  # exits with a one-line message when the schema is not current
@@ -30,4 +38,4 @@ def serve(
         console.print("Running background jobs in this process (--no-worker to turn off).")
     console.print(f"Serving on http://{host}:{port} (API docs at http://{host}:{port}/docs)")
     # This process becomes the API process: the command line's modules stay out of its memory.
-    exec_server(host, port, workers=workers, job_consumer=in_process)
+    exec_server(host, port, workers=workers, job_consumer=in_process, loop=loop, http=http)

@@ -13,6 +13,10 @@ The API process starts with ``MALLOC_ARENA_MAX=2`` unless the operator has set i
 each thread that allocates its own arena (up to eight per core), and the thread pool that runs
 the routes holds dozens of threads, each arena keeping freed memory of its own. Two arenas is
 the usual setting for threaded Python servers (docs/benchmarks.md, "Memory").
+
+uvicorn runs on uvloop's event loop and parses HTTP with httptools (both C, dependencies of the
+project) unless ``--loop asyncio`` or ``--http h11`` asks for the pure-Python ones; what each
+saves a request is in docs/benchmarks.md ("The load test").
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import argparse
 import os
 import sys
 from collections.abc import Mapping
+from typing import Literal, get_args
 
 import uvicorn
 from fastapi import FastAPI
@@ -34,6 +39,10 @@ from verenigingen.web.app import create_app
 
 FACTORY = "verenigingen.web.server:app_from_environment"
 MALLOC_ARENAS = "2"
+EventLoop = Literal["auto", "asyncio", "uvloop"]
+"""uvicorn's event loops; ``auto`` is uvloop when it is installed."""
+HttpParser = Literal["auto", "h11", "httptools"]
+"""uvicorn's HTTP implementations; ``auto`` is httptools when it is installed."""
 
 
 def app_from_environment() -> FastAPI:
@@ -46,9 +55,18 @@ def server_environment(environment: Mapping[str, str]) -> dict[str, str]:
     return {"MALLOC_ARENA_MAX": MALLOC_ARENAS, **environment}
 
 
-def exec_server(host: str, port: int, *, workers: int, job_consumer: bool) -> None:
+def exec_server(
+    host: str,
+    port: int,
+    *,
+    workers: int,
+    job_consumer: bool,
+    loop: EventLoop = "auto",
+    http: HttpParser = "auto",
+) -> None:
     """Replace this process with the API process (never returns)."""
     arguments = ["--host", host, "--port", str(port), "--workers", str(workers)]
+    arguments += ["--loop", loop, "--http", http]
     if job_consumer:
         arguments.append("--job-consumer")
     sys.stdout.flush()
@@ -67,6 +85,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--job-consumer", action="store_true")
+    parser.add_argument("--loop", choices=get_args(EventLoop), default="auto")
+    parser.add_argument("--http", choices=get_args(HttpParser), default="auto")
     args = parser.parse_args(argv)
     settings = get_settings()
     if args.workers == 1:
@@ -87,6 +107,8 @@ def main(argv: list[str] | None = None) -> None:
             host=args.host,
             port=args.port,
             workers=args.workers,
+            loop=args.loop,
+            http=args.http,
             # A new API process builds its app before it answers the supervisor: seconds on a
             # busy machine, where uvicorn's default of 5 s would have it killed and restarted.
             timeout_worker_healthcheck=60,
