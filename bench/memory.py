@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/memory.py [--members 2000] [--months 24] [--requests 10000]
                                      [--port 8105] [--connections 1] [--no-worker]
+                                     [--loop auto|asyncio] [--http auto|h11]
 
 A demo association is loaded into a throw-away SQLite data dir; then ``verenigingen serve`` is
 started as a subprocess (by default with its in-process job consumer, as ``make run`` starts
@@ -47,6 +48,8 @@ def main() -> None:
         "--connections", type=int, default=1, help="keep-alive connections reading at once"
     )
     parser.add_argument("--no-worker", action="store_true", help="serve without a job consumer")
+    parser.add_argument("--loop", choices=["auto", "asyncio", "uvloop"], default="auto")
+    parser.add_argument("--http", choices=["auto", "h11", "httptools"], default="auto")
     args = parser.parse_args()
     environment = {
         key: value
@@ -56,6 +59,7 @@ def main() -> None:
     environment["VERENIGINGEN_DATA_DIR"] = tempfile.mkdtemp(prefix="verenigingen-memory-")
     token = load_demo(environment, args.members, args.months)
     command = [str(BIN / "verenigingen"), "serve", "--port", str(args.port)]
+    command += ["--loop", args.loop, "--http", args.http]
     if args.no_worker:
         command.append("--no-worker")
     server = subprocess.Popen(
@@ -66,7 +70,8 @@ def main() -> None:
         wait_until_up(base_url, server)
         time.sleep(2)  # let start-up's last allocations settle
         print(
-            f"verenigingen serve{' --no-worker' if args.no_worker else ''} on a demo of "
+            f"verenigingen serve --loop {args.loop} --http {args.http}"
+            f"{' --no-worker' if args.no_worker else ''} on a demo of "
             f"{args.members} members x {args.months} months (SQLite)"
         )
         report("idle", server.pid)
