@@ -21,7 +21,10 @@ think time): the portal mix (members reading their payment history, invoices, fi
 summary and notifications) and the treasurer mix (the members, invoices and payments lists, a
 member's history, and a payment recorded and submitted one time in nine). Printed per shape and
 mix: requests per second, the median and 99th percentile response time as locust measured it
-(client side, so the client's own time and the socket are in), and the failures.
+(client side, so the client's own time and the socket are in), the failures, and the CPU time
+the API processes spent per request (user + system, from ``/proc``: ``serve`` and the processes
+it started, not the job workers or locust), which moves far less with the machine's other load
+than the requests per second do.
 
 ``--loop asyncio --http h11`` serves as uvicorn does without uvloop and httptools (the API
 process's event loop and HTTP parser, pure Python), for the comparison with the default (both,
@@ -77,6 +80,12 @@ class MixResult:
     payment_p50_ms: float | None
     payment_p99_ms: float | None
     waits: list[str]
+    api_cpu_seconds: float
+    """CPU time the API processes (``serve`` and the processes it started) spent during the mix."""
+
+    @property
+    def api_cpu_ms_per_request(self) -> float:
+        return 1000 * self.api_cpu_seconds / max(self.requests, 1)
 
 
 def main() -> None:
@@ -107,13 +116,13 @@ def main() -> None:
         f"{args.users} users, {args.seconds} s per mix, demo of {args.members} members x "
         f"{args.months} months; response times as locust measured them"
     )
-    header = ("shape", "mix", "requests", "req/s", "p50 ms", "p99 ms", "failures")
-    print("  {:<12} {:<13} {:>8} {:>7} {:>7} {:>7} {}".format(*header))
+    header = ("shape", "mix", "requests", "req/s", "p50 ms", "p99 ms", "failures", "API CPU ms/req")
+    print("  {:<12} {:<13} {:>8} {:>7} {:>7} {:>7} {:>8} {:>14}".format(*header))
     for result in results:
         print(
             f"  {result.shape:<12} {result.mix:<13} {result.requests:>8} "
             f"{result.requests_per_second:>7.1f} {result.p50_ms:>7.0f} {result.p99_ms:>7.0f} "
-            f"{result.failures}"
+            f"{result.failures:>8} {result.api_cpu_ms_per_request:>14.2f}"
         )
     for result in results:
         if result.payment_p50_ms is not None:
@@ -155,11 +164,12 @@ def run_shape(shape: str, args: argparse.Namespace) -> list[MixResult]:
         results = []
         for mix in MIXES:
             print(f"{shape}: {mix} mix, {args.users} users, {args.seconds} s")
+            api = servers[0].pid
             if database_admin_url is None:
-                results.append(run_mix(shape, mix, port, fixture, work, args, waits=None))
+                results.append(run_mix(shape, mix, port, fixture, work, args, api, waits=None))
                 continue
             with WaitSampler(database_admin_url, LOAD_DATABASE) as sampler:
-                result = run_mix(shape, mix, port, fixture, work, args, waits=sampler)
+                result = run_mix(shape, mix, port, fixture, work, args, api, waits=sampler)
             results.append(result)
         return results
     finally:
@@ -258,10 +268,12 @@ def run_mix(
     fixture: Path,
     work: Path,
     args: argparse.Namespace,
+    api_pid: int,
     *,
     waits: WaitSampler | None,
 ) -> MixResult:
     prefix = work / f"{shape}-{mix}"
+    cpu_before = process_tree_cpu_seconds(api_pid)
     subprocess.run(
         [
             str(BIN / "locust"),
@@ -287,6 +299,7 @@ def run_mix(
         env={**os.environ, "LOAD_FIXTURE": str(fixture)},
         stdout=subprocess.DEVNULL,
     )
+    api_cpu_seconds = process_tree_cpu_seconds(api_pid) - cpu_before
     with Path(f"{prefix}_stats.csv").open(newline="") as stats:
         rows = list(csv.DictReader(stats))
     total = next(row for row in rows if row["Name"] == "Aggregated")
@@ -302,7 +315,34 @@ def run_mix(
         payment_p50_ms=float(payment["50%"]) if payment else None,
         payment_p99_ms=float(payment["99%"]) if payment else None,
         waits=waits.report() if waits is not None else [],
+        api_cpu_seconds=api_cpu_seconds,
     )
+
+
+def process_tree_cpu_seconds(root: int) -> float:
+    """User and system CPU seconds of process ``root`` and its living descendants (``/proc``).
+
+    The API's share of the machine, whatever else runs beside it: on a shared machine the
+    requests per second move with the neighbours' load, the CPU a request costs much less.
+    """
+    parents: dict[int, int] = {}
+    ticks: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # the process ended meanwhile
+            continue
+        fields = text[text.rindex(")") + 2 :].split()  # after the command's name
+        pid = int(stat.parent.name)
+        parents[pid] = int(fields[1])
+        ticks[pid] = int(fields[11]) + int(fields[12])  # utime, stime
+    tree = {root}
+    grown = True
+    while grown:
+        children = {pid for pid, parent in parents.items() if parent in tree} - tree
+        tree |= children
+        grown = bool(children)
+    return sum(ticks.get(pid, 0) for pid in tree) / os.sysconf("SC_CLK_TCK")
 
 
 if __name__ == "__main__":
