@@ -9,11 +9,12 @@ from fastapi import APIRouter, Request
 from verenigingen.auth.schemas import IssuedTokenOut, LoginRequest
 from verenigingen.auth.service import authenticate_password, get_user, new_token
 from verenigingen.db.session import unit_of_work
-from verenigingen.web.deps import ContextDep, client_address
+from verenigingen.web.deps import ContextDep, SessionEndingRoute, client_address
 from verenigingen.web.openapi import RETRY_AFTER
 from verenigingen.web.schemas import ErrorBody
 
 router = APIRouter(
+    route_class=SessionEndingRoute,
     prefix="/auth",
     tags=["auth"],
     responses={

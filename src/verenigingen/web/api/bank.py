@@ -11,10 +11,11 @@ from verenigingen.bank import service
 from verenigingen.bank.schemas import ImportResultOut, StatementLineOut, StatementOut
 from verenigingen.db.ids import RecordId
 from verenigingen.errors import ValidationFailed
-from verenigingen.web.deps import CurrentUser, SessionDep
+from verenigingen.web.deps import CurrentUser, SessionDep, SessionEndingRoute
 from verenigingen.web.schemas import ErrorBody, Page, PageParams
 
 router = APIRouter(
+    route_class=SessionEndingRoute,
     prefix="/bank",
     tags=["bank"],
     responses={code: {"model": ErrorBody} for code in (401, 403, 404, 409, 422)},

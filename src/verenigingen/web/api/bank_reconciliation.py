@@ -17,10 +17,11 @@ from verenigingen.bank.schemas import (
     UnrelatedIn,
 )
 from verenigingen.db.ids import RecordId
-from verenigingen.web.deps import CurrentUser, SessionDep
+from verenigingen.web.deps import CurrentUser, SessionDep, SessionEndingRoute
 from verenigingen.web.schemas import ErrorBody, Page, PageParams
 
 router = APIRouter(
+    route_class=SessionEndingRoute,
     prefix="/bank",
     tags=["bank"],
     responses={code: {"model": ErrorBody} for code in (401, 403, 422)},

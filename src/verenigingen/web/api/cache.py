@@ -6,10 +6,11 @@ from fastapi import APIRouter
 
 from verenigingen.cache.report import cache_statistics
 from verenigingen.cache.schemas import CacheStatsOut
-from verenigingen.web.deps import ContextDep, CurrentUser
+from verenigingen.web.deps import ContextDep, CurrentUser, SessionEndingRoute
 from verenigingen.web.schemas import ErrorBody
 
 router = APIRouter(
+    route_class=SessionEndingRoute,
     prefix="/perf/cache",
     tags=["perf"],
     responses={code: {"model": ErrorBody} for code in (401, 403)},

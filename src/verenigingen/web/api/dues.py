@@ -12,10 +12,11 @@ from verenigingen.clock import BusinessDate
 from verenigingen.dues.tasks import default_batch_size
 from verenigingen.jobs import enqueue
 from verenigingen.jobs.schemas import JobOut
-from verenigingen.web.deps import CurrentUser, SessionDep
+from verenigingen.web.deps import CurrentUser, SessionDep, SessionEndingRoute
 from verenigingen.web.schemas import ErrorBody
 
 router = APIRouter(
+    route_class=SessionEndingRoute,
     prefix="/dues",
     tags=["dues"],
     responses={code: {"model": ErrorBody} for code in (401, 403, 422)},

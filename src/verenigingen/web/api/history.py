@@ -11,10 +11,11 @@ from verenigingen.db.paging import MAX_LIMIT
 from verenigingen.history import service
 from verenigingen.history.queries import DEFAULT_LIMIT
 from verenigingen.history.schemas import FinancialSummaryOut, PaymentHistory
-from verenigingen.web.deps import CurrentUser, SessionDep
+from verenigingen.web.deps import CurrentUser, SessionDep, SessionEndingRoute
 from verenigingen.web.schemas import ErrorBody
 
 router = APIRouter(
+    route_class=SessionEndingRoute,
     prefix="/members",
     tags=["history"],
     responses={code: {"model": ErrorBody} for code in (401, 403, 404, 422)},

@@ -18,10 +18,11 @@ from verenigingen.indexes import service
 from verenigingen.indexes.errors import IndexBuildFailed
 from verenigingen.indexes.schemas import AddIn, AddOut, ImpactOut, IndexStatusOut, RollbackOut
 from verenigingen.indexes.selection import select_indexes
-from verenigingen.web.deps import CurrentUserOutsideTransaction
+from verenigingen.web.deps import CurrentUserOutsideTransaction, SessionEndingRoute
 from verenigingen.web.schemas import ErrorBody
 
 router = APIRouter(
+    route_class=SessionEndingRoute,
     prefix="/perf/indexes",
     tags=["indexes"],
     responses={code: {"model": ErrorBody} for code in (401, 403, 404, 409, 422)},

@@ -9,10 +9,11 @@ from verenigingen.billing.models import InvoiceStatus
 from verenigingen.billing.schemas import CreditNoteCreate, InvoiceCreate, InvoiceOut
 from verenigingen.billing.service import credit_notes, invoices
 from verenigingen.db.ids import RecordId
-from verenigingen.web.deps import CurrentUser, SessionDep
+from verenigingen.web.deps import CurrentUser, SessionDep, SessionEndingRoute
 from verenigingen.web.schemas import ErrorBody, Page, PageParams
 
 router = APIRouter(
+    route_class=SessionEndingRoute,
     prefix="/invoices",
     tags=["invoices"],
     responses={code: {"model": ErrorBody} for code in (401, 403, 404, 409, 422)},

@@ -10,10 +10,11 @@ from verenigingen.db.ids import RecordId
 from verenigingen.jobs import queries
 from verenigingen.jobs.schemas import JobOut, JobStatusOut
 from verenigingen.jobs.service import cancel_job, retry_job
-from verenigingen.web.deps import CurrentUser, SessionDep
+from verenigingen.web.deps import CurrentUser, SessionDep, SessionEndingRoute
 from verenigingen.web.schemas import ErrorBody
 
 router = APIRouter(
+    route_class=SessionEndingRoute,
     prefix="/jobs",
     tags=["jobs"],
     responses={code: {"model": ErrorBody} for code in (401, 403, 404, 409, 422)},

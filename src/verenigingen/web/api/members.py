@@ -26,10 +26,11 @@ from verenigingen.members.service import (
 )
 from verenigingen.sepa.schemas import MandateCreate, MandateOut
 from verenigingen.sepa.service import create_mandate, list_mandates
-from verenigingen.web.deps import CurrentUser, SessionDep
+from verenigingen.web.deps import CurrentUser, SessionDep, SessionEndingRoute
 from verenigingen.web.schemas import ErrorBody, Page, PageParams
 
 router = APIRouter(
+    route_class=SessionEndingRoute,
     prefix="/members",
     tags=["members"],
     responses={code: {"model": ErrorBody} for code in (401, 403, 404, 409, 422)},

@@ -9,10 +9,11 @@ from verenigingen.members import queries
 from verenigingen.members.models import MembershipStatus
 from verenigingen.members.schemas import CancellationRequest, MembershipOut
 from verenigingen.members.service import cancel_membership, renew_membership
-from verenigingen.web.deps import CurrentUser, SessionDep
+from verenigingen.web.deps import CurrentUser, SessionDep, SessionEndingRoute
 from verenigingen.web.schemas import ErrorBody, Page, PageParams
 
 router = APIRouter(
+    route_class=SessionEndingRoute,
     prefix="/memberships",
     tags=["memberships"],
     responses={code: {"model": ErrorBody} for code in (401, 403, 404, 409, 422)},

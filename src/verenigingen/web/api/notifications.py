@@ -10,10 +10,11 @@ from verenigingen.db.ids import RecordId
 from verenigingen.db.paging import MAX_CURSOR_LENGTH, PageRequest
 from verenigingen.jobs import notifications
 from verenigingen.jobs.schemas import MarkedRead, NotificationOut, NotificationsOut
-from verenigingen.web.deps import CurrentUser, SessionDep
+from verenigingen.web.deps import CurrentUser, SessionDep, SessionEndingRoute
 from verenigingen.web.schemas import ErrorBody
 
 router = APIRouter(
+    route_class=SessionEndingRoute,
     prefix="/notifications",
     tags=["notifications"],
     responses={code: {"model": ErrorBody} for code in (401, 403, 404, 422)},

@@ -13,11 +13,12 @@ from verenigingen.billing.schemas import FollowUpOut, PaymentCreateRequest, Paym
 from verenigingen.billing.service import payments
 from verenigingen.db.ids import RecordId
 from verenigingen.events import follow_up_of
-from verenigingen.web.deps import CurrentUser, SessionDep
+from verenigingen.web.deps import CurrentUser, SessionDep, SessionEndingRoute
 from verenigingen.web.idempotency import run_idempotent
 from verenigingen.web.schemas import ErrorBody, Page, PageParams
 
 router = APIRouter(
+    route_class=SessionEndingRoute,
     prefix="/payments",
     tags=["payments"],
     responses={code: {"model": ErrorBody} for code in (401, 403, 404, 409, 422)},

@@ -16,10 +16,17 @@ from fastapi import APIRouter, Query, status
 from verenigingen.safety import rollback, runner
 from verenigingen.safety.models import Trigger
 from verenigingen.safety.schemas import SafetyRunOut
-from verenigingen.web.deps import ContextDep, CurrentUser, CurrentUserOutsideTransaction, SessionDep
+from verenigingen.web.deps import (
+    ContextDep,
+    CurrentUser,
+    CurrentUserOutsideTransaction,
+    SessionDep,
+    SessionEndingRoute,
+)
 from verenigingen.web.schemas import ErrorBody
 
 router = APIRouter(
+    route_class=SessionEndingRoute,
     prefix="/safety",
     tags=["safety"],
     responses={code: {"model": ErrorBody} for code in (401, 403, 404, 409, 422)},

@@ -42,15 +42,17 @@ from verenigingen.sepa.schemas import (
     StatusReportImportOut,
 )
 from verenigingen.sepa.status_reports import MAX_FILE_BYTES
-from verenigingen.web.deps import CurrentUser, SessionDep
+from verenigingen.web.deps import CurrentUser, SessionDep, SessionEndingRoute
 from verenigingen.web.schemas import ErrorBody
 
 router = APIRouter(
+    route_class=SessionEndingRoute,
     prefix="/sepa",
     tags=["sepa"],
     responses={code: {"model": ErrorBody} for code in (401, 403, 404, 409, 422)},
 )
 me_router = APIRouter(
+    route_class=SessionEndingRoute,
     prefix="/me/mandates",
     tags=["sepa"],
     responses={code: {"model": ErrorBody} for code in (401, 403, 404, 409, 422)},

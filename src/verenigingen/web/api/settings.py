@@ -11,10 +11,11 @@ from fastapi import APIRouter, Path, Query
 
 from verenigingen.settings import service
 from verenigingen.settings.schemas import SettingChangeOut, SettingIn, SettingOut
-from verenigingen.web.deps import CurrentUser, SessionDep
+from verenigingen.web.deps import CurrentUser, SessionDep, SessionEndingRoute
 from verenigingen.web.schemas import ErrorBody, Page, PageParams
 
 router = APIRouter(
+    route_class=SessionEndingRoute,
     prefix="/settings",
     tags=["settings"],
     responses={code: {"model": ErrorBody} for code in (401, 403, 404, 409, 422)},

@@ -27,10 +27,11 @@ from verenigingen.auth.service import (
     revoke_user_tokens,
 )
 from verenigingen.db.ids import RecordId
-from verenigingen.web.deps import CurrentUser, SessionDep
+from verenigingen.web.deps import CurrentUser, SessionDep, SessionEndingRoute
 from verenigingen.web.schemas import ErrorBody, Page, PageParams
 
 router = APIRouter(
+    route_class=SessionEndingRoute,
     tags=["users"],
     responses={code: {"model": ErrorBody} for code in (401, 403, 404, 409, 422)},
 )

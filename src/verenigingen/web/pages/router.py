@@ -19,6 +19,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
+from verenigingen.web.deps import SessionEndingRoute
 from verenigingen.web.pages.csrf import require_csrf
 
 _PAGE = "is_page"
@@ -35,6 +36,7 @@ def is_page(request: Request) -> bool:
 
 def page_router() -> APIRouter:
     return APIRouter(
+        route_class=SessionEndingRoute,
         include_in_schema=False,
         default_response_class=HTMLResponse,
         dependencies=[Depends(mark_page), Depends(require_csrf)],
