@@ -3,11 +3,14 @@ process (``python -m verenigingen.web.server``, the same process id) that answer
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -98,3 +101,89 @@ def test_the_api_process_keeps_the_operators_malloc_arena_max() -> None:
         "HOME": "/srv",
     }
     assert server_environment({"HOME": "/srv"}) == {"MALLOC_ARENA_MAX": "2", "HOME": "/srv"}
+
+
+def _socket_inodes(pid: int) -> set[int]:
+    inodes = set()
+    for descriptor in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            target = os.readlink(descriptor)
+            if target.startswith("socket:["):
+                inodes.add(int(target[len("socket:[") : -1]))
+    return inodes
+
+
+def _tcp_sockets(port: int, state: str) -> set[int]:
+    """The inodes of this machine's IPv4 TCP sockets on local ``port`` in ``state`` (hex code:
+    01 established, 0A listening), from ``/proc/net/tcp``."""
+    found = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if int(fields[1].split(":")[1], 16) == port and fields[3] == state:
+            found.add(int(fields[9]))
+    return found
+
+
+def _api_processes(supervisor: int, port: int) -> dict[int, int]:
+    """Each child of ``supervisor`` listening on ``port``: how many connections it holds."""
+    listening, established = _tcp_sockets(port, "0A"), _tcp_sockets(port, "01")
+    children = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            text = stat.read_text()
+            if int(text[text.rindex(")") + 2 :].split()[1]) != supervisor:
+                continue
+            pid = int(stat.parent.name)
+            inodes = _socket_inodes(pid)
+            if inodes & listening:
+                children[pid] = len(inodes & established)
+    return children
+
+
+def _wait_for(condition: Callable[[], bool], seconds: float = 60) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_serve_with_two_workers_spreads_connections_and_replaces_a_dead_process(
+    data_dir: Path,
+) -> None:
+    assert runner.invoke(app, ["init"]).exit_code == 0
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    supervisor = subprocess.Popen(  # noqa: S603  (the project's own command, fixed arguments)
+        [str(CLI), "serve", "--port", str(port), "--no-worker", "--workers", "2"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    clients: list[httpx.Client] = []
+    try:
+        assert _wait_for(lambda: len(_api_processes(supervisor.pid, port)) == 2)
+        # Sixteen keep-alive connections made at once: each process gets some (all sixteen on
+        # one of two sockets would be a 1 in 32,768 hash).
+        clients = [httpx.Client(base_url=base, timeout=10) for _ in range(16)]
+        assert _wait_for(lambda: httpx.get(f"{base}/health", timeout=2).status_code == 200)
+        assert all(client.get("/health").status_code == 200 for client in clients)
+        held = _api_processes(supervisor.pid, port)
+        assert sorted(held.values())[0] >= 1, held
+        assert sum(held.values()) >= 16
+
+        killed = next(iter(held))
+        os.kill(killed, signal.SIGKILL)
+        assert _wait_for(
+            lambda: (
+                len(_api_processes(supervisor.pid, port)) == 2
+                and killed not in _api_processes(supervisor.pid, port)
+            )
+        )
+        assert httpx.get(f"{base}/health", timeout=10).status_code == 200
+    finally:
+        for client in clients:
+            client.close()
+        supervisor.terminate()
+        assert supervisor.wait(timeout=60) == 0
+    assert _api_processes(supervisor.pid, port) == {}

@@ -6,7 +6,8 @@ import typer
 
 from verenigingen.cli.context import console, ready_engine
 from verenigingen.config import get_settings
-from verenigingen.web.server import EventLoop, HttpParser, exec_server
+from verenigingen.web.processes import EventLoop, HttpParser
+from verenigingen.web.server import exec_server
 
 
 def serve(

@@ -5,8 +5,9 @@ about 16 MB that no request needs. So ``serve`` checks the schema and then repla
 ``python -m verenigingen.web.server`` (``os.execv``: the same process id, a fresh interpreter),
 which loads only the app. The API's memory is what requests need (docs/benchmarks.md, "Memory").
 
-With ``--workers N`` (N > 1) uvicorn starts N API processes on the port, each building its app
-from the environment through :func:`app_from_environment`, and supervises them. The embedded
+With ``--workers N`` (N > 1) this process starts N API processes on the port, each building its
+app from the environment through :func:`app_from_environment` and listening on a socket of its
+own, and supervises them (:mod:`verenigingen.web.processes`). The embedded
 shape's job consumer runs in this process's thread: beside the one API, or in the supervisor.
 
 The API process starts with ``MALLOC_ARENA_MAX=2`` unless the operator has set it: glibc gives
@@ -25,7 +26,7 @@ import argparse
 import os
 import sys
 from collections.abc import Mapping
-from typing import Literal, get_args
+from typing import get_args
 
 import uvicorn
 from fastapi import FastAPI
@@ -36,13 +37,10 @@ from verenigingen.jobs.consumer import start_in_thread
 from verenigingen.jobs.engine import JobEngine
 from verenigingen.startup import load_all
 from verenigingen.web.app import create_app
+from verenigingen.web.processes import EventLoop, HttpParser, ProcessOptions, serve_in_processes
 
 FACTORY = "verenigingen.web.server:app_from_environment"
 MALLOC_ARENAS = "2"
-EventLoop = Literal["auto", "asyncio", "uvloop"]
-"""uvicorn's event loops; ``auto`` is uvloop when it is installed."""
-HttpParser = Literal["auto", "h11", "httptools"]
-"""uvicorn's HTTP implementations; ``auto`` is httptools when it is installed."""
 
 
 def app_from_environment() -> FastAPI:
@@ -89,34 +87,34 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--http", choices=get_args(HttpParser), default="auto")
     args = parser.parse_args(argv)
     settings = get_settings()
+    app = None
     if args.workers == 1:
         context = AppContext.build(settings)
-        app: FastAPI | str = create_app(context)
-        jobs = context.jobs
+        app, jobs = create_app(context), context.jobs
     else:
-        app = FACTORY  # each API process builds its own
-        jobs = JobEngine.from_settings(settings)
+        jobs = JobEngine.from_settings(settings)  # each API process builds its own app
     stop_consumer = None
     if args.job_consumer:
         load_all(settings)
         stop_consumer = start_in_thread(settings, jobs)
+    status = 0
     try:
-        uvicorn.run(
-            app,
-            factory=args.workers > 1,
-            host=args.host,
-            port=args.port,
-            workers=args.workers,
-            loop=args.loop,
-            http=args.http,
-            # A new API process builds its app before it answers the supervisor: seconds on a
-            # busy machine, where uvicorn's default of 5 s would have it killed and restarted.
-            timeout_worker_healthcheck=60,
-            log_level="info",
-        )
+        if app is not None:
+            uvicorn.run(
+                app,
+                host=args.host,
+                port=args.port,
+                loop=args.loop,
+                http=args.http,
+                log_level="info",
+            )
+        else:
+            options = ProcessOptions(FACTORY, args.host, args.port, args.loop, args.http)
+            status = serve_in_processes(options, args.workers)
     finally:
         if stop_consumer is not None:
             stop_consumer()
+    sys.exit(status)
 
 
 if __name__ == "__main__":
