@@ -2,7 +2,8 @@
 after it was made an async dependency.
 
     .venv/bin/python bench/request_path.py [--members 300] [--requests 1000]
-                                           [--serve] [--port 8105]
+                                           [--serve] [--serve-option=--no-worker]
+                                           [--port 8105]
 
 A demo association (SQLite, 12 months) in a throw-away data dir. In process, the app is called
 as uvicorn calls it (an ASGI call with a prepared scope; no socket, no HTTP parsing) and timed
@@ -23,7 +24,8 @@ from the call to the last byte sent, all variants interleaved; medians:
 With ``--serve``, the same demo is then served by a real ``verenigingen serve`` (its in-process
 job consumer working off the demo's jobs and those of the payments meanwhile) and the figure is
 the ``Server-Timing`` header's (database + app) as an Administrator sees it, over one keep-alive
-connection: the history, the members and a payment POST in turn.
+connection: the history, the members and a payment POST in turn. ``--serve-option`` adds an
+option to its command line (``--no-worker``: no consumer beside the requests).
 
 Leaves out: the client's own time, and (in process) uvicorn's HTTP parsing.
 """
@@ -66,6 +68,9 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=300)
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--serve", action="store_true", help="also measure a real serve")
+    parser.add_argument(
+        "--serve-option", action="append", default=[], help="an option added to serve's command"
+    )
     parser.add_argument("--port", type=int, default=8105)
     args = parser.parse_args()
     os.environ["VERENIGINGEN_DATA_DIR"] = tempfile.mkdtemp(prefix="verenigingen-path-")
@@ -87,7 +92,7 @@ def main() -> None:
     asyncio.run(before_after(caller, context, member_id, args.requests))
     context.close()
     if args.serve:
-        served(token, member_id, customer_ids, args.port, args.requests)
+        served(token, member_id, customer_ids, args.port, args.requests, args.serve_option)
 
 
 def load_demo(members: int) -> str:
@@ -268,11 +273,19 @@ async def interleaved(
     return {name: statistics.median(values) for name, values in times.items()}
 
 
-def served(token: str, member_id: int, customer_ids: list[int], port: int, requests: int) -> None:
+def served(
+    token: str,
+    member_id: int,
+    customer_ids: list[int],
+    port: int,
+    requests: int,
+    options: list[str],
+) -> None:
     """The payment history, the members list and a payment POST from a real ``verenigingen
-    serve``, whose in-process consumer works off the demo's jobs (and the payments') meanwhile."""
+    serve``, whose in-process consumer (unless ``options`` has ``--no-worker``) works off the
+    demo's jobs (and the payments') meanwhile."""
     server = subprocess.Popen(
-        [str(BIN / "verenigingen"), "serve", "--port", str(port)],
+        [str(BIN / "verenigingen"), "serve", "--port", str(port), *options],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -305,7 +318,8 @@ def served(token: str, member_id: int, customer_ids: list[int], port: int, reque
                     if index >= 100:
                         times[name].append(server_ms(response))
         print(
-            f"A real `verenigingen serve` (Server-Timing, db + app), median of {requests} each; "
+            f"A real `{' '.join(['verenigingen serve', *options])}` (Server-Timing, db + app), "
+            f"median of {requests} each; "
             f"jobs Queued or Running: {jobs_at_start} at the start, {active_jobs()} at the end"
         )
         for name, values in times.items():
