@@ -18,7 +18,8 @@ The payments' own follow-up jobs are worked off by the same consumer meanwhile (
 the queue printed at each phase's end). Printed per phase: the seconds until it was done; the
 write transactions (from the end of ``BEGIN IMMEDIATE``, when the lock is held, to the start of
 ``COMMIT``/``ROLLBACK``) of the job consumer, its heartbeat and the requests: count, p50 and
-max; the POST's p50 and p99 (ASGI call to last byte) and its errors (any status >= 400: a 503
+max, and the three longest with the part of them their statements spent executing (in the
+driver; the rest is Python between the statements, e.g. compiling them); the POST's p50 and p99 (ASGI call to last byte) and its errors (any status >= 400: a 503
 or a 500 for "database is locked").
 
 Leaves out: the COMMIT itself (WAL with synchronous=NORMAL: no fsync), HTTP parsing and the
@@ -67,13 +68,15 @@ class LockHolds:
     held_ms: defaultdict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    longest: list[tuple[float, str, int, str]] = field(default_factory=list)
-    """The longest holds: milliseconds, who, statements, the first write statement."""
+    longest: list[tuple[float, float, str, int, str]] = field(default_factory=list)
+    """The longest holds: milliseconds, of which in the statements' execution (the driver's
+    calls: the rest is Python between them), who, statements, the first write statement."""
 
     def watch(self, engine: Engine) -> None:
         # Registered after the engine's own "begin" listener: it runs once BEGIN IMMEDIATE has
         # returned, that is once the lock is held (the wait for it is not counted as holding).
         event.listen(engine, "begin", self._begin)
+        event.listen(engine, "before_cursor_execute", self._statement_starts)
         event.listen(engine, "after_cursor_execute", self._statement)
         event.listen(engine, "commit", self._end)
         event.listen(engine, "rollback", self._end)
@@ -84,11 +87,19 @@ class LockHolds:
         connection.info["write_lock_since"] = time.perf_counter()
         connection.info["write_lock_statements"] = 0
         connection.info["write_lock_first_write"] = ""
+        connection.info["write_lock_executing_ms"] = 0.0
+
+    def _statement_starts(self, connection: Any, *_args: Any) -> None:
+        connection.info["write_lock_statement_since"] = time.perf_counter()
 
     def _statement(self, connection: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         if "write_lock_since" not in connection.info:
             return
         connection.info["write_lock_statements"] += 1
+        started = connection.info.pop("write_lock_statement_since", None)
+        if started is not None:
+            executing = (time.perf_counter() - started) * 1000
+            connection.info["write_lock_executing_ms"] += executing
         if not connection.info["write_lock_first_write"] and not statement.startswith("SELECT"):
             connection.info["write_lock_first_write"] = " ".join(statement.split())[:70]
 
@@ -101,12 +112,13 @@ class LockHolds:
         who = name if name.startswith("job-") else "requests"
         statements = connection.info.pop("write_lock_statements", 0)
         first = connection.info.pop("write_lock_first_write", "")
+        executing = connection.info.pop("write_lock_executing_ms", 0.0)
         with self._lock:
             self.held_ms[who].append(held)
-            self.longest.append((held, who, statements, first))
+            self.longest.append((held, executing, who, statements, first))
             self.longest = sorted(self.longest, reverse=True)[:3]
 
-    def take(self) -> tuple[dict[str, list[float]], list[tuple[float, str, int, str]]]:
+    def take(self) -> tuple[dict[str, list[float]], list[tuple[float, float, str, int, str]]]:
         with self._lock:
             taken = dict(self.held_ms), self.longest
             self.held_ms.clear()
@@ -300,8 +312,11 @@ def report(
             f"  write lock, {who:<14} {len(held):6d} transactions  "
             f"p50 {statistics.median(held):7.2f} ms  max {max(held):7.2f} ms"
         )
-    for held, who, statements, first in longest:
-        print(f"    longest: {held:7.2f} ms, {who}, {statements} statements, first write: {first}")
+    for held, executing, who, statements, first in longest:
+        print(
+            f"    longest: {held:7.2f} ms ({executing:.2f} executing), {who}, "
+            f"{statements} statements, first write: {first}"
+        )
     times, errors = poster.take()
     if len(times) >= 2:
         p99 = statistics.quantiles(times, n=100)[98]
