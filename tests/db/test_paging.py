@@ -1,10 +1,12 @@
 """Keyset paging (db/paging.py): a walk by cursor visits every row once, in order; a forged
 cursor is a 422; a page costs the same statements at two table sizes; the first page of an
-unfiltered list is read from an index, without a temporary sort, on SQLite and PostgreSQL."""
+unfiltered list is read from an index, without a temporary sort, on SQLite and PostgreSQL, and
+the next page starts at its cursor's row of the index on PostgreSQL."""
 
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
 import uuid
 
@@ -12,7 +14,7 @@ import pytest
 from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
-from list_factories import add_invoices, add_members
+from list_factories import FIRST_DAY, add_invoices, add_members
 from verenigingen.auth.models import Role, User
 from verenigingen.auth.service import create_user
 from verenigingen.billing import queries
@@ -29,9 +31,10 @@ def treasurer_user(session: Session) -> User:
     return create_user(session, f"t-{uuid.uuid4().hex[:6]}@example.org", Role.TREASURER)
 
 
-def test_a_walk_by_cursor_visits_every_invoice_once_newest_first(
-    session: Session, treasurer_user: User
-) -> None:
+def test_a_walk_by_cursor_visits_every_invoice_once_newest_first(any_session: Session) -> None:
+    # On each engine: the cursor's row-value comparison across the ties of a posting date.
+    session = any_session
+    treasurer_user = create_user(session, f"t-{uuid.uuid4().hex[:6]}@example.org", Role.TREASURER)
     customer = add_invoices(session, 23)
     seen: list[Invoice] = []
     after: str | None = None
@@ -175,6 +178,56 @@ def test_the_next_page_is_a_range_of_the_index_on_sqlite(
         details
     )
     assert "TEMP B-TREE" not in details, details
+
+
+def test_the_next_page_starts_at_the_cursors_row_in_the_index_on_postgresql(
+    postgres_engine: Engine,
+) -> None:
+    """The row value is the index scan's condition, not a filter: a page after a cursor does not
+    read the rows of the cursor's posting date that come before it in the order."""
+    cursor = queries.INVOICE_ORDER.encode([dt.date(2026, 5, 2), 1_363_298])
+    statement = (
+        select(Invoice)
+        .where(queries.INVOICE_ORDER.after(queries.INVOICE_ORDER.decode(cursor)))
+        .order_by(*queries.INVOICE_ORDER.order_by())
+        .limit(51)
+    )
+    compiled = statement.compile(postgres_engine, compile_kwargs={"literal_binds": True})
+    with postgres_engine.connect() as connection:
+        # As below: the planner saw an empty table, where a bitmap and a sort cost nothing.
+        connection.execute(text("SET LOCAL enable_seqscan = off"))
+        connection.execute(text("SET LOCAL enable_bitmapscan = off"))
+        plan = connection.execute(text(f"EXPLAIN {compiled}")).scalars().all()
+        connection.rollback()
+    details = "\n".join(plan)
+    assert "Index Scan Backward using ix_invoice_posting_date_id" in details, details
+    assert (
+        "Index Cond: ((posting_date <= '2026-05-02'::date) AND (ROW(posting_date, id) < ROW("
+        in (details)
+    ), details
+    # the expanded form (for MariaDB) is checked on the rows the index range gives, no others
+    assert "Rows Removed" not in details, details
+
+
+def test_the_next_page_is_a_range_of_both_key_columns_on_mariadb(mariadb_engine: Engine) -> None:
+    """MariaDB plans the expanded ``OR`` as two ranges of the index's two columns (the cursor's
+    day after its row, the days before), not the first column's range with a filter."""
+    with Session(mariadb_engine) as session:
+        add_invoices(session, 600, days=3)
+        first = queries.INVOICE_ORDER.encode([FIRST_DAY + dt.timedelta(days=1), 10**12])
+        statement = (
+            select(Invoice.id)
+            .where(queries.INVOICE_ORDER.after(queries.INVOICE_ORDER.decode(first)))
+            .order_by(*queries.INVOICE_ORDER.order_by())
+            .limit(51)
+        )
+        compiled = statement.compile(mariadb_engine, compile_kwargs={"literal_binds": True})
+        plan = json.loads(session.execute(text(f"EXPLAIN FORMAT=JSON {compiled}")).scalar_one())
+        session.rollback()
+    [step] = plan["query_block"]["nested_loop"]
+    table = step["table"]
+    assert (table["access_type"], table["key"]) == ("range", "ix_invoice_posting_date_id"), plan
+    assert table["used_key_parts"] == ["posting_date", "id"], plan
 
 
 def test_the_first_page_reads_an_index_without_sorting_on_postgresql(
