@@ -19,8 +19,9 @@ the queue printed at each phase's end). Printed per phase: the seconds until it 
 write transactions (from the end of ``BEGIN IMMEDIATE``, when the lock is held, to the start of
 ``COMMIT``/``ROLLBACK``) of the job consumer, its heartbeat and the requests: count, p50 and
 max, and the three longest with the part of them their statements spent executing (in the
-driver; the rest is Python between the statements, e.g. compiling them); the POST's p50 and p99 (ASGI call to last byte) and its errors (any status >= 400: a 503
-or a 500 for "database is locked").
+driver; the rest is Python between the statements, e.g. compiling them); the POST's p50 and
+p99 (ASGI call to last byte) and its errors (any status >= 400: a 503 or a 500 for "database
+is locked").
 
 Leaves out: the COMMIT itself (WAL with synchronous=NORMAL: no fsync), HTTP parsing and the
 socket (the app is called as uvicorn calls it), and reads, which do not take the write lock.
