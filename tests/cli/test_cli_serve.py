@@ -64,6 +64,26 @@ def test_serve_refuses_an_unknown_event_loop_or_http_parser(
     assert option in result.output
 
 
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_serve_on_a_port_another_program_holds_exits_with_a_clear_error(
+    data_dir: Path, workers: str
+) -> None:
+    assert runner.invoke(app, ["init"]).exit_code == 0
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        finished = subprocess.run(  # noqa: S603  (the project's own command, fixed arguments)
+            [str(CLI), "serve", "--port", str(port), "--workers", workers, "--no-worker"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert finished.returncode == 3, finished.stderr  # uvicorn's status for a failed start
+    assert "address already in use" in finished.stderr.lower(), finished.stderr
+    assert str(port) in finished.stderr, finished.stderr
+
+
 def test_serve_becomes_the_api_process_and_answers(data_dir: Path) -> None:
     assert runner.invoke(app, ["init"]).exit_code == 0
     port = free_port()

@@ -41,6 +41,10 @@ CHECK_SECONDS = 0.5
 """How often the supervisor looks for a process that has ended."""
 
 
+class CannotListen(Exception):
+    """The API's address cannot be bound: nothing was started."""
+
+
 @dataclass(frozen=True)
 class ProcessOptions:
     """What each API process serves and how (the arguments of ``uvicorn.Config``)."""
@@ -69,10 +73,13 @@ def listening_socket(host: str, port: int) -> socket.socket:
 
 
 def serve_in_processes(options: ProcessOptions, workers: int) -> int:
-    """Run ``workers`` API processes until SIGTERM or SIGINT; the exit status (0, or 3 when a
-    process failed to start). Raises ``OSError`` at once when the port is taken by a socket
-    outside the group (another program)."""
-    listening_socket(options.host, options.port).close()  # fail here, not in each process
+    """Run ``workers`` API processes until SIGTERM or SIGINT; the exit status (0, or
+    ``STARTUP_FAILURE`` when a process failed to start). Raises :class:`CannotListen` at once
+    when the address cannot be bound (taken by another program, or not this machine's)."""
+    try:
+        listening_socket(options.host, options.port).close()  # fail here, not in each process
+    except OSError as error:
+        raise CannotListen(f"cannot listen on {options.host}:{options.port}: {error}") from error
     context = multiprocessing.get_context("spawn")  # a fresh interpreter, as uvicorn's workers
     stopping = threading.Event()
 

@@ -30,6 +30,7 @@ from typing import get_args
 
 import uvicorn
 from fastapi import FastAPI
+from uvicorn.config import STARTUP_FAILURE
 
 from verenigingen.app_context import AppContext
 from verenigingen.config import get_settings
@@ -37,7 +38,13 @@ from verenigingen.jobs.consumer import start_in_thread
 from verenigingen.jobs.engine import JobEngine
 from verenigingen.startup import load_all
 from verenigingen.web.app import create_app
-from verenigingen.web.processes import EventLoop, HttpParser, ProcessOptions, serve_in_processes
+from verenigingen.web.processes import (
+    CannotListen,
+    EventLoop,
+    HttpParser,
+    ProcessOptions,
+    serve_in_processes,
+)
 
 FACTORY = "verenigingen.web.server:app_from_environment"
 MALLOC_ARENAS = "2"
@@ -110,7 +117,11 @@ def main(argv: list[str] | None = None) -> None:
             )
         else:
             options = ProcessOptions(FACTORY, args.host, args.port, args.loop, args.http)
-            status = serve_in_processes(options, args.workers)
+            try:
+                status = serve_in_processes(options, args.workers)
+            except CannotListen as error:
+                print(f"verenigingen serve: {error}", file=sys.stderr)
+                status = STARTUP_FAILURE  # as uvicorn exits when its one process cannot bind
     finally:
         if stop_consumer is not None:
             stop_consumer()
