@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -124,6 +125,34 @@ def test_jobs_cancel_a_running_job_and_sweep_a_dead_workers_job(data_dir: Path) 
         statuses = [session.get(Job, job_id).status for job_id in (alive, gone, dead)]
     engine.dispose()
     assert statuses == ["Cancelled", "Cancelled", "Queued"]
+
+
+def test_a_sigterm_while_the_worker_processes_start_stops_them_all(data_dir: Path) -> None:
+    # Regression: a process that got the SIGTERM its parent forwarded before it had set its own
+    # handlers ran the parent's (inherited) and kept consuming; the parent waited for it forever.
+    env = {**os.environ, "VERENIGINGEN_DATA_DIR": str(data_dir)}
+    env.pop("VERENIGINGEN_DATABASE_URL", None)
+    env.pop("VERENIGINGEN_REDIS_URL", None)
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "verenigingen", "worker", "--workers", "2"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    children: list[str] = []
+    deadline = time.monotonic() + 60
+    while len(children) < 2 and time.monotonic() < deadline:  # forked, not yet started
+        with contextlib.suppress(FileNotFoundError):
+            children = Path(f"/proc/{worker.pid}/task/{worker.pid}/children").read_text().split()
+        time.sleep(0.005)
+    assert len(children) == 2
+    worker.send_signal(signal.SIGTERM)
+    try:
+        assert worker.wait(timeout=30) == 0
+    finally:
+        for pid in [worker.pid, *map(int, children)]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
 
 def test_worker_with_two_processes_runs_jobs_and_stops_on_sigterm(data_dir: Path) -> None:

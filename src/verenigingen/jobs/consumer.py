@@ -191,11 +191,12 @@ def start_in_thread(
     return stop_consumer
 
 
+STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
+"""The signals that stop a worker process once the job in hand is done."""
+
+
 def run_process(queues: Sequence[Queue]) -> None:
     """One worker process: the consumer in the main thread until SIGTERM or SIGINT."""
-    settings = get_settings()  # a worker process's start-up: it reads its environment
-    engine = JobEngine.from_settings(settings)
-    runtime = Runtime.from_settings(settings, engine)
     stop = threading.Event()
 
     def _stop(_signum: int, _frame: FrameType | None) -> None:
@@ -204,6 +205,12 @@ def run_process(queues: Sequence[Queue]) -> None:
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
+    # A process forked by run_workers starts with these signals blocked (its parent's handlers
+    # would take them until here); one that came meanwhile is delivered now, to _stop.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+    settings = get_settings()  # a worker process's start-up: it reads its environment
+    engine = JobEngine.from_settings(settings)
+    runtime = Runtime.from_settings(settings, engine)
     log.info("worker %s serving %s", runtime.worker_id, ",".join(q.value for q in queues))
     try:
         consume(runtime, engine, queues, stop)
@@ -227,8 +234,15 @@ def run_workers(queues: Sequence[Queue], workers: int) -> None:
     signal.signal(signal.SIGINT, _stop)
 
     def spawn() -> multiprocessing.process.BaseProcess:
-        process = context.Process(target=run_process, args=(tuple(queues),), daemon=False)
-        process.start()
+        # The child inherits this process's signal handlers until run_process sets its own: a
+        # SIGTERM forwarded to it in between would set this process's event in the child and
+        # leave the child running forever. Blocked across the fork, it waits for the child's.
+        signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+        try:
+            process = context.Process(target=run_process, args=(tuple(queues),), daemon=False)
+            process.start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
         return process
 
     processes = [spawn() for _ in range(workers)]
