@@ -109,7 +109,7 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
         raise
     finally:
         _REQUEST_SESSION.reset(current)
-    if not session.info.pop(_ENDED_BY_ROUTE, False):
+    if session.in_transaction():  # not ended by its route already
         await run_in_threadpool(_commit_and_close, session)
 
 
@@ -121,7 +121,6 @@ def _commit_and_close(session: Session) -> None:
 _REQUEST_SESSION: ContextVar[Session | None] = ContextVar("request_session", default=None)
 """The session :func:`get_session` opened for the request being handled (a thread of the pool
 that runs its route sees it: the request's context is copied there)."""
-_ENDED_BY_ROUTE = "verenigingen.ended_by_route"
 
 
 class SessionEndingRoute(APIRoute):
@@ -149,7 +148,6 @@ def _ending_the_session(endpoint: Callable[..., Any]) -> Callable[..., Any]:
         session = _REQUEST_SESSION.get()
         if session is not None:
             _commit_and_close(session)
-            session.info[_ENDED_BY_ROUTE] = True
         return result
 
     return run_and_commit
